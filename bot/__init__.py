@@ -1,0 +1,1 @@
+"""Transport and wiring: channels, outbox, webhook server, CLI."""

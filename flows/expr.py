@@ -1,0 +1,292 @@
+"""A small, safe expression language for `when`, checks and formulas.
+
+Definition files are data written by people at a Sở TTTT; they are parsed here into a tiny
+tree and evaluated by walking it, never handed to `eval`. Item references are written in
+brackets because ids such as ``3.2.b`` would otherwise read as numbers: ``[3.2.a] <= [3.1.a]``.
+
+Blank answers are ``None``. Arithmetic or comparison with a blank gives ``None``; a check whose
+rule is ``None`` is not judged yet, and a ``when`` that is ``None`` hides its item. ``sum(...)``
+counts blanks as zero, which the bandwidth formula needs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+
+class ExprError(ValueError):
+    """A definition's expression that cannot be read; the message says where."""
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+    (?P<ref>\[[^\[\]\s]+\])
+    |(?P<num>\d+(?:\.\d+)?)
+    |(?P<str>'[^']*'|"[^"]*")
+    |(?P<op><=|>=|==|!=|[-+*/()<>,])
+    |(?P<name>[A-Za-z_][A-Za-z_0-9]*)
+    )""",
+    re.VERBOSE,
+)
+
+Node = tuple[Any, ...]
+_KEYWORDS = {"and", "or", "not", "true", "false", "null"}
+_BINARY = {
+    "or": 1,
+    "and": 2,
+    "==": 4,
+    "!=": 4,
+    "<": 4,
+    "<=": 4,
+    ">": 4,
+    ">=": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+
+
+def _tokenize(source: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    pos = 0
+    source = source.rstrip()
+    while pos < len(source):
+        m = _TOKEN.match(source, pos)
+        if not m or m.end() == pos:
+            raise ExprError(f"không đọc được ký tự {source[pos]!r} ở vị trí {pos + 1}")
+        kind = m.lastgroup or ""
+        toks.append(_Tok(kind, m.group(kind), m.start(kind)))
+        pos = m.end()
+    toks.append(_Tok("end", "", len(source)))
+    return toks
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.toks = _tokenize(source)
+        self.i = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, text: str) -> None:
+        tok = self.take()
+        if tok.text != text:
+            raise ExprError(f"cần {text!r} ở vị trí {tok.pos + 1}, gặp {tok.text or 'hết biểu thức'!r}")
+
+    def parse(self) -> Node:
+        node = self.expr(0)
+        tok = self.peek()
+        if tok.kind != "end":
+            raise ExprError(f"thừa {tok.text!r} ở vị trí {tok.pos + 1}")
+        return node
+
+    def expr(self, min_prec: int) -> Node:
+        left = self.unary()
+        while True:
+            tok = self.peek()
+            op = tok.text if tok.kind in ("op", "name") else ""
+            prec = _BINARY.get(op)
+            if prec is None or prec < min_prec:
+                return left
+            self.take()
+            right = self.expr(prec + 1)
+            left = ("bin", op, left, right)
+
+    def unary(self) -> Node:
+        tok = self.peek()
+        if tok.text == "not":
+            self.take()
+            return ("not", self.expr(3))
+        if tok.text == "-":
+            self.take()
+            return ("neg", self.unary())
+        return self.atom()
+
+    def atom(self) -> Node:
+        tok = self.take()
+        if tok.kind == "ref":
+            return ("ref", tok.text[1:-1])
+        if tok.kind == "num":
+            return ("lit", float(tok.text) if "." in tok.text else int(tok.text))
+        if tok.kind == "str":
+            return ("lit", tok.text[1:-1])
+        if tok.text == "(":
+            node = self.expr(0)
+            self.expect(")")
+            return node
+        if tok.kind == "name":
+            if tok.text in ("true", "false"):
+                return ("lit", tok.text == "true")
+            if tok.text == "null":
+                return ("lit", None)
+            if tok.text in _KEYWORDS:
+                raise ExprError(f"không mong đợi {tok.text!r} ở vị trí {tok.pos + 1}")
+            if tok.text not in _FUNCTIONS:
+                raise ExprError(f"hàm không biết {tok.text!r} ở vị trí {tok.pos + 1}")
+            self.expect("(")
+            args: list[Node] = []
+            if self.peek().text != ")":
+                args.append(self.expr(0))
+                while self.peek().text == ",":
+                    self.take()
+                    args.append(self.expr(0))
+            self.expect(")")
+            return ("call", tok.text, tuple(args))
+        raise ExprError(f"không mong đợi {tok.text or 'hết biểu thức'!r} ở vị trí {tok.pos + 1}")
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int | float):
+        return v
+    return None
+
+
+def _sum(*args: Any) -> float:
+    return sum(n for n in (_num(a) for a in args) if n is not None)
+
+
+def _answered(*args: Any) -> bool:
+    return all(a is not None and a != "" and a != [] for a in args)
+
+
+def _count_true(*args: Any) -> int:
+    return sum(1 for a in args if a is True)
+
+
+def _min(*args: Any) -> float | None:
+    nums = [n for n in (_num(a) for a in args) if n is not None]
+    return min(nums) if nums else None
+
+
+def _max(*args: Any) -> float | None:
+    nums = [n for n in (_num(a) for a in args) if n is not None]
+    return max(nums) if nums else None
+
+
+def _contains(collection: Any, value: Any) -> bool | None:
+    if collection is None:
+        return None
+    return isinstance(collection, list | tuple) and value in collection
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sum": _sum,
+    "answered": _answered,
+    "count_true": _count_true,
+    "min": _min,
+    "max": _max,
+    "contains": _contains,
+}
+
+
+@lru_cache(maxsize=4096)
+def parse(source: str) -> Node:
+    """Parse once; forms are loaded at start so every expression is checked then."""
+    if not source or not source.strip():
+        raise ExprError("biểu thức rỗng")
+    return _Parser(source).parse()
+
+
+def refs(source: str) -> tuple[str, ...]:
+    """Item ids an expression reads, in order of first appearance."""
+    seen: dict[str, None] = {}
+
+    def walk(node: Node) -> None:
+        kind = node[0]
+        if kind == "ref":
+            seen.setdefault(node[1], None)
+        elif kind == "bin":
+            walk(node[2])
+            walk(node[3])
+        elif kind in ("not", "neg"):
+            walk(node[1])
+        elif kind == "call":
+            for arg in node[2]:
+                walk(arg)
+
+    walk(parse(source))
+    return tuple(seen)
+
+
+def _compare(op: str, a: Any, b: Any) -> bool | None:
+    if op == "==":
+        return a == b
+    if op == "!=":
+        return a != b
+    if a is None or b is None:
+        return None
+    na, nb = _num(a), _num(b)
+    if na is None or nb is None:
+        return None
+    return {"<": na < nb, "<=": na <= nb, ">": na > nb, ">=": na >= nb}[op]
+
+
+def _arith(op: str, a: Any, b: Any) -> float | None:
+    na, nb = _num(a), _num(b)
+    if na is None or nb is None:
+        return None
+    if op == "+":
+        return na + nb
+    if op == "-":
+        return na - nb
+    if op == "*":
+        return na * nb
+    if nb == 0:
+        return None
+    return na / nb
+
+
+def _eval(node: Node, values: Mapping[str, Any]) -> Any:
+    kind = node[0]
+    if kind == "lit":
+        return node[1]
+    if kind == "ref":
+        return values.get(node[1])
+    if kind == "neg":
+        n = _num(_eval(node[1], values))
+        return None if n is None else -n
+    if kind == "not":
+        v = _eval(node[1], values)
+        return None if v is None else not v
+    if kind == "call":
+        return _FUNCTIONS[node[1]](*(_eval(a, values) for a in node[2]))
+    op, left, right = node[1], node[2], node[3]
+    if op in ("and", "or"):
+        a = _eval(left, values)
+        if op == "and" and a is False:
+            return False
+        if op == "or" and a is True:
+            return True
+        b = _eval(right, values)
+        if a is None or b is None:
+            return None
+        return bool(a) and bool(b) if op == "and" else bool(a) or bool(b)
+    a, b = _eval(left, values), _eval(right, values)
+    if op in ("==", "!=", "<", "<=", ">", ">="):
+        return _compare(op, a, b)
+    return _arith(op, a, b)
+
+
+def evaluate(source: str, values: Mapping[str, Any]) -> Any:
+    """Value of an expression over answers keyed by item id; blanks are None."""
+    return _eval(parse(source), values)

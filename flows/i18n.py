@@ -1,0 +1,87 @@
+"""Gettext catalogs for user-facing text: Vietnamese first, English complete.
+
+Code marks text with ``N_("English msgid")`` (a no-op the extractor knows) and passes the
+msgid around; the text is translated only when a reply is rendered for one user's language,
+so the pure engine needs no global locale. Catalogs are the ``.po`` files in ``locales/``,
+compiled in memory on first use, so there is no build step to forget.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "phieu"
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+
+
+def N_(msgid: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Mark a msgid for extraction without translating it yet."""
+    return msgid
+
+
+@cache
+def translations(lang: str) -> gettext.NullTranslations:
+    """The compiled catalog of one language (NullTranslations if there is none)."""
+    po = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not po.exists():
+        return gettext.NullTranslations()
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=lang, domain=DOMAIN)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return gettext.GNUTranslations(buf)
+
+
+def normalise_language(lang: str | None) -> str:
+    if lang:
+        short = lang.split("-")[0].split("_")[0].lower()
+        if short in LANGUAGES:
+            return short
+    return DEFAULT_LANGUAGE
+
+
+def translate(lang: str, msgid: str, params: Mapping[str, Any] | None = None) -> str:
+    """Translate a msgid and fill its ``{name}`` fields, formatting numbers per locale."""
+    text = translations(normalise_language(lang)).gettext(msgid)
+    if not params:
+        return text
+    return text.format_map({k: format_value(lang, v) for k, v in params.items()})
+
+
+def format_number(lang: str, value: float | int | Decimal) -> str:
+    """1234.5 → "1.234,5" in Vietnamese, "1,234.5" in English."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return format_decimal(value, locale=normalise_language(lang), format="#,##0.###")
+
+
+def format_day(lang: str, value: date) -> str:
+    """Dates as officials write them: 26/11/2026 (vi) or 26 Nov 2026 (en)."""
+    if normalise_language(lang) == "vi":
+        return value.strftime("%d/%m/%Y")
+    return format_date(value, format="d MMM y", locale="en")
+
+
+def format_value(lang: str, value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float | Decimal):
+        return format_number(lang, value)
+    if isinstance(value, date):
+        return format_day(lang, value)
+    return value

@@ -1,0 +1,188 @@
+"""The questionnaire as immutable data: what the loader builds and everything else reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ItemType(StrEnum):
+    """Answer types the provincial questionnaires need."""
+
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    YES_NO = "yes_no"
+    CHOICE = "choice"
+    MULTI_CHOICE = "multi_choice"
+    STATUS = "status"
+    TEXT = "text"
+    DATE = "date"
+    YEAR = "year"
+    URL = "url"
+    EMAIL = "email"
+    PHONE = "phone"
+    DOCUMENT = "document"
+    PERSON = "person"
+    LIST = "list"
+    COMPUTED = "computed"
+
+
+class Evidence(StrEnum):
+    """What proof an answer needs: a link, or a document number plus a link."""
+
+    NONE = "none"
+    LINK = "link"
+    DOCUMENT = "document"
+
+
+STATUS_LEVELS: tuple[str, ...] = ("hoan_chinh", "thu_nghiem", "chua_co")
+"""Three-level status values, best first (Hoàn chỉnh / Đang thử nghiệm / Chưa có)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Vietnamese text with an optional English rendering; Vietnamese is the fallback."""
+
+    vi: str
+    en: str | None = None
+
+    def get(self, lang: str) -> str:
+        if lang == "en" and self.en:
+            return self.en
+        return self.vi
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    value: str
+    text: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of an open list (each added row answers every column)."""
+
+    id: str
+    text: Text
+    type: ItemType
+    unit: Text | None = None
+    required: bool = False
+    options: tuple[Option, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One answerable item; table cells are expanded into questions by the loader."""
+
+    id: str
+    section: str
+    text: Text
+    type: ItemType
+    context: tuple[Text, ...] = ()
+    help: Text | None = None
+    unit: Text | None = None
+    required: bool = True
+    when: str | None = None
+    min: float | None = None
+    max: float | None = None
+    options: tuple[Option, ...] = ()
+    columns: tuple[Column, ...] = ()
+    evidence: Evidence = Evidence.NONE
+    na_allowed: bool = False
+    bonus: bool = False
+    formula: str | None = None
+    example: str | None = None
+    printed: str | None = None
+    table: str | None = None
+    row: str | None = None
+    column: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return self.type is not ItemType.COMPUTED
+
+    def full_text(self, lang: str) -> str:
+        """The question with its headings, so a table cell still reads as a whole sentence."""
+        parts = [c.get(lang) for c in self.context]
+        parts.append(self.text.get(lang))
+        return " — ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A cross-item rule: when every item it reads has a value, the rule must hold."""
+
+    id: str
+    rule: str
+    message: Text
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    """Display-only structure (groups, tables, rows) kept for outlines and exports."""
+
+    id: str
+    text: Text
+    depth: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    id: str
+    title: Text
+    restored: bool = False
+    questions: tuple[Question, ...] = ()
+    outline: tuple[Heading | Question, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    document: str
+    date: str
+    issuer: str
+    annex: str | None = None
+    title: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Form:
+    """A whole questionnaire, questions in asking order."""
+
+    id: str
+    version: int
+    title: Text
+    source: Source
+    sections: tuple[Section, ...]
+    checks: tuple[Check, ...] = ()
+    cohorts: tuple[str, ...] = ()
+    path: str | None = None
+    _by_id: dict[str, Question] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({q.id: q for s in self.sections for q in s.questions})
+
+    @property
+    def questions(self) -> list[Question]:
+        return [q for s in self.sections for q in s.questions]
+
+    def question(self, item_id: str) -> Question | None:
+        return self._by_id.get(item_id)
+
+    def section(self, section_id: str) -> Section | None:
+        return next((s for s in self.sections if s.id == section_id), None)
+
+    def checks_for(self, item_id: str) -> list[Check]:
+        return [c for c in self.checks if item_id in c.items]
+
+
+def as_plain(value: Any) -> Any:
+    """Answers are stored as JSON; this keeps tuples and the like out of them."""
+    if isinstance(value, dict):
+        return {str(k): as_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_plain(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""Scoring: pure functions over answers and verdicts; Excel export."""
