@@ -1,8 +1,9 @@
 """Gettext catalogs for user-facing text: Vietnamese first, English complete.
 
-Code marks text with ``N_("English msgid")`` (a no-op the extractor knows) and passes the
-msgid around; the text is translated only when a reply is rendered for one user's language,
-so the pure engine needs no global locale. Catalogs are the ``.po`` files in ``locales/``,
+Vietnamese is the source language: code marks Vietnamese text with ``N_("…")`` (a no-op
+the extractor knows) and passes the msgid around; the text is translated only when a reply is
+rendered for one user's language, so the pure engine needs no global locale. The ``en``
+catalog must translate every msgid (a test enforces it); ``vi`` is the identity. Catalogs are the ``.po`` files in ``locales/``,
 compiled in memory on first use, so there is no build step to forget.
 """
 
