@@ -89,7 +89,9 @@ class _Parser:
     def expect(self, text: str) -> None:
         tok = self.take()
         if tok.text != text:
-            raise ExprError(f"cần {text!r} ở vị trí {tok.pos + 1}, gặp {tok.text or 'hết biểu thức'!r}")
+            raise ExprError(
+                f"cần {text!r} ở vị trí {tok.pos + 1}, gặp {tok.text or 'hết biểu thức'!r}"
+            )
 
     def parse(self) -> Node:
         node = self.expr(0)

@@ -3,8 +3,8 @@
 Vietnamese is the source language: code marks Vietnamese text with ``N_("…")`` (a no-op
 the extractor knows) and passes the msgid around; the text is translated only when a reply is
 rendered for one user's language, so the pure engine needs no global locale. The ``en``
-catalog must translate every msgid (a test enforces it); ``vi`` is the identity. Catalogs are the ``.po`` files in ``locales/``,
-compiled in memory on first use, so there is no build step to forget.
+catalog must translate every msgid (a test enforces it); ``vi`` is the identity. Catalogs
+are the ``.po`` files in ``locales/``, compiled in memory on first use: no build step.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 
 
-def N_(msgid: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(msgid: str) -> str:
     """Mark a msgid for extraction without translating it yet."""
     return msgid
 

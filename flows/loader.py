@@ -33,21 +33,70 @@ from flows.model import (
 FORMS_DIR = Path(__file__).parent / "forms"
 FORMAT_VERSION = 1
 
-_FORM_KEYS = {"format", "id", "version", "title", "title_en", "source", "sections", "checks",
-              "cohorts"}
+_FORM_KEYS = {
+    "format",
+    "id",
+    "version",
+    "title",
+    "title_en",
+    "source",
+    "sections",
+    "checks",
+    "cohorts",
+}
 _SOURCE_KEYS = {"document", "date", "issuer", "annex", "title", "note"}
 _SECTION_KEYS = {"id", "title", "title_en", "restored", "items"}
 _COMMON_KEYS = {"id", "type", "text", "text_en", "help", "help_en", "when", "note", "printed"}
 _QUESTION_KEYS = _COMMON_KEYS | {
-    "unit", "unit_en", "required", "min", "max", "options", "evidence", "na_allowed", "bonus",
-    "formula", "example", "columns",
+    "unit",
+    "unit_en",
+    "required",
+    "min",
+    "max",
+    "options",
+    "evidence",
+    "na_allowed",
+    "bonus",
+    "formula",
+    "example",
+    "columns",
 }
 _GROUP_KEYS = _COMMON_KEYS | {"items", "bonus", "evidence", "na_allowed", "required"}
 _TABLE_KEYS = _COMMON_KEYS | {"columns", "rows", "evidence", "na_allowed", "required"}
-_COLUMN_KEYS = {"id", "text", "text_en", "type", "unit", "unit_en", "options", "when", "min",
-                "max", "required", "evidence", "na_allowed"}
-_ROW_KEYS = {"id", "text", "text_en", "rows", "unit", "unit_en", "when", "bonus", "evidence",
-             "na_allowed", "required", "note", "printed", "help", "help_en", "type", "columns"}
+_COLUMN_KEYS = {
+    "id",
+    "text",
+    "text_en",
+    "type",
+    "unit",
+    "unit_en",
+    "options",
+    "when",
+    "min",
+    "max",
+    "required",
+    "evidence",
+    "na_allowed",
+}
+_ROW_KEYS = {
+    "id",
+    "text",
+    "text_en",
+    "rows",
+    "unit",
+    "unit_en",
+    "when",
+    "bonus",
+    "evidence",
+    "na_allowed",
+    "required",
+    "note",
+    "printed",
+    "help",
+    "help_en",
+    "type",
+    "columns",
+}
 _OPTION_KEYS = {"value", "text", "text_en"}
 _CHECK_KEYS = {"id", "rule", "message", "message_en"}
 _SCALAR_TYPES = {t.value for t in ItemType} - {"list"}
@@ -205,8 +254,10 @@ def _question(
         ctx.err(where, f"'min' ({lo}) lớn hơn 'max' ({hi})")
     if qtype in (ItemType.INTEGER, ItemType.DECIMAL) and lo is None:
         lo = 0
-    merged = {**inherited, **{k: node[k] for k in ("evidence", "na_allowed", "bonus", "required")
-                              if k in node}}
+    merged = {
+        **inherited,
+        **{k: node[k] for k in ("evidence", "na_allowed", "bonus", "required") if k in node},
+    }
     q = Question(
         id=qid,
         section=ctx.section,
@@ -243,7 +294,10 @@ def _inherit(inherited: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table(
-    ctx: _Ctx, node: dict[str, Any], depth: int, context: tuple[Text, ...],
+    ctx: _Ctx,
+    node: dict[str, Any],
+    depth: int,
+    context: tuple[Text, ...],
     inherited: dict[str, Any],
 ) -> None:
     tid = str(node["id"])
@@ -265,8 +319,14 @@ def _table(
 
 
 def _rows(
-    ctx: _Ctx, prefix: str, rows: list[Any], columns: list[dict[str, Any]], single: bool,
-    depth: int, context: tuple[Text, ...], inherited: dict[str, Any],
+    ctx: _Ctx,
+    prefix: str,
+    rows: list[Any],
+    columns: list[dict[str, Any]],
+    single: bool,
+    depth: int,
+    context: tuple[Text, ...],
+    inherited: dict[str, Any],
 ) -> None:
     for row in rows:
         if not isinstance(row, dict) or "id" not in row or "text" not in row:
@@ -287,15 +347,31 @@ def _rows(
         if single:
             col = columns[0]
             node = _cell(col, row, row_text, rid, prefix)
-            _question(ctx, node, rid, context, inner, table=prefix, row=str(row["id"]),
-                      column=str(col["id"]))
+            _question(
+                ctx,
+                node,
+                rid,
+                context,
+                inner,
+                table=prefix,
+                row=str(row["id"]),
+                column=str(col["id"]),
+            )
             continue
         ctx.outline.append(Heading(rid, row_text, depth, "row"))
         for col in columns:
             cid = f"{rid}.{col['id']}"
             node = _cell(col, row, _text(col) or Text(str(col["id"])), cid, rid)
-            _question(ctx, node, cid, (*context, row_text), inner, table=prefix,
-                      row=str(row["id"]), column=str(col["id"]))
+            _question(
+                ctx,
+                node,
+                cid,
+                (*context, row_text),
+                inner,
+                table=prefix,
+                row=str(row["id"]),
+                column=str(col["id"]),
+            )
 
 
 def _cell(col: dict[str, Any], row: dict[str, Any], text: Text, cid: str, rid: str) -> dict:
@@ -315,7 +391,11 @@ def _cell(col: dict[str, Any], row: dict[str, Any], text: Text, cid: str, rid: s
 
 
 def _items(
-    ctx: _Ctx, items: Any, depth: int, context: tuple[Text, ...], inherited: dict[str, Any],
+    ctx: _Ctx,
+    items: Any,
+    depth: int,
+    context: tuple[Text, ...],
+    inherited: dict[str, Any],
 ) -> None:
     if not isinstance(items, list):
         ctx.err(f"mục {ctx.section}", "'items' phải là danh sách")
@@ -330,8 +410,7 @@ def _items(
             _unknown(ctx, f"nhóm {nid}", node, _GROUP_KEYS)
             title = _text(node) or Text("")
             ctx.outline.append(Heading(nid, title, depth, "group"))
-            _items(ctx, node.get("items"), depth + 1, (*context, title),
-                   _inherit(inherited, node))
+            _items(ctx, node.get("items"), depth + 1, (*context, title), _inherit(inherited, node))
         elif kind == "table":
             _table(ctx, node, depth, context, inherited)
         else:
@@ -397,8 +476,9 @@ def _checks(ctx: _Ctx, raw: Any) -> list[Check]:
         except expr.ExprError as e:
             ctx.err(where, f"rule không hợp lệ: {e}")
             continue
-        out.append(Check(str(node["id"]), str(node["rule"]),
-                         _text(node, "message") or Text(""), items))
+        out.append(
+            Check(str(node["id"]), str(node["rule"]), _text(node, "message") or Text(""), items)
+        )
     ids = [c.id for c in out]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         ctx.err(f"kiểm tra {dup}", "id bị trùng")
@@ -415,7 +495,9 @@ def parse_form(data: Any, path: str = "<form>") -> Form:
         if key not in data:
             ctx.err("cấp cao nhất", f"thiếu {key!r}")
     if data.get("format", FORMAT_VERSION) != FORMAT_VERSION:
-        ctx.err("cấp cao nhất", f"format {data.get('format')!r} không hỗ trợ (cần {FORMAT_VERSION})")
+        ctx.err(
+            "cấp cao nhất", f"format {data.get('format')!r} không hỗ trợ (cần {FORMAT_VERSION})"
+        )
     if not isinstance(data.get("version", 1), int):
         ctx.err("cấp cao nhất", "'version' phải là số nguyên")
     source = _source(ctx, data.get("source"))
