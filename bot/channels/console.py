@@ -1,0 +1,107 @@
+"""The console channel: `phieu chat` in a terminal, or a script of lines for demos and tests.
+
+It goes through the same service, transaction and outbox as Telegram: each line is one
+update, and what is printed is what the outbox delivers after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from bot.render import as_plain_text, reply_from_json
+from bot.service import Phieu, Sender
+from flows.loader import builtin_forms
+from flows.state import Incoming
+from storage.repository import Storage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "console"
+DEMO_AGENCY = "DEMO-SO"
+DEMO_FORM = "binh-dinh-2019-so"
+QUIT = {"/quit", "/thoat", "/exit"}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleUser:
+    chat_id: str
+    agency_code: str
+
+
+async def ensure_demo(storage: Storage, today: date, agency_code: str | None) -> ConsoleUser:
+    """First run: a demo agency, an official and an open campaign, so nothing needs setup."""
+    code = agency_code or DEMO_AGENCY
+    chat_id = f"console:{code}"
+    async with storage.unit() as unit:
+        agency = await unit.agency_by_code(code)
+        if agency is None:
+            if agency_code is not None:
+                raise SystemExit(f"Không có cơ quan mã '{agency_code}'. Xem: phieu agencies list")
+            agency = await unit.add_agency(code, "Sở Thông tin và Truyền thông (demo)", "so")
+            log.info("created demo agency %s", code)
+        if await unit.identity(CHANNEL, chat_id) is None:
+            user = await unit.add_user("Cán bộ đầu mối", agency.id, "official")
+            await unit.bind_identity(user.id, CHANNEL, chat_id, "console")
+        form_ids = [
+            f.id for f in builtin_forms().values() if not f.cohorts or agency.cohort in f.cohorts
+        ]
+        if await unit.open_campaign_for_form_ids(form_ids) is None:
+            form = builtin_forms()[DEMO_FORM]
+            await unit.add_campaign(
+                form.id,
+                form.version,
+                f"Đánh giá mức độ ứng dụng CNTT năm {today.year}",
+                date(today.year, 11, 26),
+            )
+            log.info("created demo campaign for %s", form.id)
+    return ConsoleUser(chat_id, code)
+
+
+async def deliver(
+    storage: Storage, chat_id: str, out: Callable[[str], None], now_factory: Callable[[], object]
+) -> int:
+    """Send (print) what the outbox holds for this chat, marking each row sent once."""
+    sent = 0
+    while True:
+        async with storage.unit() as unit:
+            rows = await unit.claim_outbox(
+                now_factory(), limit=50, channel=CHANNEL, chat_id=chat_id
+            )
+            for row in rows:
+                out(as_plain_text(reply_from_json(row.payload)))
+                await unit.mark_sent(row.id, now_factory())
+                sent += 1
+        if not rows:
+            return sent
+
+
+async def run_lines(
+    phieu: Phieu,
+    user: ConsoleUser,
+    lines: Iterable[str],
+    out: Callable[[str], None],
+    echo: bool = False,
+) -> None:
+    """Feed lines as messages; '#' lines are comments in scripts; /quit stops."""
+    sender = Sender(external_id=user.chat_id, display_name="console")
+    await _turn(phieu, user, sender, "/menu", out)
+    for raw in lines:
+        line = raw.rstrip("\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line.strip().lower() in QUIT:
+            break
+        if echo:
+            out(f"> {line}")
+        await _turn(phieu, user, sender, line, out)
+
+
+async def _turn(
+    phieu: Phieu, user: ConsoleUser, sender: Sender, line: str, out: Callable[[str], None]
+) -> None:
+    await phieu.handle(CHANNEL, user.chat_id, None, Incoming(text=line), sender)
+    await deliver(phieu.storage, user.chat_id, out, phieu.clock)
+    out("")

@@ -1,0 +1,142 @@
+"""`phieu forms …`: list, show, export and check questionnaire definitions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from flows.loader import FormError, builtin_forms, get_form, load_form_file
+from flows.model import Form, Heading, Question
+
+app = typer.Typer(help="Các mẫu phiếu (questionnaire definitions).", no_args_is_help=True)
+
+
+def _form_or_exit(form_id: str) -> Form:
+    try:
+        return get_form(form_id)
+    except KeyError:
+        known = ", ".join(sorted(builtin_forms()))
+        typer.echo(f"Không có mẫu phiếu '{form_id}'. Có: {known}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("list")
+def list_forms() -> None:
+    """Ids, titles and item counts."""
+    for form in builtin_forms().values():
+        answerable = sum(q.answerable for q in form.questions)
+        typer.echo(f"{form.id}\tv{form.version}\t{answerable} mục\t{form.title.vi}")
+
+
+def _describe(q: Question) -> str:
+    bits = [q.type.value]
+    if q.unit:
+        bits.append(q.unit.vi)
+    if not q.required:
+        bits.append("không bắt buộc")
+    if q.when:
+        bits.append(f"khi {q.when}")
+    if q.evidence.value != "none":
+        bits.append(f"minh chứng: {q.evidence.value}")
+    if q.na_allowed:
+        bits.append("cho phép không áp dụng")
+    if q.bonus:
+        bits.append("cộng điểm")
+    if q.formula:
+        bits.append(f"= {q.formula}")
+    return ", ".join(bits)
+
+
+@app.command("show")
+def show(form_id: str, lang: str = typer.Option("vi", help="vi hoặc en")) -> None:
+    """The form as a readable outline: sections, ids, text, type, unit."""
+    form = _form_or_exit(form_id)
+    typer.echo(f"{form.title.get(lang)}  [{form.id} v{form.version}]")
+    src = form.source
+    typer.echo(
+        f"Nguồn: {src.document} ngày {src.date}, {src.issuer}"
+        + (f", {src.annex}" if src.annex else "")
+    )
+    for section in form.sections:
+        mark = " (tiêu đề khôi phục)" if section.restored else ""
+        typer.echo(f"\nMỤC {section.id}. {section.title.get(lang)}{mark}")
+        for node in section.outline:
+            if isinstance(node, Heading):
+                typer.echo(f"{'  ' * node.depth}{node.id}  {node.text.get(lang)}")
+            else:
+                depth = len(node.context) + 1
+                typer.echo(f"{'  ' * depth}{node.id}  {node.text.get(lang)}  [{_describe(node)}]")
+
+
+def export_data(form: Form) -> dict[str, Any]:
+    """Every item, table cells included, as one flat list in asking order."""
+    items = []
+    for q in form.questions:
+        item: dict[str, Any] = {
+            "id": q.id,
+            "section": q.section,
+            "text": q.text.vi,
+            "text_en": q.text.en,
+            "context": [c.vi for c in q.context],
+            "type": q.type.value,
+            "unit": q.unit.vi if q.unit else None,
+            "required": q.required,
+            "when": q.when,
+            "evidence": q.evidence.value,
+            "na_allowed": q.na_allowed,
+            "bonus": q.bonus,
+        }
+        if q.options:
+            item["options"] = [{"value": o.value, "text": o.text.vi} for o in q.options]
+        if q.columns:
+            item["columns"] = [
+                {"id": c.id, "text": c.text.vi, "type": c.type.value} for c in q.columns
+            ]
+        if q.formula:
+            item["formula"] = q.formula
+        if q.printed:
+            item["printed"] = q.printed
+        if q.table:
+            item["table"] = q.table
+        items.append(item)
+    return {
+        "id": form.id,
+        "version": form.version,
+        "title": form.title.vi,
+        "source": {k: v for k, v in vars_of(form.source).items() if v is not None},
+        "sections": [
+            {"id": s.id, "title": s.title.vi, "restored": s.restored} for s in form.sections
+        ],
+        "checks": [{"id": c.id, "rule": c.rule, "message": c.message.vi} for c in form.checks],
+        "items": items,
+    }
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+@app.command("export")
+def export(form_id: str, fmt: str = typer.Option("json", "--format", help="json")) -> None:
+    """Machine-readable form: id, title, source and the flat list of items."""
+    if fmt != "json":
+        typer.echo("Chỉ hỗ trợ --format json", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(export_data(_form_or_exit(form_id)), ensure_ascii=False, indent=2))
+
+
+@app.command("check")
+def check(path: Path) -> None:
+    """Validate a definition file; exit code 1 with the errors if it is bad."""
+    try:
+        form = load_form_file(path)
+    except FormError as e:
+        for err in e.errors:
+            typer.echo(err, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"OK: {form.id} v{form.version}, {len(form.questions)} mục, {len(form.checks)} kiểm tra"
+    )

@@ -1,0 +1,75 @@
+"""Turn the engine's replies into what a channel shows.
+
+Replies travel through the outbox as JSON (`reply_to_json`), so a worker in another process
+renders them. Channels with buttons (Telegram) use choices and actions as keyboards; channels
+without (console, Zalo) number the choices and list the actions as typed commands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.payload import Act, Payload
+from flows.state import Choice, Reply
+
+COMMAND_WORDS: dict[str, str] = {
+    "skip": "/bo",
+    "back": "/lai",
+    "na": "/kad",
+    "menu": "/menu",
+    "continue": "/tiep",
+    "review": "/xem",
+    "submit": "/nop",
+    "help": "/help",
+}
+
+
+def reply_to_json(reply: Reply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "choices": [[c.label, c.payload] for c in reply.choices],
+        "actions": [[c.label, c.payload] for c in reply.actions],
+        "kind": reply.kind,
+        "item": reply.item,
+    }
+
+
+def reply_from_json(data: dict[str, Any]) -> Reply:
+    return Reply(
+        text=str(data.get("text", "")),
+        choices=tuple(Choice(str(label), str(p)) for label, p in data.get("choices", [])),
+        actions=tuple(Choice(str(label), str(p)) for label, p in data.get("actions", [])),
+        kind=str(data.get("kind", "info")),
+        item=data.get("item"),
+    )
+
+
+def typed_command(choice: Choice) -> str | None:
+    """The command a user types for an action where there are no buttons."""
+    p = Payload.unpack(choice.payload)
+    if p is None:
+        return None
+    if p.act is Act.COMMAND:
+        return COMMAND_WORDS.get(p.value)
+    if p.act is Act.EDIT:
+        return f"/sua {p.item}"
+    if p.act is Act.LANG:
+        return f"/lang {p.value}"
+    return None
+
+
+def as_plain_text(reply: Reply) -> str:
+    """Text with numbered choices and a line of typed commands (console, Zalo)."""
+    lines = [reply.text]
+    if reply.choices:
+        lines.extend(f"  {i}. {c.label}" for i, c in enumerate(reply.choices, 1))
+    hints = []
+    for action in reply.actions:
+        typed = typed_command(action)
+        if typed:
+            hints.append(f"{typed} {action.label.lstrip('⏭↩🚫☰✏️▶ ').strip()}")
+        else:
+            hints.append(action.label)
+    if hints:
+        lines.append("  [" + " · ".join(hints) + "]")
+    return "\n".join(lines)

@@ -1,0 +1,313 @@
+"""The engine's messages: questions, menu, summary. Plain text and choices, no chat app.
+
+Kept short for a phone screen: where the item is, what is asked, the unit, one example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flows import expr
+from flows.i18n import N_, format_day, translate
+from flows.machines import Status
+from flows.model import STATUS_LEVELS, Form, ItemType, Question
+from flows.navigation import (
+    Answers,
+    FailedCheck,
+    Summary,
+    position_in_section,
+    progress,
+    values_of,
+)
+from flows.parsing import example_for, format_answer, status_label
+from flows.payload import Act, pack
+from flows.state import Choice, Context, Reply
+
+_LIST_PREVIEW = 8
+_BUTTON_TITLE = 28
+
+
+def t(lang: str, msgid: str, **params: Any) -> str:
+    return translate(lang, msgid, params)
+
+
+def command_actions(lang: str, q: Question | None) -> tuple[Choice, ...]:
+    """Navigation under a question: skip, back, not applicable (where allowed), menu."""
+    actions = [
+        Choice(t(lang, N_("⏭ Bỏ qua")), pack(Act.COMMAND, value="skip")),
+        Choice(t(lang, N_("↩ Quay lại")), pack(Act.COMMAND, value="back")),
+    ]
+    if q is not None and q.na_allowed:
+        actions.append(Choice(t(lang, N_("🚫 Không áp dụng")), pack(Act.COMMAND, value="na")))
+    actions.append(Choice(t(lang, N_("☰ Menu")), pack(Act.COMMAND, value="menu")))
+    return tuple(actions)
+
+
+def answer_choices(lang: str, q: Question) -> tuple[Choice, ...]:
+    """Buttons that answer the question itself (numbered where a channel has no buttons)."""
+    if q.type is ItemType.YES_NO:
+        return (
+            Choice(t(lang, N_("Có")), pack(Act.ANSWER, q.id, "yes")),
+            Choice(t(lang, N_("Không")), pack(Act.ANSWER, q.id, "no")),
+        )
+    if q.type is ItemType.STATUS:
+        return tuple(
+            Choice(status_label(level, lang), pack(Act.ANSWER, q.id, level))
+            for level in STATUS_LEVELS
+        )
+    if q.type is ItemType.CHOICE:
+        return tuple(Choice(o.text.get(lang), pack(Act.ANSWER, q.id, o.value)) for o in q.options)
+    if q.type is ItemType.LIST:
+        return (Choice(t(lang, N_("Không có")), pack(Act.ANSWER, q.id, "none")),)
+    if q.type is ItemType.COMPUTED:
+        return (
+            Choice(t(lang, N_("✅ Đúng")), pack(Act.CONFIRM, q.id, "yes")),
+            Choice(t(lang, N_("✏️ Sửa số liệu đầu vào")), pack(Act.CONFIRM, q.id, "no")),
+        )
+    return ()
+
+
+def _where(form: Form, answers: Answers, q: Question, lang: str) -> str:
+    n, total = position_in_section(form, answers, q.id)
+    return t(
+        lang,
+        N_("Mục {section} · {item} · câu {n}/{total}"),
+        section=q.section,
+        item=q.id,
+        n=n,
+        total=total,
+    )
+
+
+def question(form: Form, answers: Answers, q: Question, lang: str) -> Reply:
+    """The question as one message: where, what, unit, help, current answer, example."""
+    lines = [_where(form, answers, q, lang)]
+    for heading in q.context:
+        lines.append(heading.get(lang))
+    lines.append(("➤ " if q.context else "") + q.text.get(lang))
+    if q.unit:
+        lines.append(t(lang, N_("Đơn vị: {unit}"), unit=q.unit.get(lang)))
+    if q.help:
+        lines.append("ℹ️ " + q.help.get(lang))
+    current = answers.get(q.id)
+    values = values_of(form, answers)
+    if q.type is ItemType.COMPUTED:
+        shown = format_answer(q, values.get(q.id), lang)
+        lines.append(
+            t(lang, N_("Giá trị tính được: {value}. Anh/chị xác nhận giá trị này?"), value=shown)
+        )
+        for ref in expr.refs(q.formula or ""):
+            ref_q = form.question(ref)
+            if ref_q is not None:
+                lines.append(f"  {ref} = {format_answer(ref_q, values.get(ref), lang)}")
+    elif current is not None and current.is_na:
+        lines.append(t(lang, N_("Hiện tại: không áp dụng ({reason})"), reason=current.na_reason))
+    elif current is not None and current.value is not None:
+        lines.append(t(lang, N_("Hiện tại: {value}"), value=format_answer(q, current.value, lang)))
+    if q.type is ItemType.LIST:
+        cols = "; ".join(c.text.get(lang) for c in q.columns)
+        lines.append(
+            t(lang, N_("Mỗi tin nhắn là một dòng, các cột cách nhau bởi dấu ;: {cols}"), cols=cols)
+        )
+    if q.type is ItemType.MULTI_CHOICE:
+        lines.extend(f"{i}. {o.text.get(lang)}" for i, o in enumerate(q.options, 1))
+        lines.append(t(lang, N_("Gõ các số, cách nhau bởi dấu phẩy; 0 nếu không chọn mục nào.")))
+    if q.type not in (ItemType.YES_NO, ItemType.STATUS, ItemType.CHOICE, ItemType.COMPUTED):
+        lines.append(t(lang, N_("Ví dụ: {example}"), example=example_for(q)))
+    return Reply(
+        text="\n".join(lines),
+        choices=answer_choices(lang, q),
+        actions=command_actions(lang, q),
+        kind="question",
+        item=q.id,
+    )
+
+
+def _days_left(ctx: Context) -> int | None:
+    return (ctx.deadline - ctx.today).days if ctx.deadline else None
+
+
+def status_text(lang: str, status: Status) -> str:
+    labels = {
+        Status.DRAFT: N_("đang soạn"),
+        Status.SUBMITTED: N_("đã nộp, chờ thẩm định"),
+        Status.IN_REVIEW: N_("đang thẩm định"),
+        Status.RETURNED: N_("được trả lại để bổ sung"),
+        Status.RESUBMITTED: N_("đã nộp lại, chờ thẩm định"),
+        Status.ACCEPTED: N_("đã được chấp nhận"),
+        Status.CONFIRMED: N_("đã xác nhận"),
+    }
+    return t(lang, labels[status])
+
+
+def menu(form: Form, answers: Answers, ctx: Context, lang: str) -> Reply:
+    """Greeting with agency and deadline, then continue / sections / review / submit."""
+    lines = []
+    if ctx.user_name:
+        lines.append(t(lang, N_("Xin chào {name}!"), name=ctx.user_name))
+    lines.append(t(lang, N_("Cơ quan: {agency}"), agency=ctx.agency_name))
+    lines.append(form.title.get(lang))
+    left = _days_left(ctx)
+    if ctx.deadline is not None and left is not None:
+        if left >= 0:
+            lines.append(
+                t(
+                    lang,
+                    N_("Hạn nộp: {deadline} (còn {days} ngày)"),
+                    deadline=format_day(lang, ctx.deadline),
+                    days=left,
+                )
+            )
+        else:
+            lines.append(
+                t(
+                    lang,
+                    N_("Hạn nộp: {deadline} (đã quá hạn {days} ngày)"),
+                    deadline=format_day(lang, ctx.deadline),
+                    days=-left,
+                )
+            )
+    lines.append(t(lang, N_("Trạng thái phiếu: {status}"), status=status_text(lang, ctx.status)))
+    choices = [Choice(t(lang, N_("▶ Tiếp tục")), pack(Act.COMMAND, value="continue"))]
+    for sp in progress(form, answers):
+        section = form.section(sp.id)
+        title = section.title.get(lang) if section else ""
+        if len(title) > _BUTTON_TITLE:
+            title = title[: _BUTTON_TITLE - 1].rstrip() + "…"
+        mark = "✅" if sp.complete else "◻"
+        label = t(
+            lang,
+            N_("{mark} Mục {section} — {done}/{total}"),
+            mark=mark,
+            section=sp.id,
+            done=sp.done,
+            total=sp.total,
+        )
+        choices.append(Choice(f"{label} · {title}", pack(Act.SECTION, value=sp.id)))
+    choices += [
+        Choice(t(lang, N_("📋 Xem lại câu trả lời")), pack(Act.COMMAND, value="review")),
+        Choice(t(lang, N_("📤 Nộp phiếu")), pack(Act.COMMAND, value="submit")),
+        Choice(t(lang, N_("❓ Trợ giúp")), pack(Act.COMMAND, value="help")),
+        Choice(
+            "🌐 English" if lang == "vi" else "🌐 Tiếng Việt",
+            pack(Act.LANG, value="en" if lang == "vi" else "vi"),
+        ),
+    ]
+    return Reply("\n".join(lines), choices=tuple(choices), kind="menu")
+
+
+def _ids(ids: list[str]) -> str:
+    shown = ", ".join(ids[:_LIST_PREVIEW])
+    return shown + (f", … (+{len(ids) - _LIST_PREVIEW})" if len(ids) > _LIST_PREVIEW else "")
+
+
+def check_failure(form: Form, failed: FailedCheck, lang: str) -> str:
+    """Names every item of the rule with its value, so the official can fix either."""
+    parts = []
+    for item, value in failed.values.items():
+        q = form.question(item)
+        shown = format_answer(q, value, lang) if q else str(value)
+        parts.append(f"{item} = {shown}")
+    return "⚠️ " + failed.check.message.get(lang) + "\n" + "; ".join(parts)
+
+
+def fix_actions(lang: str, failed: FailedCheck) -> tuple[Choice, ...]:
+    return tuple(
+        Choice(t(lang, N_("✏️ Sửa {item}"), item=item), pack(Act.EDIT, item))
+        for item in failed.values
+    )
+
+
+def summary(form: Form, s: Summary, lang: str, *, editable: bool) -> Reply:
+    lines = [t(lang, N_("📋 Tóm tắt phiếu"))]
+    lines.append(t(lang, N_("Đã trả lời: {n}/{total}"), n=len(s.answered), total=s.total))
+    if s.not_applicable:
+        lines.append(
+            t(
+                lang,
+                N_("Không áp dụng: {n} — {ids}"),
+                n=len(s.not_applicable),
+                ids=_ids(s.not_applicable),
+            )
+        )
+    if s.skipped:
+        lines.append(t(lang, N_("Đã bỏ qua: {n} — {ids}"), n=len(s.skipped), ids=_ids(s.skipped)))
+    if s.missing_required:
+        lines.append(
+            t(
+                lang,
+                N_("Còn thiếu (bắt buộc): {n} — {ids}"),
+                n=len(s.missing_required),
+                ids=_ids(s.missing_required),
+            )
+        )
+    if s.failed:
+        lines.append(t(lang, N_("Kiểm tra chưa đạt: {n}"), n=len(s.failed)))
+        lines.extend(check_failure(form, f, lang) for f in s.failed[:3])
+    if s.missing_evidence:
+        lines.append(
+            t(
+                lang,
+                N_("Thiếu minh chứng (link): {n} — {ids}"),
+                n=len(s.missing_evidence),
+                ids=_ids(s.missing_evidence),
+            )
+        )
+    lines.append(t(lang, N_("Xem câu trả lời từng mục: /xem 3 (số mục).")))
+    choices: list[Choice] = []
+    if editable:
+        if s.ready:
+            choices.append(Choice(t(lang, N_("📤 Nộp phiếu")), pack(Act.COMMAND, value="submit")))
+        else:
+            lines.append(
+                t(lang, N_("Cần bổ sung các mục còn thiếu và sửa kiểm tra chưa đạt trước khi nộp."))
+            )
+        choices.append(Choice(t(lang, N_("▶ Trả lời tiếp")), pack(Act.COMMAND, value="continue")))
+    choices.append(Choice(t(lang, N_("☰ Menu")), pack(Act.COMMAND, value="menu")))
+    return Reply("\n".join(lines), choices=tuple(choices), kind="summary")
+
+
+def section_answers(form: Form, answers: Answers, section_id: str, lang: str) -> Reply:
+    section = form.section(section_id)
+    if section is None:
+        return Reply(
+            t(lang, N_("Không có mục {section}. Ví dụ: /xem 3"), section=section_id), kind="error"
+        )
+    values = values_of(form, answers)
+    lines = [
+        t(lang, N_("Mục {section}. {title}"), section=section.id, title=section.title.get(lang))
+    ]
+    for q in section.questions:
+        a = answers.get(q.id)
+        if q.type is ItemType.COMPUTED:
+            value: Mapping[str, Any] | Any = values.get(q.id)
+            shown = format_answer(q, value, lang) if value is not None else "—"
+        elif a is None:
+            shown = "—"
+        elif a.is_na:
+            shown = t(lang, N_("không áp dụng ({reason})"), reason=a.na_reason)
+        else:
+            shown = format_answer(q, a.value, lang)
+        lines.append(f"{q.id}: {shown}")
+    return Reply("\n".join(lines), kind="info")
+
+
+def help_text(lang: str) -> Reply:
+    return Reply(
+        t(
+            lang,
+            N_(
+                "Cách trả lời: gõ câu trả lời hoặc bấm nút.\n"
+                "/tiep — tiếp tục câu đang dở\n"
+                "/bo — bỏ qua câu này, trả lời sau\n"
+                "/lai — quay lại câu trước\n"
+                "/kad — đánh dấu không áp dụng (cần nêu lý do)\n"
+                "/sua 3.2.b — sửa một mục theo số\n"
+                "/xem — tóm tắt; /xem 3 — câu trả lời mục 3\n"
+                "/nop — nộp phiếu\n"
+                "/menu — về menu; /lang en — English"
+            ),
+        ),
+        kind="info",
+    )

@@ -1,0 +1,133 @@
+"""The values that cross the engine's boundary: what comes in, what is stored, what goes out.
+
+All of them are plain data with JSON forms, so storage can keep them in a column and a test
+can compare them, and none of them knows a chat app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from flows.machines import Mode, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An item's stored answer: a value, or "không áp dụng" with its reason, plus evidence."""
+
+    value: Any = None
+    na_reason: str | None = None
+    evidence: Any = None
+
+    @property
+    def is_na(self) -> bool:
+        return self.na_reason is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "na_reason": self.na_reason, "evidence": self.evidence}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        return cls(data.get("value"), data.get("na_reason"), data.get("evidence"))
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """Where one chat is. Kept in storage; nothing about a chat lives in process memory."""
+
+    mode: Mode = Mode.MENU
+    item: str | None = None
+    lang: str = "vi"
+    skipped: list[str] = field(default_factory=list)
+    trail: list[str] = field(default_factory=list)
+    pending: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["mode"] = str(self.mode)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ConversationState:
+        if not data:
+            return cls()
+        try:
+            mode = Mode(data.get("mode", Mode.MENU))
+        except ValueError:
+            mode = Mode.MENU
+        return cls(
+            mode=mode,
+            item=data.get("item"),
+            lang=data.get("lang") or "vi",
+            skipped=list(data.get("skipped") or []),
+            trail=list(data.get("trail") or []),
+            pending=data.get("pending"),
+        )
+
+    def copy(self) -> ConversationState:
+        return ConversationState.from_json(self.to_json())
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One thing a user did: typed text, or picked a choice (its payload)."""
+
+    text: str | None = None
+    payload: str | None = None
+    attachment: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the engine needs to know about the world, read by the caller before the call."""
+
+    now: datetime
+    agency_name: str
+    deadline: date | None = None
+    status: Status = Status.DRAFT
+    user_name: str | None = None
+    campaign_name: str | None = None
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A pickable option: a button on Telegram, a numbered line where there are no buttons."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message for the user. `choices` answer the question; `actions` navigate."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    actions: tuple[Choice, ...] = ()
+    kind: str = "info"
+    item: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened, for the caller to deliver (notifications, audit)."""
+
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The result of one incoming event: everything the caller commits in one transaction."""
+
+    state: ConversationState
+    changes: dict[str, Answer | None]
+    replies: tuple[Reply, ...]
+    events: tuple[Event, ...] = ()
+    transition: str | None = None

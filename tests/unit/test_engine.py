@@ -1,0 +1,417 @@
+"""The engine read as conversations: what the official types, what Phiếu answers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flows.engine import handle
+from flows.machines import Mode, Status
+from flows.state import ConversationState, Incoming
+from tests.engine_driver import Chat, inline_form
+
+FORM = inline_form("""
+sections:
+  - id: "3"
+    title: HẠ TẦNG KỸ THUẬT
+    items:
+      - id: "3.1"
+        type: group
+        text: Tổng số CBCC được trang bị máy tính
+        items:
+          - {id: "3.1.a", type: integer, text: Khối Văn phòng, unit: người}
+          - {id: "3.1.b", type: integer, text: Đơn vị sự nghiệp, unit: người}
+      - {id: "3.2", type: integer, text: Tổng số máy tính có kết nối Internet, unit: máy}
+      - {id: "3.3.1", type: decimal, text: Băng thông Leased Line, unit: Mbps}
+      - {id: "3.3.2", type: decimal, text: Băng thông FTTH, unit: Mbps}
+      - id: "3.3"
+        type: computed
+        text: Tổng băng thông quy đổi
+        unit: Mbps
+        formula: "sum([3.3.1] * 5, [3.3.2] * 5)"
+      - {id: "3.6", type: yes_no, text: Cơ quan có mạng diện rộng (WAN)}
+      - id: "3.6.a"
+        type: text
+        text: Nếu có, sử dụng công nghệ gì?
+        when: "[3.6] == true"
+  - id: "8"
+    title: CƠ CHẾ, CHÍNH SÁCH
+    items:
+      - id: "8.1"
+        type: yes_no
+        text: Hàng năm xây dựng Kế hoạch ứng dụng CNTT
+        evidence: document
+      - id: "8.2"
+        type: status
+        text: Chức năng hỗ trợ khai thác thông tin
+        evidence: link
+        na_allowed: true
+      - id: "8.3"
+        type: list
+        text: Các ứng dụng khác
+        required: false
+        columns:
+          - {id: ten, text: Tên phần mềm, type: text, required: true}
+          - {id: sl, text: Số đơn vị, type: integer}
+checks:
+  - id: internet-le-staff
+    rule: "[3.2] <= [3.1.a] + [3.1.b]"
+    message: Số máy có Internet không thể nhiều hơn số CBCC có máy tính.
+""")
+
+
+def test_menu_greets_with_agency_deadline_and_progress() -> None:
+    chat = Chat(FORM)
+    text = chat.say("/start")
+    assert "Xin chào Lan!" in text
+    assert "Sở Thông tin và Truyền thông" in text
+    assert "Hạn nộp: 26/11/2026 (còn 4 ngày)" in text
+    labels = [c.label for c in chat.last.replies[-1].choices]
+    assert labels[0] == "▶ Tiếp tục"
+    assert labels[1].startswith("◻ Mục 3 — 0/7")
+    assert any(label.startswith("◻ Mục 8 — 0/3") for label in labels)
+
+
+def test_question_shows_where_it_is_unit_and_example() -> None:
+    chat = Chat(FORM)
+    chat.say("/start")
+    text = chat.press("Tiếp tục")
+    assert "Mục 3 · 3.1.a · câu 1/7" in text
+    assert "Tổng số CBCC được trang bị máy tính" in text
+    assert "Đơn vị: người" in text
+    assert "Ví dụ:" in text
+
+
+def test_wrong_answer_gets_message_with_example_and_same_question() -> None:
+    chat = Chat(FORM)
+    chat.say("/tiep")
+    text = chat.say("mười hai")
+    assert chat.value("3.1.a") is None
+    assert "❗" in text and "Ví dụ:" in text
+    assert "3.1.a" in chat.last.replies[-1].text
+    assert chat.state.item == "3.1.a"
+    text = chat.say("1,5")
+    assert chat.value("3.1.a") is None
+    assert chat.state.item == "3.1.a"
+    text = chat.say("-3")
+    assert chat.value("3.1.a") is None
+
+
+def test_forgiving_numbers_are_saved_and_acknowledged() -> None:
+    chat = Chat(FORM)
+    chat.say("/tiep")
+    text = chat.say("1.234")
+    assert chat.value("3.1.a") == 1234
+    assert "✅ Đã lưu 3.1.a: 1.234 người" in text
+    assert chat.state.item == "3.1.b"
+    chat.say("12 người")
+    assert chat.value("3.1.b") == 12
+
+
+def test_cross_item_check_names_both_items_and_values_and_offers_both_fixes() -> None:
+    chat = Chat(FORM)
+    chat.say("/tiep")
+    chat.say("10")
+    chat.say("5")
+    text = chat.say("20")
+    assert "⚠️ Số máy có Internet không thể nhiều hơn số CBCC có máy tính." in text
+    assert "3.2 = 20 máy" in text and "3.1.a = 10 người" in text and "3.1.b = 5 người" in text
+    actions = [a.label for a in chat.last.replies[-1].actions]
+    assert "✏️ Sửa 3.2" in actions and "✏️ Sửa 3.1.a" in actions
+    assert chat.state.item == "3.2"
+    chat.press("Sửa 3.1.a")
+    assert chat.state.item == "3.1.a"
+    text = chat.say("30")
+    assert "⚠️" not in text
+    assert chat.value("3.1.a") == 30
+
+
+def test_ambiguous_decimal_is_confirmed_not_guessed() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 3.3.1")
+    text = chat.say("1.5")
+    assert chat.value("3.3.1") is None
+    assert chat.state.mode is Mode.CONFIRMING_VALUE
+    assert "1,5" in text
+    chat.press("Đúng")
+    assert chat.value("3.3.1") == 1.5
+
+
+def test_ambiguous_value_refused_then_retyped() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 3.3.1")
+    chat.say("1.5")
+    chat.press("Nhập lại")
+    assert chat.state.mode is Mode.ANSWERING and chat.value("3.3.1") is None
+    chat.say("15")
+    assert chat.value("3.3.1") == 15
+
+
+def test_computed_value_is_shown_for_confirmation() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 3.3.1")
+    chat.say("10")
+    text = chat.say("2,5")
+    assert "Giá trị tính được: 62,5 Mbps" in text
+    assert chat.state.item == "3.3"
+    chat.say("1")  # typed number picks the first button, "Đúng"
+    assert chat.value("3.3") == 62.5
+    assert chat.state.item == "3.6"
+
+
+def test_computed_value_sends_back_to_inputs_when_wrong() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 3.3.1")
+    chat.say("10")
+    chat.say("2")
+    chat.press("Sửa số liệu đầu vào")
+    assert chat.state.item == "3.3.1"
+
+
+def test_follow_up_asked_only_after_yes() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 3.6")
+    chat.press("Không")
+    assert chat.value("3.6") is False
+    assert chat.state.item != "3.6.a"
+    chat.say("/sua 3.6")
+    chat.say("có")
+    assert chat.state.item == "3.6.a"
+    text = chat.say("/sua 3.6.a")
+    assert "3.6.a" in text
+
+
+def test_hidden_item_cannot_be_opened() -> None:
+    chat = Chat(FORM)
+    text = chat.say("/sua 3.6.a")
+    assert "chỉ hỏi khi" in text
+
+
+def test_unknown_item_gets_example() -> None:
+    chat = Chat(FORM)
+    text = chat.say("/sua 9.9")
+    assert "Không có mục “9.9”" in text and "/sua 3.2.b" in text
+
+
+def test_evidence_asked_right_after_yes_and_validated() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 8.1")
+    text = chat.press("Có")
+    assert chat.value("8.1") is True
+    assert chat.state.mode is Mode.AWAITING_EVIDENCE
+    assert "số văn bản và liên kết" in text
+    text = chat.say("không biết")
+    assert "❗" in text and chat.state.mode is Mode.AWAITING_EVIDENCE
+    chat.say("12/KH-UBND; 15/01/2019; sotttt.binhdinh.gov.vn/ke-hoach")
+    evidence = chat.answers["8.1"].evidence
+    assert evidence["number"] == "12/KH-UBND"
+    assert evidence["link"] == "https://sotttt.binhdinh.gov.vn/ke-hoach"
+    assert chat.state.item == "8.2"
+
+
+def test_evidence_can_wait_and_summary_lists_it() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 8.1")
+    chat.press("Có")
+    chat.press("Bổ sung sau")
+    text = chat.say("/xem")
+    assert "Thiếu minh chứng (link): 1 — 8.1" in text
+
+
+def test_not_applicable_needs_a_reason_and_only_where_allowed() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 3.2")
+    text = chat.say("/kad")
+    assert "không có lựa chọn “không áp dụng”" in text
+    chat.say("/sua 8.2")
+    chat.press("Không áp dụng")
+    assert chat.state.mode is Mode.AWAITING_NA_REASON
+    text = chat.say("ko")
+    assert "Lý do cần rõ hơn" in text
+    chat.say("Cơ quan không có cổng thông tin riêng")
+    assert chat.answers["8.2"].na_reason == "Cơ quan không có cổng thông tin riêng"
+
+
+def test_skip_then_back() -> None:
+    chat = Chat(FORM)
+    chat.say("/tiep")
+    chat.say("/bo")
+    assert chat.state.item == "3.1.b"
+    chat.say("/lai")
+    assert chat.state.item == "3.1.a"
+
+
+def test_open_list_adds_rows_until_done() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 8.3")
+    text = chat.say("Quản lý tài sản; 3")
+    assert "Thêm dòng nữa?" in text
+    chat.press("Thêm dòng")
+    chat.say("Quản lý kho; 1")
+    chat.press("Xong")
+    assert chat.value("8.3") == [
+        {"ten": "Quản lý tài sản", "sl": 3},
+        {"ten": "Quản lý kho", "sl": 1},
+    ]
+
+
+def test_list_none_button() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 8.3")
+    chat.press("Không có")
+    assert chat.value("8.3") == []
+
+
+def test_stale_button_is_refused_politely() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 3.6")
+    old_yes = chat.last.replies[-1].choices[0].payload
+    chat.press("Không")
+    text = "\n".join(r.text for r in chat.send(payload=old_yes))
+    assert "tin nhắn cũ" in text
+    assert chat.value("3.6") is False
+    text = "\n".join(r.text for r in chat.send(payload="garbage|||"))
+    assert "tin nhắn cũ" in text
+
+
+def _answer_everything(chat: Chat) -> None:
+    chat.say("/tiep")
+    for reply in ("10", "5", "12", "10", "2", "1", "Không"):
+        chat.say(reply)
+    chat.say("Không")  # 8.1
+    chat.press("Hoàn chỉnh")  # 8.2
+    chat.say("https://sotttt.binhdinh.gov.vn/gop-y")
+    chat.press("Không có")  # 8.3
+
+
+def test_summary_and_submit_lifecycle() -> None:
+    chat = Chat(FORM)
+    chat.say("/tiep")
+    text = chat.say("/nop")
+    assert "Chưa thể nộp phiếu" in text and "Còn thiếu (bắt buộc)" in text
+    _answer_everything(chat)
+    text = chat.say("/xem")
+    assert "Đã trả lời: 9/9" in text
+    chat.press("Nộp phiếu")
+    assert chat.state.mode is Mode.CONFIRMING_SUBMIT
+    text = chat.press("Nộp phiếu")
+    assert chat.last.transition == "submit"
+    assert "submitted" in chat.events
+    assert "Đã nộp phiếu" in text
+    text = chat.say("/sua 3.2")
+    assert "chỉ xem được" in text
+    assert chat.say("99") and chat.value("3.2") == 12
+    chat.ctx = replace(chat.ctx, status=Status.RETURNED)
+    chat.say("/sua 3.2")
+    chat.say("11")
+    assert chat.value("3.2") == 11
+
+
+def test_cancel_submit_goes_back_to_menu() -> None:
+    chat = Chat(FORM)
+    _answer_everything(chat)
+    chat.say("/nop")
+    chat.press("Huỷ")
+    assert chat.state.mode is Mode.MENU and chat.last.transition is None
+
+
+def test_history_events_carry_old_and_new() -> None:
+    chat = Chat(FORM)
+    chat.say("/tiep")
+    chat.say("10")
+    chat.say("/sua 3.1.a")
+    chat.say("11")
+    saved = [e for e in chat.last.events if e.name == "answer_saved"]
+    assert saved[0].data["old"]["value"] == 10 and saved[0].data["new"]["value"] == 11
+
+
+def test_handle_does_not_modify_its_inputs() -> None:
+    state = ConversationState()
+    answers: dict = {}
+    chat = Chat(FORM)
+    step = handle(FORM, answers, state, Incoming("/tiep"), chat.ctx)
+    handle(FORM, answers, step.state, Incoming("10"), chat.ctx)
+    assert state == ConversationState() and answers == {}
+    assert step.state.item == "3.1.a"
+
+
+def test_language_switch_to_english() -> None:
+    chat = Chat(FORM)
+    text = chat.say("/lang en")
+    assert "Deadline" in text and "Hạn nộp" not in text
+    text = chat.say("/tiep")
+    assert "Section 3 · 3.1.a · question 1/7" in text
+
+
+_INPUTS = st.one_of(
+    st.sampled_from(
+        [
+            "/start",
+            "/tiep",
+            "/bo",
+            "/lai",
+            "/kad",
+            "/xem",
+            "/xem 3",
+            "/nop",
+            "/menu",
+            "/help",
+            "/sua 3.2",
+            "/sua 8.1",
+            "/sua 3.6.a",
+            "/sua 8.3",
+            "/lang en",
+            "/lang vi",
+            "/unknown",
+            "có",
+            "không",
+            "1",
+            "2",
+            "3",
+            "0",
+            "1.5",
+            "12",
+            "-1",
+            "xong",
+            "abc",
+            "https://a.gov.vn/x",
+            "12/KH-UBND; 01/01/2019; a.gov.vn/x",
+            "Tên; 3",
+            "",
+        ]
+    ).map(lambda t: ("text", t)),
+    st.text(max_size=40).map(lambda t: ("text", t)),
+    st.sampled_from(
+        [
+            "a|3.6|yes",
+            "a|3.6|no",
+            "c||skip",
+            "c||submit",
+            "y||yes",
+            "y|3.3|yes",
+            "y|8.3|more",
+            "y|8.3|done",
+            "e|3.1.a|",
+            "s||3",
+            "s||8",
+            "l||en",
+            "a|8.2|hoan_chinh",
+            "a|8.3|none",
+        ]
+    ).map(lambda p: ("payload", p)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_INPUTS, max_size=25), st.sampled_from(list(Status)))
+def test_no_sequence_of_inputs_breaks_the_engine(steps, status) -> None:
+    chat = Chat(FORM)
+    chat.ctx = replace(chat.ctx, status=status)
+    for kind, value in steps:
+        replies = chat.send(text=value) if kind == "text" else chat.send(payload=value)
+        assert replies, f"silence after {value!r}"
+        assert "engine_recovered" not in chat.events
+        if status not in (Status.DRAFT, Status.RETURNED):
+            assert not chat.last.changes
