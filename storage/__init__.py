@@ -1,1 +1,35 @@
-"""Storage: SQLAlchemy models, repository, migrations."""
+"""Storage: SQLAlchemy models, repository, migrations.
+
+bot/ imports from here only: Storage, Unit, the records, and the two exceptions.
+"""
+
+from storage.records import (
+    AgencyRec,
+    CampaignRec,
+    Conflict,
+    HistoryRec,
+    IdentityRec,
+    InviteRec,
+    NotFound,
+    OutboxRec,
+    SubmissionEventRec,
+    SubmissionRec,
+    UserRec,
+)
+from storage.repository import Storage, Unit
+
+__all__ = [
+    "AgencyRec",
+    "CampaignRec",
+    "Conflict",
+    "HistoryRec",
+    "IdentityRec",
+    "InviteRec",
+    "NotFound",
+    "OutboxRec",
+    "Storage",
+    "SubmissionEventRec",
+    "SubmissionRec",
+    "Unit",
+    "UserRec",
+]

@@ -1,0 +1,50 @@
+"""What every part of a Unit shares: its one connection, dialect choices, error translation."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Executable
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import DeclarativeBase
+
+from storage.records import Conflict
+
+log = logging.getLogger("storage")
+
+
+class UnitBase:
+    """Holds the unit's connection; every statement goes through `_exec`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._postgres = conn.dialect.name == "postgresql"
+        self._closed = False
+
+    @property
+    def dialect(self) -> str:
+        return self._conn.dialect.name
+
+    async def _exec(
+        self, statement: Executable, params: list[dict[str, Any]] | None = None
+    ) -> CursorResult[Any]:
+        if self._closed:
+            raise RuntimeError("this unit has ended; open a new one with Storage.unit()")
+        try:
+            return await self._conn.execute(statement, params)
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
+
+    def _insert(self, model: type[DeclarativeBase]) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT that knows ON CONFLICT: the dialect's own construct."""
+        if self._postgres:
+            return postgresql.insert(model)
+        return sqlite.insert(model)
+
+
+def fields(row: Row[Any]) -> dict[str, Any]:
+    return dict(row._mapping)

@@ -1,0 +1,330 @@
+"""Campaigns, submissions and their answers: the part that must never lose an answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, Literal, overload
+
+from sqlalchemy import delete, insert, select, update
+
+from flows.machines import SUBMISSION_TRANSITIONS, Status
+from flows.state import Answer
+from storage._base import UnitBase, fields, log
+from storage.models import (
+    AnswerHistory,
+    AnswerRow,
+    Campaign,
+    Submission,
+    SubmissionEvent,
+)
+from storage.records import (
+    CampaignRec,
+    HistoryRec,
+    NotFound,
+    SubmissionEventRec,
+    SubmissionRec,
+)
+
+
+def _legal_moves() -> frozenset[tuple[Status, Status]]:
+    """(from, to) pairs the submission machine allows, read from its transition table."""
+    moves: set[tuple[Status, Status]] = set()
+    for t in SUBMISSION_TRANSITIONS:
+        source = t["source"]
+        sources = source if isinstance(source, list) else [source]
+        moves.update((Status(str(s)), Status(str(t["dest"]))) for s in sources)
+    return frozenset(moves)
+
+
+LEGAL_MOVES = _legal_moves()
+# Moves that (re)submit: they stamp submitted_at (lateness is judged on it).
+_SUBMITTING = frozenset({Status.SUBMITTED, Status.RESUBMITTED})
+
+
+def _submission(row: Any) -> SubmissionRec:
+    data = fields(row)
+    data["status"] = Status(data["status"])
+    return SubmissionRec(**data)
+
+
+def _answer(data: dict[str, Any] | None) -> Answer | None:
+    return None if data is None else Answer.from_json(data)
+
+
+class SubmissionsUnit(UnitBase):
+    # -- campaigns --------------------------------------------------------------------------
+
+    async def add_campaign(
+        self,
+        form_id: str,
+        form_version: int,
+        name: str,
+        deadline: date,
+        timezone: str = "Asia/Ho_Chi_Minh",
+        opened_at: datetime | None = None,
+    ) -> CampaignRec:
+        values: dict[str, Any] = {
+            "form_id": form_id,
+            "form_version": form_version,
+            "name": name,
+            "deadline": deadline,
+            "timezone": timezone,
+        }
+        if opened_at is not None:
+            values["opened_at"] = opened_at
+        stmt = insert(Campaign).values(**values).returning(*Campaign.__table__.c)
+        return CampaignRec(**fields((await self._exec(stmt)).one()))
+
+    async def campaign(self, campaign_id: int) -> CampaignRec | None:
+        stmt = select(Campaign).where(Campaign.id == campaign_id)
+        row = (await self._exec(stmt)).one_or_none()
+        return CampaignRec(**fields(row)) if row else None
+
+    async def list_campaigns(self) -> list[CampaignRec]:
+        rows = await self._exec(select(Campaign).order_by(Campaign.id))
+        return [CampaignRec(**fields(r)) for r in rows]
+
+    async def open_campaign_for_form_ids(self, form_ids: Iterable[str]) -> CampaignRec | None:
+        """The newest campaign still open whose form is one of `form_ids`."""
+        ids = list(form_ids)
+        if not ids:
+            return None
+        stmt = (
+            select(Campaign)
+            .where(Campaign.form_id.in_(ids), Campaign.closed_at.is_(None))
+            .order_by(Campaign.opened_at.desc(), Campaign.id.desc())
+            .limit(1)
+        )
+        row = (await self._exec(stmt)).one_or_none()
+        return CampaignRec(**fields(row)) if row else None
+
+    async def close_campaign(self, campaign_id: int, now: datetime) -> bool:
+        stmt = (
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.closed_at.is_(None))
+            .values(closed_at=now)
+            .returning(Campaign.id)
+        )
+        return (await self._exec(stmt)).first() is not None
+
+    # -- submissions ------------------------------------------------------------------------
+
+    @overload
+    async def submission(
+        self, campaign_id: int, agency_id: int, create: Literal[True] = True
+    ) -> SubmissionRec: ...
+
+    @overload
+    async def submission(
+        self, campaign_id: int, agency_id: int, create: bool
+    ) -> SubmissionRec | None: ...
+
+    async def submission(
+        self, campaign_id: int, agency_id: int, create: bool = True
+    ) -> SubmissionRec | None:
+        """An agency's submission in a campaign, created as a draft on first use.
+
+        Insert-if-missing then read, so two first messages at once make one row.
+        Raises Conflict if the campaign or agency does not exist.
+        """
+        if create:
+            stmt = (
+                self._insert(Submission)
+                .values(campaign_id=campaign_id, agency_id=agency_id)
+                .on_conflict_do_nothing(
+                    index_elements=[Submission.campaign_id, Submission.agency_id]
+                )
+            )
+            await self._exec(stmt)
+        row = (
+            await self._exec(
+                select(Submission).where(
+                    Submission.campaign_id == campaign_id, Submission.agency_id == agency_id
+                )
+            )
+        ).one_or_none()
+        return _submission(row) if row else None
+
+    async def submission_by_id(self, submission_id: int) -> SubmissionRec | None:
+        stmt = select(Submission).where(Submission.id == submission_id)
+        row = (await self._exec(stmt)).one_or_none()
+        return _submission(row) if row else None
+
+    async def list_submissions(self, campaign_id: int) -> list[SubmissionRec]:
+        stmt = select(Submission).where(Submission.campaign_id == campaign_id)
+        return [_submission(r) for r in await self._exec(stmt.order_by(Submission.id))]
+
+    async def move_submission(
+        self,
+        submission_id: int,
+        expected: Status,
+        new: Status,
+        user_id: int | None,
+        now: datetime,
+        note: str | None = None,
+    ) -> bool:
+        """Compare-and-set the status: True only if it was still `expected` and now is `new`.
+
+        Two workers racing to move the same submission: one UPDATE matches, the other
+        matches no row (PostgreSQL re-reads the row after the first commits) and gets False.
+        Raises ValueError for a move the submission machine does not allow.
+        """
+        expected, new = Status(expected), Status(new)
+        if (expected, new) not in LEGAL_MOVES:
+            raise ValueError(f"a submission cannot move from {expected} to {new}")
+        values: dict[str, Any] = {
+            "status": new.value,
+            "version": Submission.version + 1,
+            "updated_at": now,
+        }
+        if new in _SUBMITTING:
+            values["submitted_at"] = now
+        stmt = (
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == expected.value)
+            .values(**values)
+            .returning(Submission.id)
+        )
+        if (await self._exec(stmt)).first() is None:
+            log.info("submission %s: %s → %s refused (status moved)", submission_id, expected, new)
+            return False
+        event = insert(SubmissionEvent).values(
+            submission_id=submission_id,
+            from_status=expected.value,
+            to_status=new.value,
+            user_id=user_id,
+            at=now,
+            note=note,
+        )
+        await self._exec(event)
+        return True
+
+    async def submission_events(self, submission_id: int) -> list[SubmissionEventRec]:
+        stmt = (
+            select(SubmissionEvent)
+            .where(SubmissionEvent.submission_id == submission_id)
+            .order_by(SubmissionEvent.id)
+        )
+        out = []
+        for row in await self._exec(stmt):
+            data = fields(row)
+            data["from_status"] = Status(data["from_status"])
+            data["to_status"] = Status(data["to_status"])
+            out.append(SubmissionEventRec(**data))
+        return out
+
+    # -- answers ----------------------------------------------------------------------------
+
+    async def load_answers(self, submission_id: int) -> dict[str, Answer]:
+        stmt = select(
+            AnswerRow.item_id, AnswerRow.value, AnswerRow.na_reason, AnswerRow.evidence
+        ).where(AnswerRow.submission_id == submission_id)
+        return {r.item_id: Answer(r.value, r.na_reason, r.evidence) for r in await self._exec(stmt)}
+
+    async def apply_changes(
+        self,
+        submission_id: int,
+        changes: Mapping[str, Answer | None],
+        user_id: int | None,
+        channel: str,
+        now: datetime,
+    ) -> int:
+        """Write an engine step's answer changes (None deletes) and one history row each.
+
+        The submission row is updated first: on PostgreSQL that row lock serialises every
+        writer of this submission (Telegram and Zalo at once, a reviewer…), so the `old`
+        recorded in history is exactly what was replaced. Changes that change nothing are
+        not recorded. Returns the number of history rows written; raises NotFound for an
+        unknown submission.
+        """
+        if not changes:
+            return 0
+        touch = (
+            update(Submission)
+            .where(Submission.id == submission_id)
+            .values(updated_at=now)
+            .returning(Submission.id)
+        )
+        if (await self._exec(touch)).first() is None:
+            raise NotFound(f"no submission {submission_id}")
+
+        current = await self._current(submission_id, list(changes))
+        history: list[dict[str, Any]] = []
+        upserts: list[dict[str, Any]] = []
+        deletes: list[str] = []
+        for item_id, answer in changes.items():
+            old = current.get(item_id)
+            new = answer.to_json() if answer is not None else None
+            if old == new:
+                continue
+            history.append(
+                {
+                    "submission_id": submission_id,
+                    "item_id": item_id,
+                    "old": old,
+                    "new": new,
+                    "user_id": user_id,
+                    "channel": channel,
+                    "at": now,
+                }
+            )
+            if answer is None:
+                deletes.append(item_id)
+            else:
+                upserts.append(
+                    {
+                        "submission_id": submission_id,
+                        "item_id": item_id,
+                        "value": answer.value,
+                        "na_reason": answer.na_reason,
+                        "evidence": answer.evidence,
+                        "updated_by": user_id,
+                        "channel": channel,
+                        "updated_at": now,
+                    }
+                )
+        if deletes:
+            await self._exec(
+                delete(AnswerRow).where(
+                    AnswerRow.submission_id == submission_id, AnswerRow.item_id.in_(deletes)
+                )
+            )
+        if upserts:
+            await self._upsert_answers(upserts)
+        if history:
+            await self._exec(insert(AnswerHistory), history)
+        return len(history)
+
+    async def _current(self, submission_id: int, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        stmt = select(
+            AnswerRow.item_id, AnswerRow.value, AnswerRow.na_reason, AnswerRow.evidence
+        ).where(AnswerRow.submission_id == submission_id, AnswerRow.item_id.in_(item_ids))
+        return {
+            r.item_id: Answer(r.value, r.na_reason, r.evidence).to_json()
+            for r in await self._exec(stmt)
+        }
+
+    async def _upsert_answers(self, rows: list[dict[str, Any]]) -> None:
+        new = self._insert(AnswerRow).values(rows)
+        kept = ("value", "na_reason", "evidence", "updated_by", "channel", "updated_at")
+        stmt = new.on_conflict_do_update(
+            index_elements=[AnswerRow.submission_id, AnswerRow.item_id],
+            set_={name: new.excluded[name] for name in kept},
+        )
+        await self._exec(stmt)
+
+    async def answer_history(
+        self, submission_id: int, item_id: str | None = None
+    ) -> list[HistoryRec]:
+        """Every recorded change, oldest first (of one item if `item_id` is given)."""
+        stmt = select(AnswerHistory).where(AnswerHistory.submission_id == submission_id)
+        if item_id is not None:
+            stmt = stmt.where(AnswerHistory.item_id == item_id)
+        out = []
+        for row in await self._exec(stmt.order_by(AnswerHistory.id)):
+            data = fields(row)
+            data["old"] = _answer(data["old"])
+            data["new"] = _answer(data["new"])
+            out.append(HistoryRec(**data))
+        return out

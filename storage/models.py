@@ -1,0 +1,287 @@
+"""Tables, as SQLAlchemy 2 declarative models, portable between SQLite and PostgreSQL.
+
+These classes never leave storage/: the repository turns rows into records (records.py).
+The hand-written migrations must match this file; tests/integration checks that they do.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from flows.machines import Status
+
+# Named constraints, so migrations can refer to them (SQLite batch mode needs names).
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+COHORTS = ("so", "huyen", "xa")
+ROLES = ("official", "reviewer", "admin")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+STATUSES = tuple(s.value for s in Status)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored as UTC; naive datetimes are refused.
+
+    SQLite has no time zones: it keeps naive UTC text, and the zone is put back on reading,
+    so both databases hand out aware UTC datetimes and compare them the same way.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: storage needs an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> JSON:
+    # Python None is SQL NULL, not the JSON literal null: "IS NULL" then means "absent".
+    return JSON(none_as_null=True)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK body for a fixed vocabulary (the values are constants of this module)."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# Big ids where rows accumulate forever; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: _json(),
+    }
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+    __table_args__ = (CheckConstraint(_in("cohort", COHORTS), name="cohort"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    cohort: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    lang: Mapped[str] = mapped_column(String(8), default="vi", server_default="vi")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Identity(Base):
+    """One chat-app account of a user; a person may have a Telegram and a Zalo one."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(128), index=True)
+    form_version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    deadline: Mapped[date] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(
+        String(64), default="Asia/Ho_Chi_Minh", server_default="Asia/Ho_Chi_Minh"
+    )
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+
+class Submission(Base):
+    """One agency's questionnaire in one campaign; `status` moves only by compare-and-set."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "agency_id"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    submitted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubmissionEvent(Base):
+    __tablename__ = "submission_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AnswerRow(Base):
+    """The current answer to one item (history is in answer_history)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("submission_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any | None] = mapped_column(_json())
+    na_reason: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[Any | None] = mapped_column(_json())
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class AnswerHistory(Base):
+    """Every change to an answer: who, when, through which channel, old → new (Answer JSON)."""
+
+    __tablename__ = "answer_history"
+    __table_args__ = (Index(None, "submission_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    old: Mapped[dict[str, Any] | None]
+    new: Mapped[dict[str, Any] | None]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+
+
+class Conversation(Base):
+    """Where one chat is (ConversationState JSON); its row lock serialises the chat."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedUpdate(Base):
+    """Update ids already handled, so a redelivered update changes nothing."""
+
+    __tablename__ = "processed_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Outbox(Base):
+    """Messages to send after commit; workers claim rows with a lease."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(None, "status", "not_before"),
+        Index(None, "channel", "chat_id"),
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Invite(Base):
+    """An invitation code (only its sha256 is kept) that binds a chat account to an agency."""
+
+    __tablename__ = "invites"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    uses_left: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class InviteFailure(Base):
+    """A wrong invite code from one chat account: counted to throttle guessing."""
+
+    __tablename__ = "invite_failures"
+    __table_args__ = (Index(None, "channel", "external_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]

@@ -1,0 +1,143 @@
+"""What the repository hands out: small frozen values, never ORM objects.
+
+Callers (bot/) can keep them after the unit has committed, compare them in tests and pass
+them around without a session behind them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from flows.machines import Status
+from flows.state import Answer
+
+
+class Conflict(Exception):
+    """A uniqueness or foreign-key rule refused a write (duplicate code, unknown agency…).
+
+    The unit it happened in is finished: let the exception leave the `async with` so the
+    transaction rolls back, then start a new unit if there is something else to do.
+    """
+
+
+class NotFound(LookupError):
+    """A write named a row that does not exist: a caller's mistake, not a user's."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyRec:
+    id: int
+    code: str
+    name: str
+    cohort: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserRec:
+    id: int
+    name: str
+    agency_id: int | None
+    role: str
+    lang: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRec:
+    id: int
+    user_id: int
+    channel: str
+    external_id: str
+    display_name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRec:
+    id: int
+    form_id: str
+    form_version: int
+    name: str
+    deadline: date
+    timezone: str
+    opened_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRec:
+    id: int
+    campaign_id: int
+    agency_id: int
+    status: Status
+    version: int
+    submitted_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionEventRec:
+    id: int
+    submission_id: int
+    from_status: Status
+    to_status: Status
+    user_id: int | None
+    at: datetime
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRec:
+    """One change to one answer; `old` None means it was created, `new` None deleted."""
+
+    id: int
+    submission_id: int
+    item_id: str
+    old: Answer | None
+    new: Answer | None
+    user_id: int | None
+    channel: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRec:
+    id: int
+    channel: str
+    chat_id: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    not_before: datetime
+    claimed_until: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRec:
+    id: int
+    code_hash: str
+    agency_id: int | None
+    role: str
+    uses_left: int | None
+    expires_at: datetime | None
+    created_at: datetime
+    revoked_at: datetime | None
+    created_by: int | None
+
+    def usable(self, now: datetime) -> bool:
+        """What use_invite would say now (use_invite itself is the atomic check)."""
+        return (
+            self.revoked_at is None
+            and (self.uses_left is None or self.uses_left > 0)
+            and (self.expires_at is None or self.expires_at > now)
+        )

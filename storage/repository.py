@@ -1,0 +1,71 @@
+"""The repository bot/ uses: Storage opens the database, a Unit is one transaction.
+
+    storage = await Storage.open()          # DATABASE_URL or ./phieu.db, migrated
+    async with storage.unit() as unit:      # BEGIN (IMMEDIATE on SQLite)
+        conv_id, state, user_id = await unit.lock_conversation("telegram", chat_id)
+        ...                                 # COMMIT on leaving, ROLLBACK on an exception
+    await storage.close()
+
+Everything an incoming update changes (answers + history, conversation state, processed
+update id, outbox rows) goes through one unit, so it is all kept or all dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage._chat import ChatUnit
+from storage._people import PeopleUnit
+from storage._submissions import SubmissionsUnit
+from storage.database import make_engine, safe_url
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+class Unit(PeopleUnit, SubmissionsUnit, ChatUnit):
+    """The operations available inside one transaction (see the mixins for each group)."""
+
+
+class Storage:
+    """One database: an engine, migrated on open, handing out units of work."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    async def open(
+        cls, url: str | None = None, *, migrate: bool = True, **engine_kwargs: Any
+    ) -> Storage:
+        """Connect (see database.make_engine for the URL rules) and upgrade the schema."""
+        engine = make_engine(url, **engine_kwargs)
+        try:
+            if migrate:
+                await upgrade(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        log.info("storage open on %s", safe_url(engine.url))
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Do no network I/O inside (send after commit, via the outbox): on SQLite a unit
+        holds the database's write lock, on PostgreSQL it may hold a chat's row lock.
+        """
+        async with self.engine.begin() as conn:
+            unit = Unit(conn)
+            try:
+                yield unit
+            finally:
+                unit._closed = True
