@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from bot.admin_cli import agencies_app, campaign_app, invite_app
+from bot.config import ConfigError, Settings, load_settings
 from bot.forms_cli import app as forms_app
 
 app = typer.Typer(
@@ -18,6 +20,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(forms_app, name="forms")
+app.add_typer(agencies_app, name="agencies")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(invite_app, name="invite")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -70,6 +75,87 @@ def chat(
                 await run_lines(phieu, user, _tty_lines(), typer.echo)
             else:
                 await run_lines(phieu, user, iter(sys.stdin.readline, ""), typer.echo, echo=True)
+        finally:
+            await storage.close()
+
+    asyncio.run(main())
+
+
+run_app = typer.Typer(help="Chạy bot trên một kênh.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+
+
+def _settings(webhook: bool = False) -> Settings:
+
+    try:
+        return load_settings(webhook=webhook)
+    except ConfigError as e:
+        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+@run_app.command("telegram")
+def run_telegram(
+    no_worker: bool = typer.Option(False, "--no-worker", help="Không gửi tin (chạy worker riêng)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Telegram by long polling: for one machine (a laptop, a small server)."""
+    _setup_logging(verbose)
+    settings = _settings()
+    from bot.telegram_app import run_polling
+    from storage.repository import Storage
+
+    async def main() -> None:
+        storage = await Storage.open(settings.database_url)
+        try:
+            await run_polling(settings, storage, with_worker=not no_worker)
+        finally:
+            await storage.close()
+
+    asyncio.run(main())
+
+
+@app.command()
+def serve(
+    no_worker: bool = typer.Option(False, "--no-worker", help="Không gửi tin (chạy worker riêng)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Webhook server (aiohttp): POST /telegram/webhook, GET /healthz."""
+    _setup_logging(verbose)
+    settings = _settings(webhook=True)
+    from aiohttp import web
+
+    from bot.telegram_app import make_bot, make_web_app
+    from storage.repository import Storage
+
+    async def build() -> web.Application:
+        storage = await Storage.open(settings.database_url)
+        app_ = make_web_app(settings, storage, make_bot(settings), with_worker=not no_worker)
+
+        async def close_storage(_: web.Application) -> None:
+            await storage.close()
+
+        app_.on_cleanup.append(close_storage)
+        return app_
+
+    web.run_app(build(), host=settings.host, port=settings.port, print=None)
+
+
+@app.command()
+def worker(
+    rate: float = typer.Option(25.0, "--rate", help="Tin/giây tối đa của worker này"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Only send queued messages (run beside `phieu serve --no-worker`)."""
+    _setup_logging(verbose)
+    settings = _settings()
+    from bot.telegram_app import run_worker
+    from storage.repository import Storage
+
+    async def main() -> None:
+        storage = await Storage.open(settings.database_url)
+        try:
+            await run_worker(settings, storage, rate)
         finally:
             await storage.close()
 

@@ -10,7 +10,7 @@ only after the commit, so an answer is acknowledged only once it is stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -78,22 +78,29 @@ class Phieu:
         update_id: str | None,
         incoming: Incoming,
         sender: Sender,
-        before: Callable[[Unit, str, str, Sender, Incoming], object] | None = None,
+        before: Callable[[Unit, str, str, Sender, Incoming], Awaitable[bool]] | None = None,
+        after: Callable[[Unit, str, str, Step], Awaitable[None]] | None = None,
     ) -> Outcome:
-        """Handle one update exactly once. `before` lets a channel act first (invites)."""
+        """Handle one update exactly once, in one transaction.
+
+        `before` lets a channel act first (invitations; True means handled, stop there);
+        `after` lets it add to the same transaction once the engine has run (Telegram edits
+        the pressed message).
+        """
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 async with self.storage.unit() as unit:
                     if update_id is not None and not await unit.mark_processed(channel, update_id):
                         log.info("duplicate update %s/%s ignored", channel, update_id)
                         return Outcome(duplicate=True)
-                    if before is not None:
-                        handled = before(unit, channel, chat_id, sender, incoming)
-                        if hasattr(handled, "__await__"):
-                            handled = await handled  # type: ignore[misc]
-                        if handled:
-                            return Outcome()
-                    return await self._in_unit(unit, channel, chat_id, incoming, sender)
+                    if before is not None and await before(
+                        unit, channel, chat_id, sender, incoming
+                    ):
+                        return Outcome()
+                    outcome = await self._in_unit(unit, channel, chat_id, incoming, sender)
+                    if after is not None and outcome.step is not None:
+                        await after(unit, channel, chat_id, outcome.step)
+                    return outcome
             except SubmissionMoved:
                 log.info("submission moved concurrently; retry %d", attempt + 1)
         raise RuntimeError("submission kept moving; giving up")

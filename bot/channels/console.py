@@ -67,9 +67,7 @@ async def deliver(
     sent = 0
     while True:
         async with storage.unit() as unit:
-            rows = await unit.claim_outbox(
-                now_factory(), limit=50, channel=CHANNEL, chat_id=chat_id
-            )
+            rows = await unit.claim_outbox(now_factory(), 50, channels=(CHANNEL,))
             for row in rows:
                 out(as_plain_text(reply_from_json(row.payload)))
                 await unit.mark_sent(row.id, now_factory())
