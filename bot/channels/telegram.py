@@ -1,0 +1,302 @@
+"""The Telegram channel (aiogram 3): updates in through routers, messages out via the outbox.
+
+Incoming: one router for invitations (/start <code>), one for the questionnaire (text,
+buttons, files). Each update is handed to the service with its update id, so a redelivery is
+recognised; callback queries are always answered. Outgoing: `TelegramTransport` renders the
+engine's replies (choices and actions as inline keyboards, text over 4096 characters split)
+and maps Bot API errors to the outbox's retry rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+
+from bot.invites import Redeem, redeem
+from bot.outbox import PermanentError, RetryAfter, TransientError
+from bot.render import reply_from_json
+from bot.service import Phieu, Sender
+from flows.i18n import N_, normalise_language
+from flows.state import Choice, Incoming, Reply, Step
+from storage.repository import Unit
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MAX_TEXT = 4096
+_SHORT_LABEL = 16
+
+COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "vi": [
+        ("start", "Bắt đầu / menu"),
+        ("menu", "Về menu"),
+        ("tiep", "Trả lời tiếp"),
+        ("sua", "Sửa một mục: /sua 3.2.b"),
+        ("xem", "Tóm tắt phiếu"),
+        ("nop", "Nộp phiếu"),
+        ("help", "Hướng dẫn"),
+        ("lang", "Ngôn ngữ: /lang en"),
+    ],
+    "en": [
+        ("start", "Start / menu"),
+        ("menu", "Back to the menu"),
+        ("tiep", "Continue answering"),
+        ("sua", "Edit an item: /sua 3.2.b"),
+        ("xem", "Summary of the form"),
+        ("nop", "Submit the form"),
+        ("help", "Help"),
+        ("lang", "Language: /lang vi"),
+    ],
+}
+
+
+# ---- outgoing --------------------------------------------------------------------------------
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split at line breaks where possible; never return an empty chunk."""
+    text = text.strip() or "…"
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(text[:cut].rstrip() or text[:limit])
+        text = text[cut:].lstrip("\n")
+    chunks.append(text)
+    return [c for c in chunks if c.strip()]
+
+
+def _rows(choices: tuple[Choice, ...]) -> list[list[InlineKeyboardButton]]:
+    """Short labels two to a row (Có / Không), long ones alone: readable on a small phone."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for c in choices:
+        button = InlineKeyboardButton(text=c.label[:64], callback_data=c.payload)
+        if (
+            rows
+            and len(c.label) <= _SHORT_LABEL
+            and len(rows[-1]) == 1
+            and len(rows[-1][0].text) <= _SHORT_LABEL
+        ):
+            rows[-1].append(button)
+        else:
+            rows.append([button])
+    return rows
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    rows = _rows(reply.choices) + _rows(reply.actions)
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+class TelegramTransport:
+    """Delivers outbox payloads with a Bot; errors become the outbox's retry categories."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> None:
+        try:
+            if "edit" in payload:
+                await self._edit(chat_id, payload["edit"])
+                return
+            reply = reply_from_json(payload)
+            chunks = split_text(reply.text)
+            for i, chunk in enumerate(chunks):
+                markup = keyboard(reply) if i == len(chunks) - 1 else None
+                await self.bot.send_message(chat_id=int(chat_id), text=chunk, reply_markup=markup)
+        except TelegramRetryAfter as e:
+            raise RetryAfter(float(e.retry_after)) from e
+        except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as e:
+            # A 502 from a proxy arrives as an HTML page aiogram cannot decode.
+            raise TransientError(str(e)) from e
+        except (TelegramForbiddenError, TelegramBadRequest) as e:
+            raise PermanentError(str(e)) from e
+
+    async def _edit(self, chat_id: str, edit: dict[str, Any]) -> None:
+        try:
+            await self.bot.edit_message_text(
+                chat_id=int(chat_id),
+                message_id=int(edit["message_id"]),
+                text=split_text(edit["text"])[0],
+            )
+        except TelegramBadRequest as e:
+            # The message may be too old to edit, or already show this text: nothing to do.
+            log.info("edit of %s/%s skipped: %s", chat_id, edit.get("message_id"), e.message)
+
+
+async def set_commands(bot: Bot) -> None:
+    """The command menu in Vietnamese, and in English for English-speaking users."""
+    for lang, commands in COMMANDS.items():
+        await bot.set_my_commands(
+            [BotCommand(command=c, description=d) for c, d in commands],
+            scope=BotCommandScopeDefault(),
+            language_code=None if lang == "vi" else lang,
+        )
+
+
+# ---- incoming --------------------------------------------------------------------------------
+def sender_of(user: Any) -> Sender:
+    return Sender(
+        external_id=str(user.id),
+        display_name=user.full_name,
+        language=user.language_code,
+    )
+
+
+def attachment_of(message: Message) -> dict[str, Any] | None:
+    """Photos and documents are kept by file id with their metadata, as evidence."""
+    if message.document is not None:
+        d = message.document
+        return {
+            "kind": "document",
+            "file_id": d.file_id,
+            "file_unique_id": d.file_unique_id,
+            "file_name": d.file_name,
+            "mime_type": d.mime_type,
+            "file_size": d.file_size,
+        }
+    if message.photo:
+        p = message.photo[-1]
+        return {
+            "kind": "photo",
+            "file_id": p.file_id,
+            "file_unique_id": p.file_unique_id,
+            "width": p.width,
+            "height": p.height,
+            "file_size": p.file_size,
+        }
+    return None
+
+
+def build_routers(phieu: Phieu, update_id_of: Any) -> list[Router]:
+    """Routers for invitations and for the questionnaire; `update_id_of` reads the update id
+    from the handler's data (aiogram passes the Update as `event_update`)."""
+    invites = Router(name="invites")
+    questionnaire = Router(name="questionnaire")
+
+    @invites.message(CommandStart(deep_link=True))
+    async def start_with_code(message: Message, command: CommandObject, **data: Any) -> None:
+        code = (command.args or "").strip()
+        sender = sender_of(message.from_user)
+
+        async def bind(unit: Unit, channel: str, chat_id: str, who: Sender, _: Incoming) -> bool:
+            result = await redeem(
+                unit, code, channel, who.external_id, who.display_name, phieu.clock()
+            )
+            lang = normalise_language(who.language)
+            if result.outcome is Redeem.ALREADY:
+                return False
+            if result.outcome is Redeem.BOUND:
+                await phieu.say(
+                    unit,
+                    channel,
+                    chat_id,
+                    lang,
+                    N_("Chào mừng! Tài khoản Telegram của anh/chị đã được gắn với cơ quan."),
+                )
+                return False
+            msgid = (
+                N_(
+                    "Anh/chị đã thử quá nhiều lần. Vui lòng thử lại sau một giờ hoặc liên hệ "
+                    "Sở TTTT."
+                )
+                if result.outcome is Redeem.THROTTLED
+                else N_(
+                    "Mã mời không đúng, đã dùng hết hoặc đã hết hạn. Vui lòng liên hệ Sở "
+                    "TTTT để nhận mã mới."
+                )
+            )
+            await phieu.say(unit, channel, chat_id, lang, msgid)
+            return True
+
+        await phieu.handle(
+            CHANNEL,
+            str(message.chat.id),
+            update_id_of(data),
+            Incoming(text="/start"),
+            sender,
+            before=bind,
+        )
+
+    @questionnaire.message(F.chat.type == "private")
+    async def on_message(message: Message, **data: Any) -> None:
+        incoming = Incoming(
+            text=message.text or message.caption or "", attachment=attachment_of(message)
+        )
+        await phieu.handle(
+            CHANNEL,
+            str(message.chat.id),
+            update_id_of(data),
+            incoming,
+            sender_of(message.from_user),
+        )
+
+    @questionnaire.callback_query()
+    async def on_button(query: CallbackQuery, **data: Any) -> None:
+        message = query.message
+        chat_id = str(message.chat.id) if message is not None else str(query.from_user.id)
+        chosen = _label_of(query)
+
+        async def mark_pressed(unit: Unit, channel: str, chat: str, step: Step) -> None:
+            # Show what was pressed on the question and drop its buttons, unless the press
+            # was refused as stale (then the old message is left as it was).
+            if any(r.kind == "stale" for r in step.replies):
+                return
+            if isinstance(message, Message) and message.text and chosen:
+                await unit.enqueue(
+                    channel,
+                    chat,
+                    {
+                        "edit": {
+                            "message_id": message.message_id,
+                            "text": f"{message.text}\n\n👉 {chosen}",
+                        }
+                    },
+                )
+
+        try:
+            await phieu.handle(
+                CHANNEL,
+                chat_id,
+                update_id_of(data),
+                Incoming(payload=query.data or ""),
+                sender_of(query.from_user),
+                after=mark_pressed,
+            )
+        finally:
+            try:
+                await query.answer()
+            except TelegramBadRequest as e:
+                log.info("callback %s not answered: %s", query.id, e.message)
+
+    return [invites, questionnaire]
+
+
+def _label_of(query: CallbackQuery) -> str | None:
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
+    if markup is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None

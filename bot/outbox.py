@@ -1,0 +1,154 @@
+"""The outbox worker: every message leaves through here, after its transaction committed.
+
+Rows are claimed in one short transaction (FOR UPDATE SKIP LOCKED on PostgreSQL, so several
+workers share the load), sent with no transaction open, then marked in another. Storage only
+hands out the head of each chat's queue, so one chat's messages keep their order even with
+several workers. Limits follow Telegram's: about 30 messages a second per bot (split between
+workers) and about one a second per chat after a short burst. A 429 pauses this worker for
+`retry_after` and puts the message back; network errors back off exponentially; a message the
+API refuses for good is marked failed and logged, never retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from storage.records import OutboxRec
+from storage.repository import Storage
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = 300.0
+
+
+class RetryAfter(Exception):
+    """The chat API asked us to wait (HTTP 429)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+
+
+class TransientError(Exception):
+    """Network trouble or a 5xx: worth trying again later."""
+
+
+class PermanentError(Exception):
+    """The API refused the message itself (400, 403 blocked by user): do not retry."""
+
+
+class Transport(Protocol):
+    """A channel's way of delivering one outbox payload to one chat."""
+
+    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class RateLimiter:
+    """Token buckets: one for the whole bot (per worker), one per chat, plus a global pause."""
+
+    per_second: float = 25.0
+    chat_interval: float = 1.0
+    chat_burst: int = 3
+    clock: Callable[[], float] = time.monotonic
+    _next_global: float = 0.0
+    _paused_until: float = 0.0
+    _chats: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def delay(self, chat_id: str) -> float:
+        """Seconds to wait before sending to `chat_id` now (0 when it may go)."""
+        now = self.clock()
+        tokens, stamp = self._chats.get(chat_id, (float(self.chat_burst), now))
+        tokens = min(float(self.chat_burst), tokens + (now - stamp) / self.chat_interval)
+        chat_wait = 0.0 if tokens >= 1 else (1 - tokens) * self.chat_interval
+        return max(self._next_global - now, self._paused_until - now, chat_wait, 0.0)
+
+    def sent(self, chat_id: str) -> None:
+        now = self.clock()
+        tokens, stamp = self._chats.get(chat_id, (float(self.chat_burst), now))
+        tokens = min(float(self.chat_burst), tokens + (now - stamp) / self.chat_interval)
+        self._chats[chat_id] = (tokens - 1, now)
+        self._next_global = max(self._next_global, now) + 1.0 / self.per_second
+        if len(self._chats) > 10_000:
+            self._chats.clear()
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self.clock() + seconds)
+
+
+def backoff(attempts: int) -> float:
+    return min(2.0 ** max(attempts - 1, 0), MAX_BACKOFF)
+
+
+@dataclass
+class OutboxWorker:
+    storage: Storage
+    transports: dict[str, Transport]
+    now: Callable[[], datetime]
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    batch: int = 50
+    idle_sleep: float = 0.2
+    sleep: Callable[[float], Any] = asyncio.sleep
+
+    async def run_once(self) -> int:
+        """Claim one batch, send it, record the outcome. Returns the rows handled."""
+        async with self.storage.unit() as unit:
+            rows = await unit.claim_outbox(self.now(), self.batch, channels=tuple(self.transports))
+        for row in rows:
+            await self._send(row)
+        return len(rows)
+
+    async def _send(self, row: OutboxRec) -> None:
+        wait = self.limiter.delay(row.chat_id)
+        if wait > 0:
+            await self.sleep(wait)
+        transport = self.transports[row.channel]
+        try:
+            await transport.deliver(row.chat_id, row.payload)
+        except RetryAfter as e:
+            self.limiter.pause(e.seconds)
+            log.warning("outbox %s: 429, retry after %ss", row.id, e.seconds)
+            await self._later(row, e.seconds, str(e), count_attempt=False)
+            return
+        except TransientError as e:
+            log.warning("outbox %s: transient error (attempt %d): %s", row.id, row.attempts, e)
+            await self._later(row, backoff(row.attempts), str(e))
+            return
+        except PermanentError as e:
+            log.error("outbox %s to %s/%s refused: %s", row.id, row.channel, row.chat_id, e)
+            async with self.storage.unit() as unit:
+                await unit.mark_failed(row.id, str(e)[:500])
+            return
+        self.limiter.sent(row.chat_id)
+        async with self.storage.unit() as unit:
+            await unit.mark_sent(row.id, self.now())
+
+    async def _later(
+        self, row: OutboxRec, seconds: float, error: str, count_attempt: bool = True
+    ) -> None:
+        async with self.storage.unit() as unit:
+            if count_attempt and row.attempts >= MAX_ATTEMPTS:
+                log.error("outbox %s gave up after %d attempts: %s", row.id, row.attempts, error)
+                await unit.mark_failed(row.id, error[:500])
+            else:
+                await unit.retry_later(row.id, self.now() + timedelta(seconds=seconds), error[:500])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Loop until `stop` is set; sleeps briefly when there is nothing to send."""
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("outbox worker iteration failed")
+                handled = 0
+            if not handled:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.idle_sleep)
