@@ -147,8 +147,18 @@ class _Run:
                 self.on_payload(payload)
             return
         text = (incoming.text or "").strip()
-        if incoming.attachment is not None and self.state.mode is Mode.AWAITING_EVIDENCE:
-            self.save_evidence({"file": incoming.attachment})
+        if incoming.attachment is not None:
+            if self.state.mode is Mode.AWAITING_EVIDENCE:
+                self.save_evidence({"file": incoming.attachment})
+            else:
+                self.say(
+                    N_(
+                        "Đã nhận tệp, nhưng tệp chỉ dùng làm minh chứng khi Phiếu hỏi. "
+                        "Mục này cần câu trả lời bằng chữ hoặc số."
+                    ),
+                    "error",
+                )
+                self.reshow()
             return
         match = _COMMAND.match(text)
         if match:

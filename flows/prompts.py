@@ -113,7 +113,13 @@ def question(form: Form, answers: Answers, q: Question, lang: str) -> Reply:
     if q.type is ItemType.MULTI_CHOICE:
         lines.extend(f"{i}. {o.text.get(lang)}" for i, o in enumerate(q.options, 1))
         lines.append(t(lang, N_("Gõ các số, cách nhau bởi dấu phẩy; 0 nếu không chọn mục nào.")))
-    if q.type not in (ItemType.YES_NO, ItemType.STATUS, ItemType.CHOICE, ItemType.COMPUTED):
+    free_text = q.type is ItemType.TEXT and q.example is None
+    if not free_text and q.type not in (
+        ItemType.YES_NO,
+        ItemType.STATUS,
+        ItemType.CHOICE,
+        ItemType.COMPUTED,
+    ):
         lines.append(t(lang, N_("Ví dụ: {example}"), example=example_for(q)))
     return Reply(
         text="\n".join(lines),
@@ -289,8 +295,23 @@ def section_answers(form: Form, answers: Answers, section_id: str, lang: str) ->
             shown = t(lang, N_("không áp dụng ({reason})"), reason=a.na_reason)
         else:
             shown = format_answer(q, a.value, lang)
+        if a is not None and a.evidence:
+            shown += f"  📎 {evidence_text(a.evidence)}"
         lines.append(f"{q.id}: {shown}")
     return Reply("\n".join(lines), kind="info")
+
+
+def evidence_text(evidence: Any) -> str:
+    """One line for stored evidence: a link, a document number and link, or a file."""
+    if isinstance(evidence, str):
+        return evidence
+    if isinstance(evidence, dict):
+        if isinstance(evidence.get("file"), dict):
+            f = evidence["file"]
+            return str(f.get("file_name") or f.get("kind") or "tệp")
+        parts = [evidence.get(k) for k in ("number", "link")]
+        return ", ".join(str(p) for p in parts if p)
+    return str(evidence)
 
 
 def help_text(lang: str) -> Reply:

@@ -40,8 +40,18 @@ class Chat:
     last: Step | None = None
     events: list[str] = field(default_factory=list)
 
-    def send(self, text: str | None = None, payload: str | None = None) -> list[Reply]:
-        step = handle(self.form, self.answers, self.state, Incoming(text, payload), self.ctx)
+    def send_attachment(self, attachment: dict[str, Any]) -> str:
+        replies = self.send(incoming=Incoming(attachment=attachment))
+        return "\n".join(r.text for r in replies)
+
+    def send(
+        self,
+        text: str | None = None,
+        payload: str | None = None,
+        incoming: Incoming | None = None,
+    ) -> list[Reply]:
+        incoming = incoming or Incoming(text, payload)
+        step = handle(self.form, self.answers, self.state, incoming, self.ctx)
         for item, answer in step.changes.items():
             if answer is None:
                 self.answers.pop(item, None)

@@ -415,3 +415,26 @@ def test_no_sequence_of_inputs_breaks_the_engine(steps, status) -> None:
         assert "engine_recovered" not in chat.events
         if status not in (Status.DRAFT, Status.RETURNED):
             assert not chat.last.changes
+
+
+def test_file_as_evidence_is_kept_with_its_metadata() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 8.1")
+    chat.press("Có")
+    doc = {
+        "kind": "document",
+        "file_id": "F1",
+        "file_name": "kh.pdf",
+        "mime_type": "application/pdf",
+    }
+    chat.send_attachment(doc)
+    assert chat.answers["8.1"].evidence == {"file": doc}
+    text = chat.say("/xem 8")
+    assert "8.1: Có  📎 kh.pdf" in text
+
+
+def test_file_outside_evidence_is_explained() -> None:
+    chat = Chat(FORM)
+    chat.say("/tiep")
+    text = chat.send_attachment({"kind": "photo", "file_id": "P1"})
+    assert "tệp chỉ dùng làm minh chứng" in text and chat.value("3.1.a") is None
