@@ -65,7 +65,10 @@ def show(form_id: str, lang: str = typer.Option("vi", help="vi hoặc en")) -> N
         typer.echo(f"\nMỤC {section.id}. {section.title.get(lang)}{mark}")
         for node in section.outline:
             if isinstance(node, Heading):
-                typer.echo(f"{'  ' * node.depth}{node.id}  {node.text.get(lang)}")
+                printed = f" (in số {node.printed})" if node.printed else ""
+                typer.echo(f"{'  ' * node.depth}{node.id}{printed}  {node.text.get(lang)}")
+                if node.help:
+                    typer.echo(f"{'  ' * (node.depth + 1)}ℹ️ {node.help.get(lang)}")
             else:
                 depth = len(node.context) + 1
                 typer.echo(f"{'  ' * depth}{node.id}  {node.text.get(lang)}  [{_describe(node)}]")

@@ -284,6 +284,13 @@ def _question(
     ctx.outline.append(q)
 
 
+def _heading(node: dict[str, Any], hid: str, title: Text, depth: int, kind: str) -> Heading:
+    printed = node.get("printed")
+    return Heading(
+        hid, title, depth, kind, _text(node, "help"), str(printed) if printed is not None else None
+    )
+
+
 def _inherit(inherited: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     out = dict(inherited)
     for key in ("evidence", "na_allowed", "bonus", "required"):
@@ -309,7 +316,7 @@ def _table(
         ctx.err(where, "'rows' phải là danh sách dòng không rỗng")
         return
     title = _text(node) or Text("")
-    ctx.outline.append(Heading(tid, title, depth, "table"))
+    ctx.outline.append(_heading(node, tid, title, depth, "table"))
     single = len(columns) == 1
     inner = _inherit(inherited, node)
     heads = (*context, title)
@@ -409,7 +416,7 @@ def _items(
         if kind == "group":
             _unknown(ctx, f"nhóm {nid}", node, _GROUP_KEYS)
             title = _text(node) or Text("")
-            ctx.outline.append(Heading(nid, title, depth, "group"))
+            ctx.outline.append(_heading(node, nid, title, depth, "group"))
             _items(ctx, node.get("items"), depth + 1, (*context, title), _inherit(inherited, node))
         elif kind == "table":
             _table(ctx, node, depth, context, inherited)

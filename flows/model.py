@@ -127,6 +127,8 @@ class Heading:
     text: Text
     depth: int
     kind: str
+    help: Text | None = None
+    printed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
