@@ -126,9 +126,16 @@ class Phieu:
             return Outcome(replies=1)
         user, agency = found
         if user.role != "official":
-            await self.say(unit, channel, chat_id, lang, N_(
-                "Anh/chị dùng tài khoản thẩm định: Phiếu sẽ báo cho anh/chị mỗi khi một cơ quan "
-                "nộp phiếu."))
+            await self.say(
+                unit,
+                channel,
+                chat_id,
+                lang,
+                N_(
+                    "Anh/chị dùng tài khoản thẩm định: Phiếu sẽ báo cho anh/chị mỗi khi "
+                    "một cơ quan nộp phiếu."
+                ),
+            )
             return Outcome(replies=1)
         if agency is None:
             await self.say(
