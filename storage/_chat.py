@@ -78,6 +78,15 @@ class ChatUnit(UnitBase):
         )
         return (await self._exec(stmt)).first() is not None
 
+    async def count_processed(self, channel: str) -> int:
+        """How many updates of a channel were handled (health checks, benchmarks)."""
+        stmt = (
+            select(func.count())
+            .select_from(ProcessedUpdate)
+            .where(ProcessedUpdate.channel == channel)
+        )
+        return int((await self._exec(stmt)).scalar_one())
+
     # -- outbox -----------------------------------------------------------------------------
 
     async def enqueue(
