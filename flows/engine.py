@@ -184,10 +184,10 @@ class _Run:
             return prompts.menu(self.form, self.answers, self.ctx, self.lang).choices
         if mode is Mode.ANSWERING and q is not None:
             return prompts.answer_choices(self.lang, q)
-        if mode in (Mode.CONFIRMING_VALUE, Mode.LIST_MORE, Mode.CONFIRMING_SUBMIT) and q:
-            return self._confirm_choices(q.id)
         if mode is Mode.CONFIRMING_SUBMIT:
-            return self._confirm_choices("")
+            return self._submit_choices()
+        if mode in (Mode.CONFIRMING_VALUE, Mode.LIST_MORE) and q:
+            return self._confirm_choices(q.id)
         return ()
 
     def _picked_choice(self, text: str) -> str | None:
@@ -356,7 +356,9 @@ class _Run:
         elif q.type is ItemType.LIST:
             rows = list((self.answers.get(q.id) or Answer(value=[])).value or [])
             rows.append(result.value)
+            before = self._complete_sections()
             self._save(q.id, Answer(value=rows))
+            self._announce_completed(q, before)
             self.to("ask_more_rows")
             self.replies.append(
                 Reply(
@@ -410,7 +412,7 @@ class _Run:
         q = self.form.question(item)
         if q is None:
             return
-        before = {p.id: p.complete for p in progress(self.form, self.answers)}
+        before = self._complete_sections()
         old = self.answers.get(item)
         if old is not None and old.evidence and not answer.evidence and not answer.is_na:
             answer = replace(answer, evidence=old.evidence)
@@ -450,14 +452,21 @@ class _Run:
             self.state.mode = move(self.state.mode, "ask")
             self.state.item = item
             return
-        for sp in progress(self.form, self.answers):
-            if sp.complete and not before.get(sp.id, False) and sp.id == q.section:
-                self.events.append(Event("section_completed", {"section": sp.id}))
-                self.say(N_("🎉 Đã xong Mục {section}."), section=sp.id)
+        self._announce_completed(q, before)
         if needs_evidence(q, answer) and not answer.evidence:
             self.ask_evidence(q)
             return
         self.after_saved(item)
+
+    def _complete_sections(self) -> dict[str, bool]:
+        return {p.id: p.complete for p in progress(self.form, self.answers)}
+
+    def _announce_completed(self, q: Question, before: dict[str, bool]) -> None:
+        """🎉 when saving `q` (an answer or a list row) completed its section."""
+        for sp in progress(self.form, self.answers):
+            if sp.complete and not before.get(sp.id, False) and sp.id == q.section:
+                self.events.append(Event("section_completed", {"section": sp.id}))
+                self.say(N_("🎉 Đã xong Mục {section}."), section=sp.id)
 
     def after_saved(self, item: str) -> None:
         nxt = next_item(self.form, self.answers, item, self.state.skipped)
@@ -730,12 +739,15 @@ class _Run:
                     ),
                     agency=self.ctx.agency_name,
                 ),
-                choices=(
-                    Choice(self.t(N_("📤 Nộp phiếu")), pack(Act.CONFIRM, "", "yes")),
-                    Choice(self.t(N_("Huỷ")), pack(Act.CONFIRM, "", "no")),
-                ),
+                choices=self._submit_choices(),
                 kind="confirm",
             )
+        )
+
+    def _submit_choices(self) -> tuple[Choice, ...]:
+        return (
+            Choice(self.t(N_("📤 Nộp phiếu")), pack(Act.CONFIRM, "", "yes")),
+            Choice(self.t(N_("Huỷ")), pack(Act.CONFIRM, "", "no")),
         )
 
     def finish_submit(self) -> None:

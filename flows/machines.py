@@ -56,7 +56,8 @@ CONVERSATION_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "review", "source": _ANY, "dest": Mode.REVIEWING},
     {
         "trigger": "confirm_submit",
-        "source": [Mode.REVIEWING, Mode.MENU, Mode.ANSWERING],
+        # from CONFIRMING_SUBMIT: asked again (an unclear reply, a stale button)
+        "source": [Mode.REVIEWING, Mode.MENU, Mode.ANSWERING, Mode.CONFIRMING_SUBMIT],
         "dest": Mode.CONFIRMING_SUBMIT,
     },
     {"trigger": "submitted", "source": Mode.CONFIRMING_SUBMIT, "dest": Mode.SUBMITTED},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -264,6 +265,20 @@ def test_list_none_button() -> None:
     assert chat.value("8.3") == []
 
 
+def test_list_row_that_completes_a_section_announces_it_once() -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 8.1")
+    chat.say("Không")
+    chat.say("Chưa có")  # 8.2; the open list 8.3 is the last item of section 8
+    assert "section_completed" not in chat.events
+    text = chat.say("Quản lý tài sản; 3")
+    assert "🎉 Đã xong Mục 8." in text
+    assert chat.events.count("section_completed") == 1
+    chat.press("Thêm dòng")
+    assert "🎉" not in chat.say("Quản lý kho; 1")
+    assert chat.events.count("section_completed") == 1
+
+
 def test_stale_button_is_refused_politely() -> None:
     chat = Chat(FORM)
     chat.say("/sua 3.6")
@@ -315,6 +330,46 @@ def test_cancel_submit_goes_back_to_menu() -> None:
     chat.say("/nop")
     chat.press("Huỷ")
     assert chat.state.mode is Mode.MENU and chat.last.transition is None
+
+
+@pytest.mark.parametrize(
+    ("before", "typed", "submitted"),
+    [
+        ([], "1", True),  # the number of "📤 Nộp phiếu" on console and Zalo
+        (["/sua 3.2"], "1", True),  # … also when a question was open before /nop
+        (["/sua 3.2"], "2", False),
+        ([], "Nộp phiếu", True),  # the label typed
+        ([], "Huỷ", False),
+        ([], "không biết", False),  # unclear: asked again
+    ],
+)
+def test_typed_reply_to_the_submit_confirmation(
+    before: list[str], typed: str, submitted: bool
+) -> None:
+    chat = Chat(FORM)
+    _answer_everything(chat)
+    for line in before:
+        chat.say(line)
+    chat.say("/nop")
+    assert chat.state.mode is Mode.CONFIRMING_SUBMIT
+    text = chat.say(typed)
+    assert "engine_recovered" not in chat.events, text
+    assert ("submitted" in chat.events) is submitted
+    if not submitted:
+        assert chat.state.mode in (Mode.MENU, Mode.CONFIRMING_SUBMIT)
+
+
+def test_stale_button_at_the_submit_confirmation_asks_again() -> None:
+    chat = Chat(FORM)
+    _answer_everything(chat)
+    chat.say("/sua 3.6")
+    old_buttons = chat.last
+    chat.say("/nop")
+    chat.last = old_buttons
+    text = chat.press("Có")  # an answer button of the earlier question
+    assert "engine_recovered" not in chat.events
+    assert "tin nhắn cũ" in text and "Nộp phiếu của" in text
+    assert chat.state.mode is Mode.CONFIRMING_SUBMIT
 
 
 def test_history_events_carry_old_and_new() -> None:
