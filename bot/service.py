@@ -110,7 +110,9 @@ class Phieu:
     ) -> Outcome:
         conv_id, state, _ = await unit.lock_conversation(channel, chat_id)
         found = await unit.identity(channel, sender.external_id)
-        lang = normalise_language(state.lang if state.lang else sender.language)
+        fresh = state == ConversationState()
+        # A chat Phiếu has never answered speaks the language the chat app reports.
+        lang = normalise_language(sender.language if fresh else state.lang)
         if found is None:
             await self.say(
                 unit,
@@ -130,7 +132,7 @@ class Phieu:
                 unit,
                 channel,
                 chat_id,
-                lang,
+                normalise_language(user.lang) if fresh else lang,
                 N_(
                     "Anh/chị dùng tài khoản thẩm định: Phiếu sẽ báo cho anh/chị mỗi khi "
                     "một cơ quan nộp phiếu."
@@ -158,7 +160,7 @@ class Phieu:
                 N_("Hiện chưa có đợt thu thập phiếu nào đang mở cho cơ quan của anh/chị."),
             )
             return Outcome(replies=1)
-        if state == ConversationState() and user.lang:
+        if fresh:
             state.lang = normalise_language(user.lang)
         return await self._run_engine(
             unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign

@@ -92,10 +92,12 @@ class SectionProgress:
     id: str
     done: int
     total: int
+    missing_required: int = 0
 
     @property
     def complete(self) -> bool:
-        return self.done >= self.total
+        """Nothing more is needed: optional items may stay blank."""
+        return self.missing_required == 0
 
 
 def progress(form: Form, answers: Answers) -> list[SectionProgress]:
@@ -103,8 +105,13 @@ def progress(form: Form, answers: Answers) -> list[SectionProgress]:
     out = []
     for s in form.sections:
         qs = [q for q in s.questions if is_visible(q, values)]
-        done = sum(_is_complete(q, answers, values) for q in qs)
-        out.append(SectionProgress(s.id, done, len(qs)))
+        complete = [_is_complete(q, answers, values) for q in qs]
+        missing = sum(
+            1
+            for q, ok in zip(qs, complete, strict=True)
+            if not ok and (q.required or is_open(q, answers, values))
+        )
+        out.append(SectionProgress(s.id, sum(complete), len(qs), missing))
     return out
 
 

@@ -16,6 +16,7 @@ from flows.navigation import (
     Answers,
     FailedCheck,
     Summary,
+    is_visible,
     position_in_section,
     progress,
     values_of,
@@ -285,6 +286,8 @@ def section_answers(form: Form, answers: Answers, section_id: str, lang: str) ->
         t(lang, N_("Mục {section}. {title}"), section=section.id, title=section.title.get(lang))
     ]
     for q in section.questions:
+        if not is_visible(q, values):
+            continue
         a = answers.get(q.id)
         if q.type is ItemType.COMPUTED:
             value: Mapping[str, Any] | Any = values.get(q.id)
