@@ -166,6 +166,15 @@ async def fresh_pg_schema(url: str) -> str:
     return schema
 
 
+async def drop_schema(url: str, schema: str) -> None:
+    import sqlalchemy as sa
+
+    storage = await Storage.open(url, migrate=False)
+    async with storage.engine.begin() as conn:
+        await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await storage.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=40)
