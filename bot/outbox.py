@@ -127,6 +127,12 @@ class OutboxWorker:
             async with self.storage.unit() as unit:
                 await unit.mark_failed(row.id, str(e)[:500])
             return
+        except Exception as e:
+            # A bug or an unforeseen error must not strand the rest of the batch in
+            # "sending" nor be retried forever: back off, then give up like any other.
+            log.exception("outbox %s: unexpected error (attempt %d)", row.id, row.attempts)
+            await self._later(row, backoff(row.attempts), repr(e))
+            return
         self.limiter.sent(row.chat_id)
         async with self.storage.unit() as unit:
             await unit.mark_sent(row.id, self.now())

@@ -15,6 +15,7 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.exceptions import (
     ClientDecodeError,
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -129,6 +130,9 @@ class TelegramTransport:
             raise TransientError(str(e)) from e
         except (TelegramForbiddenError, TelegramBadRequest) as e:
             raise PermanentError(str(e)) from e
+        except TelegramAPIError as e:
+            # 401, 404, 409…: not about this message; retried with backoff, then given up.
+            raise TransientError(str(e)) from e
 
     async def _edit(self, chat_id: str, edit: dict[str, Any]) -> None:
         try:
@@ -272,8 +276,9 @@ def build_routers(phieu: Phieu, update_id_of: Any) -> list[Router]:
                     },
                 )
 
+        duplicate = False
         try:
-            await phieu.handle(
+            outcome = await phieu.handle(
                 CHANNEL,
                 chat_id,
                 update_id_of(data),
@@ -281,11 +286,15 @@ def build_routers(phieu: Phieu, update_id_of: Any) -> list[Router]:
                 sender_of(query.from_user),
                 after=mark_pressed,
             )
+            duplicate = outcome.duplicate
         finally:
-            try:
-                await query.answer()
-            except TelegramBadRequest as e:
-                log.info("callback %s not answered: %s", query.id, e.message)
+            # A redelivered query was answered by whoever handled it first; a second
+            # answer is refused by Telegram ("query is too old ... or query ID is invalid").
+            if not duplicate:
+                try:
+                    await query.answer()
+                except TelegramBadRequest as e:
+                    log.info("callback %s not answered: %s", query.id, e.message)
 
     return [invites, questionnaire]
 
