@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
+PRUNE_EVERY = 3600.0
 
 
 class RetryAfter(Exception):
@@ -145,11 +146,30 @@ class OutboxWorker:
                 log.error("outbox %s gave up after %d attempts: %s", row.id, row.attempts, error)
                 await unit.mark_failed(row.id, error[:500])
             else:
-                await unit.retry_later(row.id, self.now() + timedelta(seconds=seconds), error[:500])
+                await unit.retry_later(
+                    row.id,
+                    self.now() + timedelta(seconds=seconds),
+                    error[:500],
+                    refund_attempt=not count_attempt,
+                )
+
+    async def prune(self) -> None:
+        """Housekeeping the sender is well placed to do: forget old update ids."""
+        async with self.storage.unit() as unit:
+            removed = await unit.prune(self.now())
+        if removed:
+            log.info("pruned %d old processed-update and invite-failure rows", removed)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Loop until `stop` is set; sleeps briefly when there is nothing to send."""
+        next_prune = 0.0
         while not stop.is_set():
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY
+                try:
+                    await self.prune()
+                except Exception:
+                    log.exception("outbox prune failed")
             try:
                 handled = await self.run_once()
             except Exception:

@@ -55,6 +55,7 @@ from flows.state import (
 )
 
 _TRAIL = 50
+_ITEM_BOUND = frozenset({"skip", "back", "na"})
 _MIN_REASON = 5
 
 COMMANDS: dict[str, str] = {
@@ -208,7 +209,11 @@ class _Run:
     # ---- payloads and commands ----------------------------------------------------------
     def on_payload(self, p: Payload) -> None:
         if p.act is Act.COMMAND:
-            self.on_command(p.value, "")
+            if p.item and p.value in _ITEM_BOUND and p.item != self.state.item:
+                # Skip / back / not applicable pressed under an older question.
+                self.stale()
+            else:
+                self.on_command(p.value, "")
         elif p.act is Act.SECTION:
             self.open_section(p.value)
         elif p.act is Act.EDIT:
@@ -553,7 +558,7 @@ class _Run:
         self.replies.append(
             Reply(
                 self.t(msgid, item=q.id),
-                actions=(Choice(self.t(N_("⏭ Bổ sung sau")), pack(Act.COMMAND, value="skip")),),
+                actions=(Choice(self.t(N_("⏭ Bổ sung sau")), pack(Act.COMMAND, q.id, "skip")),),
                 kind="question",
                 item=q.id,
             )

@@ -35,12 +35,13 @@ def t(lang: str, msgid: str, **params: Any) -> str:
 
 def command_actions(lang: str, q: Question | None) -> tuple[Choice, ...]:
     """Navigation under a question: skip, back, not applicable (where allowed), menu."""
+    item = q.id if q is not None else ""
     actions = [
-        Choice(t(lang, N_("⏭ Bỏ qua")), pack(Act.COMMAND, value="skip")),
-        Choice(t(lang, N_("↩ Quay lại")), pack(Act.COMMAND, value="back")),
+        Choice(t(lang, N_("⏭ Bỏ qua")), pack(Act.COMMAND, item, "skip")),
+        Choice(t(lang, N_("↩ Quay lại")), pack(Act.COMMAND, item, "back")),
     ]
     if q is not None and q.na_allowed:
-        actions.append(Choice(t(lang, N_("🚫 Không áp dụng")), pack(Act.COMMAND, value="na")))
+        actions.append(Choice(t(lang, N_("🚫 Không áp dụng")), pack(Act.COMMAND, item, "na")))
     actions.append(Choice(t(lang, N_("☰ Menu")), pack(Act.COMMAND, value="menu")))
     return tuple(actions)
 

@@ -6,12 +6,19 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from flows.state import ConversationState
 from storage._base import UnitBase, fields, log
-from storage.models import OUTBOX_STATUSES, Conversation, Outbox, ProcessedUpdate, utcnow
+from storage.models import (
+    OUTBOX_STATUSES,
+    Conversation,
+    InviteFailure,
+    Outbox,
+    ProcessedUpdate,
+    utcnow,
+)
 from storage.records import NotFound, OutboxRec
 
 # not_before of a message due at once: earlier than any clock, real or a test's.
@@ -77,6 +84,21 @@ class ChatUnit(UnitBase):
             .returning(ProcessedUpdate.update_id)
         )
         return (await self._exec(stmt)).first() is not None
+
+    async def prune(self, now: datetime, keep: timedelta = timedelta(days=7)) -> int:
+        """Forget old processed update ids and invite failures.
+
+        Telegram redelivers an update for at most a day, and after a week without updates it
+        may start ids anew at random: an old id kept for ever could swallow a new update.
+        """
+        cutoff = now - keep
+        done = await self._exec(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff)
+        )
+        failures = await self._exec(
+            delete(InviteFailure).where(InviteFailure.at < now - timedelta(days=1))
+        )
+        return int(done.rowcount or 0) + int(failures.rowcount or 0)
 
     async def count_processed(self, channel: str) -> int:
         """How many updates of a channel were handled (health checks, benchmarks)."""
@@ -172,15 +194,23 @@ class ChatUnit(UnitBase):
     async def mark_sent(self, outbox_id: int, now: datetime) -> None:
         await self._set_outbox(outbox_id, status="sent", sent_at=now, claimed_until=None)
 
-    async def retry_later(self, outbox_id: int, not_before: datetime, error: str) -> None:
-        """Back to pending until `not_before` (a 429's retry_after, a network error…)."""
-        await self._set_outbox(
-            outbox_id,
-            status="pending",
-            not_before=not_before,
-            claimed_until=None,
-            last_error=error,
-        )
+    async def retry_later(
+        self, outbox_id: int, not_before: datetime, error: str, *, refund_attempt: bool = False
+    ) -> None:
+        """Back to pending until `not_before` (a 429's retry_after, a network error…).
+
+        `refund_attempt` gives back the attempt the claim counted: being asked to wait
+        (429) is not a failure and must not bring a message closer to being given up.
+        """
+        values: dict[str, Any] = {
+            "status": "pending",
+            "not_before": not_before,
+            "claimed_until": None,
+            "last_error": error,
+        }
+        if refund_attempt:
+            values["attempts"] = Outbox.attempts - 1
+        await self._set_outbox(outbox_id, **values)
 
     async def mark_failed(self, outbox_id: int, error: str) -> None:
         """Give up on a message (blocked bot, chat gone, too many attempts)."""

@@ -17,6 +17,7 @@ from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -123,6 +124,9 @@ class TelegramTransport:
             for i, chunk in enumerate(chunks):
                 markup = keyboard(reply) if i == len(chunks) - 1 else None
                 await self.bot.send_message(chat_id=int(chat_id), text=chunk, reply_markup=markup)
+        except TelegramEntityTooLarge as e:
+            # A subclass of the network error, but retrying cannot make it smaller.
+            raise PermanentError(str(e)) from e
         except TelegramRetryAfter as e:
             raise RetryAfter(float(e.retry_after)) from e
         except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as e:

@@ -653,3 +653,26 @@ async def test_invite_failures_are_counted_per_account(storage: Storage) -> None
         assert await u.count_invite_failures("telegram", "9", NOW - timedelta(hours=1)) == 2
         assert await u.count_invite_failures("telegram", "9", NOW - timedelta(hours=2)) == 3
         assert await u.count_invite_failures("telegram", "8", NOW - timedelta(hours=2)) == 0
+
+
+async def test_prune_forgets_old_update_ids_and_invite_failures(storage: Storage) -> None:
+    async with storage.unit() as u:
+        assert await u.mark_processed("telegram", "1")
+        await u.record_invite_failure("telegram", "99", NOW)
+    later = datetime.now(UTC) + timedelta(days=8)
+    async with storage.unit() as u:
+        assert await u.prune(later) == 2
+        assert await u.count_processed("telegram") == 0
+        assert await u.count_invite_failures("telegram", "99", NOW - timedelta(days=1)) == 0
+        assert await u.mark_processed("telegram", "1")
+
+
+async def test_retry_after_429_gives_the_attempt_back(storage: Storage) -> None:
+    async with storage.unit() as u:
+        row_id = await u.enqueue("telegram", "1", {"text": "x"})
+    for refund, expected in ((True, 0), (False, 1)):
+        async with storage.unit() as u:
+            (row,) = await u.claim_outbox(NOW, 10)
+            assert row.id == row_id
+            await u.retry_later(row.id, NOW - timedelta(seconds=1), "429", refund_attempt=refund)
+            assert (await u.outbox_row(row_id)).attempts == expected

@@ -493,3 +493,14 @@ def test_file_outside_evidence_is_explained() -> None:
     chat.say("/tiep")
     text = chat.send_attachment({"kind": "photo", "file_id": "P1"})
     assert "tệp chỉ dùng làm minh chứng" in text and chat.value("3.1.a") is None
+
+
+def test_navigation_buttons_under_an_old_question_are_stale() -> None:
+    chat = Chat(FORM)
+    chat.say("/tiep")
+    old_skip = next(a.payload for a in chat.last.replies[-1].actions if "Bỏ qua" in a.label)
+    chat.say("10")
+    assert chat.state.item == "3.1.b"
+    text = "\n".join(r.text for r in chat.send(payload=old_skip))
+    assert "tin nhắn cũ" in text
+    assert chat.state.item == "3.1.b" and "3.1.b" not in chat.state.skipped
