@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -60,7 +61,9 @@ def test_export_contains_table_cells_and_formulas() -> None:
 
 
 def test_export_covers_every_table_row_of_the_seed() -> None:
-    """Each Có/Không and three-level row printed in Phụ lục I is an exported item."""
+    """Each Có/Không row printed in Phụ lục I is an exported item."""
+    if not SEED.exists():
+        pytest.skip(f"seed document not found beside the repository: {SEED}")
     text = SEED.read_text(encoding="utf-8")
     annex_one = text.split("MẪU PHIẾU ĐÁNH GIÁ SỐ LIỆU XÂY DỰNG CHÍNH QUYỀN ĐIỆN TỬ CỦA UBND")[0]
     boxed_rows = re.findall(r"^\S+ \| (.+?) \| □ \| □ \|", annex_one, re.MULTILINE)
