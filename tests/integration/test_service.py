@@ -486,3 +486,29 @@ async def test_lang_en_persists_on_the_user_and_later_replies_are_english(world:
     async with world.storage.unit() as unit:
         user = await unit.user(world.lan.id)
     assert user is not None and user.lang == "vi"
+
+
+# -- (g) each official sees and changes only their own agency's submission -----------------
+
+
+async def test_an_official_sees_and_changes_only_their_own_agency(world: World) -> None:
+    async with world.storage.unit() as u:
+        other = await u.add_agency("SYT", "Sở Y tế", "so")
+        binh = await u.add_user("Trần Văn Bình", other.id, "official")
+        await u.bind_identity(binh.id, "telegram", "222", "Bình")
+    lan = world.chat("telegram", "111")
+    binh_chat = Chat(world.phieu, "telegram", "222", Sender("222", "Bình", "vi"))
+
+    await lan.send("/sua 3.1.a")
+    await lan.send("12")
+    menu = await binh_chat.send("/menu")
+    assert "Cơ quan: Sở Y tế" in menu and "Sở Thông tin" not in menu
+    assert "3.1.a: —" in await binh_chat.send("/xem 3")
+    await binh_chat.send("/sua 3.1.a")
+    await binh_chat.send("40")
+
+    assert await world.answers() == {"3.1.a": 12}
+    async with world.storage.unit() as u:
+        theirs = await u.submission(world.campaign.id, other.id)
+        assert {k: a.value for k, a in (await u.load_answers(theirs.id)).items()} == {"3.1.a": 40}
+    assert "3.1.a: 12 người" in await lan.send("/xem 3")
