@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import typer
@@ -14,6 +14,7 @@ import typer
 from bot.admin_cli import agencies_app, campaign_app, invite_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.forms_cli import app as forms_app
+from storage.repository import Storage
 
 app = typer.Typer(
     help="Phiếu — thu thập phiếu đánh giá mức độ ứng dụng CNTT qua Telegram, Zalo và console.",
@@ -40,6 +41,19 @@ def database_url(db: Path | None) -> str | None:
     return os.environ.get("DATABASE_URL") or None
 
 
+def with_storage(url: str | None, work: Callable[[Storage], Awaitable[None]]) -> None:
+    """Open the database (migrating it), run `work`, close it: one command's lifetime."""
+
+    async def main() -> None:
+        storage = await Storage.open(url)
+        try:
+            await work(storage)
+        finally:
+            await storage.close()
+
+    asyncio.run(main())
+
+
 def _tty_lines() -> Iterator[str]:
     while True:
         try:
@@ -60,25 +74,20 @@ def chat(
     _setup_logging(verbose)
     from bot.channels.console import ensure_demo, run_lines
     from bot.service import Phieu, utcnow
-    from storage.repository import Storage
 
-    async def main() -> None:
-        storage = await Storage.open(database_url(db))
-        try:
-            user = await ensure_demo(storage, utcnow().date(), agency)
-            phieu = Phieu(storage)
-            if script is not None:
-                lines: Iterator[str] = iter(script.read_text(encoding="utf-8").splitlines())
-                await run_lines(phieu, user, lines, typer.echo, echo=True)
-            elif sys.stdin.isatty():
-                typer.echo("Phiếu — gõ /help để xem lệnh, /quit để thoát.\n")
-                await run_lines(phieu, user, _tty_lines(), typer.echo)
-            else:
-                await run_lines(phieu, user, iter(sys.stdin.readline, ""), typer.echo, echo=True)
-        finally:
-            await storage.close()
+    async def main(storage: Storage) -> None:
+        user = await ensure_demo(storage, utcnow().date(), agency)
+        phieu = Phieu(storage)
+        if script is not None:
+            lines: Iterator[str] = iter(script.read_text(encoding="utf-8").splitlines())
+            await run_lines(phieu, user, lines, typer.echo, echo=True)
+        elif sys.stdin.isatty():
+            typer.echo("Phiếu — gõ /help để xem lệnh, /quit để thoát.\n")
+            await run_lines(phieu, user, _tty_lines(), typer.echo)
+        else:
+            await run_lines(phieu, user, iter(sys.stdin.readline, ""), typer.echo, echo=True)
 
-    asyncio.run(main())
+    with_storage(database_url(db), main)
 
 
 run_app = typer.Typer(help="Chạy bot trên một kênh.", no_args_is_help=True)
@@ -103,16 +112,11 @@ def run_telegram(
     _setup_logging(verbose)
     settings = _settings()
     from bot.telegram_app import run_polling
-    from storage.repository import Storage
 
-    async def main() -> None:
-        storage = await Storage.open(settings.database_url)
-        try:
-            await run_polling(settings, storage, with_worker=not no_worker)
-        finally:
-            await storage.close()
-
-    asyncio.run(main())
+    with_storage(
+        settings.database_url,
+        lambda storage: run_polling(settings, storage, with_worker=not no_worker),
+    )
 
 
 @app.command()
@@ -126,7 +130,6 @@ def serve(
     from aiohttp import web
 
     from bot.telegram_app import make_bot, make_web_app
-    from storage.repository import Storage
 
     async def build() -> web.Application:
         storage = await Storage.open(settings.database_url)
@@ -150,16 +153,8 @@ def worker(
     _setup_logging(verbose)
     settings = _settings()
     from bot.telegram_app import run_worker
-    from storage.repository import Storage
 
-    async def main() -> None:
-        storage = await Storage.open(settings.database_url)
-        try:
-            await run_worker(settings, storage, rate)
-        finally:
-            await storage.close()
-
-    asyncio.run(main())
+    with_storage(settings.database_url, lambda storage: run_worker(settings, storage, rate))
 
 
 def main() -> None:
