@@ -230,26 +230,14 @@ def fix_actions(lang: str, failed: FailedCheck) -> tuple[Choice, ...]:
 def summary(form: Form, s: Summary, lang: str, *, editable: bool) -> Reply:
     lines = [t(lang, N_("📋 Tóm tắt phiếu"))]
     lines.append(t(lang, N_("Đã trả lời: {n}/{total}"), n=len(s.answered), total=s.total))
-    if s.not_applicable:
-        lines.append(
-            t(
-                lang,
-                N_("Không áp dụng: {n} — {ids}"),
-                n=len(s.not_applicable),
-                ids=_ids(s.not_applicable),
-            )
-        )
-    if s.skipped:
-        lines.append(t(lang, N_("Đã bỏ qua: {n} — {ids}"), n=len(s.skipped), ids=_ids(s.skipped)))
-    if s.missing_required:
-        lines.append(
-            t(
-                lang,
-                N_("Còn thiếu (bắt buộc): {n} — {ids}"),
-                n=len(s.missing_required),
-                ids=_ids(s.missing_required),
-            )
-        )
+    listed = (
+        (N_("Không áp dụng: {n} — {ids}"), s.not_applicable),
+        (N_("Đã bỏ qua: {n} — {ids}"), s.skipped),
+        (N_("Còn thiếu (bắt buộc): {n} — {ids}"), s.missing_required),
+    )
+    for msgid, ids in listed:
+        if ids:
+            lines.append(t(lang, msgid, n=len(ids), ids=_ids(ids)))
     if s.failed:
         lines.append(t(lang, N_("Kiểm tra chưa đạt: {n}"), n=len(s.failed)))
         lines.extend(check_failure(form, f, lang) for f in s.failed[:3])
