@@ -27,7 +27,7 @@ from flows.navigation import (
     is_visible,
     needs_evidence,
     next_item,
-    progress,
+    section_progress,
     summarise,
     values_of,
 )
@@ -361,7 +361,7 @@ class _Run:
         elif q.type is ItemType.LIST:
             rows = list((self.answers.get(q.id) or Answer(value=[])).value or [])
             rows.append(result.value)
-            before = self._complete_sections()
+            before = self._section_complete(q)
             self._save(q.id, Answer(value=rows))
             self._announce_completed(q, before)
             self.to("ask_more_rows")
@@ -417,7 +417,7 @@ class _Run:
         q = self.form.question(item)
         if q is None:
             return
-        before = self._complete_sections()
+        before = self._section_complete(q)
         old = self.answers.get(item)
         if old is not None and old.evidence and not answer.evidence and not answer.is_na:
             answer = replace(answer, evidence=old.evidence)
@@ -463,15 +463,15 @@ class _Run:
             return
         self.after_saved(item)
 
-    def _complete_sections(self) -> dict[str, bool]:
-        return {p.id: p.complete for p in progress(self.form, self.answers)}
+    def _section_complete(self, q: Question) -> bool:
+        section = self.form.section(q.section)
+        return section is not None and section_progress(self.form, self.answers, section).complete
 
-    def _announce_completed(self, q: Question, before: dict[str, bool]) -> None:
+    def _announce_completed(self, q: Question, was_complete: bool) -> None:
         """🎉 when saving `q` (an answer or a list row) completed its section."""
-        for sp in progress(self.form, self.answers):
-            if sp.complete and not before.get(sp.id, False) and sp.id == q.section:
-                self.events.append(Event("section_completed", {"section": sp.id}))
-                self.say(N_("🎉 Đã xong Mục {section}."), section=sp.id)
+        if not was_complete and self._section_complete(q):
+            self.events.append(Event("section_completed", {"section": q.section}))
+            self.say(N_("🎉 Đã xong Mục {section}."), section=q.section)
 
     def after_saved(self, item: str) -> None:
         nxt = next_item(self.form, self.answers, item, self.state.skipped)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flows import expr
-from flows.model import Check, Evidence, Form, ItemType, Question
+from flows.model import Check, Evidence, Form, ItemType, Question, Section
 from flows.state import Answer
 
 Answers = Mapping[str, Answer]
@@ -100,19 +100,23 @@ class SectionProgress:
         return self.missing_required == 0
 
 
+def section_progress(
+    form: Form, answers: Answers, section: Section, values: Mapping[str, Any] | None = None
+) -> SectionProgress:
+    values = values_of(form, answers) if values is None else values
+    qs = [q for q in section.questions if is_visible(q, values)]
+    complete = [_is_complete(q, answers, values) for q in qs]
+    missing = sum(
+        1
+        for q, ok in zip(qs, complete, strict=True)
+        if not ok and (q.required or is_open(q, answers, values))
+    )
+    return SectionProgress(section.id, sum(complete), len(qs), missing)
+
+
 def progress(form: Form, answers: Answers) -> list[SectionProgress]:
     values = values_of(form, answers)
-    out = []
-    for s in form.sections:
-        qs = [q for q in s.questions if is_visible(q, values)]
-        complete = [_is_complete(q, answers, values) for q in qs]
-        missing = sum(
-            1
-            for q, ok in zip(qs, complete, strict=True)
-            if not ok and (q.required or is_open(q, answers, values))
-        )
-        out.append(SectionProgress(s.id, sum(complete), len(qs), missing))
-    return out
+    return [section_progress(form, answers, s, values) for s in form.sections]
 
 
 def position_in_section(form: Form, answers: Answers, item: str) -> tuple[int, int]:
