@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "console"
 DEMO_AGENCY = "DEMO-SO"
-DEMO_FORM = "binh-dinh-2019-so"
+DEMO_FORMS = {"so": "binh-dinh-2019-so", "huyen": "binh-dinh-2019-huyen"}
 QUIT = {"/quit", "/thoat", "/exit"}
 
 
@@ -45,11 +45,10 @@ async def ensure_demo(storage: Storage, today: date, agency_code: str | None) ->
         if await unit.identity(CHANNEL, chat_id) is None:
             user = await unit.add_user("Cán bộ đầu mối", agency.id, "official")
             await unit.bind_identity(user.id, CHANNEL, chat_id, "console")
-        form_ids = [
-            f.id for f in builtin_forms().values() if not f.cohorts or agency.cohort in f.cohorts
-        ]
-        if await unit.open_campaign_for_form_ids(form_ids) is None:
-            form = builtin_forms()[DEMO_FORM]
+        forms = builtin_forms()
+        form_ids = [f.id for f in forms.values() if not f.cohorts or agency.cohort in f.cohorts]
+        if form_ids and await unit.open_campaign_for_form_ids(form_ids) is None:
+            form = forms[DEMO_FORMS.get(agency.cohort, form_ids[0])]
             await unit.add_campaign(
                 form.id,
                 form.version,

@@ -267,3 +267,46 @@ def test_script_mode_skips_comments_and_blank_lines(db: Path, tmp_path: Path) ->
     saved = reply_to(after, "/xem 3").splitlines()
     assert "3.1.a: 12 người" in saved  # not 45: "#45" was a comment
     assert "3.2.a: —" in saved  # nothing after /quit was read
+
+
+def test_a_district_agency_chats_on_the_district_form(db: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    added = CliRunner().invoke(
+        app,
+        [
+            "agencies",
+            "add",
+            "--code",
+            "QN",
+            "--name",
+            "UBND thành phố Quy Nhơn",
+            "--cohort",
+            "huyen",
+            "--db",
+            str(db),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    menu = chat(db, ["/sua 3.5"], "--agency", "QN")
+    assert "Cơ quan: UBND thành phố Quy Nhơn" in menu[0][1]
+    assert "UBND CÁC HUYỆN" in menu[0][1]
+    assert "Tổng số máy quét (Scan)" in reply_to(menu, "/sua 3.5")
+
+
+def test_unknown_agency_is_refused_without_a_traceback(db: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--db", str(db), "--agency", "NOPE"],
+        input="",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        cwd=db.parent,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "Không có cơ quan mã 'NOPE'" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
