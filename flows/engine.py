@@ -87,6 +87,7 @@ COMMANDS: dict[str, str] = {
     "lang": "lang",
     "ngonngu": "lang",
 }
+_LEADING_SYMBOLS = re.compile(r"^[^\w]+")  # emoji and marks in front of a button label
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 
@@ -181,8 +182,11 @@ class _Run:
     def _choices_now(self) -> tuple[Choice, ...]:
         """The choices the user is looking at, rebuilt from state (nothing kept in memory)."""
         mode, q = self.state.mode, self.current()
-        if mode is Mode.MENU:
+        if mode in (Mode.MENU, Mode.SUBMITTED):
             return prompts.menu(self.form, self.answers, self.ctx, self.lang).choices
+        if mode is Mode.REVIEWING:
+            s = summarise(self.form, self.answers, self.state.skipped)
+            return prompts.summary(self.form, s, self.lang, editable=self.editable).choices
         if mode is Mode.ANSWERING and q is not None:
             return prompts.answer_choices(self.lang, q)
         if mode is Mode.CONFIRMING_SUBMIT:
@@ -198,12 +202,8 @@ class _Run:
             return None
         if text.isdigit() and 1 <= int(text) <= len(choices):
             return choices[int(text) - 1].payload
-        folded = _fold(text)
-        hits = [
-            c
-            for c in choices
-            if _fold(c.label).lstrip("✅◻▶📋📤❓🌐 ") == folded or _fold(c.label) == folded
-        ]
+        folded = _LEADING_SYMBOLS.sub("", _fold(text))
+        hits = [c for c in choices if _LEADING_SYMBOLS.sub("", _fold(c.label)) == folded]
         return hits[0].payload if len(hits) == 1 else None
 
     # ---- payloads and commands ----------------------------------------------------------

@@ -504,3 +504,16 @@ def test_navigation_buttons_under_an_old_question_are_stale() -> None:
     text = "\n".join(r.text for r in chat.send(payload=old_skip))
     assert "tin nhắn cũ" in text
     assert chat.state.item == "3.1.b" and "3.1.b" not in chat.state.skipped
+
+
+def test_numbered_choices_of_the_summary_can_be_typed() -> None:
+    chat = Chat(FORM)
+    _answer_everything(chat)
+    chat.say("/xem")
+    assert chat.state.mode is Mode.REVIEWING
+    chat.say("1")  # "📤 Nộp phiếu", the first numbered choice under the summary
+    assert chat.state.mode is Mode.CONFIRMING_SUBMIT
+    chat.say("/menu")
+    chat.say("/xem")
+    text = chat.say("menu")
+    assert chat.state.mode is Mode.MENU and "Chọn một mục" not in text
