@@ -17,7 +17,7 @@ from typing import Any
 from transitions import MachineError
 
 from flows import expr, prompts
-from flows.i18n import LANGUAGES, N_
+from flows.i18n import LANGUAGES, N_, format_value
 from flows.machines import EDITABLE_STATUSES, Mode, move
 from flows.model import Evidence, Form, ItemType, Question
 from flows.navigation import (
@@ -347,6 +347,8 @@ class _Run:
         if isinstance(result, Problem):
             self.problem(result)
             self.ask(q.id, push=False)
+        elif isinstance(result, Confirm) and self._reads_the_same(result):
+            self.on_result(q, Ok(result.value))
         elif isinstance(result, Confirm):
             self.state.pending = {"value": result.value}
             self.to("need_confirmation")
@@ -377,6 +379,14 @@ class _Run:
             )
         else:
             self.store(q.id, Answer(value=result.value))
+
+    def _reads_the_same(self, result: Confirm) -> bool:
+        """No question to ask when the reading, written the user's way, is what they typed:
+        "1.5" is ambiguous to a Vietnamese reader, not to an English one."""
+        raw, shown = result.params.get("raw"), result.params.get("shown")
+        if raw is None or shown is None:
+            return False
+        return str(raw).strip() == str(format_value(self.lang, shown))
 
     def _confirm_choices(self, item: str, more: bool = False) -> tuple[Choice, ...]:
         if more or self.state.mode is Mode.LIST_MORE:

@@ -517,3 +517,15 @@ def test_numbered_choices_of_the_summary_can_be_typed() -> None:
     chat.say("/xem")
     text = chat.say("menu")
     assert chat.state.mode is Mode.MENU and "Chọn một mục" not in text
+
+
+def test_a_dot_decimal_is_not_questioned_in_english() -> None:
+    chat = Chat(FORM)
+    chat.say("/lang en")
+    chat.say("/sua 3.3.1")
+    text = chat.say("1.5")
+    assert chat.value("3.3.1") == 1.5 and "Did you mean" not in text
+    chat.say("/lang vi")
+    chat.say("/sua 3.3.1")
+    chat.say("2.5")
+    assert chat.state.mode is Mode.CONFIRMING_VALUE and chat.value("3.3.1") == 1.5
