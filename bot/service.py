@@ -202,8 +202,7 @@ class Phieu:
         await unit.save_conversation(conv_id, step.state, user.id)
         if step.state.lang != state.lang:
             await unit.set_user_lang(user.id, step.state.lang)
-        for reply in step.replies:
-            await unit.enqueue(channel, chat_id, reply_to_json(reply))
+        await unit.enqueue_many(channel, chat_id, [reply_to_json(r) for r in step.replies])
         if any(e.name == "submitted" for e in step.events):
             await self._notify_reviewers(unit, agency, form)
         return Outcome(step=step, replies=len(step.replies))

@@ -37,18 +37,20 @@ class ChatUnit(UnitBase):
         two workers handling the same chat take turns; on SQLite every unit already holds
         the write lock (BEGIN IMMEDIATE). Call it first in a unit, before other locks.
         """
-        create = (
-            self._insert(Conversation)
-            .values(channel=channel, chat_id=chat_id, state=ConversationState().to_json())
-            .on_conflict_do_nothing(index_elements=[Conversation.channel, Conversation.chat_id])
-        )
-        await self._exec(create)
         stmt = (
             select(Conversation.id, Conversation.state, Conversation.user_id)
             .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
             .with_for_update()
         )
-        row = (await self._exec(stmt)).one()
+        row = (await self._exec(stmt)).one_or_none()
+        if row is None:  # a new chat: insert-if-missing (two first messages make one row)
+            create = (
+                self._insert(Conversation)
+                .values(channel=channel, chat_id=chat_id, state=ConversationState().to_json())
+                .on_conflict_do_nothing(index_elements=[Conversation.channel, Conversation.chat_id])
+            )
+            await self._exec(create)
+            row = (await self._exec(stmt)).one()
         return row.id, ConversationState.from_json(row.state), row.user_id
 
     async def save_conversation(
@@ -134,6 +136,19 @@ class ChatUnit(UnitBase):
             .returning(Outbox.id)
         )
         return int((await self._exec(stmt)).scalar_one())
+
+    async def enqueue_many(
+        self, channel: str, chat_id: str, payloads: list[dict[str, Any]]
+    ) -> list[int]:
+        """Queue several messages for one chat in one statement, in order."""
+        if not payloads:
+            return []
+        rows = [
+            {"channel": channel, "chat_id": str(chat_id), "payload": p, "not_before": SEND_AT_ONCE}
+            for p in payloads
+        ]
+        stmt = insert(Outbox).values(rows).returning(Outbox.id)
+        return sorted(int(i) for i in (await self._exec(stmt)).scalars())
 
     async def claim_outbox(
         self,

@@ -64,16 +64,20 @@ class PeopleUnit(UnitBase):
         self, channel: str, external_id: str
     ) -> tuple[UserRec, AgencyRec | None] | None:
         """Who a chat account belongs to, and their agency; None for a stranger."""
+        agency_cols = [c.label(f"ag__{c.name}") for c in Agency.__table__.c]
         stmt = (
-            select(User)
+            select(*User.__table__.c, *agency_cols)
             .join(Identity, Identity.user_id == User.id)
+            .outerjoin(Agency, Agency.id == User.agency_id)
             .where(Identity.channel == channel, Identity.external_id == external_id)
         )
         row = (await self._exec(stmt)).one_or_none()
         if row is None:
             return None
-        user = UserRec(**fields(row))
-        agency = await self.agency(user.agency_id) if user.agency_id is not None else None
+        data = fields(row)
+        user = UserRec(**{c.name: data[c.name] for c in User.__table__.c})
+        agency_data = {c.name: data[f"ag__{c.name}"] for c in Agency.__table__.c}
+        agency = AgencyRec(**agency_data) if agency_data["id"] is not None else None
         return user, agency
 
     async def bind_identity(

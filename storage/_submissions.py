@@ -125,10 +125,15 @@ class SubmissionsUnit(UnitBase):
     ) -> SubmissionRec | None:
         """An agency's submission in a campaign, created as a draft on first use.
 
-        Insert-if-missing then read, so two first messages at once make one row.
+        Read first (the usual case); insert-if-missing then read again, so two first
+        messages at once still make one row.
         Raises Conflict if the campaign or agency does not exist.
         """
-        if create:
+        find = select(Submission).where(
+            Submission.campaign_id == campaign_id, Submission.agency_id == agency_id
+        )
+        row = (await self._exec(find)).one_or_none()
+        if row is None and create:
             stmt = (
                 self._insert(Submission)
                 .values(campaign_id=campaign_id, agency_id=agency_id)
@@ -137,13 +142,7 @@ class SubmissionsUnit(UnitBase):
                 )
             )
             await self._exec(stmt)
-        row = (
-            await self._exec(
-                select(Submission).where(
-                    Submission.campaign_id == campaign_id, Submission.agency_id == agency_id
-                )
-            )
-        ).one_or_none()
+            row = (await self._exec(find)).one_or_none()
         return _submission(row) if row else None
 
     async def submission_by_id(self, submission_id: int) -> SubmissionRec | None:

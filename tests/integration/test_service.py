@@ -192,7 +192,7 @@ async def test_duplicate_update_changes_nothing(world: World) -> None:
 # -- (b) a crash before the commit leaves nothing, and the redelivery works once ---------------
 
 
-@pytest.mark.parametrize("failing", ["apply_changes", "save_conversation", "enqueue"])
+@pytest.mark.parametrize("failing", ["apply_changes", "save_conversation", "enqueue_many"])
 async def test_crash_before_commit_stores_nothing_and_redelivery_succeeds_once(
     world: World, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:

@@ -676,3 +676,13 @@ async def test_retry_after_429_gives_the_attempt_back(storage: Storage) -> None:
             assert row.id == row_id
             await u.retry_later(row.id, NOW - timedelta(seconds=1), "429", refund_attempt=refund)
             assert (await u.outbox_row(row_id)).attempts == expected
+
+
+async def test_enqueue_many_keeps_order_in_one_statement(storage: Storage) -> None:
+    async with storage.unit() as u:
+        assert await u.enqueue_many("telegram", "7", []) == []
+        ids = await u.enqueue_many("telegram", "7", [{"n": 1}, {"n": 2}, {"n": 3}])
+        assert ids == sorted(ids) and len(ids) == 3
+    async with storage.unit() as u:
+        rows = await u.pending_for_chat("telegram", "7")
+    assert [r.payload["n"] for r in rows] == [1, 2, 3]
