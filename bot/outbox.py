@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
 PRUNE_EVERY = 3600.0
+MAX_HOLD = 10.0  # longest wait before a claimed row is given back instead
 
 
 class RetryAfter(Exception):
@@ -100,15 +101,31 @@ class OutboxWorker:
     sleep: Callable[[float], Any] = asyncio.sleep
 
     async def run_once(self) -> int:
-        """Claim one batch, send it, record the outcome. Returns the rows handled."""
+        """Claim one batch, send it, record the outcome. Returns the rows handled.
+
+        Successful sends are marked together after the batch, in one transaction: a crash
+        in between resends them after the lease, the same at-least-once as one by one.
+        """
         async with self.storage.unit() as unit:
             rows = await unit.claim_outbox(self.now(), self.batch, channels=tuple(self.transports))
-        for row in rows:
-            await self._send(row)
+        sent: list[int] = []
+        try:
+            for row in rows:
+                if await self._send(row):
+                    sent.append(row.id)
+        finally:
+            if sent:
+                async with self.storage.unit() as unit:
+                    await unit.mark_sent_many(sent, self.now())
         return len(rows)
 
-    async def _send(self, row: OutboxRec) -> None:
+    async def _send(self, row: OutboxRec) -> bool:
+        """Deliver one row; True if it went out (the caller marks it sent)."""
         wait = self.limiter.delay(row.chat_id)
+        if wait > MAX_HOLD:
+            # Paused by a long 429: give the row back rather than hold its lease.
+            await self._later(row, wait, "paused by the rate limiter", count_attempt=False)
+            return False
         if wait > 0:
             await self.sleep(wait)
         transport = self.transports[row.channel]
@@ -118,25 +135,24 @@ class OutboxWorker:
             self.limiter.pause(e.seconds)
             log.warning("outbox %s: 429, retry after %ss", row.id, e.seconds)
             await self._later(row, e.seconds, str(e), count_attempt=False)
-            return
+            return False
         except TransientError as e:
             log.warning("outbox %s: transient error (attempt %d): %s", row.id, row.attempts, e)
             await self._later(row, backoff(row.attempts), str(e))
-            return
+            return False
         except PermanentError as e:
             log.error("outbox %s to %s/%s refused: %s", row.id, row.channel, row.chat_id, e)
             async with self.storage.unit() as unit:
                 await unit.mark_failed(row.id, str(e)[:500])
-            return
+            return False
         except Exception as e:
             # A bug or an unforeseen error must not strand the rest of the batch in
             # "sending" nor be retried forever: back off, then give up like any other.
             log.exception("outbox %s: unexpected error (attempt %d)", row.id, row.attempts)
             await self._later(row, backoff(row.attempts), repr(e))
-            return
+            return False
         self.limiter.sent(row.chat_id)
-        async with self.storage.unit() as unit:
-            await unit.mark_sent(row.id, self.now())
+        return True
 
     async def _later(
         self, row: OutboxRec, seconds: float, error: str, count_attempt: bool = True

@@ -37,15 +37,16 @@ class Clock:
 class Recorder:
     """A transport that notes when each message left; can answer 429 a few times."""
 
-    def __init__(self, clock: Clock, throttle: int = 0) -> None:
+    def __init__(self, clock: Clock, throttle: int = 0, retry_after: float = 2) -> None:
         self.clock = clock
         self.sent: list[tuple[float, str, int]] = []
         self.throttle = throttle
+        self.retry_after = retry_after
 
     async def deliver(self, chat_id: str, payload: dict[str, Any]) -> None:
         if self.throttle:
             self.throttle -= 1
-            raise RetryAfter(2)
+            raise RetryAfter(self.retry_after)
         self.sent.append((self.clock.t, chat_id, payload["n"]))
 
 
@@ -133,3 +134,16 @@ async def test_one_busy_chat_gets_a_burst_then_one_a_second(storage: Storage) ->
     assert peak(times, window=1.0) <= 4
     gaps = [b - a for a, b in itertools.pairwise(times[3:])]
     assert all(gap >= 1.0 - 1e-9 for gap in gaps), gaps
+
+
+async def test_a_long_429_gives_the_batch_back_instead_of_holding_it(storage: Storage) -> None:
+    clock = Clock()
+    transport = Recorder(clock, throttle=1, retry_after=30)
+    await enqueue(storage, chats=3, per_chat=1)
+    w = worker(storage, clock, transport, per_second=25)
+    assert await w.run_once() == 3
+    async with storage.unit() as unit:
+        counts = await unit.outbox_counts()
+    assert counts["sending"] == 0 and counts["pending"] == 3 and transport.sent == []
+    await drain(w, storage, clock)
+    assert len(transport.sent) == 3 and min(t for t, _, _ in transport.sent) >= 30
