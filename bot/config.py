@@ -83,7 +83,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, webhook: bool = False
             "Thiếu WEBHOOK_SECRET: webhook cần một chuỗi bí mật để Telegram gửi kèm mỗi yêu cầu."
         )
     port_text = env.get("PORT", "8080").strip()
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise ConfigError(f"PORT không hợp lệ: {port_text!r}. Ví dụ: PORT=8080")
     return Settings(
         telegram_token=token,

@@ -200,7 +200,7 @@ class _Run:
         choices = self._choices_now()
         if not choices or not text:
             return None
-        if text.isdigit() and 1 <= int(text) <= len(choices):
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(choices):
             return choices[int(text) - 1].payload
         folded = _LEADING_SYMBOLS.sub("", _fold(text))
         hits = [c for c in choices if _LEADING_SYMBOLS.sub("", _fold(c.label)) == folded]
@@ -271,8 +271,15 @@ class _Run:
                 self.ask(p.item, push=False)
         elif mode is Mode.LIST_MORE:
             if yes:
+                keep = self.state.pending
                 self.ask(p.item, push=False)
+                self.state.pending = keep
             else:
+                was_complete = bool((self.state.pending or {}).get("was_complete", True))
+                self.state.pending = None
+                q = self.form.question(p.item)
+                if q is not None:
+                    self._announce_completed(q, was_complete)
                 self.after_saved(p.item)
         elif mode is Mode.ANSWERING and (q := self.current()) and q.type is ItemType.COMPUTED:
             if yes:
@@ -306,7 +313,8 @@ class _Run:
                 self.on_confirm(Payload(Act.CONFIRM, q.id, "yes" if yes else "no"))
             else:
                 self.to("ask")
-                self.state.pending = None
+                if mode is Mode.CONFIRMING_VALUE:
+                    self.state.pending = None
                 self.answer_text(q, text)
         elif mode is Mode.ANSWERING and q:
             self.answer_text(q, text)
@@ -363,10 +371,12 @@ class _Run:
         elif q.type is ItemType.LIST:
             rows = list((self.answers.get(q.id) or Answer(value=[])).value or [])
             rows.append(result.value)
-            before = self._section_complete(q)
+            # The section's 🎉 waits for "Xong", so it does not interrupt "Thêm dòng nữa?".
+            pending = self.state.pending or {}
+            was_complete = pending.get("was_complete", self._section_complete(q))
             self._save(q.id, Answer(value=rows))
-            self._announce_completed(q, before)
             self.to("ask_more_rows")
+            self.state.pending = {"was_complete": was_complete}
             self.replies.append(
                 Reply(
                     self.t(

@@ -109,7 +109,7 @@ def section_progress(
     missing = sum(
         1
         for q, ok in zip(qs, complete, strict=True)
-        if not ok and (q.required or is_open(q, answers, values))
+        if not ok and (is_open(q, answers, values) if q.type is ItemType.COMPUTED else q.required)
     )
     return SectionProgress(section.id, sum(complete), len(qs), missing)
 

@@ -265,18 +265,21 @@ def test_list_none_button() -> None:
     assert chat.value("8.3") == []
 
 
-def test_list_row_that_completes_a_section_announces_it_once() -> None:
+def test_optional_list_left_blank_does_not_hold_the_section_back() -> None:
     chat = Chat(FORM)
     chat.say("/sua 8.1")
     chat.say("Không")
-    chat.say("Chưa có")  # 8.2; the open list 8.3 is the last item of section 8
-    assert "section_completed" not in chat.events
-    text = chat.say("Quản lý tài sản; 3")
+    text = chat.say("Chưa có")  # 8.2; the optional open list 8.3 is all that is left
     assert "🎉 Đã xong Mục 8." in text
     assert chat.events.count("section_completed") == 1
+    chat.say("Quản lý tài sản; 3")
     chat.press("Thêm dòng")
-    assert "🎉" not in chat.say("Quản lý kho; 1")
+    chat.say("Quản lý kho; 1")
+    assert "🎉" not in chat.press("Xong")
     assert chat.events.count("section_completed") == 1
+    chat.say("/menu")
+    labels = [c.label for c in chat.last.replies[-1].choices]
+    assert any(label.startswith("✅ Mục 8 — 3/3") for label in labels), labels
 
 
 def test_stale_button_is_refused_politely() -> None:
@@ -529,3 +532,35 @@ def test_a_dot_decimal_is_not_questioned_in_english() -> None:
     chat.say("/sua 3.3.1")
     chat.say("2.5")
     assert chat.state.mode is Mode.CONFIRMING_VALUE and chat.value("3.3.1") == 1.5
+
+
+def test_section_completed_by_a_list_is_announced_after_xong() -> None:
+    form = inline_form("""
+sections:
+  - id: "5"
+    title: ỨNG DỤNG
+    items:
+      - {id: "5.1", type: integer, text: Số phần mềm}
+      - id: "5.2"
+        type: list
+        text: Các ứng dụng khác
+        columns: [{id: ten, text: Tên phần mềm, type: text, required: true}]
+""")
+    chat = Chat(form)
+    chat.say("/tiep")
+    chat.say("3")
+    text = chat.say("Quản lý tài sản")
+    assert "Thêm dòng nữa?" in text and "🎉" not in text
+    chat.press("Thêm dòng")
+    text = chat.say("Quản lý kho")
+    assert "🎉" not in text
+    text = chat.press("Xong")
+    assert "🎉 Đã xong Mục 5." in text
+    assert chat.events.count("section_completed") == 1
+
+
+def test_unicode_digits_are_not_choice_numbers() -> None:
+    chat = Chat(FORM)
+    chat.say("/menu")
+    assert chat.say("²")  # a superscript two is text, not the second choice
+    assert chat.state.mode is Mode.MENU
