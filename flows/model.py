@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 class ItemType(StrEnum):
@@ -179,12 +178,3 @@ class Form:
 
     def checks_for(self, item_id: str) -> list[Check]:
         return [c for c in self.checks if item_id in c.items]
-
-
-def as_plain(value: Any) -> Any:
-    """Answers are stored as JSON; this keeps tuples and the like out of them."""
-    if isinstance(value, dict):
-        return {str(k): as_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_plain(v) for v in value]
-    return value
