@@ -9,7 +9,6 @@ or label is turned into the payload of the choice it names.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -36,6 +35,7 @@ from flows.parsing import (
     Ok,
     Problem,
     Result,
+    fold,
     format_answer,
     parse_answer,
     parse_document,
@@ -89,12 +89,6 @@ COMMANDS: dict[str, str] = {
 }
 _LEADING_SYMBOLS = re.compile(r"^[^\w]+")  # emoji and marks in front of a button label
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
-
-
-def _fold(text: str) -> str:
-    """Lower-case without accents, so "Có" typed as "co" still names the button."""
-    text = unicodedata.normalize("NFD", text.strip().lower()).replace("đ", "d")
-    return "".join(c for c in text if unicodedata.category(c) != "Mn")
 
 
 class _Run:
@@ -202,8 +196,8 @@ class _Run:
             return None
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(choices):
             return choices[int(text) - 1].payload
-        folded = _LEADING_SYMBOLS.sub("", _fold(text))
-        hits = [c for c in choices if _LEADING_SYMBOLS.sub("", _fold(c.label)) == folded]
+        folded = _LEADING_SYMBOLS.sub("", fold(text))
+        hits = [c for c in choices if _LEADING_SYMBOLS.sub("", fold(c.label)) == folded]
         return hits[0].payload if len(hits) == 1 else None
 
     # ---- payloads and commands ----------------------------------------------------------

@@ -168,7 +168,7 @@ def _line(text: str) -> str:
     return " ".join(_clean(text).split())
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Lower case without accents ("Đã có" → "da co"), for matching words, never for storing."""
     s = unicodedata.normalize("NFD", text.casefold()).replace("đ", "d")
     return " ".join("".join(ch for ch in s if not unicodedata.combining(ch)).split())
@@ -177,7 +177,7 @@ def _fold(text: str) -> str:
 def _key(text: str) -> str:
     """Folded one-line answer without closing punctuation or a polite trailing "ạ"."""
     s = _TRAILING_PUNCT.sub("", _line(text))
-    return _fold(_TRAILING_PUNCT.sub("", _POLITE.sub("", s)))
+    return fold(_TRAILING_PUNCT.sub("", _POLITE.sub("", s)))
 
 
 def _words(text: str, sep: str | None = None) -> frozenset[str]:
@@ -265,7 +265,7 @@ _COUNT_WORDS = _UNIT_FAMILIES[0] | _UNIT_FAMILIES[1] | frozenset({"donvi", "lan"
 
 
 def _unit_key(text: str) -> str:
-    return re.sub(r"[\s.]", "", _fold(text))
+    return re.sub(r"[\s.]", "", fold(text))
 
 
 def _unit_ok(word: str, unit: str | None) -> bool | None:
@@ -420,7 +420,7 @@ def _numbers(count: int) -> str:
 
 
 def _option_labels(option: Option) -> tuple[str, ...]:
-    return tuple(k for k in (_fold(option.text.vi), _fold(option.text.en or "")) if k)
+    return tuple(k for k in (fold(option.text.vi), fold(option.text.en or "")) if k)
 
 
 def _option_index(options: Sequence[Option], text: str) -> int | None:
@@ -430,7 +430,7 @@ def _option_index(options: Sequence[Option], text: str) -> int | None:
     if not key or not options:
         return None
     keys = [_option_labels(o) for o in options]
-    exact = {i for i, o in enumerate(options) if key in keys[i] or key == _fold(o.value)}
+    exact = {i for i, o in enumerate(options) if key in keys[i] or key == fold(o.value)}
     if len(exact) == 1:
         return exact.pop()
     m = _OPTION_NUMBER.fullmatch(key) or _BARE_NUMBER.fullmatch(key)
@@ -473,7 +473,7 @@ def parse_multi_choice(options: Sequence[Option], text: str, example: str = "1")
     whole = _option_index(options, cleaned)
     if whole is not None:
         return Ok([options[whole].value])
-    tokens = [t for t in _LIST_SPLIT.split(_fold(cleaned)) if t]
+    tokens = [t for t in _LIST_SPLIT.split(fold(cleaned)) if t]
     chosen: set[int] = set()
     if tokens and all(re.fullmatch(r"[0-9]{1,6}\.?", t) for t in tokens):
         for token in tokens:
