@@ -32,18 +32,12 @@ SECTION_3_ANSWERED = frozenset(
 )
 
 
-def chat(db: Path, lines: list[str] | None = None, *args: str) -> list[tuple[str, str]]:
-    """Run `phieu chat --db DB [args]` with `lines` piped in; the turns it printed.
-
-    A turn is (what was typed, what Phiếu answered); the first turn's input is "" (the menu
-    the console shows on start). Fails on a non-zero exit, a traceback or anything on
-    stderr.
-    """
+def run_phieu(db: Path, lines: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `phieu chat --db DB [args]` with `lines` piped in, as a newcomer would."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PYTHONWARNINGS")}
-    stdin = "".join(f"{line}\n" for line in lines or [])
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", "chat", "--db", str(db), *args],
-        input=stdin,
+        input="".join(f"{line}\n" for line in lines),
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -53,6 +47,16 @@ def chat(db: Path, lines: list[str] | None = None, *args: str) -> list[tuple[str
         check=False,
     )
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    return proc
+
+
+def chat(db: Path, lines: list[str] | None = None, *args: str) -> list[tuple[str, str]]:
+    """The turns `phieu chat` printed: (what was typed, what Phiếu answered).
+
+    The first turn's input is "" (the menu the console shows on start). Fails on a
+    non-zero exit, a traceback or anything on stderr.
+    """
+    proc = run_phieu(db, lines or [], *args)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "", proc.stderr
     return turns(proc.stdout)
@@ -297,16 +301,6 @@ def test_a_district_agency_chats_on_the_district_form(db: Path) -> None:
 
 
 def test_unknown_agency_is_refused_without_a_traceback(db: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--db", str(db), "--agency", "NOPE"],
-        input="",
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=TIMEOUT,
-        cwd=db.parent,
-        check=False,
-    )
+    proc = run_phieu(db, [], "--agency", "NOPE")
     assert proc.returncode != 0
     assert "Không có cơ quan mã 'NOPE'" in proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stdout + proc.stderr
