@@ -189,7 +189,6 @@ class Phieu:
             deadline=campaign.deadline,
             status=Status(sub.status),
             user_name=user.name,
-            campaign_name=campaign.name,
         )
         step = engine.handle(form, answers, state, incoming, ctx)
         await unit.apply_changes(sub.id, step.changes, user.id, channel, now)

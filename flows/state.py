@@ -88,7 +88,6 @@ class Context:
     deadline: date | None = None
     status: Status = Status.DRAFT
     user_name: str | None = None
-    campaign_name: str | None = None
 
     @property
     def today(self) -> date:
