@@ -10,6 +10,7 @@ and maps Bot API errors to the outbox's retry rules.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -194,13 +195,15 @@ def attachment_of(message: Message) -> dict[str, Any] | None:
     return None
 
 
-def build_routers(phieu: Phieu, update_id_of: Any) -> list[Router]:
+def build_routers(
+    phieu: Phieu, update_id_of: Callable[[dict[str, Any]], str | None]
+) -> list[Router]:
     """Routers for invitations and for the questionnaire; `update_id_of` reads the update id
     from the handler's data (aiogram passes the Update as `event_update`)."""
     invites = Router(name="invites")
     questionnaire = Router(name="questionnaire")
 
-    @invites.message(CommandStart(deep_link=True))
+    @invites.message(CommandStart(deep_link=True), F.chat.type == "private")
     async def start_with_code(message: Message, command: CommandObject, **data: Any) -> None:
         code = (command.args or "").strip()
         sender = sender_of(message.from_user)
