@@ -67,7 +67,7 @@ def as_plain_text(reply: Reply) -> str:
     for action in reply.actions:
         typed = typed_command(action)
         if typed:
-            hints.append(f"{typed} {action.label.lstrip('⏭↩🚫☰✏️▶ ').strip()}")
+            hints.append(f"{typed} {action.words}")
         else:
             hints.append(action.label)
     if hints:

@@ -52,6 +52,7 @@ from flows.state import (
     Incoming,
     Reply,
     Step,
+    words_of,
 )
 
 _TRAIL = 50
@@ -87,7 +88,6 @@ COMMANDS: dict[str, str] = {
     "lang": "lang",
     "ngonngu": "lang",
 }
-_LEADING_SYMBOLS = re.compile(r"^[^\w]+")  # emoji and marks in front of a button label
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 
@@ -196,8 +196,8 @@ class _Run:
             return None
         if text.isascii() and text.isdigit() and 1 <= int(text) <= len(choices):
             return choices[int(text) - 1].payload
-        folded = _LEADING_SYMBOLS.sub("", fold(text))
-        hits = [c for c in choices if _LEADING_SYMBOLS.sub("", fold(c.label)) == folded]
+        folded = fold(words_of(text))
+        hits = [c for c in choices if fold(c.words) == folded]
         return hits[0].payload if len(hits) == 1 else None
 
     # ---- payloads and commands ----------------------------------------------------------

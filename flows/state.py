@@ -6,11 +6,19 @@ can compare them, and none of them knows a chat app.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from flows.machines import Mode, Status
+
+_LEADING_SYMBOLS = re.compile(r"^[^\w]+")
+
+
+def words_of(label: str) -> str:
+    """A label without the emoji or marks in front ("✅ Đúng" → "Đúng")."""
+    return _LEADING_SYMBOLS.sub("", label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,10 @@ class Choice:
 
     label: str
     payload: str
+
+    @property
+    def words(self) -> str:
+        return words_of(self.label)
 
 
 @dataclass(frozen=True, slots=True)
