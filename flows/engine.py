@@ -194,7 +194,8 @@ class _Run:
         choices = self._choices_now()
         if not choices or not text:
             return None
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(choices):
+        # At most 6 digits: int() refuses strings of 4,301+ digits, and no menu is that long.
+        if text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= len(choices):
             return choices[int(text) - 1].payload
         folded = fold(words_of(text))
         hits = [c for c in choices if fold(c.words) == folded]

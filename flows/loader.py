@@ -60,6 +60,8 @@ _QUESTION_KEYS = _COMMON_KEYS | {
     "formula",
     "example",
     "columns",
+    "unit_words",
+    "confirm_above",
 }
 _GROUP_KEYS = _COMMON_KEYS | {"items", "bonus", "evidence", "na_allowed", "required"}
 _TABLE_KEYS = _COMMON_KEYS | {"columns", "rows", "evidence", "na_allowed", "required"}
@@ -77,6 +79,8 @@ _COLUMN_KEYS = {
     "required",
     "evidence",
     "na_allowed",
+    "unit_words",
+    "confirm_above",
 }
 _ROW_KEYS = {
     "id",
@@ -96,6 +100,8 @@ _ROW_KEYS = {
     "help_en",
     "type",
     "columns",
+    "unit_words",
+    "confirm_above",
 }
 _OPTION_KEYS = {"value", "text", "text_en"}
 _CHECK_KEYS = {"id", "rule", "message", "message_en"}
@@ -191,6 +197,19 @@ def _number(ctx: _Ctx, where: str, node: dict[str, Any], key: str) -> float | No
     return raw
 
 
+def _unit_words(ctx: _Ctx, where: str, node: dict[str, Any]) -> tuple[str, ...]:
+    """`unit_words`: a list of words (or one string) naming what the item counts."""
+    raw = node.get("unit_words")
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(w, str) and w.strip() for w in raw):
+        ctx.err(where, "'unit_words' phải là danh sách từ (chuỗi không rỗng)")
+        return ()
+    return tuple(w.strip() for w in raw)
+
+
 def _columns(ctx: _Ctx, where: str, raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         ctx.err(where, "'columns' phải là danh sách cột không rỗng")
@@ -244,6 +263,9 @@ def _question(
                     unit=_text(col, "unit"),
                     required=bool(col.get("required", False)),
                     options=_options(ctx, f"{where} cột {col['id']}", col.get("options")),
+                    unit_words=_unit_words(ctx, f"{where} cột {col['id']}", col),
+                    confirm_above=_number(ctx, f"{where} cột {col['id']}", col, "confirm_above"),
+                    max=_number(ctx, f"{where} cột {col['id']}", col, "max"),
                 )
             )
         columns = tuple(cols)
@@ -278,6 +300,8 @@ def _question(
         formula=formula,
         example=str(node["example"]) if node.get("example") is not None else None,
         printed=str(node["printed"]) if node.get("printed") is not None else None,
+        unit_words=_unit_words(ctx, where, node),
+        confirm_above=_number(ctx, where, node, "confirm_above"),
         **extra,
     )
     ctx.questions.append(q)
@@ -389,7 +413,7 @@ def _cell(col: dict[str, Any], row: dict[str, Any], text: Text, cid: str, rid: s
     node["text"] = text.vi
     if text.en:
         node["text_en"] = text.en
-    for key in ("unit", "unit_en", "help", "help_en", "printed"):
+    for key in ("unit", "unit_en", "help", "help_en", "printed", "unit_words", "confirm_above"):
         if key in row:
             node[key] = row[key]
     if col.get("when"):

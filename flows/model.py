@@ -68,6 +68,9 @@ class Column:
     unit: Text | None = None
     required: bool = False
     options: tuple[Option, ...] = ()
+    unit_words: tuple[str, ...] = ()
+    confirm_above: float | None = None
+    max: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,10 @@ class Question:
     table: str | None = None
     row: str | None = None
     column: str | None = None
+    # Words that name what this item counts ("máy chủ", "server" at 3.4), accepted after a
+    # number like the unit itself; and the value above which a number is asked about.
+    unit_words: tuple[str, ...] = ()
+    confirm_above: float | None = None
 
     @property
     def answerable(self) -> bool:

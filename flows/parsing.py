@@ -22,6 +22,7 @@ from typing import Any
 
 from flows.i18n import N_, format_day, format_number, normalise_language
 from flows.model import STATUS_LEVELS, Column, ItemType, Option, Question, Text
+from flows.units import ANY_MAXIMUM, COUNT_WORDS, unit_key, unit_of, units_of
 
 __all__ = [
     "Confirm",
@@ -86,6 +87,15 @@ MSG_NOT_INTEGER = N_(
 MSG_NEGATIVE = N_("Anh/chị vui lòng nhập số từ 0 trở lên (không nhập số âm).")
 MSG_BELOW_MIN = N_("Anh/chị vui lòng nhập số từ {min} trở lên.")
 MSG_ABOVE_MAX = N_("Anh/chị vui lòng nhập số không lớn hơn {max}.")
+MSG_TOO_LARGE = N_(
+    "Số này lớn hơn mức có thể có cho câu này (tối đa {max} {unit}). Anh/chị vui lòng kiểm tra lại."
+)
+MSG_UNUSUAL = N_("Anh/chị nhập {value} {unit}, con số này lớn bất thường. Đúng không?")
+MSG_CONVERT = N_("Anh/chị nhập {raw}, tức là {value} {unit}. Lưu {value} {unit}?")
+MSG_CONVERT_BARE = N_(
+    "Câu này tính theo {unit}. Nếu {typed} là số {from} thì bằng {value} {unit}. "
+    "Lưu {value} {unit}?"
+)
 MSG_WRONG_UNIT = N_("Câu này tính theo đơn vị {unit}; anh/chị vui lòng nhập số theo đơn vị đó.")
 MSG_YES_NO = N_("Anh/chị vui lòng trả lời “có” hoặc “không”.")
 MSG_CHOICE = N_("Anh/chị vui lòng chọn một số trong {numbers}, hoặc gõ đúng tên lựa chọn.")
@@ -139,6 +149,7 @@ EXAMPLE_PERSON = "Nguyễn Văn An; Trưởng phòng"
 
 MAX_TEXT = 2000
 MAX_DIGITS = 30
+MAX_EXACT_DIGITS = 15  # significant digits a stored decimal (a binary float) keeps exactly
 YEAR_MIN, YEAR_MAX = 1990, 2100
 
 # --- normalising what people type -------------------------------------------------------------
@@ -234,51 +245,31 @@ def _parse_yes_no(text: str) -> Result:
 _NUMBER = re.compile(r"([+\-−–]?) ?([0-9](?:[0-9]|[., ](?=[0-9]))*) ?(.*)", re.DOTALL)
 _ZERO_WORDS = frozenset({"khong", "khong co", "chua co", "ko", "k", "chua", "none", "no"})
 
-# Unit words that mean the same unit; a number may be followed by any word of its unit's family.
-_UNIT_FAMILIES: tuple[frozenset[str], ...] = tuple(
-    _words(words)
-    for words in (
-        "nguoi ng canbo cb cbcc cbccvc congchuc vienchuc nhanvien nv nguoidung",
-        "may maytinh mt bo chiec cai thietbi",
-        "mbps mb/s mbit/s mbit mb m",
-        "gbps gb/s gbit/s gbit gb g",
-        "trd tr trieu trieudong trdong trieud trvnd trieuvnd",
-        "ty ti tydong tidong tyd",
-        "dong d vnd",
-        "% phantram",
-        "thutuc tt tthc",
-        "hoso hs",
-        "ketqua kq",
-        "donvi dv",
-        "ungdung phanmem pm",
-        "hethong ht",
-        "lan luot",
-        "vanban vb",
-        "tin bai tinbai baiviet",
-        "phong ban phongban",
-        "chukyso cks",
-        "cuochop cuoc",
-    )
-)
-# Words that may follow a number whose question names no unit: counts of people or things.
-_COUNT_WORDS = _UNIT_FAMILIES[0] | _UNIT_FAMILIES[1] | frozenset({"donvi", "lan", "luot"})
 
+def _unit_factor(word: str, unit: str | None, words: Sequence[str] = ()) -> Decimal | bool | None:
+    """What the word after a number says about its unit (see flows/units.py for the data).
 
-def _unit_key(text: str) -> str:
-    return re.sub(r"[\s.]", "", fold(text))
-
-
-def _unit_ok(word: str, unit: str | None) -> bool | None:
-    """True if `word` names the question's unit, False if it names another unit, else None."""
-    key = _unit_key(word)
-    family = next((f for f in _UNIT_FAMILIES if key in f), None)
+    Decimal(1) when it names the question's unit or the thing the item counts (`words`, the
+    item's `unit_words` and English unit), another Decimal when it names a unit that converts
+    to the question's ("tỷ" for Tr.đ: 1000), False when it names an unrelated unit ("người" for
+    a "máy" item), None when it names no unit at all ("tháng", "khoảng").
+    """
+    key = unit_key(word)
+    if not key:
+        return None
+    item_keys = {unit_key(w) for w in words if w}
+    if key in item_keys or (key.endswith("s") and key[:-1] in item_keys):
+        return Decimal(1)
     if unit is None:
-        return True if key in _COUNT_WORDS else None
-    # A unit may list alternatives: "tin, bài, văn bản", "phòng, ban".
-    wanted = {_unit_key(unit)} | {_unit_key(u) for u in re.split(r"[,/;]", unit)}
-    if key in wanted or (family is not None and wanted & family):
-        return True
-    return False if family is not None else None
+        return Decimal(1) if key in COUNT_WORDS else None
+    wanted = units_of(unit)
+    names = {unit_key(unit)} | {unit_key(u) for u in re.split(r"[,/;]", unit)}
+    if key in names or any(key in u.names for u in wanted):
+        return Decimal(1)
+    for u in wanted:
+        if key in u.convert:
+            return u.convert[key]
+    return False if unit_of(key) is not None else None
 
 
 def _grouped(groups: list[str]) -> bool:
@@ -346,6 +337,32 @@ def _bounds(
     return None
 
 
+def _plausible(
+    value: Decimal,
+    unit: str | None,
+    confirm_above: float | None,
+    example: str,
+    converted: bool,
+) -> Result | None:
+    """Refuse what no agency can mean, question what is unusually large (bounds are data:
+    flows/units.py per unit, `confirm_above` per item). None when the value is plausible."""
+    units = units_of(unit) if unit else []
+    limits = [u.maximum for u in units if u.maximum is not None]
+    highest = min([ANY_MAXIMUM, *limits])
+    if abs(value) > highest:
+        return _problem(MSG_TOO_LARGE, example, max=highest, unit=unit or "")
+    if len(value.normalize().as_tuple().digits) > MAX_EXACT_DIGITS:
+        return _problem(MSG_NUMBER_TOO_LONG, example)
+    if converted:
+        return None
+    above = [u.confirm_above for u in units if u.confirm_above is not None]
+    if confirm_above is not None and math.isfinite(confirm_above):
+        above = [Decimal(repr(confirm_above))]
+    if above and value > min(above):
+        return Confirm(None, MSG_UNUSUAL, {"value": value, "unit": unit or ""})
+    return None
+
+
 def parse_number(
     text: str,
     *,
@@ -354,12 +371,21 @@ def parse_number(
     minimum: float | None = None,
     maximum: float | None = None,
     example: str | None = None,
+    words: Sequence[str] = (),
+    confirm_above: float | None = None,
 ) -> Result:
     """A count or an amount as officials type it; see `_read_digits` for separators.
 
-    A trailing word is allowed when it names `unit` (or, with no unit, a count word such as
-    "người", "máy"); "không"/"chưa có" is offered back as 0 to confirm. Integers are `int`,
-    decimals `float`; below 0 is refused unless `minimum` is negative.
+    A trailing word is allowed when it names `unit` or the thing counted (`words`, the item's
+    `unit_words`; with no unit, a count word such as "người", "máy"). A word naming a unit
+    that converts to `unit` ("1 Gbps" for Mbps, "1,5 tỷ" or "… đồng" for Tr.đ) gives the
+    converted value as a Confirm; so does a bare number the unit reads in another unit
+    (1.250.000.000 for Tr.đ → 1.250, as đồng). A word naming another unit ("3 người" for
+    "máy") or no unit ("3 tháng") is refused. "không"/"chưa có" is offered back as 0 to
+    confirm. Values beyond the unit's maximum (flows/units.py, at most 10^15) are refused,
+    beyond its `confirm_above` asked about. Integers are `int`, decimals `float` holding at
+    most 15 significant digits, so the float is exactly the decimal typed; below 0 is refused
+    unless `minimum` is negative.
     """
     ex = example or ("12" if integer else "2,5")
     s = _line(text)
@@ -383,14 +409,16 @@ def parse_number(
     if sum(ch.isdigit() for ch in num) > MAX_DIGITS:
         return _problem(MSG_NUMBER_TOO_LONG, ex)
     rest = _TRAILING_PUNCT.sub("", _POLITE.sub("", _TRAILING_PUNCT.sub("", rest)))
+    factor: Decimal = Decimal(1)
     if rest:
-        fits = _unit_ok(rest, unit)
+        fits = _unit_factor(rest, unit, words)
         if fits is False and unit:
             return _problem(MSG_WRONG_UNIT, ex, unit=unit)
-        if not fits:
+        if not isinstance(fits, Decimal):
             return _problem(MSG_NOT_NUMBER, ex)
+        factor = fits
     try:
-        read = _read_digits(num, integer)
+        read = _read_digits(num, integer and factor == 1)
     except InvalidOperation:
         read = None
     if read is None:
@@ -398,14 +426,29 @@ def parse_number(
     value, ambiguous = read
     if sign and sign != "+":
         value = -value
+    bare = next((u.bare for u in units_of(unit) if u.bare), None) if unit and not rest else None
+    typed = value
+    if bare is not None and not ambiguous and _plausible(value, unit, confirm_above, ex, False):
+        factor = bare[1]
+    converted = factor != 1
+    value = value * factor
     if integer and value != value.to_integral_value():
         return _problem(MSG_NOT_INTEGER, ex)
     out = _bounds(value, minimum, maximum, ex)
     if out is not None:
         return out
+    judged = _plausible(value, unit, confirm_above, ex, converted)
+    if isinstance(judged, Problem):
+        return judged
     result = _number_value(value, integer)
+    if converted:
+        params = {"raw": raw, "typed": typed, "value": result, "unit": unit or ""}
+        msgid = MSG_CONVERT if rest else MSG_CONVERT_BARE
+        return Confirm(result, msgid, {**params, "from": bare[0] if bare and not rest else ""})
     if ambiguous:
         return Confirm(result, MSG_CONFIRM, {"raw": raw, "shown": result})
+    if isinstance(judged, Confirm):
+        return replace(judged, value=result, params={**judged.params, "value": result})
     return Ok(result)
 
 
@@ -814,25 +857,11 @@ def parse_person(text: str, example: str = EXAMPLE_PERSON) -> Result:
 
 # --- examples ---------------------------------------------------------------------------------
 
-_UNIT_EXAMPLES: tuple[tuple[frozenset[str], float], ...] = (
-    (_UNIT_FAMILIES[0], 12),
-    (_UNIT_FAMILIES[1], 25),
-    (_UNIT_FAMILIES[2], 15),
-    (_UNIT_FAMILIES[3], 1),
-    (_UNIT_FAMILIES[4], 150),
-    (_UNIT_FAMILIES[5], 2),
-    (_UNIT_FAMILIES[6], 5000000),
-    (_UNIT_FAMILIES[7], 85),
-    (_UNIT_FAMILIES[8], 120),
-    (_UNIT_FAMILIES[9], 1250),
-    (_UNIT_FAMILIES[10], 1200),
-)
-
 
 def _number_example(question: Question, integer: bool) -> str:
     """A plausible number for the question's unit, inside its bounds, written Vietnamese-style."""
-    key = _unit_key(question.unit.vi) if question.unit else ""
-    base = next((n for family, n in _UNIT_EXAMPLES if key in family), 12 if integer else 2.5)
+    found = unit_of(question.unit.vi) if question.unit else None
+    base = found.example if found else (12 if integer else 2.5)
     value = float(base)
     low, high = question.min, question.max
     if low is not None and math.isfinite(low) and value < low:
@@ -902,6 +931,9 @@ def _column_question(column: Column) -> Question:
         unit=column.unit,
         required=column.required,
         options=column.options,
+        unit_words=column.unit_words,
+        confirm_above=column.confirm_above,
+        max=column.max,
     )
 
 
@@ -909,6 +941,7 @@ def _dispatch(question: Question, text: str, today: date, example: str) -> Resul
     kind = question.type
     unit = question.unit.vi if question.unit else None
     if kind in (ItemType.INTEGER, ItemType.DECIMAL):
+        english = (question.unit.en,) if question.unit and question.unit.en else ()
         return parse_number(
             text,
             integer=kind is ItemType.INTEGER,
@@ -916,6 +949,8 @@ def _dispatch(question: Question, text: str, today: date, example: str) -> Resul
             minimum=question.min,
             maximum=question.max,
             example=example,
+            words=(*question.unit_words, *english),
+            confirm_above=question.confirm_above,
         )
     if kind is ItemType.YEAR:
         return parse_year(text, question.min, question.max, example)
