@@ -118,12 +118,27 @@ MSG_URL_PRIVATE = N_(
     "Đường link phải mở được từ Internet (có tên miền như .gov.vn); "
     "anh/chị vui lòng gửi link công khai."
 )
+MSG_URL_ACCENTS = N_(
+    "Tên miền “{host}” có chữ có dấu, có lẽ do bộ gõ tiếng Việt. Ý anh/chị là {url}?"
+)
+MSG_URL_ACCENTS_BAD = N_(
+    "Tên miền “{host}” có chữ có dấu, có lẽ do bộ gõ tiếng Việt. Anh/chị vui lòng tắt bộ gõ "
+    "và gửi lại đường link."
+)
 MSG_EMAIL = N_("Anh/chị vui lòng nhập một địa chỉ email đúng dạng ten@donvi.gov.vn.")
 MSG_PHONE = N_("Anh/chị vui lòng nhập số điện thoại gồm 8 đến 15 chữ số.")
+MSG_MOBILE = N_("Số di động Việt Nam có 10 chữ số (kể cả số 0 đầu). Anh/chị vui lòng kiểm tra lại.")
+MSG_LANDLINE = N_(
+    "Số điện thoại bàn có 11 chữ số (kể cả số 0 và mã vùng). Anh/chị vui lòng kiểm tra lại."
+)
 MSG_TEXT_TOO_LONG = N_("Câu trả lời dài quá {max} ký tự; anh/chị vui lòng viết ngắn gọn hơn.")
 MSG_DOCUMENT = N_(
     "Anh/chị vui lòng ghi số hiệu văn bản (như 12/KH-UBND), ngày ban hành, trích yếu và link, "
     "cách nhau bằng dấu chấm phẩy (;)."
+)
+MSG_DOCUMENT_AFTER_YEAR = N_(
+    "Văn bản ghi ngày {date}, sau năm báo cáo {year}. Anh/chị kiểm tra lại ngày ban hành; "
+    "nếu đúng là ngày này, chọn Đúng."
 )
 MSG_DOCUMENT_LINK = N_("Anh/chị vui lòng gửi kèm đường link (liên kết) tới văn bản.")
 MSG_PERSON = N_("Anh/chị vui lòng nhập họ tên rồi chức vụ, cách nhau bằng dấu chấm phẩy (;).")
@@ -486,7 +501,39 @@ def _option_index(options: Sequence[Option], text: str) -> int | None:
     if len(key) < 3:  # "co" would otherwise pick "complete"
         return None
     prefix = {i for i, k in enumerate(keys) if any(x.startswith(key) for x in k)}
-    return prefix.pop() if len(prefix) == 1 else None
+    if len(prefix) == 1:
+        return prefix.pop()
+    return _option_by_words(keys, key)
+
+
+def _label_words(text: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"[0-9a-z]+", text))
+
+
+def _has_phrase(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(words[i : i + n] == phrase for i in range(len(words) - n + 1))
+
+
+def _option_by_words(keys: Sequence[tuple[str, ...]], key: str) -> int | None:
+    """The one option whose label holds the typed words as a phrase, accents and case aside:
+    "tất cả" picks "Triển khai tất cả các phòng, ban…", "một số" picks "Triển khai một số…".
+    Filler words in front ("chọn", "là") are dropped first. None when no or several labels
+    hold it."""
+    phrase = _label_words(key)
+    while len(phrase) > 1 and phrase[0] in _CHOICE_FILLER:
+        phrase = phrase[1:]
+    if not phrase or sum(len(w) for w in phrase) < 3:
+        return None
+    hits = {
+        i
+        for i, labels in enumerate(keys)
+        if any(_has_phrase(_label_words(k), phrase) for k in labels)
+    }
+    return hits.pop() if len(hits) == 1 else None
+
+
+_CHOICE_FILLER = frozenset({"chon", "la", "dap", "an", "phuong", "tra", "loi", "y"})
 
 
 def parse_choice(options: Sequence[Option], text: str, example: str = "1") -> Result:
@@ -500,6 +547,9 @@ def parse_choice(options: Sequence[Option], text: str, example: str = "1") -> Re
 
 
 _NONE_CHOSEN = frozenset({"0", "khong", "khong co", "khong chon", "ko", "k", "chua co", "none"})
+# "All of them" when no option's label says so itself ("tất cả" may name one option).
+_ALL_CHOSEN = frozenset({"tat ca", "chon tat ca", "ca", "all", "all of them", "toan bo", "het"})
+_BOTH_CHOSEN = frozenset({"ca hai", "ca 2", "chon ca hai", "chon ca 2", "both", "2 loai", "hai"})
 _LIST_SPLIT = re.compile(r" ?(?:[,;/+&\n]|\bva\b|\band\b) ?| ")
 _LABEL_SPLIT = re.compile(r"\s*(?:[,;\n]|\s(?:và|va|and)\s)\s*", re.IGNORECASE)
 
@@ -516,6 +566,9 @@ def parse_multi_choice(options: Sequence[Option], text: str, example: str = "1")
     whole = _option_index(options, cleaned)
     if whole is not None:
         return Ok([options[whole].value])
+    every = _key(cleaned)
+    if every in _ALL_CHOSEN or (every in _BOTH_CHOSEN and len(options) == 2):
+        return Ok([o.value for o in options])
     tokens = [t for t in _LIST_SPLIT.split(fold(cleaned)) if t]
     chosen: set[int] = set()
     if tokens and all(re.fullmatch(r"[0-9]{1,6}\.?", t) for t in tokens):
@@ -587,9 +640,23 @@ _DATE_FORMS = (
 )
 
 
+def full_year(yy: int, today: date) -> int:
+    """The year a two-digit year means: the one in the window from 89 years before today's
+    year to 10 years after it ("99" → 1999, "19" → 2019 while today is 2026). Officials write
+    "15/01/99" for a document of 1999 and "5/3/19" for one of 2019; no document of a form is
+    dated more than 10 years ahead, nor is a two-digit year used for one 90 years old."""
+    year = today.year // 100 * 100 + yy
+    if year > today.year + 10:
+        year -= 100
+    elif year <= today.year - 90:
+        year += 100
+    return year
+
+
 def _read_date(text: str, today: date, *, need_year: bool = False) -> Result | None:
     """Ok(ISO) or Problem for something written as a date; None if it does not look like one
-    (without a year when `need_year`: "2.5" in a document is no date)."""
+    (without a year when `need_year`: "2.5" in a document is no date). Two-digit years follow
+    `full_year`; a missing year is today's."""
     key = _key(text)
     for pattern, (d, m, y) in _DATE_FORMS:
         match = pattern.fullmatch(key)
@@ -597,7 +664,8 @@ def _read_date(text: str, today: date, *, need_year: bool = False) -> Result | N
             continue
         parts = match.groups()
         year = int(parts[y]) if parts[y] else today.year
-        year += 2000 if parts[y] and len(parts[y]) == 2 else 0
+        if parts[y] and len(parts[y]) == 2:
+            year = full_year(year, today)
         raw = _TRAILING_PUNCT.sub("", _line(text))
         if not 1900 <= year <= 2100:
             return _problem(MSG_DATE, EXAMPLE_DATE)
@@ -608,12 +676,41 @@ def _read_date(text: str, today: date, *, need_year: bool = False) -> Result | N
     return None
 
 
+# A date written out inside a longer line: "… ngày 25 tháng 10 năm 2019 …", a place-and-date
+# header "Quy Nhơn, ngày 05 tháng 3 năm 2019", or "ngày 15/01/2019" / "15/01/99".
+_WRITTEN_DATE_INSIDE = re.compile(
+    r"(?<![\w/.-])(?:ng[àaÀA]y\s*)?[0-9]{1,2}\s*th[áaÁA]ng\s*[0-9]{1,2}\s*,?\s*"
+    r"n[ăaĂA]m\s*(?:[0-9]{4}|[0-9]{2})(?![\w/])",
+    re.IGNORECASE,
+)
+_DATE_INSIDE = re.compile(
+    r"(?:\bng[àa]y ?)?(?<![\w/.-])[0-9]{1,2} ?[/.-] ?[0-9]{1,2} ?[/.-] ?(?:[0-9]{4}|[0-9]{2})"
+    r"(?![\w/])",
+    re.IGNORECASE,
+)
+
+
+def _find_date(text: str) -> re.Match[str] | None:
+    """The first date written inside `text`, words first ("ngày 5 tháng 3 năm 2019")."""
+    return _WRITTEN_DATE_INSIDE.search(text) or _DATE_INSIDE.search(text)
+
+
 def parse_date(text: str, today: date) -> Result:
-    """A day as dd/mm/yyyy (also "-" or "." separators, yy → 20yy, "26/11" → this year),
-    yyyy-mm-dd, or "ngày 26 tháng 11 năm 2026"; stored as ISO."""
+    """A day as dd/mm/yyyy (also "-" or "." separators, "26/11" → this year), yyyy-mm-dd, or
+    "ngày 26 tháng 11 năm 2026"; a two-digit year by `full_year` ("15/01/99" → 1999). A line
+    holding one written date ("Quy Nhơn, ngày 05 tháng 3 năm 2019") gives that date. Stored as
+    ISO, shown back in full (15/01/1999)."""
     if not _line(text):
         return _empty(EXAMPLE_DATE)
-    return _read_date(text, today) or _problem(MSG_DATE, EXAMPLE_DATE)
+    whole = _read_date(text, today)
+    if whole is not None:
+        return whole
+    found = _find_date(_line(text))
+    if found is not None:
+        inside = _read_date(found.group(0), today)
+        if inside is not None:
+            return inside
+    return _problem(MSG_DATE, EXAMPLE_DATE)
 
 
 def parse_year(
@@ -637,9 +734,38 @@ _OTHER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:(?![0-9])")
 _HOST = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,24}|xn--[a-z0-9-]{1,59})"
 )
+_VIETNAMESE_LETTER = re.compile(
+    "[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]"
+)
 _PRIVATE_TLDS = _words(
     "localhost local lan internal intranet home corp test example invalid localdomain"
 )
+
+
+_TELEX_TONES = {"\u0301": "s", "\u0300": "f", "\u0309": "r", "\u0303": "x", "\u0323": "j"}
+_TELEX_MARKS = {"\u0302": None, "\u0306": "w", "\u031b": "w"}  # None: the letter doubles
+
+
+def untelex(text: str) -> str:
+    """The keys a Telex keyboard turns into `text`: "mò" → "mof", "đ" → "dd", "ô" → "oo".
+
+    A Vietnamese keyboard left on while typing a web address makes "mof.gov.vn" into
+    "mò.gov.vn"; undoing it gives the address most likely meant."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFC", text):
+        if ch in "đĐ":
+            out.append("dd")
+            continue
+        base, *marks = unicodedata.normalize("NFD", ch)
+        keys = [base]
+        tone = ""
+        for mark in marks:
+            if mark in _TELEX_MARKS:
+                keys.append(_TELEX_MARKS[mark] or base)
+            elif mark in _TELEX_TONES:
+                tone = _TELEX_TONES[mark]
+        out.append("".join(keys) + tone)
+    return "".join(out).lower()
 
 
 def _ascii_host(host: str) -> str | None:
@@ -683,9 +809,19 @@ def parse_url(text: str) -> Result:
     host, _, port = authority.partition(":")
     if port and not (re.fullmatch(r"[0-9]{1,5}", port) and 0 < int(port) < 65536):
         return _problem(MSG_URL, EXAMPLE_URL)
-    host = _ascii_host(host.lower().rstrip("."))
-    if host is None:
+    host = host.lower().rstrip(".")
+    if not host.isascii() and _VIETNAMESE_LETTER.search(host):
+        # Never turned into punycode silently: a Vietnamese letter in a host is almost always
+        # the keyboard's doing (Telex), so the likely address is offered instead.
+        meant = untelex(host)
+        if meant.isascii() and isinstance(parse_url(f"{scheme}://{meant}{tail}"), Ok):
+            url = f"{scheme}://{meant}{':' + port if port else ''}{tail}"
+            return Confirm(url, MSG_URL_ACCENTS, {"host": host, "url": url})
+        return _problem(MSG_URL_ACCENTS_BAD, EXAMPLE_URL, host=host)
+    ascii_host = _ascii_host(host)
+    if ascii_host is None:
         return _problem(MSG_URL, EXAMPLE_URL)
+    host = ascii_host
     last = host.rsplit(".", 1)[-1]
     if "." not in host or last in _PRIVATE_TLDS or last.isdigit():
         return _problem(MSG_URL_PRIVATE if host else MSG_URL, EXAMPLE_URL)
@@ -711,18 +847,103 @@ def parse_email(text: str, example: str = "vanthu@binhdinh.gov.vn") -> Result:
     return Ok(s)
 
 
+_PHONE_LABELS: dict[str, str] = {
+    **dict.fromkeys(("dt", "dien thoai", "sdt", "so dt", "tel", "phone", "dtcq", "dtb"), "ĐT"),
+    **dict.fromkeys(("fax",), "Fax"),
+    **dict.fromkeys(("dd", "di dong", "mobile", "mob"), "DĐ"),
+    **dict.fromkeys(("hotline", "duong day nong"), "Hotline"),
+}
+_PHONE_LABEL = re.compile(
+    r"^(" + "|".join(sorted(_PHONE_LABELS, key=len, reverse=True)) + r")\b\s*[:.]?\s*"
+)
+_PHONE_SPLIT = re.compile(r"\s*(?:[,;/]|\s[-–—]\s|\s(?:và|va|and)\s)\s*", re.IGNORECASE)
+_PHONE_CHARS = re.compile(r"\(?\+?[0-9]*\)?[0-9 .()\-]*")
+_MOBILE_START = frozenset("35789")
+
+
+def _one_phone(text: str, example: str) -> Result:
+    """One number: "+84"/"(+84)" and a trunk "(0)" after it understood, Vietnamese lengths
+    checked (a mobile 0xxx has 10 digits, a landline 02xx 11), other numbers 8–15 digits."""
+    s = text.strip()
+    if len(s) > 40 or not s or not _PHONE_CHARS.fullmatch(s) or "+" in s.lstrip("(")[1:]:
+        return _problem(MSG_PHONE, example)
+    digits = re.sub(r"[^0-9]", "", s)
+    plus = s.lstrip("(").startswith("+")
+    national: str | None = None
+    if plus and digits.startswith("84"):
+        national = digits[2:]
+        national = national[1:] if national.startswith("0") else national
+    elif not plus and digits.startswith("0"):
+        national = digits[1:]
+    if national is not None and national[:1] in _MOBILE_START and len(national) != 9:
+        return _problem(MSG_MOBILE, "0905 123 456")
+    if national is not None and national.startswith("2") and len(national) != 10:
+        return _problem(MSG_LANDLINE, "0256 3822 345")
+    if national is not None and plus:
+        return Ok("+84" + national)
+    if not 8 <= len(digits) <= 15:
+        return _problem(MSG_PHONE, example)
+    return Ok(("+" if plus else "") + digits)
+
+
 def parse_phone(text: str, example: str = "0256 3822 345") -> Result:
-    """A phone number: digits with spaces, dots, dashes, brackets, a leading +; 8–15 digits.
-    Stored as the digits, with the + kept ("(0256) 3 822 345" → "02563822345")."""
+    """A phone number, or several with their labels ("ĐT: 0256.3812345 - Fax: 0256.3812346").
+
+    Digits may be grouped with spaces, dots, dashes, brackets; "+84", "(+84)" and
+    "+84 (0) 256 …" are the same number. A Vietnamese mobile has 10 digits (0905 123 456), a
+    landline 11 (0256 3822 345); anything else 8–15. Stored as the digits, "+" kept:
+    "(0256) 3 822 345" → "02563822345", "(+84) 256 3822 345" → "+842563822345"; several
+    numbers as "02563812345; Fax: 02563812346" (labels ĐT, Fax, DĐ, Hotline; the first
+    number's "ĐT" dropped). `format_answer` shows them grouped: "+84 256 3822 345".
+    """
     s = _line(text).rstrip(".,;")
     if not s:
         return _empty(example)
-    if len(s) > 40 or not re.fullmatch(r"\+?[0-9 .()\-]+", s):
+    if len(s) > 200:
         return _problem(MSG_PHONE, example)
-    digits = re.sub(r"[^0-9]", "", s)
-    if not 8 <= len(digits) <= 15:
+    out: list[str] = []
+    for segment in (p for p in _PHONE_SPLIT.split(s) if p.strip()):
+        label = ""
+        found = _PHONE_LABEL.match(fold(segment))
+        if found is not None:
+            label = _PHONE_LABELS[found.group(1)]
+            cut = len(found.group(0))
+            # fold() keeps one character per character here (no "ß" in a label), so the
+            # position in the folded text is the position in the original.
+            segment = segment[cut:] if len(fold(segment)) == len(segment) else segment
+        read = _one_phone(segment, example)
+        if not isinstance(read, Ok):
+            return read
+        number = read.value
+        out.append(f"{label}: {number}" if label and (out or label != "ĐT") else number)
+    if not out or len(out) > 4:
         return _problem(MSG_PHONE, example)
-    return Ok(("+" if s.startswith("+") else "") + digits)
+    return Ok("; ".join(out))
+
+
+def _group_phone(number: str) -> str:
+    """ "+842563822345" → "+84 256 3822 345", "0905123456" → "0905 123 456"."""
+    plus84 = number.startswith("+84")
+    national = number[3:] if plus84 else number[1:] if number.startswith("0") else None
+    if national is None or not national.isdigit():
+        return number
+    if national.startswith("2") and len(national) == 10:
+        groups = [national[:3], national[3:7], national[7:]]
+    elif len(national) == 9:
+        groups = [national[:3], national[3:6], national[6:]]
+    else:
+        return number
+    if plus84:
+        return "+84 " + " ".join(groups)
+    return "0" + " ".join(groups)
+
+
+def _format_phone(value: str) -> str:
+    parts = []
+    for part in value.split("; "):
+        label, sep, number = part.rpartition(": ")
+        parts.append(f"{label}{sep}{_group_phone(number)}")
+    return "; ".join(parts)
 
 
 # --- free text, documents, people -------------------------------------------------------------
@@ -745,10 +966,6 @@ _DOC_NUMBER = (
 )
 _DOC_WHOLE = re.compile(rf"{_DOC_PREFIX}?({_DOC_NUMBER})", re.IGNORECASE)
 _DOC_INSIDE = re.compile(rf"(?<![\w/.-]){_DOC_PREFIX}?({_DOC_NUMBER})", re.IGNORECASE)
-_DATE_INSIDE = re.compile(
-    r"(?:\bng[àa]y ?)?(?<![\w/.-])[0-9]{1,2} ?[/.-] ?[0-9]{1,2} ?[/.-] ?[0-9]{4}(?![\w/])",
-    re.IGNORECASE,
-)
 _URL_INSIDE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _EDGE_JUNK = " ,;:-–—"
 
@@ -772,6 +989,7 @@ def parse_document(
     *,
     require_link: bool = False,
     example: str = EXAMPLE_DOCUMENT,
+    reporting_year: int | None = None,
 ) -> Result:
     """A document as "số hiệu; ngày ban hành; trích yếu; link", parts in any order.
 
@@ -780,6 +998,9 @@ def parse_document(
     is the trích yếu. A number, date or link written inside a sentence ("Kế hoạch số
     12/KH-UBND ngày 15/01/2019 về …") is found too. The number is required, the link only
     when `require_link`. Value: {"number", "date", "title", "link"}, None where missing.
+    A date written out ("ngày 25 tháng 10 năm 2019") or with a two-digit year is read too.
+    A document dated after `reporting_year` (the campaign's) cannot be evidence of that year:
+    it is a Confirm naming the date, not silently kept.
     """
     cleaned = _clean(text)
     if not cleaned:
@@ -789,15 +1010,16 @@ def parse_document(
     link: str | None = None
     day: str | None = None
     number: str | None = None
+    asked: Confirm | None = None  # a link to confirm (Vietnamese letters in its host)
     rest: list[str] = []
     for part in (p.strip(_EDGE_JUNK) for p in _PARTS.split(cleaned)):
         if not part:
             continue
         if link is None and _looks_like_url(part):
             read = parse_url(part)
-            if not isinstance(read, Ok):
+            if isinstance(read, Problem):
                 return read
-            link = read.value
+            link, asked = read.value, read if isinstance(read, Confirm) else asked
             continue
         if day is None:
             read_day = _read_date(part, today, need_year=True)
@@ -815,12 +1037,13 @@ def parse_document(
     for part in rest:
         if link is None and (found := _URL_INSIDE.search(part)):
             read = parse_url(found.group(0))
-            if not isinstance(read, Ok):
+            if isinstance(read, Problem):
                 return read
             link, part = read.value, _cut(part, found)
+            asked = read if isinstance(read, Confirm) else asked
         if number is None and (found := _DOC_INSIDE.search(part)):
             number, part = found.group(1).rstrip(".").upper(), _cut(part, found)
-        if day is None and (found := _DATE_INSIDE.search(part)):
+        if day is None and (found := _find_date(part)):
             read_day = _read_date(found.group(0), today)
             if isinstance(read_day, Problem):
                 return read_day
@@ -833,7 +1056,13 @@ def parse_document(
     if require_link and link is None:
         return _problem(MSG_DOCUMENT_LINK, example)
     title = "; ".join(title_parts) or None
-    return Ok({"number": number, "date": day, "title": title, "link": link})
+    value = {"number": number, "date": day, "title": title, "link": link}
+    if day is not None and reporting_year is not None and int(day[:4]) > reporting_year:
+        params = {"date": date.fromisoformat(day), "year": str(reporting_year)}
+        return Confirm(value, MSG_DOCUMENT_AFTER_YEAR, params)
+    if asked is not None:
+        return Confirm(value, asked.msgid, asked.params)
+    return Ok(value)
 
 
 _PERSON_SPLIT = re.compile(r"\s*(?:[;|\n,]|\s[-–—]\s)\s*")
@@ -937,7 +1166,9 @@ def _column_question(column: Column) -> Question:
     )
 
 
-def _dispatch(question: Question, text: str, today: date, example: str) -> Result:
+def _dispatch(
+    question: Question, text: str, today: date, example: str, reporting_year: int | None
+) -> Result:
     kind = question.type
     unit = question.unit.vi if question.unit else None
     if kind in (ItemType.INTEGER, ItemType.DECIMAL):
@@ -957,9 +1188,9 @@ def _dispatch(question: Question, text: str, today: date, example: str) -> Resul
     if kind is ItemType.DATE:
         return parse_date(text, today)
     if kind is ItemType.DOCUMENT:
-        return parse_document(text, today, example=example)
+        return parse_document(text, today, example=example, reporting_year=reporting_year)
     if kind is ItemType.LIST:
-        return parse_list_row(question.columns, text, today)
+        return parse_list_row(question.columns, text, today, reporting_year=reporting_year)
     if kind is ItemType.COMPUTED:
         return _problem(MSG_COMPUTED, example)
     if kind in (ItemType.CHOICE, ItemType.MULTI_CHOICE):
@@ -977,14 +1208,26 @@ def _dispatch(question: Question, text: str, today: date, example: str) -> Resul
     return simple[kind](text)
 
 
-def parse_answer(question: Question, text: str, today: date) -> Result:
+# Refusals whose example shows the very shape asked for (a mobile for "10 chữ số").
+_OWN_EXAMPLE = frozenset({MSG_MOBILE, MSG_LANDLINE})
+
+
+def parse_answer(
+    question: Question, text: str, today: date, *, reporting_year: int | None = None
+) -> Result:
     """Read one typed answer for `question`. Every Problem carries `example_for(question)`.
 
     A LIST question reads one row (see `parse_list_row`); a COMPUTED one is never typed.
+    `reporting_year` is the campaign's (engine Context): documents dated after it are
+    questioned.
     """
     example = example_for(question)
-    result = _dispatch(question, str(text), today, example)
-    if isinstance(result, Problem) and result.example != example:
+    result = _dispatch(question, str(text), today, example, reporting_year)
+    if (
+        isinstance(result, Problem)
+        and result.example != example
+        and result.msgid not in _OWN_EXAMPLE
+    ):
         return replace(result, example=example)
     return result
 
@@ -999,7 +1242,9 @@ def _split_row(text: str, count: int) -> list[str]:
     return parts
 
 
-def parse_list_row(columns: Sequence[Column], text: str, today: date) -> Result:
+def parse_list_row(
+    columns: Sequence[Column], text: str, today: date, *, reporting_year: int | None = None
+) -> Result:
     """One row of an open list: values in column order separated by ";" (or "|" or new lines).
 
     Blank optional cells are None; a missing required cell, an extra part or a wrong cell is a
@@ -1026,7 +1271,7 @@ def parse_list_row(columns: Sequence[Column], text: str, today: date) -> Result:
                 return _problem(MSG_ROW_MISSING, example, column=column.text.vi, columns=names)
             row[column.id] = None
             continue
-        result = parse_answer(_column_question(column), part, today)
+        result = parse_answer(_column_question(column), part, today, reporting_year=reporting_year)
         if isinstance(result, Problem):
             return _problem(
                 MSG_ROW_CELL,
@@ -1121,6 +1366,8 @@ def _format(question: Question, value: Any, lang: str) -> str:
         return _format_date(value, lang)
     if kind is ItemType.DOCUMENT:
         return _format_document(value, lang)
+    if kind is ItemType.PHONE and isinstance(value, str):
+        return _format_phone(value)
     if kind is ItemType.PERSON and isinstance(value, dict):
         parts = [_safe_str(value[k]) for k in ("name", "position") if value.get(k)]
         return ", ".join(parts) or BLANK
