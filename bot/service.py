@@ -189,6 +189,9 @@ class Phieu:
             deadline=campaign.deadline,
             status=Status(sub.status),
             user_name=user.name,
+            # Campaigns have no reporting-year field yet: the form's year stands for it
+            # (the "2019" forms report on 2019; see Form.reporting_year).
+            reporting_year=form.reporting_year,
         )
         step = engine.handle(form, answers, state, incoming, ctx)
         await unit.apply_changes(sub.id, step.changes, user.id, channel, now)

@@ -31,6 +31,7 @@ from flows.navigation import (
     values_of,
 )
 from flows.parsing import (
+    NO_ROWS,
     Confirm,
     Ok,
     Problem,
@@ -40,6 +41,7 @@ from flows.parsing import (
     parse_answer,
     parse_document,
     parse_list_row,
+    parse_with_evidence,
     parse_yes_no,
 )
 from flows.payload import Act, Payload, pack
@@ -187,6 +189,8 @@ class _Run:
             return self._submit_choices()
         if mode in (Mode.CONFIRMING_VALUE, Mode.LIST_MORE) and q:
             return self._confirm_choices(q.id)
+        if mode is Mode.AWAITING_EVIDENCE and q and "evidence" in (self.state.pending or {}):
+            return self._confirm_choices(q.id)
         return ()
 
     def _picked_choice(self, text: str) -> str | None:
@@ -257,11 +261,15 @@ class _Run:
             self.finish_submit() if yes else self.show_menu()
         elif p.item != self.state.item:
             self.stale()
+        elif mode is Mode.AWAITING_EVIDENCE and (q := self.current()):
+            if not self._evidence_confirmed(q, None, yes=p.value == "yes"):
+                self.stale()
         elif mode is Mode.CONFIRMING_VALUE:
             value = (self.state.pending or {}).get("value")
+            evidence = (self.state.pending or {}).get("evidence")
             self.state.pending = None
             if yes:
-                self.store(p.item, Answer(value=value))
+                self.store(p.item, Answer(value=value, evidence=evidence))
             else:
                 self.ask(p.item, push=False)
         elif mode is Mode.LIST_MORE:
@@ -339,12 +347,75 @@ class _Run:
             )
             self.ask(q.id, push=False)
             return
+        if self._answer_with_evidence(q, text) or self._no_such_table_row(q, text):
+            return
+        year = self.ctx.reporting_year
         result = (
-            parse_list_row(q.columns, text, self.ctx.today)
+            parse_list_row(q.columns, text, self.ctx.today, reporting_year=year)
             if q.type is ItemType.LIST
-            else parse_answer(q, text, self.ctx.today)
+            else parse_answer(q, text, self.ctx.today, reporting_year=year)
         )
+        if q.type is ItemType.LIST and isinstance(result, Ok) and result.value == NO_ROWS:
+            self._no_rows(q)
+            return
         self.on_result(q, result)
+
+    def _answer_with_evidence(self, q: Question, text: str) -> bool:
+        """ "Có, https://…" at an item that needs evidence: store both, ask nothing more. A
+        reading to confirm (either part) asks once for both. False: not such a message."""
+        both = parse_with_evidence(q, text, self.ctx.today, reporting_year=self.ctx.reporting_year)
+        if both is None:
+            return False
+        answer, evidence = both
+        asks = [r for r in both if isinstance(r, Confirm) and not self._reads_the_same(r)]
+        if not asks:
+            self.store(q.id, Answer(value=answer.value, evidence=evidence.value))
+            return True
+        self.state.pending = {"value": answer.value, "evidence": evidence.value}
+        self.to("need_confirmation")
+        self.replies.append(
+            Reply(
+                "\n".join(self.t(c.msgid, **c.params) for c in asks),
+                choices=self._confirm_choices(q.id),
+                kind="confirm",
+                item=q.id,
+            )
+        )
+        return True
+
+    def _no_such_table_row(self, q: Question, text: str) -> bool:
+        """ "không có" typed as the name (first cell, a text) of a table row: the agency has
+        no such thing, so the row is answered as empty (numbers 0, yes/no "Không", status
+        "Chưa có", texts blank) instead of storing a software called "không có"."""
+        if q.type is not ItemType.TEXT or q.table is None or q.row is None:
+            return False
+        cells = [c for c in self.form.questions if c.table == q.table and c.row == q.row]
+        if len(cells) < 2 or cells[0].id != q.id or parse_yes_no(text) is not False:
+            return False
+        empty: dict[ItemType, Any] = {
+            ItemType.TEXT: "",
+            ItemType.INTEGER: 0,
+            ItemType.DECIMAL: 0.0,
+            ItemType.YES_NO: False,
+            ItemType.STATUS: "chua_co",
+        }
+        for cell in cells:
+            if cell.type in empty and (cell.id == q.id or cell.id not in self.answers):
+                self._save(cell.id, Answer(value=empty[cell.type]))
+        row = q.context[-1].get(self.lang) if q.context else q.id
+        self.say(N_("Đã ghi nhận: không có “{row}”."), row=row)
+        self.after_saved(cells[-1].id)
+        return True
+
+    def _no_rows(self, q: Question) -> None:
+        """ "không có" typed as a list's row: no such row. Before any row it answers the list
+        as empty (like the "Không có" button); after rows it ends the list."""
+        rows = (self.answers.get(q.id) or Answer(value=[])).value or []
+        if rows:
+            self.to("ask_more_rows")
+            self.on_confirm(Payload(Act.CONFIRM, q.id, "done"))
+        else:
+            self.store(q.id, Answer(value=[]))
 
     def on_result(self, q: Question, result: Result) -> None:
         if isinstance(result, Problem):
@@ -580,8 +651,11 @@ class _Run:
         )
 
     def evidence_text(self, q: Question, text: str) -> None:
+        if self._evidence_confirmed(q, text):
+            return
+        year = self.ctx.reporting_year
         if q.evidence is Evidence.DOCUMENT:
-            result = parse_document(text, self.ctx.today, require_link=True)
+            result = parse_document(text, self.ctx.today, require_link=True, reporting_year=year)
         else:
             url_q = replace(q, type=ItemType.URL, unit=None, min=None, max=None, example=None)
             result = parse_answer(url_q, text, self.ctx.today)
@@ -591,7 +665,37 @@ class _Run:
             self.problem(result)
             self.ask_evidence(q)
         else:
-            self.save_evidence(result.value)
+            self._ask_evidence_confirm(q, result)
+
+    def _ask_evidence_confirm(self, q: Question, result: Confirm) -> None:
+        """Evidence to question before keeping it (a document dated after the reporting year,
+        a link whose host has Vietnamese letters): kept in `pending` until the answer."""
+        self.state.pending = {"evidence": result.value}
+        self.replies.append(
+            Reply(
+                self.t(result.msgid, **result.params),
+                choices=self._confirm_choices(q.id),
+                kind="confirm",
+                item=q.id,
+            )
+        )
+
+    def _evidence_confirmed(self, q: Question, text: str | None, yes: bool | None = None) -> bool:
+        """The answer to `_ask_evidence_confirm`: yes keeps the evidence, no asks for it again;
+        anything else is read as new evidence (False)."""
+        pending = self.state.pending or {}
+        if self.state.mode is not Mode.AWAITING_EVIDENCE or "evidence" not in pending:
+            return False
+        self.state.pending = None
+        if yes is None and text is not None:
+            yes = parse_yes_no(text)
+        if yes is None:
+            return False
+        if yes:
+            self.save_evidence(pending["evidence"])
+        else:
+            self.ask_evidence(q)
+        return True
 
     def save_evidence(self, evidence: Any) -> None:
         q = self.current()

@@ -7,6 +7,7 @@ and cross references. All errors are collected so an author fixes a file in one 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,6 +44,7 @@ _FORM_KEYS = {
     "sections",
     "checks",
     "cohorts",
+    "reporting_year",
 }
 _SOURCE_KEYS = {"document", "date", "issuer", "annex", "title", "note"}
 _SECTION_KEYS = {"id", "title", "title_en", "restored", "items"}
@@ -516,6 +518,19 @@ def _checks(ctx: _Ctx, raw: Any) -> list[Check]:
     return out
 
 
+def _reporting_year(ctx: _Ctx, data: dict[str, Any], source: Source) -> int | None:
+    """`reporting_year` when given, else the year of the source decision (dd/mm/yyyy): the
+    provincial forms assess the year they are issued in (QĐ 3871 of 25/10/2019 → 2019)."""
+    raw = data.get("reporting_year")
+    if raw is not None:
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1990 <= raw <= 2100:
+            ctx.err("cấp cao nhất", f"'reporting_year' phải là năm (1990–2100), không phải {raw!r}")
+            return None
+        return raw
+    found = re.search(r"\b(19[9][0-9]|20[0-9][0-9])\b", source.date)
+    return int(found.group(1)) if found else None
+
+
 def parse_form(data: Any, path: str = "<form>") -> Form:
     """Build a Form from already-read YAML data, or raise FormError listing every problem."""
     ctx = _Ctx(path=path, section="")
@@ -568,6 +583,7 @@ def parse_form(data: Any, path: str = "<form>") -> Form:
         ctx.err("sections", "id mục lớn bị trùng")
     checks = _checks(ctx, data.get("checks"))
     _check_expressions(ctx, all_questions, checks)
+    reporting_year = _reporting_year(ctx, data, source)
     if ctx.errors:
         raise FormError(path, ctx.errors)
     return Form(
@@ -579,6 +595,7 @@ def parse_form(data: Any, path: str = "<form>") -> Form:
         checks=tuple(checks),
         cohorts=tuple(str(c) for c in data.get("cohorts") or ()),
         path=path,
+        reporting_year=reporting_year,
     )
 
 

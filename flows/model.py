@@ -168,6 +168,9 @@ class Form:
     checks: tuple[Check, ...] = ()
     cohorts: tuple[str, ...] = ()
     path: str | None = None
+    # The year the answers describe ("2019" forms report on 2019): a document dated later
+    # cannot be its evidence. From the YAML `reporting_year`, else the source decision's year.
+    reporting_year: int | None = None
     _by_id: dict[str, Question] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flows.i18n import N_, format_day, format_number, normalise_language
-from flows.model import STATUS_LEVELS, Column, ItemType, Option, Question, Text
+from flows.model import STATUS_LEVELS, Column, Evidence, ItemType, Option, Question, Text
 from flows.units import ANY_MAXIMUM, COUNT_WORDS, unit_key, unit_of, units_of
 
 __all__ = [
@@ -1242,6 +1242,35 @@ def _split_row(text: str, count: int) -> list[str]:
     return parts
 
 
+NO_ROWS = "∅"
+"""`parse_list_row`'s value for "không có" typed as a row's name: no such row, not a row."""
+
+
+def _no_such_row(cells: Sequence[Column], parts: Sequence[str]) -> bool:
+    """The row's name (its first column, a text) says "không có", "chưa có", "không"… and the
+    other parts are blank or say the same: the official has no such thing to list."""
+    if cells[0].type is not ItemType.TEXT or parse_yes_no(parts[0]) is not False:
+        return False
+    return all(not p or parse_yes_no(p) is False for p in parts[1:])
+
+
+def _link_to_its_column(cells: Sequence[Column], parts: list[str]) -> list[str]:
+    """A row typed as one line with a link inside ("Quyết định 12/QĐ-UBND ngày 15/01/2019
+    https://…") when the list has a link column left blank: the link goes to that column."""
+    parts = parts + [""] * (len(cells) - len(parts))
+    for j, column in enumerate(cells):
+        if column.type is not ItemType.URL or parts[j]:
+            continue
+        for i, part in enumerate(parts):
+            if i == j or cells[i].type is ItemType.URL or not part:
+                continue
+            found = _URL_INSIDE.search(part) or _BARE_DOMAIN.search(part)
+            if found is not None and _cut(part, found):
+                parts[i], parts[j] = _cut(part, found), found.group(0)
+                break
+    return parts
+
+
 def parse_list_row(
     columns: Sequence[Column], text: str, today: date, *, reporting_year: int | None = None
 ) -> Result:
@@ -1257,6 +1286,9 @@ def parse_list_row(
     parts = _split_row(text, len(cells))
     if not any(parts):
         return _empty(example)
+    if _no_such_row(cells, parts):
+        return Ok(NO_ROWS)
+    parts = _link_to_its_column(cells, parts)
     names = "; ".join(c.text.vi for c in cells)
     if len(parts) > len(cells):
         return _problem(
@@ -1287,6 +1319,82 @@ def parse_list_row(
     if confirm is not None:
         return Confirm(row, confirm.msgid, confirm.params)
     return Ok(row)
+
+
+# --- an answer and its evidence in one message ---------------------------------------------
+
+_BARE_DOMAIN = re.compile(
+    r"(?<![\w@./-])(?:[a-z0-9-]+\.)+(?:vn|com|net|org|gov|edu|info|io)(?:/\S*)?(?![\w@])",
+    re.IGNORECASE,
+)
+_SPLIT_POINT = re.compile(r"\s*(?:[,;:\n|]|\s[-–—]\s)\s*")
+_LINK_WORDS = re.compile(
+    r"^(?:[\s,;:|\-–—]*(?:(?:đường|duong)\s*)?(?:link|liên\s*kết|lien\s*ket|minh\s*chứng|"
+    r"minh\s*chung|url|tại|tai|xem|lk)\b)*[\s,;:|\-–—]*",
+    re.IGNORECASE,
+)
+_TRAILING_LINK_WORDS = re.compile(
+    r"[\s,;:|\-–—]*(?:(?:đường|duong)\s*)?(?:link|liên kết|lien ket)?[\s,;:|\-–—]*$",
+    re.IGNORECASE,
+)
+_NO_EVIDENCE_SPLIT = frozenset(
+    {ItemType.URL, ItemType.DOCUMENT, ItemType.LIST, ItemType.COMPUTED, ItemType.PERSON}
+)
+
+
+def _evidence_of(
+    evidence: Evidence, text: str, today: date, reporting_year: int | None
+) -> Result | None:
+    """The evidence part of a message, as the evidence prompt would read it; None if it is
+    not evidence. A document item given only a link keeps the link (number still missing)."""
+    rest = _LINK_WORDS.sub("", text).strip()
+    if not rest:
+        return None
+    if evidence is Evidence.LINK:
+        read = parse_url(rest)
+        return None if isinstance(read, Problem) else read
+    read = parse_document(rest, today, require_link=True, reporting_year=reporting_year)
+    if not isinstance(read, Problem):
+        return read
+    link = parse_url(rest)
+    if isinstance(link, Problem):
+        return None
+    value = {"number": None, "date": None, "title": None, "link": link.value}
+    return replace(link, value=value) if isinstance(link, Confirm) else Ok(value)
+
+
+def parse_with_evidence(
+    question: Question, text: str, today: date, *, reporting_year: int | None = None
+) -> tuple[Result, Result] | None:
+    """An answer and its evidence typed together: "Có, https://…", "có - link: https://…",
+    "25, link: https://…", "Có, 12/KH-UBND ngày 15/01/2019 https://…".
+
+    Only for items that need evidence, when the message holds a link. The message is cut at
+    the first separator ("," ";" ":" " - " a new line) or before the link where the part
+    before reads as the answer and the part after as the evidence (a link; or a document,
+    for `evidence: document`). Returns (answer result, evidence result), neither a Problem,
+    or None when the message is not both.
+    """
+    if question.evidence is Evidence.NONE or question.type in _NO_EVIDENCE_SPLIT:
+        return None
+    s = _clean(text)
+    if len(s) > MAX_TEXT * 2:
+        return None
+    found = _URL_INSIDE.search(s) or _BARE_DOMAIN.search(s)
+    if found is None:
+        return None
+    points = [m.start() for m in _SPLIT_POINT.finditer(s, 0, found.start())] + [found.start()]
+    for point in points:
+        head = _TRAILING_LINK_WORDS.sub("", s[:point]).strip()
+        if not head:
+            continue
+        answer = parse_answer(question, head, today, reporting_year=reporting_year)
+        if isinstance(answer, Problem):
+            continue
+        evidence = _evidence_of(question.evidence, s[point:], today, reporting_year)
+        if evidence is not None:
+            return answer, evidence
+    return None
 
 
 # --- showing stored answers -------------------------------------------------------------------

@@ -96,6 +96,8 @@ class Context:
     deadline: date | None = None
     status: Status = Status.DRAFT
     user_name: str | None = None
+    # The year the campaign reports on: documents dated after it are questioned.
+    reporting_year: int | None = None
 
     @property
     def today(self) -> date:
