@@ -7,6 +7,7 @@ The hand-written migrations must match this file; tests/integration checks that 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -77,6 +78,66 @@ class UTCDateTime(TypeDecorator[datetime]):
 def _json() -> JSON:
     # Python None is SQL NULL, not the JSON literal null: "IS NULL" then means "absent".
     return JSON(none_as_null=True)
+
+
+_INT64 = range(-(2**63), 2**63)
+_TAGS = ("$int", "$float", "$decimal")
+
+
+def _tag(value: Any, sqlite: bool) -> Any:
+    """Numbers JSON or the database would change, written as tagged strings (see ExactJSON)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if sqlite and isinstance(value, int) and value not in _INT64:
+        return {"$int": str(value)}
+    if sqlite and isinstance(value, float):
+        return {"$float": repr(value)}
+    if isinstance(value, list):
+        return [_tag(v, False) for v in value]
+    if isinstance(value, dict):
+        return {k: _tag(v, False) for k, v in value.items()}
+    return value
+
+
+def _untag(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and (key := next(iter(value))) in _TAGS and isinstance(value[key], str):
+        text = value[key]
+        try:
+            return int(text) if key == "$int" else float(text) if key == "$float" else Decimal(text)
+        except (ValueError, ArithmeticError):
+            return value
+    return {k: _untag(v) for k, v in value.items()}
+
+
+class ExactJSON(TypeDecorator[Any]):
+    """JSON that gives back exactly the numbers it was given, on SQLite and PostgreSQL.
+
+    SQLite gives a JSON column NUMERIC affinity: a bare number is converted on the way in, so
+    99999999999999999999999999 came back as 1.0e+26 and some decimals as a neighbouring
+    float. A top-level float, or an int beyond 64 bits, is therefore stored on SQLite as
+    {"$float": "2.5"} / {"$int": "…"} (text inside an object keeps every digit); a Decimal,
+    which JSON cannot hold, as {"$decimal": "1.50"} on both databases. Reading undoes it.
+    Numbers nested in lists and objects are JSON text already and stay as they are.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return _tag(value, dialect.name == "sqlite")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return _untag(value)
+
+
+def _exact_json() -> ExactJSON:
+    return ExactJSON(none_as_null=True)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -187,9 +248,9 @@ class AnswerRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     item_id: Mapped[str] = mapped_column(String(64))
-    value: Mapped[Any | None] = mapped_column(_json())
+    value: Mapped[Any | None] = mapped_column(_exact_json())
     na_reason: Mapped[str | None] = mapped_column(Text)
-    evidence: Mapped[Any | None] = mapped_column(_json())
+    evidence: Mapped[Any | None] = mapped_column(_exact_json())
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     channel: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime]
@@ -204,8 +265,8 @@ class AnswerHistory(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     item_id: Mapped[str] = mapped_column(String(64))
-    old: Mapped[dict[str, Any] | None]
-    new: Mapped[dict[str, Any] | None]
+    old: Mapped[dict[str, Any] | None] = mapped_column(_exact_json())
+    new: Mapped[dict[str, Any] | None] = mapped_column(_exact_json())
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     channel: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime]
