@@ -65,10 +65,16 @@ def translate(lang: str, msgid: str, params: Mapping[str, Any] | None = None) ->
 
 
 def format_number(lang: str, value: float | int | Decimal) -> str:
-    """1234.5 → "1.234,5" in Vietnamese, "1,234.5" in English."""
+    """1234.5 → "1.234,5" in Vietnamese, "1,234.5" in English. Floats (computed values) show
+    at most 3 decimals; a Decimal shows every digit it has, so a typed 1,2345 is shown whole."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return format_decimal(value, locale=normalise_language(lang), format="#,##0.###")
+    pattern = "#,##0.###"
+    if isinstance(value, Decimal) and value.is_finite():
+        exponent = value.normalize().as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        pattern = "#,##0" + ("." + "#" * places if places else "")
+    return format_decimal(value, locale=normalise_language(lang), format=pattern)
 
 
 def format_day(lang: str, value: date) -> str:

@@ -334,6 +334,13 @@ def _read_digits(num: str, integer: bool) -> tuple[Decimal, bool] | None:
     return Decimal(num), False
 
 
+def _exact(value: int | float) -> int | Decimal:
+    """A parsed number for a message: a float as the exact decimal it stands for."""
+    if isinstance(value, float) and math.isfinite(value):
+        return Decimal(repr(value))
+    return value
+
+
 def _number_value(value: Decimal, integer: bool) -> int | float:
     if value == 0:
         return 0 if integer else 0.0
@@ -457,13 +464,13 @@ def parse_number(
         return judged
     result = _number_value(value, integer)
     if converted:
-        params = {"raw": raw, "typed": typed, "value": result, "unit": unit or ""}
+        params = {"raw": raw, "typed": typed, "value": _exact(result), "unit": unit or ""}
         msgid = MSG_CONVERT if rest else MSG_CONVERT_BARE
         return Confirm(result, msgid, {**params, "from": bare[0] if bare and not rest else ""})
     if ambiguous:
-        return Confirm(result, MSG_CONFIRM, {"raw": raw, "shown": result})
+        return Confirm(result, MSG_CONFIRM, {"raw": raw, "shown": _exact(result)})
     if isinstance(judged, Confirm):
-        return replace(judged, value=result, params={**judged.params, "value": result})
+        return replace(judged, value=result, params={**judged.params, "value": _exact(result)})
     return Ok(result)
 
 
@@ -1415,6 +1422,8 @@ def _safe_str(value: Any) -> str:
 def _format_number(question: Question, value: Any, lang: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return _safe_str(value)
+    if isinstance(value, float) and question.type is not ItemType.COMPUTED:
+        value = _exact(value)  # a typed decimal is shown with every digit it was saved with
     shown = format_number(lang, value)
     if question.unit is None:
         return shown

@@ -179,7 +179,7 @@ def test_number_ambiguous_asks_to_confirm(question: Question, text: str, value: 
     assert result.value == value
     assert type(result.value) is type(value)
     assert result.msgid.format_map(result.params)
-    assert result.params["shown"] == value
+    assert result.params["shown"] == Decimal(repr(value))
 
 
 @pytest.mark.parametrize(
@@ -750,6 +750,8 @@ def test_every_example_parses_ok(question: Question) -> None:
     [
         (MBPS, 1234.5, "1.234,5 Mbps", "1,234.5 Mbps"),
         (MBPS, 15.0, "15 Mbps", "15 Mbps"),
+        (MBPS, 1.2345, "1,2345 Mbps", "1.2345 Mbps"),
+        (MBPS, 0.1 + 0.2, "0,30000000000000004 Mbps", "0.30000000000000004 Mbps"),
         (INTEGER, 1234, "1.234 người", "1,234 người"),
         (MONEY, 5.0, "5 Tr.đ", "5 million VND"),
         (PERCENT, 85, "85%", "85%"),

@@ -5,6 +5,7 @@ the right value; invented inputs of each kind beside them; the engine stores wha
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -408,3 +409,31 @@ def test_choice_by_words_through_the_engine() -> None:
     chat = chat_at("5.1")
     chat.say("tất cả")
     assert chat.value("5.1") == "tat_ca"
+
+
+@given(
+    whole=st.integers(0, 10**4),
+    frac=st.integers(0, 10**10),
+    places=st.integers(0, 10),
+    item_id=st.sampled_from(["3.2.b.1", "4.2.1.2019"]),
+)
+def test_what_is_shown_is_what_is_stored(whole: int, frac: int, places: int, item_id: str) -> None:
+    """A decimal typed Vietnamese-style is saved as exactly that decimal, and the text shown
+    for it reads back to the same value."""
+    typed = f"{whole:,}".replace(",", ".") + (f",{frac % 10**places:0{places}d}" if places else "")
+    q = item(item_id)
+    result = parse_answer(q, typed, TODAY)
+    assert isinstance(result, Ok | Confirm), result
+    shown = format_answer(q, result.value, "vi")
+    assert shown.endswith(f" {q.unit.vi}") if q.unit else True
+    again = parse_answer(q, shown.rsplit(" ", 1)[0], TODAY)
+    assert again.value == result.value and type(again.value) is type(result.value)
+    expected = Decimal(typed.replace(".", "").replace(",", "."))
+    assert Decimal(repr(result.value)) == expected
+
+
+def test_many_decimals_are_shown_whole() -> None:
+    chat = chat_at("3.2.b.1")
+    out = chat.say("1,2345")
+    assert chat.value("3.2.b.1") == 1.2345
+    assert "1,2345 Mbps" in out
