@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.loader import builtin_forms, get_form
+from flows.i18n import format_number
+from flows.loader import FormError, builtin_forms, get_form
 from flows.model import Question
 from flows.parsing import (
     NO_ROWS,
@@ -28,7 +29,7 @@ from flows.parsing import (
     untelex,
 )
 from flows.state import Answer, Context
-from tests.engine_driver import Chat
+from tests.engine_driver import Chat, inline_form
 
 SO = get_form("binh-dinh-2019-so")
 HUYEN = get_form("binh-dinh-2019-huyen")
@@ -437,3 +438,83 @@ def test_many_decimals_are_shown_whole() -> None:
     out = chat.say("1,2345")
     assert chat.value("3.2.b.1") == 1.2345
     assert "1,2345 Mbps" in out
+
+
+@given(
+    prefix=st.sampled_from(["3", "5", "7", "8", "9"]),
+    rest=st.text(alphabet="0123456789", min_size=8, max_size=8),
+    style=st.sampled_from(
+        ["0{} {} {}", "0{}.{}.{}", "+84 {} {} {}", "(+84) {}-{}-{}", "+84 (0) {} {} {}"]
+    ),
+)
+def test_any_mobile_written_any_way(prefix: str, rest: str, style: str) -> None:
+    national = prefix + rest
+    typed = style.format(national[:3], national[3:6], national[6:])
+    result = parse_answer(item("2.4.b"), typed, TODAY)
+    assert isinstance(result, Ok), (typed, result)
+    assert result.value.lstrip("+").removeprefix("84").lstrip("0") == national
+    shown = format_answer(item("2.4.b"), result.value, "vi")
+    assert parse_answer(item("2.4.b"), shown, TODAY) == result
+    short = parse_answer(item("2.4.b"), typed[:-1], TODAY)
+    assert isinstance(short, Problem)
+
+
+@given(
+    amount=st.decimals(min_value=Decimal("0.001"), max_value=Decimal(999), places=3),
+    word=st.sampled_from(["tỷ", "tỉ", "tỷ đồng", "ty"]),
+)
+def test_any_amount_in_ty_is_offered_in_tr_d(amount: Decimal, word: str) -> None:
+    typed = format_number("vi", amount) + " " + word
+    result = read("4.2.1.2019", typed)
+    assert isinstance(result, Confirm), (typed, result)
+    assert Decimal(repr(result.value)) == amount * 1000
+
+
+@given(text=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-/", max_size=30))
+def test_untelex_leaves_plain_text(text: str) -> None:
+    assert untelex(text) == text
+
+
+VISIBLE_FIRST = [q.id for q in SO.questions if q.when is None and q.answerable]
+
+
+@settings(max_examples=150, deadline=None)
+@given(item_id=st.sampled_from(VISIBLE_FIRST), text=odd_text, then=odd_text)
+def test_the_engine_never_fails_on_odd_text(item_id: str, text: str, then: str) -> None:
+    chat = chat_at(item_id)
+    for typed in (text, then):
+        chat.send(typed)
+        assert "engine_recovered" not in chat.events
+        assert chat.last is not None and chat.last.replies
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("unit_words: 3", "unit_words"),
+        ("unit_words: ['']", "unit_words"),
+        ("confirm_above: nhiều", "confirm_above"),
+    ],
+)
+def test_form_data_is_checked(body: str, error: str) -> None:
+    form = (
+        "sections:\n  - id: '1'\n    title: A\n    items:\n"
+        f"      - {{id: '1.1', type: integer, text: Số máy, unit: máy, {body}}}\n"
+    )
+    with pytest.raises(FormError) as raised:
+        inline_form(form)
+    assert error in str(raised.value)
+
+
+def test_form_data_reaches_the_question() -> None:
+    form = inline_form(
+        "reporting_year: 2018\nsections:\n  - id: '1'\n    title: A\n    items:\n"
+        "      - {id: '1.1', type: integer, text: Số máy, unit: máy, unit_words: [máy in],"
+        " confirm_above: 50}\n"
+    )
+    q = form.question("1.1")
+    assert q is not None and q.unit_words == ("máy in",) and q.confirm_above == 50
+    assert form.reporting_year == 2018
+    holds(parse_answer(q, "3 máy in", TODAY), Ok, 3)
+    holds(parse_answer(q, "51", TODAY), Confirm, 51)
+    assert SO.reporting_year == 2019  # from the source decision's date, 25/10/2019
