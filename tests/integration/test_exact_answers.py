@@ -118,3 +118,28 @@ async def _seed_once(storage: Storage) -> Any:
     if id(storage) not in _SEEDED:
         _SEEDED[id(storage)] = await seed(storage)
     return _SEEDED[id(storage)]
+
+
+async def test_through_the_service_the_reporting_year_and_exact_values(storage: Storage) -> None:
+    """bot/service.py gives the engine the campaign's reporting year (the form's, 2019): a
+    document dated 2029 is questioned; an acknowledged number is the stored number."""
+    from tests.integration.test_service import make_world
+
+    world = await make_world(storage)
+    lan = world.chat("telegram", "111")
+    await lan.send("/sua 3.2.b.1")
+    assert "✅ Đã lưu 3.2.b.1: 1,2345 Mbps" in await lan.send("1,2345")
+    assert "lớn hơn mức có thể có" in await lan.send("/sua 3.1.a") + await lan.send(
+        "99999999999999999999999999"
+    )
+    await lan.send("/sua 8.1")
+    await lan.send("có")
+    out = await lan.send("12/KH-UBND; 01/4/2029; https://sotttt.binhdinh.gov.vn/kh")
+    assert "sau năm báo cáo 2019" in out
+    answers = await world.answers()
+    assert answers["3.2.b.1"] == 1.2345 and "3.1.a" not in answers
+    await lan.send("đúng")
+    sub = await world.submission()
+    async with storage.unit() as u:
+        saved = (await u.load_answers(sub.id))["8.1"]
+    assert saved.value is True and saved.evidence["date"] == "2029-04-01"
