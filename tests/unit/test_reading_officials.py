@@ -165,6 +165,13 @@ def test_same_kinds(item_id: str, text: str, kind: type, value: Any) -> None:
         holds(result, kind, value)
 
 
+@pytest.mark.parametrize(
+    ("text", "value"), [("5 máy scan", 5), ("5 máy quét", 5), ("5 scanners", 5), ("5 máy", 5)]
+)
+def test_scanners_in_the_huyen_form(text: str, value: int) -> None:
+    holds(parse_answer(item("3.5", HUYEN), text, TODAY), Ok, value)
+
+
 def test_converted_values_say_what_they_convert() -> None:
     result = read("4.2.1.2019", "1,5 tỷ")
     assert isinstance(result, Confirm)
