@@ -194,8 +194,10 @@ class Phieu:
         await unit.apply_changes(sub.id, step.changes, user.id, channel, now)
         if step.transition:
             new = next_status(sub.status, step.transition)
+            # A submission after the deadline is accepted; its history row says it was late.
+            late = any(e.name == "submitted" and e.data.get("late") for e in step.events)
             if new is None or not await unit.move_submission(
-                sub.id, Status(sub.status), new, user.id, now
+                sub.id, Status(sub.status), new, user.id, now, note="late" if late else None
             ):
                 raise SubmissionMoved
         await unit.save_conversation(conv_id, step.state, user.id)
