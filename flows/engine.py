@@ -715,7 +715,11 @@ class _Run:
     def skip(self) -> None:
         q = self.current()
         if q is None:
-            self.resume()
+            nxt = next_item(self.form, self.answers, None, self.state.skipped)
+            if nxt is None or nxt in self.state.skipped:
+                self.all_required_done()
+            else:
+                self.ask(nxt)
             return
         if self.state.mode is Mode.AWAITING_EVIDENCE:
             self.say(N_("Đã ghi nhận; nhớ bổ sung minh chứng cho {item} trước khi nộp."), item=q.id)
