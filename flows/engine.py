@@ -534,17 +534,23 @@ class _Run:
 
     def _section_done(self, q: Question) -> bool:
         """Really done: nothing required missing, no evidence owed, and nothing of the section
-        left to ask (an optional item not yet skipped would be asked next, in the same section)."""
-        if not self._section_complete(q):
+        left to ask (an optional item not yet skipped would be asked next, in the same section).
+        One pass over the section's questions, values computed once."""
+        section = self.form.section(q.section)
+        if section is None:
             return False
         values = values_of(self.form, self.answers)
-        for other in self.form.questions:
-            if other.section != q.section or not is_visible(other, values):
+        for other in section.questions:
+            if not is_visible(other, values):
                 continue
             answer = self.answers.get(other.id)
             if needs_evidence(other, answer) and answer is not None and not answer.evidence:
                 return False
-            if is_open(other, self.answers, values) and other.id not in self.state.skipped:
+            if is_open(other, self.answers, values) and (
+                other.id not in self.state.skipped
+                or other.required
+                or other.type is ItemType.COMPUTED
+            ):
                 return False
         return True
 

@@ -571,3 +571,20 @@ def test_the_greetings_are_translated() -> None:
     chat.say("/lang en")
     text = chat.say("/menu")
     assert "Hello Lan!" in text and "Xin chào" not in text
+
+
+def test_kad_on_the_real_tables_of_section_6_4() -> None:
+    chat = Chat(SO)
+    chat.say("/sua 6.4.a.3")
+    chat.say("/kad")
+    assert "🚫 Cả 6.4.a (10 câu)" in _labels(chat)
+    chat.press("Cả 6.4.a")
+    chat.say("Sở không cung cấp dịch vụ công trực tuyến")
+    table_a = [q.id for q in SO.questions if q.table == "6.4.a"]
+    assert len(table_a) == 10 and all(chat.answers[i].is_na for i in table_a)
+    text = chat.say("/kad 6.4.b")
+    assert "Một lý do cho cả 6 câu của mục 6.4.b" in text
+    chat.press("Dùng lại: Sở không cung cấp")  # long reasons are cut on the button
+    table_b = [q.id for q in SO.questions if q.table == "6.4.b"]
+    reasons = {chat.answers[i].na_reason for i in table_b}
+    assert reasons == {"Sở không cung cấp dịch vụ công trực tuyến"}
