@@ -161,7 +161,11 @@ class Phieu:
             )
             return Outcome(replies=1)
         if fresh:
-            state.lang = normalise_language(user.lang)
+            # The user's chosen language; until one is chosen ("vi" is the default), the
+            # language the chat app reports, so an English phone is greeted in English.
+            state.lang = normalise_language(
+                sender.language if user.lang == "vi" and sender.language else user.lang
+            )
         return await self._run_engine(
             unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign
         )

@@ -541,3 +541,16 @@ async def test_a_submission_on_time_is_not_marked_late(storage: Storage) -> None
     async with world.storage.unit() as unit:
         events = await unit.submission_events(sub.id)
     assert [e.note for e in events] == [None]
+
+
+async def test_a_new_chat_is_greeted_in_the_language_of_the_chat_app(world: World) -> None:
+    english_phone = world.chat("telegram", "111", language="en-GB")
+    text = await english_phone.send("/start", update_id="1")
+    assert "Hello Nguyễn Thị Lan!" in text and "Xin chào" not in text
+
+
+async def test_a_chosen_language_wins_over_the_chat_app(world: World) -> None:
+    async with world.storage.unit() as u:
+        await u.set_user_lang(world.lan.id, "en")
+    vietnamese_phone = world.chat("telegram", "111", language="vi")
+    assert "Hello" in await vietnamese_phone.send("/start", update_id="1")
