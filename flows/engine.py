@@ -415,7 +415,9 @@ class _Run:
             self.replies.append(
                 Reply(
                     self.t(
-                        N_("Đã lưu dòng {n} của mục {item}. Thêm dòng nữa?"), n=len(rows), item=q.id
+                        N_("Đã lưu dòng {n} của mục {item}. Thêm dòng nữa?"),
+                        n=len(rows),
+                        item=self.label(q.id),
                     ),
                     choices=self._confirm_choices(q.id, more=True),
                     kind="confirm",
@@ -616,7 +618,7 @@ class _Run:
                     "anh/chị có thể /bo để trả lời sau."
                 ),
                 "error",
-                item=q.id,
+                item=self.label(q.id),
             )
             self.ask(q.id, push=False)
             return
@@ -728,7 +730,10 @@ class _Run:
                 self.ask(nxt)
             return
         if self.state.mode is Mode.AWAITING_EVIDENCE:
-            self.say(N_("Đã ghi nhận; nhớ bổ sung minh chứng cho {item} trước khi nộp."), item=q.id)
+            self.say(
+                N_("Đã ghi nhận; nhớ bổ sung minh chứng cho {item} trước khi nộp."),
+                item=self.label(q.id),
+            )
             self.state.mode = move(self.state.mode, "ask")
             self.after_saved(q.id)
             return

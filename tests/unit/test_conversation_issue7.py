@@ -370,6 +370,10 @@ def test_cell_ids_are_the_printed_number_and_the_column_name_everywhere() -> Non
     assert "5.4.1 (Nhà cung cấp)" in text
     assert "ten_phan_mem" not in chat.say("/xem 5")
     assert "nha_cung_cap" not in chat.say("/xem")
+    chat.answers["3.8"] = Answer(value=True)
+    chat.say("/sua 3.8.2.co")
+    text = chat.say("/kad")
+    assert "Mục 3.8.2 (Có) không có lựa chọn “không áp dụng”" in text and ".co" not in text
 
 
 def test_paper_instructions_and_orphan_hints_are_said_for_chat() -> None:
