@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flows import prompts
 from flows.engine import COMMANDS
@@ -592,3 +594,59 @@ def test_kad_on_the_real_tables_of_section_6_4() -> None:
     table_b = [q.id for q in SO.questions if q.table == "6.4.b"]
     reasons = {chat.answers[i].na_reason for i in table_b}
     assert reasons == {"Sở không cung cấp dịch vụ công trực tuyến"}
+
+
+# ---- nothing of the above breaks the engine -----------------------------------------------
+_STEPS = st.sampled_from(
+    [
+        ("text", t)
+        for t in (
+            "/kad 6.4",
+            "/kad",
+            "/na 6.4",
+            "/sua 6.4.b",
+            "/sua 8.1",
+            "/sua 8.2",
+            "/sua 8.3",
+            "/sua 3.2",
+            "/minhchung 8.1",
+            "/bo",
+            "/tiep",
+            "/xem",
+            "/nop",
+            "1",
+            "2",
+            "đồng ý",
+            "Cơ quan không cung cấp",
+            "Có",
+            "50",
+            "Tên; 3",
+            DOC,
+            "https://a.gov.vn/x",
+        )
+    ]
+    + [
+        ("payload", p)
+        for p in (
+            "y|6.4.b|group",
+            "y|6.5|reuse",
+            "y|6.4.a|reuse",
+            "c||fix",
+            "c|8.1|evidence",
+            "a|8.3|clear",
+            "a|8.3|keep",
+            "y|8.3|yes",
+            "y||yes",
+        )
+    ]
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_STEPS, max_size=30))
+def test_no_sequence_of_the_new_commands_breaks_the_engine(steps: list[tuple[str, str]]) -> None:
+    chat = Chat(FORM)
+    for kind, value in steps:
+        replies = chat.send(text=value) if kind == "text" else chat.send(payload=value)
+        assert replies, f"silence after {value!r}"
+        assert "engine_recovered" not in chat.events
