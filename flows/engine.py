@@ -101,6 +101,7 @@ COMMANDS: dict[str, str] = {
     "proof": "evidence",
     "fix": "fix",
 }
+_DONE_WORDS = frozenset({"xong", "xong roi", "het", "het roi", "done", "finish", "finished"})
 _AGREE = frozenset(
     {"dong y", "chinh xac", "xac nhan", "dung roi", "dung vay", "agree", "correct", "right"}
 )
@@ -378,6 +379,9 @@ class _Run:
                 N_("Giá trị này được tính tự động; hãy xác nhận hoặc sửa số liệu đầu vào."), "error"
             )
             self.ask(q.id, push=False)
+            return
+        if q.type is ItemType.LIST and self._rows(q.id) and _says_done(text):
+            self.list_choice(q, "keep")
             return
         result = (
             parse_list_row(q.columns, text, self.ctx.today)
@@ -1171,6 +1175,11 @@ class _Run:
             self.after_saved(items[-1])
         else:
             self.resume()
+
+
+def _says_done(text: str) -> bool:
+    """ "xong" typed at a list that has rows ends it; it is never a row named "Xong"."""
+    return fold(text).strip(" .!") in _DONE_WORDS
 
 
 def _yes_no(text: str) -> bool | None:

@@ -650,3 +650,12 @@ def test_no_sequence_of_the_new_commands_breaks_the_engine(steps: list[tuple[str
         replies = chat.send(text=value) if kind == "text" else chat.send(payload=value)
         assert replies, f"silence after {value!r}"
         assert "engine_recovered" not in chat.events
+
+
+@pytest.mark.parametrize("typed", ["xong", "Xong rồi", "hết", "done"])
+def test_xong_typed_at_a_list_with_rows_ends_it_and_adds_no_row(typed: str) -> None:
+    chat = _list_with_two_rows()
+    chat.say("1")  # ➕ Thêm dòng
+    chat.say(typed)
+    assert len(chat.value("8.3")) == 2
+    assert chat.state.item != "8.3" or chat.state.mode is Mode.REVIEWING
