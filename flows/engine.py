@@ -446,9 +446,10 @@ class _Run:
                 Choice(self.t(N_("✅ Xong")), pack(Act.CONFIRM, item, "done")),
             )
         if (self.state.pending or {}).get("clear"):
+            # "Keep" first: a "1" typed out of habit keeps the rows.
             return (
-                Choice(self.t(N_("🗑 Xoá hết")), pack(Act.CONFIRM, item, "yes")),
                 Choice(self.t(N_("↩ Giữ lại")), pack(Act.CONFIRM, item, "no")),
+                Choice(self.t(N_("🗑 Xoá hết")), pack(Act.CONFIRM, item, "yes")),
             )
         return (
             Choice(self.t(N_("✅ Đúng")), pack(Act.CONFIRM, item, "yes")),

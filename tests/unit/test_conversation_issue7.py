@@ -183,7 +183,9 @@ def _list_with_two_rows() -> Chat:
     return chat
 
 
-@pytest.mark.parametrize("typed", [["1", "1"], ["1", "1", "1"], ["1", "2", "2"], ["2", "1"]])
+@pytest.mark.parametrize(
+    "typed", [["1", "1"], ["1", "1", "1"], ["2", "1"], ["1", "2", "1"], ["1", "2", "1", "1"]]
+)
 def test_typed_numbers_at_a_list_never_wipe_saved_rows(typed: list[str]) -> None:
     chat = _list_with_two_rows()
     for text in typed:
@@ -659,3 +661,12 @@ def test_xong_typed_at_a_list_with_rows_ends_it_and_adds_no_row(typed: str) -> N
     chat.say(typed)
     assert len(chat.value("8.3")) == 2
     assert chat.state.item != "8.3" or chat.state.mode is Mode.REVIEWING
+
+
+def test_the_summary_lists_cells_by_number_and_column_name() -> None:
+    from flows.navigation import Summary
+
+    s = Summary(missing_required=["5.4.1.so_don_vi"], missing_evidence=["3.8.1.co"], total=2)
+    text = prompts.summary(SO, s, "vi", editable=True).text
+    assert "5.4.1 (SL đơn vị trực thuộc đã triển khai)" in text and "3.8.1 (Có)" in text
+    assert "so_don_vi" not in text and ".co" not in text
