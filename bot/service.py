@@ -161,7 +161,11 @@ class Phieu:
             )
             return Outcome(replies=1)
         if fresh:
-            state.lang = normalise_language(user.lang)
+            # The user's chosen language; until one is chosen ("vi" is the default), the
+            # language the chat app reports, so an English phone is greeted in English.
+            state.lang = normalise_language(
+                sender.language if user.lang == "vi" and sender.language else user.lang
+            )
         return await self._run_engine(
             unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign
         )
@@ -197,8 +201,10 @@ class Phieu:
         await unit.apply_changes(sub.id, step.changes, user.id, channel, now)
         if step.transition:
             new = next_status(sub.status, step.transition)
+            # A submission after the deadline is accepted; its history row says it was late.
+            late = any(e.name == "submitted" and e.data.get("late") for e in step.events)
             if new is None or not await unit.move_submission(
-                sub.id, Status(sub.status), new, user.id, now
+                sub.id, Status(sub.status), new, user.id, now, note="late" if late else None
             ):
                 raise SubmissionMoved
         await unit.save_conversation(conv_id, step.state, user.id)

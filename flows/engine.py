@@ -16,7 +16,7 @@ from typing import Any
 from transitions import MachineError
 
 from flows import expr, prompts
-from flows.i18n import LANGUAGES, N_, format_value
+from flows.i18n import LANGUAGES, N_, format_day, format_value
 from flows.machines import EDITABLE_STATUSES, Mode, move
 from flows.model import Evidence, Form, ItemType, Question
 from flows.navigation import (
@@ -58,7 +58,7 @@ from flows.state import (
 )
 
 _TRAIL = 50
-_ITEM_BOUND = frozenset({"skip", "back", "na"})
+_ITEM_BOUND = frozenset({"skip", "back", "na", "evidence"})
 _MIN_REASON = 5
 
 COMMANDS: dict[str, str] = {
@@ -89,7 +89,24 @@ COMMANDS: dict[str, str] = {
     "huongdan": "help",
     "lang": "lang",
     "ngonngu": "lang",
+    # English aliases, so an official reading the English help can type what it says.
+    "next": "continue",
+    "resume": "continue",
+    "previous": "back",
+    "notapplicable": "na",
+    "change": "edit",
+    "summary": "review",
+    "send": "submit",
+    "language": "lang",
+    "minhchung": "evidence",
+    "evidence": "evidence",
+    "proof": "evidence",
+    "fix": "fix",
 }
+_DONE_WORDS = frozenset({"xong", "xong roi", "het", "het roi", "done", "finish", "finished"})
+_AGREE = frozenset(
+    {"dong y", "chinh xac", "xac nhan", "dung roi", "dung vay", "agree", "correct", "right"}
+)
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 
@@ -125,6 +142,10 @@ class _Run:
 
     def to(self, trigger: str) -> None:
         self.state.mode = move(self.state.mode, trigger, editable=self.editable)
+
+    def label(self, item: str) -> str:
+        """The item's number as the official reads it (never a column's internal id)."""
+        return prompts.label_of(self.form, item, self.lang)
 
     def current(self) -> Question | None:
         return self.form.question(self.state.item) if self.state.item else None
@@ -184,7 +205,7 @@ class _Run:
             s = summarise(self.form, self.answers, self.state.skipped)
             return prompts.summary(self.form, s, self.lang, editable=self.editable).choices
         if mode is Mode.ANSWERING and q is not None:
-            return prompts.answer_choices(self.lang, q)
+            return prompts.answer_choices(self.lang, q, self._rows(q.id))
         if mode is Mode.CONFIRMING_SUBMIT:
             return self._submit_choices()
         if mode in (Mode.CONFIRMING_VALUE, Mode.LIST_MORE) and q:
@@ -245,10 +266,16 @@ class _Run:
             self.skip()
         elif action == "back":
             self.back()
+        elif action == "na" and arg:
+            self.not_applicable_group(arg)
         elif action == "na":
             self.not_applicable()
         elif action == "edit":
             self.edit(arg)
+        elif action == "evidence":
+            self.change_evidence(arg or self.state.item or "")
+        elif action == "fix":
+            self.fix_blockers()
         elif action == "submit":
             self.submit()
         else:
@@ -264,6 +291,14 @@ class _Run:
         elif mode is Mode.AWAITING_EVIDENCE and (q := self.current()):
             if not self._evidence_confirmed(q, None, yes=p.value == "yes"):
                 self.stale()
+        elif mode is Mode.AWAITING_NA_REASON:
+            self.on_na_choice(p.value)
+        elif mode is Mode.CONFIRMING_VALUE and (self.state.pending or {}).get("clear"):
+            self.state.pending = None
+            if yes:
+                self.store(p.item, Answer(value=[]))
+            else:
+                self.ask(p.item, push=False)
         elif mode is Mode.CONFIRMING_VALUE:
             value = (self.state.pending or {}).get("value")
             evidence = (self.state.pending or {}).get("evidence")
@@ -304,14 +339,14 @@ class _Run:
         elif mode is Mode.AWAITING_EVIDENCE and q:
             self.evidence_text(q, text)
         elif mode is Mode.CONFIRMING_SUBMIT:
-            yes = parse_yes_no(text)
+            yes = _yes_no(text)
             if yes is None:
                 self.say(N_("Vui lòng trả lời Có hoặc Không."), "error")
                 self.submit()
             else:
                 self.on_confirm(Payload(Act.CONFIRM, "", "yes" if yes else "no"))
         elif mode in (Mode.CONFIRMING_VALUE, Mode.LIST_MORE) and q:
-            yes = parse_yes_no(text)
+            yes = _yes_no(text)
             if yes is not None:
                 self.on_confirm(Payload(Act.CONFIRM, q.id, "yes" if yes else "no"))
             else:
@@ -319,6 +354,13 @@ class _Run:
                 if mode is Mode.CONFIRMING_VALUE:
                     self.state.pending = None
                 self.answer_text(q, text)
+        elif (
+            mode is Mode.ANSWERING
+            and q
+            and q.type is ItemType.COMPUTED
+            and _yes_no(text) is not None
+        ):
+            self.on_confirm(Payload(Act.CONFIRM, q.id, "yes" if _yes_no(text) else "no"))
         elif mode is Mode.ANSWERING and q:
             self.answer_text(q, text)
         else:
@@ -333,8 +375,8 @@ class _Run:
             return
         if q.type is ItemType.YES_NO:
             self.store(item, Answer(value=value == "yes"))
-        elif q.type is ItemType.LIST and value == "none":
-            self.store(item, Answer(value=[]))
+        elif q.type is ItemType.LIST and value in ("none", "clear", "keep"):
+            self.list_choice(q, value)
         elif value in {o.value for o in q.options} or q.type is ItemType.STATUS:
             self.store(item, Answer(value=value))
         else:
@@ -350,6 +392,9 @@ class _Run:
         if self._answer_with_evidence(q, text) or self._no_such_table_row(q, text):
             return
         year = self.ctx.reporting_year
+        if q.type is ItemType.LIST and self._rows(q.id) and _says_done(text):
+            self.list_choice(q, "keep")
+            return
         result = (
             parse_list_row(q.columns, text, self.ctx.today, reporting_year=year)
             if q.type is ItemType.LIST
@@ -439,14 +484,16 @@ class _Run:
             rows.append(result.value)
             # The section's 🎉 waits for "Xong", so it does not interrupt "Thêm dòng nữa?".
             pending = self.state.pending or {}
-            was_complete = pending.get("was_complete", self._section_complete(q))
+            was_complete = pending.get("was_complete", self._section_done(q))
             self._save(q.id, Answer(value=rows))
             self.to("ask_more_rows")
             self.state.pending = {"was_complete": was_complete}
             self.replies.append(
                 Reply(
                     self.t(
-                        N_("Đã lưu dòng {n} của mục {item}. Thêm dòng nữa?"), n=len(rows), item=q.id
+                        N_("Đã lưu dòng {n} của mục {item}. Thêm dòng nữa?"),
+                        n=len(rows),
+                        item=self.label(q.id),
                     ),
                     choices=self._confirm_choices(q.id, more=True),
                     kind="confirm",
@@ -470,6 +517,12 @@ class _Run:
                 Choice(self.t(N_("➕ Thêm dòng")), pack(Act.CONFIRM, item, "more")),
                 Choice(self.t(N_("✅ Xong")), pack(Act.CONFIRM, item, "done")),
             )
+        if (self.state.pending or {}).get("clear"):
+            # "Keep" first: a "1" typed out of habit keeps the rows.
+            return (
+                Choice(self.t(N_("↩ Giữ lại")), pack(Act.CONFIRM, item, "no")),
+                Choice(self.t(N_("🗑 Xoá hết")), pack(Act.CONFIRM, item, "yes")),
+            )
         return (
             Choice(self.t(N_("✅ Đúng")), pack(Act.CONFIRM, item, "yes")),
             Choice(self.t(N_("✏️ Nhập lại")), pack(Act.CONFIRM, item, "no")),
@@ -479,6 +532,9 @@ class _Run:
         text = self.t(p.msgid, **p.params)
         if p.example:
             text += "\n" + self.t(N_("Ví dụ: {example}"), example=p.example)
+        q = self.current()
+        if q is not None and not q.required:
+            text += "\n" + self.t(N_("Câu này không bắt buộc: gõ /bo để bỏ qua."))
         self.replies.append(Reply("❗ " + text, kind="error", item=self.state.item))
 
     def _save(self, item: str, answer: Answer) -> None:
@@ -503,7 +559,7 @@ class _Run:
         q = self.form.question(item)
         if q is None:
             return
-        before = self._section_complete(q)
+        before = self._section_done(q)
         old = self.answers.get(item)
         if old is not None and old.evidence and not answer.evidence and not answer.is_na:
             answer = replace(answer, evidence=old.evidence)
@@ -515,9 +571,11 @@ class _Run:
             if answer.is_na
             else format_answer(q, answer.value, self.lang)
         )
+        if answer.evidence:
+            shown += "\n📎 " + prompts.evidence_text(answer.evidence, self.lang)
         self.replies.append(
             Reply(
-                self.t(N_("✅ Đã lưu {item}: {value}"), item=item, value=shown),
+                self.t(N_("✅ Đã lưu {item}: {value}"), item=self.label(item), value=shown),
                 kind="ack",
                 item=item,
             )
@@ -530,7 +588,7 @@ class _Run:
                     Reply(
                         prompts.check_failure(self.form, f, self.lang),
                         actions=(
-                            *prompts.fix_actions(self.lang, f),
+                            *prompts.fix_actions(self.lang, f, self.form),
                             Choice(
                                 self.t(N_("▶ Để sau, tiếp tục")),
                                 pack(Act.COMMAND, value="continue"),
@@ -543,30 +601,74 @@ class _Run:
             self.state.mode = move(self.state.mode, "ask")
             self.state.item = item
             return
-        self._announce_completed(q, before)
         if needs_evidence(q, answer) and not answer.evidence:
             self.ask_evidence(q)
             return
+        self._announce_completed(q, before)
         self.after_saved(item)
 
     def _section_complete(self, q: Question) -> bool:
         section = self.form.section(q.section)
         return section is not None and section_progress(self.form, self.answers, section).complete
 
+    def _section_done(self, q: Question) -> bool:
+        """Really done: nothing required missing, no evidence owed, and nothing of the section
+        left to ask (an optional item not yet skipped would be asked next, in the same section).
+        One pass over the section's questions, values computed once."""
+        section = self.form.section(q.section)
+        if section is None:
+            return False
+        values = values_of(self.form, self.answers)
+        for other in section.questions:
+            if not is_visible(other, values):
+                continue
+            answer = self.answers.get(other.id)
+            if needs_evidence(other, answer) and answer is not None and not answer.evidence:
+                return False
+            if is_open(other, self.answers, values) and (
+                other.id not in self.state.skipped
+                or other.required
+                or other.type is ItemType.COMPUTED
+            ):
+                return False
+        return True
+
     def _announce_completed(self, q: Question, was_complete: bool) -> None:
-        """🎉 when saving `q` (an answer or a list row) completed its section."""
-        if not was_complete and self._section_complete(q):
+        """🎉 when saving `q` (an answer, a list row, evidence) finished its section."""
+        if not was_complete and self._section_done(q):
             self.events.append(Event("section_completed", {"section": q.section}))
             self.say(N_("🎉 Đã xong Mục {section}."), section=q.section)
 
     def after_saved(self, item: str) -> None:
         nxt = next_item(self.form, self.answers, item, self.state.skipped)
+        if nxt is not None and nxt in self.state.skipped and not self._required(nxt):
+            # Only optional items the official chose to skip are left: do not go round again.
+            nxt = None
         if nxt is None:
             self.state.item = None
-            self.say(N_("Anh/chị đã trả lời hết các câu. Hãy xem lại và nộp phiếu."))
-            self.review("")
+            self.all_required_done()
         else:
             self.ask(nxt)
+
+    def _required(self, item: str) -> bool:
+        q = self.form.question(item)
+        return q is not None and q.required
+
+    def all_required_done(self) -> None:
+        """The end of the road: everything required answered (or said what is still missing)."""
+        s = summarise(self.form, self.answers, self.state.skipped)
+        if s.missing_required:
+            self.say(N_("Các câu còn lại anh/chị đã bỏ qua. Xem tóm tắt bên dưới."))
+        elif s.skipped:
+            self.say(
+                N_(
+                    "Anh/chị đã trả lời hết các câu bắt buộc; các câu không bắt buộc đã bỏ "
+                    "qua có thể để trống. Hãy xem lại và nộp phiếu."
+                )
+            )
+        else:
+            self.say(N_("Anh/chị đã trả lời hết các câu. Hãy xem lại và nộp phiếu."))
+        self.review("")
 
     def ask(self, item: str, push: bool = True) -> None:
         q = self.form.question(item)
@@ -593,27 +695,17 @@ class _Run:
                     "anh/chị có thể /bo để trả lời sau."
                 ),
                 "error",
-                item=q.id,
+                item=self.label(q.id),
             )
             self.ask(q.id, push=False)
             return
         self.to("need_reason")
-        self.replies.append(
-            Reply(
-                self.t(
-                    N_(
-                        "Vì sao mục {item} không áp dụng với cơ quan? Nêu lý do ngắn gọn.\n"
-                        "Ví dụ: Cơ quan không cung cấp dịch vụ công trực tuyến."
-                    ),
-                    item=q.id,
-                ),
-                actions=(Choice(self.t(N_("↩ Quay lại")), pack(Act.EDIT, q.id)),),
-                kind="question",
-                item=q.id,
-            )
-        )
+        self.ask_reason(q)
 
     def save_na_reason(self, q: Question, text: str) -> None:
+        if (self.state.pending or {}).get("group") and len(text) >= _MIN_REASON:
+            self.save_group_reason(str((self.state.pending or {})["group"]), text[:500])
+            return
         if len(text) < _MIN_REASON:
             self.say(
                 N_(
@@ -641,9 +733,16 @@ class _Run:
                 "Ví dụ: https://sotttt.binhdinh.gov.vn/tin-tuc"
             )
         )
+        text = self.t(msgid, item=self.label(q.id))
+        current = self.answers.get(q.id)
+        if current is not None and current.evidence:
+            text += "\n" + self.t(
+                N_("Minh chứng hiện tại: {evidence}. Gửi minh chứng mới để thay."),
+                evidence=prompts.evidence_text(current.evidence, self.lang),
+            )
         self.replies.append(
             Reply(
-                self.t(msgid, item=q.id),
+                text,
                 actions=(Choice(self.t(N_("⏭ Bổ sung sau")), pack(Act.COMMAND, q.id, "skip")),),
                 kind="question",
                 item=q.id,
@@ -654,6 +753,10 @@ class _Run:
         if self._evidence_confirmed(q, text):
             return
         year = self.ctx.reporting_year
+        added = self._link_for_document(q, text)
+        if added is not None:
+            self.save_evidence(added)
+            return
         if q.evidence is Evidence.DOCUMENT:
             result = parse_document(text, self.ctx.today, require_link=True, reporting_year=year)
         else:
@@ -702,9 +805,15 @@ class _Run:
         if q is None:
             return
         old = self.answers.get(q.id) or Answer()
+        before = self._section_done(q)
         self._save(q.id, replace(old, evidence=evidence))
-        self.say(N_("📎 Đã lưu minh chứng cho {item}."), item=q.id)
+        self.say(
+            N_("📎 Đã lưu minh chứng cho {item}: {evidence}"),
+            item=self.label(q.id),
+            evidence=prompts.evidence_text(evidence, self.lang),
+        )
         self.state.mode = move(self.state.mode, "ask")
+        self._announce_completed(q, before)
         self.after_saved(q.id)
 
     # ---- navigation ---------------------------------------------------------------------
@@ -724,19 +833,29 @@ class _Run:
     def skip(self) -> None:
         q = self.current()
         if q is None:
-            self.resume()
+            nxt = next_item(self.form, self.answers, None, self.state.skipped)
+            if nxt is None or nxt in self.state.skipped:
+                self.all_required_done()
+            else:
+                self.ask(nxt)
             return
         if self.state.mode is Mode.AWAITING_EVIDENCE:
-            self.say(N_("Đã ghi nhận; nhớ bổ sung minh chứng cho {item} trước khi nộp."), item=q.id)
+            self.say(
+                N_("Đã ghi nhận; nhớ bổ sung minh chứng cho {item} trước khi nộp."),
+                item=self.label(q.id),
+            )
             self.state.mode = move(self.state.mode, "ask")
             self.after_saved(q.id)
             return
+        was_done = self._section_done(q)
         if q.id not in self.state.skipped:
             self.state.skipped = [*self.state.skipped, q.id]
+        self._announce_completed(q, was_done)
         nxt = next_item(self.form, self.answers, q.id, self.state.skipped)
-        if nxt is None or nxt == q.id:
-            self.say(N_("Không còn câu nào khác chưa trả lời."))
-            self.review("")
+        if nxt is None or nxt in self.state.skipped:
+            # Everything left was skipped already: going round them again is a circle.
+            self.state.item = None
+            self.all_required_done()
         else:
             self.ask(nxt)
 
@@ -881,6 +1000,7 @@ class _Run:
             return
         self.transition = "submit"
         self.to("submitted")
+        late_days = self._days_late()
         self.events.append(
             Event(
                 "submitted",
@@ -888,18 +1008,293 @@ class _Run:
                     "answered": len(s.answered),
                     "not_applicable": len(s.not_applicable),
                     "missing_evidence": len(s.missing_evidence),
+                    "late": late_days > 0,
+                    "days_late": late_days,
                 },
             )
         )
         self.say(
             N_("📤 Đã nộp phiếu. Sở TTTT sẽ thẩm định và báo lại nếu cần bổ sung. Cảm ơn anh/chị!")
         )
+        if late_days > 0:
+            self.say(
+                N_(
+                    "⏰ Phiếu được nộp sau hạn {deadline} ({days} ngày). Phiếu vẫn được nhận và "
+                    "được ghi là nộp muộn."
+                ),
+                deadline=format_day(self.lang, self.ctx.deadline) if self.ctx.deadline else "",
+                days=late_days,
+            )
+
+    def _days_late(self) -> int:
+        """Days past the campaign's deadline (0 when on time or without a deadline)."""
+        if self.ctx.deadline is None:
+            return 0
+        return max(0, (self.ctx.today - self.ctx.deadline).days)
 
     def read_only(self) -> None:
         self.say(
             N_("Phiếu đang ở trạng thái: {status}. Câu trả lời chỉ xem được (/xem)."),
             status=prompts.status_text(self.lang, self.ctx.status),
         )
+
+    # ---- lists: keeping and removing saved rows -----------------------------------------
+    def _rows(self, item: str) -> int:
+        a = self.answers.get(item)
+        return len(a.value) if a is not None and isinstance(a.value, list) else 0
+
+    def list_choice(self, q: Question, value: str) -> None:
+        """ "Không có" / "Xong, giữ" / "Xoá" at a list. Saved rows go only after a confirm."""
+        rows = self._rows(q.id)
+        if value == "keep" or (value == "none" and rows == 0 and q.id in self.answers):
+            self.after_saved(q.id)
+        elif rows == 0:
+            self.store(q.id, Answer(value=[]))
+        else:
+            self.state.pending = {"clear": True}
+            self.to("need_confirmation")
+            self.replies.append(
+                Reply(
+                    self.t(
+                        N_("Xoá cả {n} dòng đã lưu của mục {item}? Việc này không hoàn tác được."),
+                        n=rows,
+                        item=self.label(q.id),
+                    ),
+                    choices=self._confirm_choices(q.id),
+                    kind="confirm",
+                    item=q.id,
+                )
+            )
+
+    # ---- evidence of an answered item ----------------------------------------------------
+    def change_evidence(self, item: str) -> None:
+        """Keep the value, give (or replace) its evidence: `/minhchung 8.2`, or the button."""
+        q = self.form.question(item.strip().rstrip("."))
+        answer = self.answers.get(q.id) if q is not None else None
+        if q is None or q.evidence is Evidence.NONE:
+            self.say(
+                N_("Mục “{item}” không cần minh chứng. Ví dụ: /minhchung 8.1"), "error", item=item
+            )
+            self.reshow()
+            return
+        if not needs_evidence(q, answer):
+            self.say(
+                N_("Mục {item} chưa có câu trả lời cần minh chứng. Hãy trả lời trước."),
+                "error",
+                item=self.label(q.id),
+            )
+            self.edit(q.id)
+            return
+        self.state.mode = move(self.state.mode, "ask")
+        self.state.item = q.id
+        self.state.pending = None
+        self.ask_evidence(q)
+
+    def _link_for_document(self, q: Question, text: str) -> dict[str, Any] | None:
+        """A link alone, sent for a document already saved without one, completes it."""
+        old = (self.answers.get(q.id) or Answer()).evidence
+        if (
+            q.evidence is not Evidence.DOCUMENT
+            or not isinstance(old, dict)
+            or not old.get("number")
+        ):
+            return None
+        url_q = replace(q, type=ItemType.URL, unit=None, min=None, max=None, example=None)
+        read = parse_answer(url_q, text, self.ctx.today)
+        return {**old, "link": read.value} if isinstance(read, Ok) else None
+
+    # ---- what blocks submission, first ---------------------------------------------------
+    def fix_blockers(self) -> None:
+        """ "Trả lời tiếp" after a refused /nop: failed checks, then evidence, then items."""
+        s = summarise(self.form, self.answers, self.state.skipped)
+        if s.failed:
+            f = s.failed[0]
+            first = next((i for i, v in f.values.items() if v is not None), None)
+            self.replies.append(
+                Reply(
+                    prompts.check_failure(self.form, f, self.lang),
+                    actions=prompts.fix_actions(self.lang, f, self.form),
+                    kind="check",
+                    item=first,
+                )
+            )
+            if first is not None:
+                self.ask(first)
+        elif s.missing_evidence:
+            q = self.form.question(s.missing_evidence[0])
+            assert q is not None
+            self.state.mode = move(self.state.mode, "ask")
+            self.state.item = q.id
+            self.ask_evidence(q)
+        elif s.missing_required:
+            self.ask(s.missing_required[0])
+        else:
+            self.resume()
+
+    # ---- "không áp dụng" for a whole group or table ---------------------------------------
+    def _group_of(self, q: Question) -> str | None:
+        """The innermost group or table around `q` with more than one item allowing "không
+        áp dụng"; None when there is none."""
+        section = self.form.section(q.section)
+        if section is None:
+            return None
+        heads = [
+            h.id
+            for h in section.outline
+            if getattr(h, "kind", None) in ("group", "table") and q.id.startswith(h.id + ".")
+        ]
+        for head in sorted(heads, key=len, reverse=True):
+            if len(self._group_items(head)) > 1:
+                return head
+        return None
+
+    def _group_items(self, group: str) -> list[str]:
+        values = values_of(self.form, self.answers)
+        return [
+            q.id
+            for q in self.form.questions
+            if (q.id.startswith(group + ".") or q.table == group)
+            and q.na_allowed
+            and is_visible(q, values)
+        ]
+
+    def _previous_reason(self, item: str) -> str | None:
+        """The reason given last before `item` in form order (any, if none before)."""
+        reasons = [
+            (q.id, a.na_reason)
+            for q in self.form.questions
+            if (a := self.answers.get(q.id)) is not None and a.na_reason
+        ]
+        if not reasons:
+            return None
+        ids = [q.id for q in self.form.questions]
+        before = [r for i, r in reasons if item in ids and ids.index(i) < ids.index(item)]
+        return before[-1] if before else reasons[-1][1]
+
+    def ask_reason(self, q: Question, group: str | None = None) -> None:
+        actions: list[Choice] = []
+        previous = self._previous_reason(q.id)
+        if previous:
+            shown = previous if len(previous) <= 40 else previous[:39] + "…"
+            actions.append(
+                Choice(
+                    self.t(N_("♻️ Dùng lại: {reason}"), reason=shown),
+                    pack(Act.CONFIRM, q.id, "reuse"),
+                )
+            )
+        whole = self._group_of(q) if group is None else None
+        if whole is not None:
+            actions.append(
+                Choice(
+                    self.t(
+                        N_("🚫 Cả {group} ({n} câu)"), group=whole, n=len(self._group_items(whole))
+                    ),
+                    pack(Act.CONFIRM, q.id, "group"),
+                )
+            )
+        actions.append(Choice(self.t(N_("↩ Quay lại")), pack(Act.EDIT, q.id)))
+        if group is None:
+            text = self.t(
+                N_(
+                    "Vì sao mục {item} không áp dụng với cơ quan? Nêu lý do ngắn gọn.\n"
+                    "Ví dụ: Cơ quan không cung cấp dịch vụ công trực tuyến."
+                ),
+                item=self.label(q.id),
+            )
+        else:
+            text = self.t(
+                N_(
+                    "Một lý do cho cả {n} câu của mục {group} ({items}): vì sao không áp dụng?\n"
+                    "Ví dụ: Cơ quan không cung cấp dịch vụ công trực tuyến."
+                ),
+                n=len(self._group_items(group)),
+                group=group,
+                items=", ".join(self.label(i) for i in self._group_items(group)),
+            )
+        self.replies.append(Reply(text, actions=tuple(actions), kind="question", item=q.id))
+
+    def not_applicable_group(self, group: str) -> None:
+        """`/kad 6.4`: one reason for every item of a group or table that allows it."""
+        group = group.strip().rstrip(".")
+        q = self.form.question(group)
+        if q is not None and not (items := self._group_items(group)):
+            self.state.item, self.state.mode = q.id, move(self.state.mode, "ask")
+            self.not_applicable()
+            return
+        items = self._group_items(group)
+        if not items:
+            self.say(
+                N_(
+                    "Mục {group} không có câu nào cho phép “không áp dụng”. Ví dụ: /kad 6.4 "
+                    "(một nhóm hay bảng có lựa chọn này)."
+                ),
+                "error",
+                group=group,
+            )
+            self.reshow()
+            return
+        first = self.form.question(items[0])
+        assert first is not None
+        self.state.mode = move(self.state.mode, "ask")
+        self.state.item = first.id
+        self.to("need_reason")
+        self.state.pending = {"group": group}
+        self.ask_reason(first, group)
+
+    def on_na_choice(self, value: str) -> None:
+        q = self.current()
+        if q is None:
+            self.stale()
+            return
+        group = (self.state.pending or {}).get("group")
+        if value == "reuse":
+            reason = self._previous_reason(q.id)
+            if reason is None:
+                self.stale()
+            elif group:
+                self.save_group_reason(str(group), reason)
+            else:
+                self.state.mode = move(self.state.mode, "ask")
+                self.store(q.id, Answer(na_reason=reason))
+        elif value == "group" and (whole := self._group_of(q)) is not None:
+            self.state.pending = {"group": whole}
+            self.ask_reason(q, whole)
+        else:
+            self.stale()
+
+    def save_group_reason(self, group: str, reason: str) -> None:
+        items = self._group_items(group)
+        self.state.pending = None
+        self.state.mode = move(self.state.mode, "ask")
+        for item in items:
+            self._save(item, Answer(na_reason=reason))
+            if item in self.state.skipped:
+                self.state.skipped.remove(item)
+        self.say(
+            N_("✅ Đã ghi “không áp dụng” ({reason}) cho {n} câu của mục {group}: {items}"),
+            reason=reason,
+            n=len(items),
+            group=group,
+            items=", ".join(self.label(i) for i in items),
+        )
+        if items:
+            self.after_saved(items[-1])
+        else:
+            self.resume()
+
+
+def _says_done(text: str) -> bool:
+    """ "xong" typed at a list that has rows ends it; it is never a row named "Xong"."""
+    return fold(text).strip(" .!") in _DONE_WORDS
+
+
+def _yes_no(text: str) -> bool | None:
+    """A yes/no reply to a confirmation: the parser's words, plus agreement phrases a
+    confirmation gets ("đồng ý", "chính xác", "xác nhận", "agree", "correct")."""
+    read = parse_yes_no(text)
+    if read is not None:
+        return read
+    return True if fold(text).strip(" .!,") in _AGREE else None
 
 
 def _formula_refs(q: Question) -> tuple[str, ...]:

@@ -292,3 +292,65 @@ def _eval(node: Node, values: Mapping[str, Any]) -> Any:
 def evaluate(source: str, values: Mapping[str, Any]) -> Any:
     """Value of an expression over answers keyed by item id; blanks are None."""
     return _eval(parse(source), values)
+
+
+_NEGATED = {"<=": ">", "<": "≥", ">=": "<", ">": "≤", "==": "≠", "!=": "="}
+
+
+@dataclass(frozen=True, slots=True)
+class Sides:
+    """A comparison's two sides, evaluated: what a failed check compares.
+
+    `op` is the operator that *holds* when the rule fails (`<=` fails as `>`), so a message
+    reads "4.1.3: 10 > 4.1.1 + 4.1.2: 9". Values are None where a side is blank.
+    """
+
+    left: Any
+    left_refs: tuple[str, ...]
+    op: str
+    right: Any
+    right_refs: tuple[str, ...]
+
+
+def _node_refs(node: Node) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+
+    def walk(n: Node) -> None:
+        if n[0] == "ref":
+            seen.setdefault(n[1], None)
+        elif n[0] == "bin":
+            walk(n[2])
+            walk(n[3])
+        elif n[0] in ("not", "neg"):
+            walk(n[1])
+        elif n[0] == "call":
+            for arg in n[2]:
+                walk(arg)
+
+    walk(node)
+    return tuple(seen)
+
+
+def sides(source: str, values: Mapping[str, Any]) -> Sides | None:
+    """The evaluated sides of a rule that is one comparison; None for any other rule."""
+    node = parse(source)
+    if node[0] != "bin" or node[1] not in _NEGATED:
+        return None
+    _, op, left, right = node
+    return Sides(
+        _eval(left, values), _node_refs(left), _NEGATED[op], _eval(right, values), _node_refs(right)
+    )
+
+
+def ruled_out(source: str, values: Mapping[str, Any]) -> bool:
+    """Whether a `when` is false for good: one of its `and` parts is false and every item that
+    part reads is answered. A part that reads a blank may still turn true, so it is not."""
+    node = parse(source)
+
+    def out(n: Node) -> bool:
+        if n[0] == "bin" and n[1] == "and":
+            return out(n[2]) or out(n[3])
+        read = _node_refs(n)
+        return all(values.get(r) is not None for r in read) and _eval(n, values) is not True
+
+    return out(node)

@@ -100,9 +100,19 @@ class SectionProgress:
         return self.missing_required == 0
 
 
+def may_be_asked(q: Question, values: Mapping[str, Any]) -> bool:
+    """Visible now, or hidden only by a question not answered yet ("Nếu có" follow-ups).
+
+    Counting these keeps a section's total from growing under the official's feet: a "Có"
+    never adds questions to "câu n/total"; a "Không" removes the ones it rules out.
+    """
+    return is_visible(q, values) or not expr.ruled_out(q.when or "false", values)
+
+
 def section_progress(
     form: Form, answers: Answers, section: Section, values: Mapping[str, Any] | None = None
 ) -> SectionProgress:
+    """Done / total of a section; the total counts every question that may still be asked."""
     values = values_of(form, answers) if values is None else values
     qs = [q for q in section.questions if is_visible(q, values)]
     complete = [_is_complete(q, answers, values) for q in qs]
@@ -111,7 +121,8 @@ def section_progress(
         for q, ok in zip(qs, complete, strict=True)
         if not ok and (is_open(q, answers, values) if q.type is ItemType.COMPUTED else q.required)
     )
-    return SectionProgress(section.id, sum(complete), len(qs), missing)
+    total = sum(1 for q in section.questions if may_be_asked(q, values))
+    return SectionProgress(section.id, sum(complete), total, missing)
 
 
 def progress(form: Form, answers: Answers) -> list[SectionProgress]:
@@ -120,12 +131,13 @@ def progress(form: Form, answers: Answers) -> list[SectionProgress]:
 
 
 def position_in_section(form: Form, answers: Answers, item: str) -> tuple[int, int]:
-    """("câu 4/15"): the item's place among the visible items of its section."""
+    """("câu 4/15"): the item's place among the items of its section that may be asked, the
+    same total as the menu's (section_progress)."""
     q = form.question(item)
     if q is None:
         return (0, 0)
-    qs = visible_questions(form, values_of(form, answers), q.section)
-    ids = [x.id for x in qs]
+    values = values_of(form, answers)
+    ids = [x.id for x in form.questions if x.section == q.section and may_be_asked(x, values)]
     return (ids.index(item) + 1 if item in ids else 0, len(ids))
 
 

@@ -6,11 +6,12 @@ Kept short for a phone screen: where the item is, what is asked, the unit, one e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flows import expr
 from flows.i18n import N_, format_day, translate
-from flows.machines import Status
+from flows.machines import EDITABLE_STATUSES, Status
 from flows.model import STATUS_LEVELS, Form, ItemType, Question
 from flows.navigation import (
     Answers,
@@ -21,7 +22,7 @@ from flows.navigation import (
     progress,
     values_of,
 )
-from flows.parsing import example_for, format_answer, status_label
+from flows.parsing import example_for, fold, format_answer, status_label
 from flows.payload import Act, pack
 from flows.state import Choice, Context, Reply
 
@@ -46,8 +47,12 @@ def command_actions(lang: str, q: Question | None) -> tuple[Choice, ...]:
     return tuple(actions)
 
 
-def answer_choices(lang: str, q: Question) -> tuple[Choice, ...]:
-    """Buttons that answer the question itself (numbered where a channel has no buttons)."""
+def answer_choices(lang: str, q: Question, rows: int = 0) -> tuple[Choice, ...]:
+    """Buttons that answer the question itself (numbered where a channel has no buttons).
+
+    A list that already has `rows` saved offers "keep them" and "delete them" (which the
+    engine confirms) instead of "Không có", so a "1" typed twice never wipes saved rows.
+    """
     if q.type is ItemType.YES_NO:
         return (
             Choice(t(lang, N_("Có")), pack(Act.ANSWER, q.id, "yes")),
@@ -60,6 +65,11 @@ def answer_choices(lang: str, q: Question) -> tuple[Choice, ...]:
         )
     if q.type is ItemType.CHOICE:
         return tuple(Choice(o.text.get(lang), pack(Act.ANSWER, q.id, o.value)) for o in q.options)
+    if q.type is ItemType.LIST and rows:
+        return (
+            Choice(t(lang, N_("✅ Xong, giữ {n} dòng"), n=rows), pack(Act.ANSWER, q.id, "keep")),
+            Choice(t(lang, N_("🗑 Xoá các dòng đã lưu")), pack(Act.ANSWER, q.id, "clear")),
+        )
     if q.type is ItemType.LIST:
         return (Choice(t(lang, N_("Không có")), pack(Act.ANSWER, q.id, "none")),)
     if q.type is ItemType.COMPUTED:
@@ -76,7 +86,7 @@ def _where(form: Form, answers: Answers, q: Question, lang: str) -> str:
         lang,
         N_("Mục {section} · {item} · câu {n}/{total}"),
         section=q.section,
-        item=q.id,
+        item=label(q, lang),
         n=n,
         total=total,
     )
@@ -85,13 +95,16 @@ def _where(form: Form, answers: Answers, q: Question, lang: str) -> str:
 def question(form: Form, answers: Answers, q: Question, lang: str) -> Reply:
     """The question as one message: where, what, unit, help, current answer, example."""
     lines = [_where(form, answers, q, lang)]
-    for heading in q.context:
-        lines.append(heading.get(lang))
-    lines.append(("➤ " if q.context else "") + q.text.get(lang))
+    headings, text = chat_wording(q, lang)
+    lines.extend(headings)
+    lines.append(("➤ " if headings else "") + text)
     if q.unit:
         lines.append(t(lang, N_("Đơn vị: {unit}"), unit=q.unit.get(lang)))
-    if q.help:
-        lines.append("ℹ️ " + q.help.get(lang))
+    hint = chat_help(q, lang)
+    if hint:
+        lines.append("ℹ️ " + hint)
+    if not q.required and q.answerable:
+        lines.append(t(lang, N_("Câu này không bắt buộc: nếu không có, gõ /bo để bỏ qua.")))
     current = answers.get(q.id)
     values = values_of(form, answers)
     if q.type is ItemType.COMPUTED:
@@ -107,6 +120,14 @@ def question(form: Form, answers: Answers, q: Question, lang: str) -> Reply:
         lines.append(t(lang, N_("Hiện tại: không áp dụng ({reason})"), reason=current.na_reason))
     elif current is not None and current.value is not None:
         lines.append(t(lang, N_("Hiện tại: {value}"), value=format_answer(q, current.value, lang)))
+        if current.evidence:
+            lines.append(
+                t(
+                    lang,
+                    N_("📎 Minh chứng: {evidence}"),
+                    evidence=evidence_text(current.evidence, lang),
+                )
+            )
     if q.type is ItemType.LIST:
         cols = "; ".join(c.text.get(lang) for c in q.columns)
         lines.append(
@@ -123,10 +144,11 @@ def question(form: Form, answers: Answers, q: Question, lang: str) -> Reply:
         ItemType.COMPUTED,
     ):
         lines.append(t(lang, N_("Ví dụ: {example}"), example=example_for(q)))
+    rows = len(current.value) if current and isinstance(current.value, list) else 0
     return Reply(
         text="\n".join(lines),
-        choices=answer_choices(lang, q),
-        actions=command_actions(lang, q),
+        choices=answer_choices(lang, q, rows),
+        actions=(*evidence_actions(lang, q, current), *command_actions(lang, q)),
         kind="question",
         item=q.id,
     )
@@ -193,9 +215,11 @@ def menu(form: Form, answers: Answers, ctx: Context, lang: str) -> Reply:
             total=sp.total,
         )
         choices.append(Choice(f"{label} · {title}", pack(Act.SECTION, value=sp.id)))
+    choices.append(Choice(t(lang, N_("📋 Xem lại câu trả lời")), pack(Act.COMMAND, value="review")))
+    if ctx.status in EDITABLE_STATUSES:
+        # Once submitted, the form is read-only: nothing to submit until it is returned.
+        choices.append(Choice(t(lang, N_("📤 Nộp phiếu")), pack(Act.COMMAND, value="submit")))
     choices += [
-        Choice(t(lang, N_("📋 Xem lại câu trả lời")), pack(Act.COMMAND, value="review")),
-        Choice(t(lang, N_("📤 Nộp phiếu")), pack(Act.COMMAND, value="submit")),
         Choice(t(lang, N_("❓ Trợ giúp")), pack(Act.COMMAND, value="help")),
         Choice(
             "🌐 English" if lang == "vi" else "🌐 Tiếng Việt",
@@ -205,25 +229,73 @@ def menu(form: Form, answers: Answers, ctx: Context, lang: str) -> Reply:
     return Reply("\n".join(lines), choices=tuple(choices), kind="menu")
 
 
-def _ids(ids: list[str]) -> str:
+def _ids(ids: list[str], form: Form | None = None, lang: str = "vi") -> str:
+    if form is not None:
+        ids = [label_of(form, i, lang) for i in ids]
     shown = ", ".join(ids[:_LIST_PREVIEW])
     return shown + (f", … (+{len(ids) - _LIST_PREVIEW})" if len(ids) > _LIST_PREVIEW else "")
 
 
 def check_failure(form: Form, failed: FailedCheck, lang: str) -> str:
-    """Names every item of the rule with its value, so the official can fix either."""
+    """The rule's message, then the totals it compares ("4.1.3: 10 người > 4.1.1 + 4.1.2:
+    9 người"), then every answered item of the rule with its value, so either can be fixed."""
+    lines = ["⚠️ " + failed.check.message.get(lang)]
+    compared = expr.sides(failed.check.rule, failed.values)
+    if compared is not None and compared.left is not None and compared.right is not None:
+        lines.append(
+            f"{_side_name(form, compared.left_refs, lang)}: "
+            f"{_side_value(form, compared.left_refs, compared.left, lang)} {compared.op} "
+            f"{_side_name(form, compared.right_refs, lang)}: "
+            f"{_side_value(form, compared.right_refs, compared.right, lang)}"
+        )
     parts = []
     for item, value in failed.values.items():
         q = form.question(item)
+        if value is None:
+            continue
         shown = format_answer(q, value, lang) if q else str(value)
-        parts.append(f"{item} = {shown}")
-    return "⚠️ " + failed.check.message.get(lang) + "\n" + "; ".join(parts)
+        parts.append(f"{label_of(form, item, lang)} = {shown}")
+    if parts:
+        lines.append("; ".join(parts))
+    return "\n".join(lines)
 
 
-def fix_actions(lang: str, failed: FailedCheck) -> tuple[Choice, ...]:
+def _side_name(form: Form, refs: tuple[str, ...], lang: str) -> str:
+    """Item numbers of one side, a run of items that makes up a whole group named by the
+    group ("4.1.1.a + 4.1.1.b" → "4.1.1"), as the printed form numbers them."""
+    ids = [q.id for q in form.questions]
+    names: list[str] = []
+    done: set[str] = set()
+    for ref in refs:
+        if ref in done:
+            continue
+        parent = ref.rsplit(".", 1)[0] if "." in ref else ""
+        family = [i for i in ids if parent and i.startswith(parent + ".")]
+        if parent and len(family) > 1 and set(family) <= set(refs) and parent not in ids:
+            names.append(parent)
+            done.update(family)
+        else:
+            names.append(label_of(form, ref, lang))
+            done.add(ref)
+    return " + ".join(names)
+
+
+def _side_value(form: Form, refs: tuple[str, ...], value: Any, lang: str) -> str:
+    q = form.question(refs[0]) if refs else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return format_answer(q, value, lang) if q else str(value)
+
+
+def fix_actions(lang: str, failed: FailedCheck, form: Form | None = None) -> tuple[Choice, ...]:
+    """ "✏️ Sửa" for each item of a failed check that has an answer (a blank has nothing to fix)."""
     return tuple(
-        Choice(t(lang, N_("✏️ Sửa {item}"), item=item), pack(Act.EDIT, item))
-        for item in failed.values
+        Choice(
+            t(lang, N_("✏️ Sửa {item}"), item=label_of(form, item, lang) if form else item),
+            pack(Act.EDIT, item),
+        )
+        for item, value in failed.values.items()
+        if value is not None
     )
 
 
@@ -237,7 +309,7 @@ def summary(form: Form, s: Summary, lang: str, *, editable: bool) -> Reply:
     )
     for msgid, ids in listed:
         if ids:
-            lines.append(t(lang, msgid, n=len(ids), ids=_ids(ids)))
+            lines.append(t(lang, msgid, n=len(ids), ids=_ids(ids, form, lang)))
     if s.failed:
         lines.append(t(lang, N_("Kiểm tra chưa đạt: {n}"), n=len(s.failed)))
         lines.extend(check_failure(form, f, lang) for f in s.failed[:3])
@@ -247,7 +319,7 @@ def summary(form: Form, s: Summary, lang: str, *, editable: bool) -> Reply:
                 lang,
                 N_("Thiếu minh chứng (link): {n} — {ids}"),
                 n=len(s.missing_evidence),
-                ids=_ids(s.missing_evidence),
+                ids=_ids(s.missing_evidence, form, lang),
             )
         )
     lines.append(t(lang, N_("Xem câu trả lời từng mục: /xem 3 (số mục).")))
@@ -259,7 +331,14 @@ def summary(form: Form, s: Summary, lang: str, *, editable: bool) -> Reply:
             lines.append(
                 t(lang, N_("Cần bổ sung các mục còn thiếu và sửa kiểm tra chưa đạt trước khi nộp."))
             )
-        choices.append(Choice(t(lang, N_("▶ Trả lời tiếp")), pack(Act.COMMAND, value="continue")))
+        # With something blocking (checks, evidence, required items), "Trả lời tiếp" goes there.
+        blocked = s.failed or s.missing_evidence or s.missing_required
+        choices.append(
+            Choice(
+                t(lang, N_("▶ Trả lời tiếp")),
+                pack(Act.COMMAND, value="fix" if blocked else "continue"),
+            )
+        )
     choices.append(Choice(t(lang, N_("☰ Menu")), pack(Act.COMMAND, value="menu")))
     return Reply("\n".join(lines), choices=tuple(choices), kind="summary")
 
@@ -288,22 +367,106 @@ def section_answers(form: Form, answers: Answers, section_id: str, lang: str) ->
         else:
             shown = format_answer(q, a.value, lang)
         if a is not None and a.evidence:
-            shown += f"  📎 {evidence_text(a.evidence)}"
-        lines.append(f"{q.id}: {shown}")
+            shown += f"  📎 {evidence_text(a.evidence, lang)}"
+        lines.append(f"{label(q, lang)}: {shown}")
     return Reply("\n".join(lines), kind="info")
 
 
-def evidence_text(evidence: Any) -> str:
-    """One line for stored evidence: a link, a document number and link, or a file."""
+def evidence_text(evidence: Any, lang: str = "vi") -> str:
+    """Stored evidence as understood, on one line: a link; a document as "số 12/KH-UBND,
+    ngày 15/01/2019, “trích yếu”, link" (date dd/mm/yyyy); or a file's name."""
     if isinstance(evidence, str):
         return evidence
     if isinstance(evidence, dict):
         if isinstance(evidence.get("file"), dict):
             f = evidence["file"]
-            return str(f.get("file_name") or f.get("kind") or "tệp")
-        parts = [evidence.get(k) for k in ("number", "link")]
-        return ", ".join(str(p) for p in parts if p)
+            return str(f.get("file_name") or f.get("kind") or t(lang, N_("tệp")))
+        parts = []
+        if evidence.get("number"):
+            parts.append(t(lang, N_("số {number}"), number=evidence["number"]))
+        if evidence.get("date"):
+            parts.append(t(lang, N_("ngày {date}"), date=_day(evidence["date"], lang)))
+        if evidence.get("title"):
+            parts.append(f"“{evidence['title']}”")
+        if evidence.get("link"):
+            parts.append(str(evidence["link"]))
+        else:
+            parts.append(t(lang, N_("chưa có link")))
+        return ", ".join(parts)
     return str(evidence)
+
+
+def _day(value: Any, lang: str) -> str:
+    try:
+        return format_day(lang, date.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def evidence_actions(lang: str, q: Question, current: Any) -> tuple[Choice, ...]:
+    """On an answered item that needs evidence: keep the value, change (or add) the evidence."""
+    if q.evidence.value == "none" or current is None or current.is_na or current.value is None:
+        return ()
+    if current.value in (False, "chua_co", 0, [], ""):
+        return ()
+    return (
+        Choice(
+            t(lang, N_("📎 Giữ câu trả lời, sửa minh chứng")),
+            pack(Act.COMMAND, q.id, "evidence"),
+        ),
+    )
+
+
+# ---- chat wording ------------------------------------------------------------------------
+# The forms keep the paper's words verbatim; these rules say them the way a chat asks.
+_PAPER_MARKS = ("danh dau x", "□", "o □")
+_OF_WHICH = frozenset({"trong do", "of which"})
+_BARE_YES = frozenset({"co", "yes"})
+
+
+def label(q: Question, lang: str) -> str:
+    """The number an official reads for an item: the printed number; for a table cell the
+    row's number and the column's name ("5.4.1 (Tên phần mềm)"), never "5.4.1.ten_phan_mem"."""
+    if q.printed:
+        return q.printed
+    if q.column and q.id.endswith("." + q.column) and q.id != f"{q.table}.{q.row}":
+        return f"{q.id[: -len(q.column) - 1]} ({q.text.get(lang)})"
+    return q.id
+
+
+def label_of(form: Form, item: str, lang: str) -> str:
+    q = form.question(item)
+    return label(q, lang) if q is not None else item
+
+
+def chat_wording(q: Question, lang: str) -> tuple[list[str], str]:
+    """(headings, question) as shown in chat. A table cell that reads just "Có" is asked
+    about its row ("Băng từ — có không?"), its row heading folded into the question."""
+    headings = [h.get(lang) for h in q.context]
+    text = q.text.get(lang)
+    if fold(text).strip(" :") in _BARE_YES and headings:
+        row = headings.pop()
+        text = t(lang, N_("{row}: có hay không?"), row=row)
+    return headings, text
+
+
+def chat_help(q: Question, lang: str) -> str | None:
+    """The item's help for chat: a paper instruction ("Nếu có đánh dấu X vào ô □") becomes
+    what to do here; an orphan "Trong đó" says which item it is part of."""
+    if q.help is None:
+        return None
+    hint = q.help.get(lang)
+    folded = fold(hint)
+    if any(mark in folded for mark in _PAPER_MARKS):
+        if q.type is ItemType.MULTI_CHOICE:
+            return t(lang, N_("Chọn các phương án đúng với cơ quan."))
+        if q.type in (ItemType.CHOICE, ItemType.YES_NO, ItemType.STATUS):
+            return t(lang, N_("Chọn một phương án đúng với cơ quan."))
+        return None
+    if folded.strip(" :") in _OF_WHICH:
+        parent = q.id.rsplit(".", 1)[0]
+        return t(lang, N_("Đây là một phần của mục {item} (tính trong số đó)."), item=parent)
+    return hint
 
 
 def help_text(lang: str) -> Reply:
@@ -316,7 +479,8 @@ def help_text(lang: str) -> Reply:
                 "/bo — bỏ qua câu này, trả lời sau\n"
                 "/lai — quay lại câu trước\n"
                 "/kad — đánh dấu không áp dụng (cần nêu lý do)\n"
-                "/sua 3.2.b — sửa một mục theo số\n"
+                "/sua 3.2.b — sửa câu trả lời một mục (theo số mục)\n"
+                "/minhchung 8.1 — giữ câu trả lời, sửa minh chứng\n"
                 "/xem — tóm tắt; /xem 3 — câu trả lời mục 3\n"
                 "/nop — nộp phiếu\n"
                 "/menu — về menu; /lang en — English"

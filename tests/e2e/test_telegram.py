@@ -110,18 +110,18 @@ async def test_invited_official_completes_section_3_by_buttons_and_text(
     assert shown[0] == "Chào mừng! Tài khoản Telegram của anh/chị đã được gắn với cơ quan."
     assert shown[1].startswith("Xin chào Lan!") and AGENCY_NAME in shown[1]
     menu = lan.buttons()
-    assert "▶ Tiếp tục" in menu and "◻ Mục 3 — 0/19 · HẠ TẦNG KỸ THUẬT" in menu
+    assert "▶ Tiếp tục" in menu and "◻ Mục 3 — 0/33 · HẠ TẦNG KỸ THUẬT" in menu
 
     async def expect(shown: list[str], *parts: str) -> None:
         joined = "\n---\n".join(shown)
         for part in parts:
             assert part in joined, f"{part!r} not in {joined!r}"
 
-    await expect(await lan.press("Mục 3"), "Mục 3 · 3.1.a · câu 1/19")
+    await expect(await lan.press("Mục 3"), "Mục 3 · 3.1.a · câu 1/33")
     # wrong inputs: words in a number field, a negative count
-    await expect(await lan.say("nhiều lắm"), "❗ Câu này cần một con số", "3.1.a · câu 1/19")
-    await expect(await lan.say("-5"), "không nhập số âm", "3.1.a · câu 1/19")
-    await expect(await lan.say("40"), "✅ Đã lưu 3.1.a: 40 người", "3.1.b · câu 2/19")
+    await expect(await lan.say("nhiều lắm"), "❗ Câu này cần một con số", "3.1.a · câu 1/33")
+    await expect(await lan.say("-5"), "không nhập số âm", "3.1.a · câu 1/33")
+    await expect(await lan.say("40"), "✅ Đã lưu 3.1.a: 40 người", "3.1.b · câu 2/33")
     await expect(await lan.say("10"), "✅ Đã lưu 3.1.b: 10 người", "3.2.a")
     await expect(await lan.say("45"), "3.2.b.1")
     # "1.5" could be 1,5 or 15: the bot asks, the official confirms by button
@@ -138,7 +138,7 @@ async def test_invited_official_completes_section_3_by_buttons_and_text(
     await expect(await lan.press("Đúng"), "✅ Đã lưu 3.2.c: 5,155 Mbps", "3.3")
     await expect(await lan.say("3"), "3.4")
     await expect(await lan.say("5"), "3.5")
-    await expect(await lan.say("2"), "3.6 · câu 13/19")
+    await expect(await lan.say("2"), "3.6 · câu 13/33")
     await expect(await lan.press("Có"), "✅ Đã lưu 3.6: Có", "3.6.a")
     await expect(await lan.say("Mạng truyền số liệu chuyên dùng"), "3.7.a")
     await expect(await lan.press("Có"), "3.7.a.1")
@@ -147,18 +147,20 @@ async def test_invited_official_completes_section_3_by_buttons_and_text(
     await expect(await lan.press("Không"), "✅ Đã lưu 3.7.b: Không", "3.7.c")
     await expect(await lan.press("Có"), "3.7.d")
     await expect(await lan.press("Có"), "3.7.đ")
-    await expect(await lan.say("50"), "3.8 · câu 21/21")
-    await expect(await lan.press("Có"), "3.8.1.co")
-    await expect(await lan.press("Có"), "3.8.1.so_luong")
-    await expect(await lan.say("1"), "3.8.2.co")
-    await expect(await lan.press("Không"), "3.8.3.co")
-    await expect(await lan.press("Có"), "3.8.3.so_luong")
-    await expect(await lan.say("2"), "3.8.4.co")
-    await expect(await lan.press("Không"), "3.8.5.co")
-    # The open list 3.8.6 is optional: the section is complete before it is answered.
-    await expect(await lan.press("Không"), "🎉 Đã xong Mục 3.", "3.8.6", "Giải pháp khác")
+    await expect(await lan.say("50"), "3.8 · câu 21/32")
+    await expect(await lan.press("Có"), "3.8.1 (Có)")
+    await expect(await lan.press("Có"), "3.8.1 (Số lượng)")
+    await expect(await lan.say("1"), "3.8.2 (Có)")
+    await expect(await lan.press("Không"), "3.8.3 (Có)")
+    await expect(await lan.press("Có"), "3.8.3 (Số lượng)")
+    await expect(await lan.say("2"), "3.8.4 (Có)")
+    await expect(await lan.press("Không"), "3.8.5 (Có)")
+    # The open list 3.8.6 is optional, but it is still asked in Mục 3: no 🎉 before it.
+    shown = await lan.press("Không")
+    await expect(shown, "3.8.6", "Giải pháp khác")
+    assert not any("🎉" in x for x in shown)
     await expect(await lan.say("Ổ đĩa quang; 3"), "Thêm dòng nữa?")
-    await expect(await lan.press("Xong"), "Mục 4 ·")
+    await expect(await lan.press("Xong"), "🎉 Đã xong Mục 3.", "Mục 4 ·")
     await expect(await lan.press("Menu"), "Xin chào Lan!")
     assert any(b.startswith("✅ Mục 3 — 29/29") for b in lan.buttons()), lan.buttons()
 
@@ -241,7 +243,7 @@ async def test_stale_button_is_answered_politely_and_changes_nothing(
 ) -> None:
     lan, campaign_id, agency_id = await invited(rig)
     shown = await lan.say("/sua 3.6")
-    assert "3.6 · câu 13/19" in shown[-1] and lan.buttons()[:2] == ["Có", "Không"]
+    assert "3.6 · câu 13/33" in shown[-1] and lan.buttons()[:2] == ["Có", "Không"]
     old = lan.last()
     shown = await lan.say("có")  # typed, so the question keeps its buttons
     assert shown[0] == "✅ Đã lưu 3.6: Có" and "3.6.a" in shown[-1]

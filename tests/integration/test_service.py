@@ -512,3 +512,45 @@ async def test_an_official_sees_and_changes_only_their_own_agency(world: World) 
         theirs = await u.submission(world.campaign.id, other.id)
         assert {k: a.value for k, a in (await u.load_answers(theirs.id)).items()} == {"3.1.a": 40}
     assert "3.1.a: 12 người" in await lan.send("/xem 3")
+
+
+async def test_a_submission_after_the_deadline_is_accepted_and_recorded_late(
+    storage: Storage,
+) -> None:
+    world, _ = await _small_world(storage)
+    late = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)  # three days after 26/11
+    world.phieu = Phieu(storage, world.phieu.forms, clock=lambda: late)
+    lan = world.chat("telegram", "111")
+    await _ready_to_submit(lan)
+    text = await lan.send("📤 Nộp phiếu", update_id="111-9")
+    assert "📤 Đã nộp phiếu." in text
+    assert "⏰ Phiếu được nộp sau hạn 26/11/2026 (3 ngày)" in text
+    sub = await world.submission()
+    assert sub.status is Status.SUBMITTED
+    async with world.storage.unit() as unit:
+        events = await unit.submission_events(sub.id)
+    assert [(e.to_status, e.note) for e in events] == [(Status.SUBMITTED, "late")]
+
+
+async def test_a_submission_on_time_is_not_marked_late(storage: Storage) -> None:
+    world, _ = await _small_world(storage)
+    lan = world.chat("telegram", "111")
+    await _ready_to_submit(lan)
+    assert "⏰" not in await lan.send("📤 Nộp phiếu", update_id="111-9")
+    sub = await world.submission()
+    async with world.storage.unit() as unit:
+        events = await unit.submission_events(sub.id)
+    assert [e.note for e in events] == [None]
+
+
+async def test_a_new_chat_is_greeted_in_the_language_of_the_chat_app(world: World) -> None:
+    english_phone = world.chat("telegram", "111", language="en-GB")
+    text = await english_phone.send("/start", update_id="1")
+    assert "Hello Nguyễn Thị Lan!" in text and "Xin chào" not in text
+
+
+async def test_a_chosen_language_wins_over_the_chat_app(world: World) -> None:
+    async with world.storage.unit() as u:
+        await u.set_user_lang(world.lan.id, "en")
+    vietnamese_phone = world.chat("telegram", "111", language="vi")
+    assert "Hello" in await vietnamese_phone.send("/start", update_id="1")

@@ -71,7 +71,7 @@ def test_menu_greets_with_agency_deadline_and_progress() -> None:
     assert "Hạn nộp: 26/11/2026 (còn 4 ngày)" in text
     labels = [c.label for c in chat.last.replies[-1].choices]
     assert labels[0] == "▶ Tiếp tục"
-    assert labels[1].startswith("◻ Mục 3 — 0/7")
+    assert labels[1].startswith("◻ Mục 3 — 0/8")
     assert any(label.startswith("◻ Mục 8 — 0/3") for label in labels)
 
 
@@ -79,7 +79,7 @@ def test_question_shows_where_it_is_unit_and_example() -> None:
     chat = Chat(FORM)
     chat.say("/start")
     text = chat.press("Tiếp tục")
-    assert "Mục 3 · 3.1.a · câu 1/7" in text
+    assert "Mục 3 · 3.1.a · câu 1/8" in text
     assert "Tổng số CBCC được trang bị máy tính" in text
     assert "Đơn vị: người" in text
     assert "Ví dụ:" in text
@@ -270,12 +270,13 @@ def test_optional_list_left_blank_does_not_hold_the_section_back() -> None:
     chat.say("/sua 8.1")
     chat.say("Không")
     text = chat.say("Chưa có")  # 8.2; the optional open list 8.3 is all that is left
-    assert "🎉 Đã xong Mục 8." in text
-    assert chat.events.count("section_completed") == 1
+    # Not "done" while the next question is still in Mục 8: 🎉 waits for 8.3.
+    assert "🎉" not in text and "8.3" in text
+    assert chat.events.count("section_completed") == 0
     chat.say("Quản lý tài sản; 3")
     chat.press("Thêm dòng")
     chat.say("Quản lý kho; 1")
-    assert "🎉" not in chat.press("Xong")
+    assert "🎉 Đã xong Mục 8." in chat.press("Xong")
     assert chat.events.count("section_completed") == 1
     chat.say("/menu")
     labels = [c.label for c in chat.last.replies[-1].choices]
@@ -400,7 +401,7 @@ def test_language_switch_to_english() -> None:
     text = chat.say("/lang en")
     assert "Deadline" in text and "Hạn nộp" not in text
     text = chat.say("/tiep")
-    assert "Section 3 · 3.1.a · question 1/7" in text
+    assert "Section 3 · 3.1.a · question 1/8" in text
 
 
 _INPUTS = st.one_of(
@@ -423,6 +424,16 @@ _INPUTS = st.one_of(
             "/lang en",
             "/lang vi",
             "/unknown",
+            "/kad 3",
+            "/kad 8",
+            "/kad 3.1",
+            "/minhchung 8.1",
+            "/evidence 8.2",
+            "/minhchung",
+            "/skip",
+            "/next",
+            "/fix",
+            "đồng ý",
             "có",
             "không",
             "1",
@@ -457,6 +468,15 @@ _INPUTS = st.one_of(
             "l||en",
             "a|8.2|hoan_chinh",
             "a|8.3|none",
+            "a|8.3|keep",
+            "a|8.3|clear",
+            "c||fix",
+            "c|8.1|evidence",
+            "c|8.2|evidence",
+            "y|8.2|reuse",
+            "y|8.2|group",
+            "y|8.3|yes",
+            "y|8.3|no",
         ]
     ).map(lambda p: ("payload", p)),
 )

@@ -129,6 +129,11 @@ def test_bonus_rows(form: Form) -> None:
 CHECK_CASES: dict[str, tuple[dict, dict]] = {
     "pc-office-le-cbcc": ({"3.1.a": 21, "1.8": 20}, {"3.1.a": 20, "1.8": 20}),
     "pc-units-le-cbvc": ({"3.1.b": 12, "1.9": 11}, {"3.1.b": 10, "1.9": 11}),
+    # Added from the document (Phụ lục II has it; issue #7): Internet ≤ computers given out.
+    "internet-le-computers": (
+        {"3.2.a": 31, "3.1.a": 20, "3.1.b": 10},
+        {"3.2.a": 30, "3.1.a": 20, "3.1.b": 10},
+    ),
     "it-office-le-cbcc": (
         {"4.1.1.a": 2, "4.1.1.b": 2, "1.8": 3},
         {"4.1.1.a": 1, "4.1.1.b": 2, "1.8": 3},
@@ -167,6 +172,16 @@ CHECK_CASES: dict[str, tuple[dict, dict]] = {
     ),
     "sig-units-le-units": ({"5.2.6": 5, "1.7": 3}, {"5.2.6": 0, "1.7": 3}),
     "signed-le-edoc-sent": ({"5.2.7.a": 11, "5.2.7.b": 10}, {"5.2.7.a": 9, "5.2.7.b": 10}),
+    # Added: signed e-documents sent ≤ e-documents sent of 5.1; e-documents sent of 5.2 ≤
+    # all documents sent of 5.1 (as Phụ lục II's cks-edocs-le-all-sent).
+    "signed-le-edoc-sent-5-1": (
+        {"5.2.7.a": 501, "5.1.3.a": 500},
+        {"5.2.7.a": 500, "5.1.3.a": 500},
+    ),
+    "edoc-sent-5-2-le-all-sent": (
+        {"5.2.7.b": 801, "5.1.3.b": 800},
+        {"5.2.7.b": 600, "5.1.3.b": 800},
+    ),
     "signed-split-le-signed": (
         {"5.2.7.c": 6, "5.2.7.d": 5, "5.2.7.a": 10},
         {"5.2.7.c": 5, "5.2.7.d": 5, "5.2.7.a": 10},
