@@ -846,7 +846,7 @@ def handle(
 # Telegram clients split a text over 4096 UTF-16 units into several messages, cut at a line
 # or word boundary, so the first part is a little shorter than 4096; they are sent at once.
 SPLIT_NEAR = 3500  # UTF-16 units: a message this long may be the first part of a split
-SPLIT_WINDOW = timedelta(seconds=10)  # a continuation arrives within this of the part before
+SPLIT_WINDOW = timedelta(seconds=3)  # the app sends the parts at once: same second, or next
 
 
 def handle_edit(
@@ -973,9 +973,11 @@ def _continues_split(run: _Run, incoming: Incoming) -> bool:
 
     Rule (decision, README "Telegram"): a text of at least SPLIT_NEAR UTF-16 units marks the
     chat; a text arriving within SPLIT_WINDOW of the marked one, by the app's own send
-    times, is its continuation — never saved alone as an answer nor read as a command. The
-    first part went through as usual (every answer is shorter than 4096, so it was refused
-    as too long); the continuation gets one short note, later parts none. A text from a
+    times, is its continuation — never saved alone as an answer nor read as a command (a
+    text starting with "/" is a command, never a continuation). A continuation as long as
+    the first part may be followed by another; a shorter one is the last part. The first
+    part went through as usual (every answer is shorter than 4096, so it was refused as too
+    long); the first continuation gets one short note, later parts none. A text from a
     channel without send times (the console) is never a continuation.
     """
     text = incoming.text or ""
@@ -989,7 +991,9 @@ def _continues_split(run: _Run, incoming: Incoming) -> bool:
         except (TypeError, ValueError):
             since = SPLIT_WINDOW + SPLIT_WINDOW
         if timedelta(0) <= since <= SPLIT_WINDOW:
-            run.state.split = {"at": at.isoformat(), "noted": True}
+            # Only a part as long as the first can be followed by another.
+            long = _utf16_len(text) >= SPLIT_NEAR
+            run.state.split = {"at": at.isoformat(), "noted": True} if long else None
             if not split.get("noted"):
                 run.say(
                     N_(

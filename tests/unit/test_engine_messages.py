@@ -203,13 +203,25 @@ def test_the_second_part_of_a_split_text_is_not_saved_alone() -> None:
     part1 = ("Mạng nội bộ kết nối các phòng ban. " * 120)[:4090]
     _, first = chat.msg(part1, sent_at=T0)
     assert chat.value("3.6.a") is None and "❗" in first  # too long for an answer
-    _, second = chat.msg("Mạng truyền số liệu chuyên dùng", sent_at=T0 + timedelta(seconds=1))
+    _, second = chat.msg(part1, sent_at=T0 + timedelta(seconds=1))  # a long middle part
     assert second.startswith("✂️") and chat.value("3.6.a") is None
-    _, third = chat.msg("phần ba", sent_at=T0 + timedelta(seconds=1))
+    _, third = chat.msg("Mạng truyền số liệu chuyên dùng", sent_at=T0 + timedelta(seconds=1))
     assert third == "" and chat.value("3.6.a") is None  # one note per split text
-    # later, a real answer is saved
-    _, later = chat.msg("Mạng LAN", sent_at=T0 + timedelta(seconds=60))
+    # the short last part ended the split: the next message is an answer again
+    _, later = chat.msg("Mạng LAN", sent_at=T0 + timedelta(seconds=2))
     assert "✅ Đã lưu 3.6.a: Mạng LAN" in later
+
+
+def test_the_short_last_part_of_a_two_part_text_gets_the_note() -> None:
+    chat = Messages(FORM)
+    chat.say("/sua 3.6")
+    chat.press("Có")
+    chat.msg("x" * 4096, sent_at=T0)
+    _, shown = chat.msg("Mạng LAN", sent_at=T0 + timedelta(seconds=3))
+    assert shown.startswith("✂️") and chat.value("3.6.a") is None
+    chat.msg("x" * 4096, sent_at=T0)
+    _, shown = chat.msg("Mạng LAN", sent_at=T0 + timedelta(seconds=4))  # too late: an answer
+    assert "✅ Đã lưu 3.6.a: Mạng LAN" in shown
 
 
 def test_a_short_answer_after_a_short_message_is_an_answer() -> None:
