@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -239,3 +240,49 @@ async def test_a_token_telegram_refuses_stops_with_one_line(tmp_path: Path) -> N
         "Lỗi cấu hình: Telegram từ chối TELEGRAM_BOT_TOKEN (401 Unauthorized): kiểm tra "
         "token @BotFather cấp, hoặc tạo token mới bằng /token."
     ]
+
+
+async def test_webhook_registration_waits_for_the_bot_api(caplog: pytest.LogCaptureFixture) -> None:
+    """`phieu serve` registers its webhook through the same retry: 502, 429, then success."""
+    from bot.config import ConfigError
+    from bot.telegram_app import ALLOWED_UPDATES, when_reachable
+    from tests.e2e.test_telegram import admin_bot
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async with FakeTelegram(token=TOKEN) as tg:
+        tg.fail_next("setWebhook", status=502)
+        tg.fail_next("setWebhook", status=503)
+        tg.fail_next("setWebhook", status=429, retry_after=7)
+        async with admin_bot(tg) as bot:
+            done = await when_reachable(
+                "setWebhook",
+                lambda: bot.set_webhook(
+                    "https://phieu.example.gov.vn/telegram/webhook",
+                    allowed_updates=ALLOWED_UPDATES,
+                ),
+                sleep=sleep,
+            )
+            assert done is True
+        assert slept == [1.0, 2.0, 7.0]
+        assert [c.status for c in tg.call_log if c.method == "setWebhook"] == [502, 503, 429, 200]
+        (hook,) = [c for c in tg.calls_to("setWebhook") if c.get("allowed_updates")][-1:]
+        assert "edited_message" in hook["allowed_updates"]
+    assert sum("retrying in" in r.getMessage() for r in caplog.records) == 3
+
+    async with FakeTelegram(token=TOKEN) as tg:
+        wrong = bot_for(tg, "987654:" + "B" * 35)
+        async with wrong as bot:
+            with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
+                await when_reachable("getMe", bot.get_me, sleep=sleep)
+
+
+def bot_for(tg: FakeTelegram, token: str) -> Any:
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
+    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(tg.base_url)))
