@@ -911,13 +911,28 @@ def _on_edit(run: _Run, incoming: Incoming) -> None:
 
 
 def _remember_answer(run: _Run, incoming: Incoming) -> None:
-    """Keep which message produced the latest answer (none if it was a button)."""
-    if run.answered is None:
+    """Keep which message produced the latest answer (none if it was a button).
+
+    A typed value waiting for "✅ Đúng" counts as an answer of its item already, and the
+    button that confirms it keeps the typed message as the answer's source.
+    """
+    last = run.state.last_answer
+    answered = run.answered
+    if (
+        answered is None
+        and run.state.mode is Mode.CONFIRMING_VALUE
+        and incoming.payload is None
+        and run.state.item is not None
+    ):
+        answered = {"item": run.state.item, "kind": "value"}
+    if answered is None:
         return
+    if incoming.payload is not None and last and last.get("item") == answered.get("item"):
+        return  # confirmed by a button: the typed message is still the source
     if incoming.message_id is None or incoming.payload is not None:
         run.state.last_answer = None
     else:
-        run.state.last_answer = {**run.answered, "message_id": str(incoming.message_id)}
+        run.state.last_answer = {**answered, "message_id": str(incoming.message_id)}
 
 
 def _file_evidence(incoming: Incoming, ctx: Context) -> dict[str, Any]:

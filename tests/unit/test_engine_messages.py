@@ -97,6 +97,19 @@ def test_an_edit_re_answers_a_typed_choice_and_a_wrong_edit_is_refused() -> None
     assert "3.7.b" in shown and chat.value("3.7.b") is False  # refused, asked again
 
 
+def test_an_edit_of_a_value_waiting_for_confirmation_or_confirmed_re_answers() -> None:
+    chat = Messages(FORM)
+    chat.say("/sua 3.2.b.1")
+    mid, shown = chat.msg("1.5")  # 1,5 or 15? asked, not saved yet
+    assert "1,5" in shown and chat.value("3.2.b.1") is None
+    assert "✅ Đã lưu 3.2.b.1: 15 Mbps" in chat.edit_text(mid, "15")
+    mid, shown = chat.msg("/sua 3.2.b.1")
+    mid, shown = chat.msg("2.5")
+    chat.press("Đúng")  # confirmed by the button
+    assert chat.value("3.2.b.1") == 2.5
+    assert "✅ Đã lưu 3.2.b.1: 25 Mbps" in chat.edit_text(mid, "25")
+
+
 def test_an_edit_of_a_list_row_replaces_the_row() -> None:
     chat = Messages(FORM)
     chat.say("/sua 3.8")
