@@ -10,6 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from flows.engine import SPLIT_NEAR, handle_edit
 from flows.loader import builtin_forms
 from flows.state import Incoming, Reply
@@ -38,6 +41,7 @@ class Messages(Chat):
             self.answers[item] = answer  # type: ignore[assignment]
         self.state = step.state
         self.last = step
+        self.events.extend(e.name for e in step.events)
         return list(step.replies)
 
     def edit_text(self, mid: str, text: str) -> str:
@@ -256,3 +260,33 @@ def test_near_4096_counts_utf16_units_and_commands_are_never_continuations() -> 
     chat.msg(emoji, sent_at=T0)
     _, shown = chat.msg("40", sent_at=T0 + timedelta(seconds=3))
     assert shown.startswith("✂️") and chat.value("3.1.a") is None
+
+
+# ---- no input is silent or raises ---------------------------------------------------------------
+_TYPED = st.sampled_from(
+    ["40", "có", "không", "1.5", "Băng từ; 2", "/sua 3.8.6", "/sua 3.1.a", "/bo", "/tiep",
+     "12/KH-UBND; 15/01/2019; https://a.gov.vn/k", "abc", "", "#", "/sua 8.1", "1"]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["send", "edit"]), _TYPED, st.integers(0, 30)),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_random_messages_and_edits_are_always_answered(
+    steps: list[tuple[str, str, int]],
+) -> None:
+    chat = Messages(FORM)
+    sent: list[str] = []
+    for kind, text, pick in steps:
+        if kind == "edit" and sent and text.strip():
+            replies = chat.edit(sent[pick % len(sent)], text)
+            assert replies, f"silence after editing to {text!r}"
+        else:
+            mid, _ = chat.msg(text)
+            sent.append(mid)
+        assert "engine_recovered" not in chat.events
