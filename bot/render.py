@@ -38,8 +38,9 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
 TEXT_LIMITS: dict[str, int] = {"telegram": 4096}
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Split at line breaks where possible; never return an empty chunk."""
+def split_text(text: str, limit: int = 4096) -> list[str]:
+    """Split at line breaks where possible, in parts of at most `limit` characters (default:
+    Telegram's); never return an empty chunk."""
     text = text.strip() or "…"
     chunks: list[str] = []
     while len(text) > limit:
