@@ -14,6 +14,7 @@ import typer
 
 from bot.invites import hash_code, invite_link, new_code
 from flows.loader import builtin_forms
+from storage.database import DatabaseSetupError
 from storage.records import Conflict
 from storage.repository import Storage, Unit
 
@@ -41,7 +42,7 @@ def in_unit(db: Path | None, work: Callable[[Unit], Awaitable[T]]) -> T:
     """Run one transaction against the configured database from a sync CLI command."""
 
     async def main() -> T:
-        storage = await Storage.open(_url(db))
+        storage = await Storage.open(_url(db), setting="--db" if db else "DATABASE_URL")
         try:
             async with storage.unit() as unit:
                 return await work(unit)
@@ -53,6 +54,9 @@ def in_unit(db: Path | None, work: Callable[[Unit], Awaitable[T]]) -> T:
     except Conflict as e:
         typer.echo(f"Không lưu được: {e}", err=True)
         raise typer.Exit(1) from None
+    except DatabaseSetupError as e:
+        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 def parse_day(text: str) -> date:

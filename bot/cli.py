@@ -14,6 +14,7 @@ import typer
 from bot.admin_cli import agencies_app, campaign_app, invite_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.forms_cli import app as forms_app
+from storage.database import DatabaseSetupError
 from storage.repository import Storage
 
 app = typer.Typer(
@@ -41,17 +42,40 @@ def database_url(db: Path | None) -> str | None:
     return os.environ.get("DATABASE_URL") or None
 
 
-def with_storage(url: str | None, work: Callable[[Storage], Awaitable[None]]) -> None:
-    """Open the database (migrating it), run `work`, close it: one command's lifetime."""
+def setting_of(db: Path | None) -> str:
+    """The name an official set the database with, for error messages."""
+    return "--db" if db is not None else "DATABASE_URL"
+
+
+def database_problem(error: DatabaseSetupError) -> typer.Exit:
+    """Say once, on stderr, why the database cannot be used; the exit to raise (code 2)."""
+    typer.echo(f"Lỗi cấu hình: {error}", err=True)
+    return typer.Exit(2)
+
+
+def with_storage(
+    url: str | None,
+    work: Callable[[Storage], Awaitable[None]],
+    setting: str = "DATABASE_URL",
+) -> None:
+    """Open the database (migrating it), run `work`, close it: one command's lifetime.
+
+    A database that cannot be used stops the command with one message naming `setting`."""
 
     async def main() -> None:
-        storage = await Storage.open(url)
+        storage = await Storage.open(url, setting=setting)
         try:
             await work(storage)
         finally:
             await storage.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except DatabaseSetupError as e:
+        raise database_problem(e) from None
+    except ConfigError as e:  # found once running, e.g. a token Telegram refuses
+        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _tty_lines() -> Iterator[str]:
@@ -80,14 +104,14 @@ def chat(
         phieu = Phieu(storage)
         if script is not None:
             lines: Iterator[str] = iter(script.read_text(encoding="utf-8").splitlines())
-            await run_lines(phieu, user, lines, typer.echo, echo=True)
+            await run_lines(phieu, user, lines, typer.echo, echo=True, comments=True)
         elif sys.stdin.isatty():
             typer.echo("Phiếu — gõ /help để xem lệnh, /quit để thoát.\n")
             await run_lines(phieu, user, _tty_lines(), typer.echo)
         else:
             await run_lines(phieu, user, iter(sys.stdin.readline, ""), typer.echo, echo=True)
 
-    with_storage(database_url(db), main)
+    with_storage(database_url(db), main, setting_of(db))
 
 
 run_app = typer.Typer(help="Chạy bot trên một kênh.", no_args_is_help=True)
@@ -141,7 +165,13 @@ def serve(
         app_.on_cleanup.append(close_storage)
         return app_
 
-    web.run_app(build(), host=settings.host, port=settings.port, print=None)
+    try:
+        web.run_app(build(), host=settings.host, port=settings.port, print=None)
+    except DatabaseSetupError as e:
+        raise database_problem(e) from None
+    except ConfigError as e:
+        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from storage.database import DatabaseSetupError, resolve_url
+
 _TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
@@ -82,6 +84,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, webhook: bool = False
         raise ConfigError(
             "Thiếu WEBHOOK_SECRET: webhook cần một chuỗi bí mật để Telegram gửi kèm mỗi yêu cầu."
         )
+    database_url = env.get("DATABASE_URL", "").strip() or None
+    if database_url is not None:
+        try:
+            resolve_url(database_url)
+        except DatabaseSetupError as e:
+            raise ConfigError(str(e)) from None
     port_text = env.get("PORT", "8080").strip()
     if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise ConfigError(f"PORT không hợp lệ: {port_text!r}. Ví dụ: PORT=8080")
@@ -90,7 +98,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, webhook: bool = False
         telegram_api_base=_url(
             "TELEGRAM_API_BASE", env.get("TELEGRAM_API_BASE", "").strip() or None, https=False
         ),
-        database_url=env.get("DATABASE_URL", "").strip() or None,
+        database_url=database_url,
         public_url=public,
         webhook_secret=secret,
         host=env.get("HOST", "0.0.0.0").strip() or "0.0.0.0",  # noqa: S104 - a server listens

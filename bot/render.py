@@ -34,6 +34,41 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
     }
 
 
+# Longest text one message may carry, per channel; channels not listed have no limit.
+TEXT_LIMITS: dict[str, int] = {"telegram": 4096}
+
+
+def split_text(text: str, limit: int = 4096) -> list[str]:
+    """Split at line breaks where possible, in parts of at most `limit` characters (default:
+    Telegram's); never return an empty chunk."""
+    text = text.strip() or "…"
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(text[:cut].rstrip() or text[:limit])
+        text = text[cut:].lstrip("\n")
+    chunks.append(text)
+    return [c for c in chunks if c.strip()]
+
+
+def reply_payloads(channel: str, reply: Reply) -> list[dict[str, Any]]:
+    """The outbox rows for one reply: one per message the channel will show, in order.
+
+    A reply longer than the channel's limit becomes several rows, split at line breaks,
+    the choices and actions on the last; so a failure on part 2 (a 429, the network)
+    retries part 2 only, and part 1 is never sent twice.
+    """
+    data = reply_to_json(reply)
+    limit = TEXT_LIMITS.get(channel)
+    if limit is None or len(reply.text) <= limit:
+        return [data]
+    parts = split_text(reply.text, limit)
+    heads = [data | {"text": part, "choices": [], "actions": []} for part in parts[:-1]]
+    return [*heads, data | {"text": parts[-1]}]
+
+
 def reply_from_json(data: dict[str, Any]) -> Reply:
     return Reply(
         text=str(data.get("text", "")),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from bot.render import reply_to_json
+from bot.render import reply_payloads, reply_to_json
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
 from flows.loader import builtin_forms
@@ -197,7 +197,8 @@ class Phieu:
             # (the "2019" forms report on 2019; see Form.reporting_year).
             reporting_year=form.reporting_year,
         )
-        step = engine.handle(form, answers, state, incoming, ctx)
+        entry = engine.handle_edit if incoming.edited else engine.handle
+        step = entry(form, answers, state, incoming, ctx)
         await unit.apply_changes(sub.id, step.changes, user.id, channel, now)
         if step.transition:
             new = next_status(sub.status, step.transition)
@@ -210,7 +211,8 @@ class Phieu:
         await unit.save_conversation(conv_id, step.state, user.id)
         if step.state.lang != state.lang:
             await unit.set_user_lang(user.id, step.state.lang)
-        await unit.enqueue_many(channel, chat_id, [reply_to_json(r) for r in step.replies])
+        payloads = [p for r in step.replies for p in reply_payloads(channel, r)]
+        await unit.enqueue_many(channel, chat_id, payloads)
         if any(e.name == "submitted" for e in step.events):
             await self._notify_reviewers(unit, agency, form)
         return Outcome(step=step, replies=len(step.replies))

@@ -12,18 +12,25 @@ import contextlib
 import hmac
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import Update
 from aiohttp import web
 
 from bot.channels.telegram import CHANNEL, TelegramTransport, build_routers, set_commands
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.outbox import OutboxWorker, RateLimiter
 from bot.service import Phieu, utcnow
 from storage.repository import Storage
@@ -31,7 +38,46 @@ from storage.repository import Storage
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
-ALLOWED_UPDATES = ["message", "callback_query"]
+# Edits must be asked for: without "edited_message" Telegram drops them and an official who
+# corrects a typo in an answer hears nothing.
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+START_RETRY_FIRST = 1.0  # seconds before the first retry of a Bot API down at start-up
+START_RETRY_MAX = 60.0
+T = TypeVar("T")
+
+
+async def when_reachable(
+    what: str,
+    call: Callable[[], Awaitable[T]],
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> T:
+    """Run a start-up Bot API call, retrying while the API is down (network error, 5xx, 429).
+
+    Each failure is logged (WARNING, so it shows without -v) with the wait before the next
+    try: 1 s, doubling to at most 60 s, or the API's retry_after. A token Telegram refuses
+    (401) is not retried: raises ConfigError naming TELEGRAM_BOT_TOKEN.
+    """
+    delay = START_RETRY_FIRST
+    while True:
+        try:
+            return await call()
+        except TelegramUnauthorizedError:
+            raise ConfigError(
+                "Telegram từ chối TELEGRAM_BOT_TOKEN (401 Unauthorized): kiểm tra token "
+                "@BotFather cấp, hoặc tạo token mới bằng /token."
+            ) from None
+        except TelegramRetryAfter as e:
+            wait = float(e.retry_after)
+            log.warning("Bot API busy at start-up (%s): retrying in %.0f s", what, wait)
+        except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as e:
+            wait = delay
+            delay = min(delay * 2, START_RETRY_MAX)
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            log.warning(
+                "Bot API unreachable at start-up (%s): %s; retrying in %.0f s", what, reason, wait
+            )
+        await sleep(wait)
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -82,8 +128,10 @@ async def run_polling(settings: Settings, storage: Storage, with_worker: bool = 
     phieu = Phieu(storage)
     dp = make_dispatcher(phieu)
     try:
-        await bot.delete_webhook(drop_pending_updates=False)
-        await set_commands(bot)
+        await when_reachable(
+            "deleteWebhook", lambda: bot.delete_webhook(drop_pending_updates=False)
+        )
+        await when_reachable("setMyCommands", lambda: set_commands(bot))
         async with running_worker(make_worker(storage, bot) if with_worker else None):
             # In order, one at a time: one machine, and one chat's updates stay ordered.
             await dp.start_polling(bot, handle_as_tasks=False, allowed_updates=ALLOWED_UPDATES)
@@ -135,12 +183,15 @@ def make_web_app(
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if register_webhook:
-            await bot.set_webhook(
-                url=f"{settings.public_url}{settings.webhook_path}",
-                secret_token=secret,
-                allowed_updates=ALLOWED_UPDATES,
+            await when_reachable(
+                "setWebhook",
+                lambda: bot.set_webhook(
+                    url=f"{settings.public_url}{settings.webhook_path}",
+                    secret_token=secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                ),
             )
-            await set_commands(bot)
+            await when_reachable("setMyCommands", lambda: set_commands(bot))
         async with running_worker(make_worker(storage, bot) if with_worker else None):
             yield
         await bot.session.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from transitions import MachineError
@@ -124,6 +125,8 @@ class _Run:
         self.replies: list[Reply] = []
         self.events: list[Event] = []
         self.transition: str | None = None
+        # What this call answered, for ConversationState.last_answer (see _remember_answer).
+        self.answered: dict[str, Any] | None = None
 
     # ---- small helpers -------------------------------------------------------------------
     @property
@@ -167,9 +170,16 @@ class _Run:
             return
         text = (incoming.text or "").strip()
         if incoming.attachment is not None:
+            if _joins_album(self, incoming):
+                return
+            self.state.album = None
             if self.state.mode is Mode.AWAITING_EVIDENCE:
-                self.save_evidence({"file": incoming.attachment})
+                if incoming.group:
+                    self.state.album = {"group": incoming.group, "item": self.state.item}
+                self.save_evidence(_file_evidence(incoming, self.ctx))
             else:
+                if incoming.group:
+                    self.state.album = {"group": incoming.group, "item": None}
                 self.say(
                     N_(
                         "Đã nhận tệp, nhưng tệp chỉ dùng làm minh chứng khi Phiếu hỏi. "
@@ -485,6 +495,12 @@ class _Run:
             # The section's 🎉 waits for "Xong", so it does not interrupt "Thêm dòng nữa?".
             pending = self.state.pending or {}
             was_complete = pending.get("was_complete", self._section_done(q))
+            index = pending.get("replace_row")
+            if isinstance(index, int) and 0 <= index < len(rows) - 1:
+                rows[index] = rows.pop()  # an edited message corrects its own row
+            else:
+                index = len(rows) - 1
+            self.answered = {"item": q.id, "kind": "row", "row": index}
             self._save(q.id, Answer(value=rows))
             self.to("ask_more_rows")
             self.state.pending = {"was_complete": was_complete}
@@ -564,6 +580,7 @@ class _Run:
         if old is not None and old.evidence and not answer.evidence and not answer.is_na:
             answer = replace(answer, evidence=old.evidence)
         self._save(item, answer)
+        self.answered = {"item": item, "kind": "na" if answer.is_na else "value"}
         if item in self.state.skipped:
             self.state.skipped.remove(item)
         shown = (
@@ -807,6 +824,7 @@ class _Run:
         old = self.answers.get(q.id) or Answer()
         before = self._section_done(q)
         self._save(q.id, replace(old, evidence=evidence))
+        self.answered = {"item": q.id, "kind": "evidence"}
         self.say(
             N_("📎 Đã lưu minh chứng cho {item}: {evidence}"),
             item=self.label(q.id),
@@ -1311,7 +1329,9 @@ def handle(
     """Apply one incoming event. The inputs are not modified."""
     run = _Run(form, answers, state.copy(), ctx)
     try:
-        run.dispatch(incoming)
+        if not _continues_split(run, incoming):
+            run.dispatch(incoming)
+        _remember_answer(run, incoming)
     except MachineError as e:
         # A move the conversation machine forbids is a bug; the official still gets the menu
         # and the caller logs the event. Property tests assert this never happens.
@@ -1320,3 +1340,186 @@ def handle(
         run.say(N_("Xin lỗi, đã có trục trặc. Câu trả lời đã lưu vẫn còn; mời chọn lại."))
         run.show_menu()
     return run.step()
+
+
+# ---- what chat apps do to messages: edits, albums, captions, split long texts ---------------
+# Telegram clients split a text over 4096 UTF-16 units into several messages, cut at a line
+# or word boundary, so the first part is a little shorter than 4096; they are sent at once.
+SPLIT_NEAR = 3500  # UTF-16 units: a message this long may be the first part of a split
+SPLIT_WINDOW = timedelta(seconds=3)  # the app sends the parts at once: same second, or next
+
+
+def handle_edit(
+    form: Form,
+    answers: Mapping[str, Answer],
+    state: ConversationState,
+    incoming: Incoming,
+    ctx: Context,
+) -> Step:
+    """Apply an edited message (`incoming.edited`, its `message_id`). Inputs not modified.
+
+    An edit of the message that produced the latest answer (ConversationState.last_answer)
+    answers that item again, as if the new text had been sent at its question (a list row
+    is replaced, not added; evidence or a "không áp dụng" reason is saved again). Any other
+    edit — an older message, a command, a closed form — gets one short reply saying how to
+    change an answer (/sua), and changes nothing: never silence, never a guess.
+    """
+    run = _Run(form, answers, state.copy(), ctx)
+    try:
+        _on_edit(run, incoming)
+        _remember_answer(run, incoming)
+    except MachineError as e:
+        run = _Run(form, answers, replace(state.copy(), mode=Mode.MENU, pending=None), ctx)
+        run.events.append(Event("engine_recovered", {"error": str(e)}))
+        run.say(N_("Xin lỗi, đã có trục trặc. Câu trả lời đã lưu vẫn còn; mời chọn lại."))
+        run.show_menu()
+    return run.step()
+
+
+def _on_edit(run: _Run, incoming: Incoming) -> None:
+    run._follow_status()
+    last = run.state.last_answer or {}
+    text = (incoming.text or "").strip()
+    same = incoming.message_id is not None and str(last.get("message_id")) == str(
+        incoming.message_id
+    )
+    q = run.form.question(str(last.get("item"))) if same else None
+    if not run.editable:
+        run.read_only()
+        return
+    if q is None or _COMMAND.match(text):
+        run.say(
+            N_(
+                "✏️ Phiếu không đổi câu trả lời theo một tin nhắn cũ đã sửa. Để sửa một mục, "
+                "gõ /sua và số mục, ví dụ: /sua 3.2.b"
+            )
+        )
+        return
+    kind = last.get("kind")
+    run.state.item = q.id
+    run.state.pending = None
+    run.state.album = None
+    if kind == "evidence":
+        run.state.mode = Mode.AWAITING_EVIDENCE
+    elif kind == "na":
+        run.state.mode = Mode.AWAITING_NA_REASON
+    else:
+        run.state.mode = Mode.ANSWERING
+        if kind == "row":
+            run.state.pending = {"replace_row": last.get("row")}
+    run.dispatch(replace(incoming, edited=False, group=None))
+
+
+def _remember_answer(run: _Run, incoming: Incoming) -> None:
+    """Keep which message produced the latest answer (none if it was a button).
+
+    A typed value waiting for "✅ Đúng" counts as an answer of its item already, and the
+    button that confirms it keeps the typed message as the answer's source.
+    """
+    last = run.state.last_answer
+    answered = run.answered
+    if (
+        answered is None
+        and run.state.mode is Mode.CONFIRMING_VALUE
+        and incoming.payload is None
+        and run.state.item is not None
+    ):
+        answered = {"item": run.state.item, "kind": "value"}
+    if answered is None:
+        return
+    if incoming.payload is not None and last and last.get("item") == answered.get("item"):
+        return  # confirmed by a button: the typed message is still the source
+    if incoming.message_id is None or incoming.payload is not None:
+        run.state.last_answer = None
+    else:
+        run.state.last_answer = {**answered, "message_id": str(incoming.message_id)}
+
+
+def _file_evidence(incoming: Incoming, ctx: Context) -> dict[str, Any]:
+    """A file as evidence; its caption fills number, date, title and link when it reads as
+    a document ("12/KH-UBND; 15/01/2019; https://…"), else is kept as written."""
+    evidence: dict[str, Any] = {"file": incoming.attachment}
+    caption = (incoming.text or "").strip()
+    if caption:
+        read = parse_document(caption, ctx.today)
+        if isinstance(read, Problem) or not isinstance(read.value, dict):
+            evidence["caption"] = caption[:500]
+        else:
+            evidence |= {k: v for k, v in read.value.items() if v}
+    return evidence
+
+
+def _joins_album(run: _Run, incoming: Incoming) -> bool:
+    """A further photo or file of an album (media group) already being received.
+
+    Kept with the item the album's first file went to, in the evidence's "files" (the first
+    stays in "file"); no reply, so an album of N photos gets one answer. If the album was
+    refused (not at an evidence prompt), the rest is dropped quietly: it was answered once.
+    """
+    album = run.state.album
+    if not incoming.group or not album or album.get("group") != incoming.group:
+        return False
+    item = album.get("item")
+    old = run.answers.get(str(item)) if item else None
+    if old is None or not isinstance(old.evidence, dict) or incoming.attachment is None:
+        return True
+    evidence = dict(old.evidence)
+    first = evidence.get("file")
+    files = list(evidence.get("files") or ([first] if isinstance(first, dict) else []))
+    key = incoming.attachment.get("file_unique_id")
+    if key is not None and any(f.get("file_unique_id") == key for f in files):
+        return True  # the same file again
+    files.append(incoming.attachment)
+    evidence["files"] = files
+    evidence.setdefault("file", files[0])
+    for k, v in _file_evidence(incoming, run.ctx).items():
+        if k not in ("file", "caption"):
+            evidence.setdefault(k, v)
+    run._save(str(item), replace(old, evidence=evidence))
+    return True
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _continues_split(run: _Run, incoming: Incoming) -> bool:
+    """True when `incoming` is a later part of a text the chat app split (then answered).
+
+    Rule (decision, README "Telegram"): a text of at least SPLIT_NEAR UTF-16 units marks the
+    chat; a text arriving within SPLIT_WINDOW of the marked one, by the app's own send
+    times, is its continuation — never saved alone as an answer nor read as a command (a
+    text starting with "/" is a command, never a continuation). A continuation as long as
+    the first part may be followed by another; a shorter one is the last part. The first
+    part went through as usual (every answer is shorter than 4096, so it was refused as too
+    long); the first continuation gets one short note, later parts none. A text from a
+    channel without send times (the console) is never a continuation.
+    """
+    text = incoming.text or ""
+    at = incoming.sent_at
+    if at is None or incoming.payload is not None or incoming.attachment is not None:
+        return False
+    split = run.state.split
+    if split and text.strip() and not text.lstrip().startswith("/"):
+        try:
+            since = at - datetime.fromisoformat(str(split.get("at")))
+        except (TypeError, ValueError):
+            since = SPLIT_WINDOW + SPLIT_WINDOW
+        if timedelta(0) <= since <= SPLIT_WINDOW:
+            # Only a part as long as the first can be followed by another.
+            long = _utf16_len(text) >= SPLIT_NEAR
+            run.state.split = {"at": at.isoformat(), "noted": True} if long else None
+            if not split.get("noted"):
+                run.say(
+                    N_(
+                        "✂️ Tin nhắn vừa gửi dài hơn 4096 ký tự nên Telegram đã tách làm nhiều "
+                        "phần; phần tiếp theo không được lưu riêng thành câu trả lời. Vui lòng "
+                        "gửi bản ngắn gọn hơn, hoặc gửi văn bản dài dưới dạng tệp khi Phiếu hỏi "
+                        "minh chứng."
+                    )
+                )
+            return True
+    run.state.split = (
+        {"at": at.isoformat(), "noted": False} if _utf16_len(text) >= SPLIT_NEAR else None
+    )
+    return False

@@ -51,6 +51,15 @@ class ConversationState:
     skipped: list[str] = field(default_factory=list)
     trail: list[str] = field(default_factory=list)
     pending: dict[str, Any] | None = None
+    # The message that produced the latest answer, so an edit of it re-answers the item:
+    # {"message_id", "item", "kind": "value" | "row" | "evidence", "row"?}. None when the
+    # latest answer came from a button (nothing to edit) or from a channel without ids.
+    last_answer: dict[str, Any] | None = None
+    # The media group (album) being received: {"group", "item"}; item None when the album
+    # was refused (then its other files are dropped quietly, one reply for the album).
+    album: dict[str, Any] | None = None
+    # A message long enough to have been split by the chat app: {"at": ISO time, "noted"}.
+    split: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -72,6 +81,9 @@ class ConversationState:
             skipped=list(data.get("skipped") or []),
             trail=list(data.get("trail") or []),
             pending=data.get("pending"),
+            last_answer=data.get("last_answer"),
+            album=data.get("album"),
+            split=data.get("split"),
         )
 
     def copy(self) -> ConversationState:
@@ -80,11 +92,20 @@ class ConversationState:
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """One thing a user did: typed text, or picked a choice (its payload)."""
+    """One thing a user did: typed text, or picked a choice (its payload).
+
+    Channels that know more say it: `message_id` (the chat app's id of the message, so an
+    edit of it can be matched), `edited` (this is a new version of message `message_id`),
+    `group` (the album a photo or file belongs to, Telegram's media_group_id) and `sent_at`
+    (when the chat app says the message was sent, timezone-aware)."""
 
     text: str | None = None
     payload: str | None = None
     attachment: dict[str, Any] | None = None
+    message_id: str | None = None
+    edited: bool = False
+    group: str | None = None
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

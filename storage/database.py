@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -19,21 +21,66 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite+aiosqlite:///phieu.db"
 # How long a SQLite writer waits for another writer's transaction before "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# A new SQLite file is private to its owner: it holds officials' answers and invite hashes.
+# SQLite creates the -wal and -shm files with the database file's permissions.
+SQLITE_FILE_MODE = 0o600
+_EXAMPLES = "postgresql://phieu:mật-khẩu@localhost:5432/phieu hoặc sqlite+aiosqlite:///phieu.db"
 
 
-def resolve_url(url: str | None = None) -> URL:
+class DatabaseSetupError(RuntimeError):
+    """The database named at start-up cannot be used: a malformed or unsupported URL, no
+    server, a wrong database, user or password, an unwritable file. The message is one
+    Vietnamese sentence naming the setting (`DATABASE_URL` or `--db`), never a password."""
+
+
+def resolve_url(url: str | None = None, setting: str = "DATABASE_URL") -> URL:
     """The URL to use: explicit, else DATABASE_URL, else a SQLite file in the working dir.
 
     Hosting platforms hand out `postgres://` / `postgresql://` URLs; those name no async
-    driver, so they are rewritten to asyncpg.
+    driver, so they are rewritten to asyncpg (any PostgreSQL driver name is: asyncpg is the
+    one installed), and plain `sqlite://` to aiosqlite. Raises DatabaseSetupError for a URL
+    that does not parse or names another database (`mysql://…`).
     """
     raw = url or os.environ.get("DATABASE_URL") or DEFAULT_URL
-    parsed = make_url(raw)
-    if parsed.drivername in ("postgres", "postgresql"):
+    try:
+        parsed = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise DatabaseSetupError(
+            f"{setting} không đúng định dạng URL. Ví dụ: {_EXAMPLES}"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
-    elif parsed.drivername == "sqlite":
+    elif backend == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
+    else:
+        raise DatabaseSetupError(
+            f"{setting} chỉ nhận PostgreSQL hoặc SQLite, không nhận {backend!r}. Ví dụ: {_EXAMPLES}"
+        )
     return parsed
+
+
+def describe_failure(error: BaseException, url: URL, setting: str = "DATABASE_URL") -> str:
+    """One sentence for an error met while connecting to `url` at start-up (password masked).
+
+    The driver's own words are kept (asyncpg says `database "x" does not exist`, `role "y"
+    does not exist`, `password authentication failed`), they say what to fix.
+    """
+    reason = str(error.orig) if isinstance(error, DBAPIError) and error.orig else str(error)
+    reason = reason.splitlines()[0] if reason else type(error).__name__
+    where = safe_url(url)
+    if url.get_backend_name() == "sqlite":
+        return f"{setting}: không mở được tệp SQLite {url.database!r} ({where}): {reason}."
+    if isinstance(error, OSError) and not isinstance(error, DBAPIError):
+        return (
+            f"{setting}: không kết nối được máy chủ cơ sở dữ liệu {url.host or 'localhost'}:"
+            f"{url.port or 5432} ({where}): {reason}. Kiểm tra máy chủ PostgreSQL đang chạy và "
+            "địa chỉ, cổng đúng."
+        )
+    return (
+        f"{setting}: máy chủ cơ sở dữ liệu từ chối kết nối ({where}): {reason}. Kiểm tra tên "
+        "cơ sở dữ liệu, người dùng và mật khẩu."
+    )
 
 
 def safe_url(url: str | URL) -> str:
@@ -42,10 +89,16 @@ def safe_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def make_engine(url: str | None = None, **engine_kwargs: Any) -> AsyncEngine:
-    """An async engine for `url` (see resolve_url); extra kwargs go to create_async_engine."""
-    resolved = resolve_url(url)
+def make_engine(
+    url: str | None = None, *, setting: str = "DATABASE_URL", **engine_kwargs: Any
+) -> AsyncEngine:
+    """An async engine for `url` (see resolve_url); extra kwargs go to create_async_engine.
+
+    A new SQLite file is created owner-only (create_private_file). Raises
+    DatabaseSetupError (naming `setting`) for a malformed or unsupported URL."""
+    resolved = resolve_url(url, setting)
     if resolved.get_backend_name() == "sqlite":
+        create_private_file(resolved)
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, **engine_kwargs.pop("connect_args", {})}
         engine = create_async_engine(resolved, connect_args=connect_args, **engine_kwargs)
         _configure_sqlite(engine)
@@ -54,6 +107,28 @@ def make_engine(url: str | None = None, **engine_kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(resolved, **engine_kwargs)
     log.info("database engine for %s", safe_url(resolved))
     return engine
+
+
+def create_private_file(url: URL) -> None:
+    """Create a SQLite database file that does not exist yet with mode 0600 (owner only).
+
+    SQLite would create it with 0644 (less the umask); creating the empty file first is
+    enough, since SQLite accepts an empty file as a new database and gives its -wal and
+    -shm files the database file's permissions. An existing file is left as it is. A
+    missing folder is left to SQLite to report (DatabaseSetupError at open).
+    """
+    name = url.database or ""
+    if not name or name == ":memory:" or name.startswith("file:") or url.query.get("uri"):
+        return
+    path = Path(name)
+    if path.exists() or not path.parent.is_dir():
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except FileExistsError:  # created meanwhile by another process: keep theirs
+        return
+    os.close(fd)
+    os.chmod(path, SQLITE_FILE_MODE)  # whatever the umask
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

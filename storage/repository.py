@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage._chat import ChatUnit
 from storage._people import PeopleUnit
 from storage._submissions import SubmissionsUnit
-from storage.database import make_engine, safe_url
+from storage.database import DatabaseSetupError, describe_failure, make_engine, safe_url
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,26 @@ class Storage:
 
     @classmethod
     async def open(
-        cls, url: str | None = None, *, migrate: bool = True, **engine_kwargs: Any
+        cls,
+        url: str | None = None,
+        *,
+        migrate: bool = True,
+        setting: str = "DATABASE_URL",
+        **engine_kwargs: Any,
     ) -> Storage:
-        """Connect (see database.make_engine for the URL rules) and upgrade the schema."""
-        engine = make_engine(url, **engine_kwargs)
+        """Connect (see database.make_engine for the URL rules) and upgrade the schema.
+
+        Raises DatabaseSetupError, whose message names `setting`, when the URL is malformed
+        or unsupported or the database cannot be reached or opened (the first connection is
+        made here, by the migration, so a bad setting stops start-up at once).
+        """
+        engine = make_engine(url, setting=setting, **engine_kwargs)
         try:
             if migrate:
                 await upgrade(engine)
+        except (SQLAlchemyError, OSError) as e:
+            await engine.dispose()
+            raise DatabaseSetupError(describe_failure(e, engine.url, setting)) from e
         except BaseException:
             await engine.dispose()
             raise

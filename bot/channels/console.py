@@ -25,6 +25,21 @@ DEMO_FORMS = {"so": "binh-dinh-2019-so", "huyen": "binh-dinh-2019-huyen"}
 QUIT = {"/quit", "/thoat", "/exit"}
 
 
+DEMO_DUE = (11, 26)  # day and month the yearly report is due (QĐ 3871/QĐ-UBND: 26/11)
+
+
+def demo_deadline(today: date) -> date:
+    """The demo campaign's deadline: the next 26/11 that lies ahead (today included).
+
+    Rule (a decision, documented in README): the reporting year is the year whose 26/11
+    deadline comes next — on 26/11/2026 it is 2026, on 27/11/2026 and up to 26/11/2027 it
+    is 2027. So a first run in December opens next year's report, not one already late.
+    """
+    month, day = DEMO_DUE
+    due = date(today.year, month, day)
+    return due if today <= due else date(today.year + 1, month, day)
+
+
 @dataclass(frozen=True, slots=True)
 class ConsoleUser:
     chat_id: str
@@ -49,11 +64,12 @@ async def ensure_demo(storage: Storage, today: date, agency_code: str | None) ->
         form_ids = [f.id for f in forms.values() if not f.cohorts or agency.cohort in f.cohorts]
         if form_ids and await unit.open_campaign_for_form_ids(form_ids) is None:
             form = forms[DEMO_FORMS.get(agency.cohort, form_ids[0])]
+            due = demo_deadline(today)
             await unit.add_campaign(
                 form.id,
                 form.version,
-                f"Đánh giá mức độ ứng dụng CNTT năm {today.year}",
-                date(today.year, 11, 26),
+                f"Đánh giá mức độ ứng dụng CNTT năm {due.year}",
+                due,
             )
             log.info("created demo campaign for %s", form.id)
     return ConsoleUser(chat_id, code)
@@ -81,13 +97,17 @@ async def run_lines(
     lines: Iterable[str],
     out: Callable[[str], None],
     echo: bool = False,
+    comments: bool = False,
 ) -> None:
-    """Feed lines as messages; '#' lines are comments in scripts; /quit stops."""
+    """Feed lines as messages; blank lines are skipped, /quit stops.
+
+    With `comments` (a `--script` file) a line starting with '#' is a comment; typed or
+    piped, it is a message like any other ("#12" may be an answer)."""
     sender = Sender(external_id=user.chat_id, display_name="console")
     await _turn(phieu, user, sender, "/menu", out)
     for raw in lines:
         line = raw.rstrip("\n")
-        if not line.strip() or line.lstrip().startswith("#"):
+        if not line.strip() or (comments and line.lstrip().startswith("#")):
             continue
         if line.strip().lower() in QUIT:
             break

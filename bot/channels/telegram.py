@@ -32,20 +32,21 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageEntity,
 )
 
 from bot.invites import Redeem, redeem
 from bot.outbox import PermanentError, RetryAfter, TransientError
-from bot.render import reply_from_json
+from bot.render import TEXT_LIMITS, reply_from_json, split_text
 from bot.service import Phieu, Sender
-from flows.i18n import N_, normalise_language
+from flows.i18n import N_, normalise_language, translate
 from flows.state import Choice, Incoming, Reply, Step
 from storage.repository import Unit
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-MAX_TEXT = 4096
+MAX_TEXT = TEXT_LIMITS["telegram"]
 _SHORT_LABEL = 16
 
 COMMANDS: dict[str, list[tuple[str, str]]] = {
@@ -73,20 +74,6 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
 
 
 # ---- outgoing --------------------------------------------------------------------------------
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at line breaks where possible; never return an empty chunk."""
-    text = text.strip() or "…"
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = limit
-        chunks.append(text[:cut].rstrip() or text[:limit])
-        text = text[cut:].lstrip("\n")
-    chunks.append(text)
-    return [c for c in chunks if c.strip()]
-
-
 def _rows(choices: tuple[Choice, ...]) -> list[list[InlineKeyboardButton]]:
     """Short labels two to a row (Có / Không), long ones alone: readable on a small phone."""
     rows: list[list[InlineKeyboardButton]] = []
@@ -121,7 +108,9 @@ class TelegramTransport:
                 await self._edit(chat_id, payload["edit"])
                 return
             reply = reply_from_json(payload)
-            chunks = split_text(reply.text)
+            # Rows queued by the service are split already (render.reply_payloads); this
+            # covers a row queued whole by other code.
+            chunks = split_text(reply.text, MAX_TEXT)
             for i, chunk in enumerate(chunks):
                 markup = keyboard(reply) if i == len(chunks) - 1 else None
                 await self.bot.send_message(chat_id=int(chat_id), text=chunk, reply_markup=markup)
@@ -144,7 +133,7 @@ class TelegramTransport:
             await self.bot.edit_message_text(
                 chat_id=int(chat_id),
                 message_id=int(edit["message_id"]),
-                text=split_text(edit["text"])[0],
+                text=split_text(edit["text"], MAX_TEXT)[0],
             )
         except TelegramBadRequest as e:
             # The message may be too old to edit, or already show this text: nothing to do.
@@ -167,6 +156,55 @@ def sender_of(user: Any) -> Sender:
         external_id=str(user.id),
         display_name=user.full_name,
         language=user.language_code,
+    )
+
+
+def text_with_links(text: str | None, entities: list[MessageEntity] | None) -> str:
+    """The text with each hidden link (a `text_link` entity) made visible.
+
+    A link over the whole message ("link", "tại đây") becomes its URL; a link over part of
+    it keeps the words and adds the URL after them ("Kế hoạch 12/KH-UBND https://…"), so a
+    document number written as the link's text is not lost. Offsets are UTF-16 units.
+    """
+    if not text or not entities:
+        return text or ""
+    links = sorted((e for e in entities if e.type == "text_link" and e.url), key=lambda e: e.offset)
+    if not links:
+        return text
+    units = text.encode("utf-16-le")
+
+    def span(e: MessageEntity) -> str:
+        return units[e.offset * 2 : (e.offset + e.length) * 2].decode("utf-16-le", "replace")
+
+    if len(links) == 1 and span(links[0]).strip() == text.strip():
+        return str(links[0].url)
+    pieces: list[str] = []
+    pos = 0
+    for e in links:
+        start, end = e.offset * 2, (e.offset + e.length) * 2
+        if start < pos or end > len(units):
+            continue  # overlapping or out of range: leave the words as they are
+        words = span(e)
+        pieces += [units[pos:start].decode("utf-16-le", "replace"), f"{words} {e.url}"]
+        pos = end
+    pieces.append(units[pos:].decode("utf-16-le", "replace"))
+    return "".join(pieces)
+
+
+def incoming_of(message: Message, *, edited: bool = False) -> Incoming:
+    """What the engine needs from a message: its text (hidden links shown, the caption of
+    a file), the file, and the facts about the message itself (id, album, send time)."""
+    if message.text is not None:
+        text = text_with_links(message.text, message.entities)
+    else:
+        text = text_with_links(message.caption, message.caption_entities)
+    return Incoming(
+        text=text,
+        attachment=attachment_of(message),
+        message_id=str(message.message_id),
+        edited=edited,
+        group=message.media_group_id,
+        sent_at=None if edited else message.date,
     )
 
 
@@ -249,20 +287,39 @@ def build_routers(
 
     @questionnaire.message(F.chat.type == "private")
     async def on_message(message: Message, **data: Any) -> None:
-        incoming = Incoming(
-            text=message.text or message.caption or "", attachment=attachment_of(message)
-        )
         await phieu.handle(
             CHANNEL,
             str(message.chat.id),
             update_id_of(data),
-            incoming,
+            incoming_of(message),
+            sender_of(message.from_user),
+        )
+
+    @questionnaire.edited_message(F.chat.type == "private")
+    async def on_edited(message: Message, **data: Any) -> None:
+        # Telegram sends the whole message again with edit_date; the engine decides whether
+        # it re-answers the latest item or explains how to change an older answer.
+        await phieu.handle(
+            CHANNEL,
+            str(message.chat.id),
+            update_id_of(data),
+            incoming_of(message, edited=True),
             sender_of(message.from_user),
         )
 
     @questionnaire.callback_query()
     async def on_button(query: CallbackQuery, **data: Any) -> None:
         message = query.message
+        if message is not None and message.chat.id != query.from_user.id:
+            # Our questions live in private chats, where the chat is the sender. A press
+            # from elsewhere (a group, a forged update) must not answer someone's form.
+            log.warning(
+                "button refused: chat %s and sender %s disagree",
+                message.chat.id,
+                query.from_user.id,
+            )
+            await _refuse_button(query)
+            return
         chat_id = str(message.chat.id) if message is not None else str(query.from_user.id)
         chosen = _label_of(query)
 
@@ -304,6 +361,17 @@ def build_routers(
                     log.info("callback %s not answered: %s", query.id, e.message)
 
     return [invites, questionnaire]
+
+
+async def _refuse_button(query: CallbackQuery) -> None:
+    lang = normalise_language(query.from_user.language_code)
+    text = translate(
+        lang, N_("Nút này không thuộc cuộc trò chuyện riêng của anh/chị với Phiếu; không ghi nhận.")
+    )
+    try:
+        await query.answer(text=text[:200], show_alert=True)
+    except TelegramBadRequest as e:
+        log.info("callback %s not answered: %s", query.id, e.message)
 
 
 def _label_of(query: CallbackQuery) -> str | None:

@@ -313,3 +313,23 @@ def test_unknown_agency_is_refused_without_a_traceback(db: Path) -> None:
     proc = run_phieu(db, [], "--agency", "NOPE")
     assert proc.returncode != 0
     assert "Không có cơ quan mã 'NOPE'" in proc.stdout + proc.stderr
+
+
+def test_a_typed_line_starting_with_hash_is_an_answer(db: Path) -> None:
+    """Comments belong to --script files; in the console '#' starts an ordinary message."""
+    conversation = chat(db, ["/sua 3.6", "co", "# Mạng LAN nội bộ", "#", "/xem 3"])
+    typed = [t for t, _ in conversation[1:]]
+    assert typed == ["/sua 3.6", "co", "# Mạng LAN nội bộ", "#", "/xem 3"]  # none skipped
+    assert "✅ Đã lưu 3.6.a: # Mạng LAN nội bộ" in reply_to(conversation, "# Mạng LAN nội bộ")
+    assert reply_to(conversation, "#") != ""  # answered, never silence
+    assert "3.6.a: # Mạng LAN nội bộ" in reply_to(conversation, "/xem 3").splitlines()
+
+
+def test_the_demo_campaign_is_due_the_next_26_november(db: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.channels.console import demo_deadline
+
+    due = demo_deadline(datetime.now(UTC).date())
+    menu = chat(db, [])[0][1]
+    assert f"Hạn nộp: {due:%d/%m/%Y}" in menu

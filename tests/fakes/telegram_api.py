@@ -613,6 +613,18 @@ class FakeTelegram:
         message = self.chats.add(user.user_id, user.as_user(), content, from_bot=False)
         return self._queue({"message": message})
 
+    def _user_edit(self, user: FakeUser, message_id: int, key: str, text: str) -> dict[str, Any]:
+        """The user edits their message: stored anew, and an edited_message update queued."""
+        stored = self.chats.find(user.user_id, message_id)
+        if stored is None or stored.from_bot:
+            raise AssertionError(f"no message {message_id} of user {user.user_id} to edit")
+        new = copy.deepcopy(stored.message)
+        new[key] = text
+        new.pop("entities" if key == "text" else "caption_entities", None)
+        new["edit_date"] = max(int(time.time()), new["date"])
+        stored.message = new
+        return self._queue({"edited_message": copy.deepcopy(new)})
+
     def _callback(self, user: FakeUser, message: dict[str, Any], data: str) -> dict[str, Any]:
         self._counter += 1
         query_id = str(4_400_000_000_000_000_000 + self._counter)
