@@ -27,7 +27,6 @@ from flows.navigation import (
     is_visible,
     needs_evidence,
     next_item,
-    section_progress,
     summarise,
     values_of,
 )
@@ -623,10 +622,6 @@ class _Run:
             return
         self._announce_completed(q, before)
         self.after_saved(item)
-
-    def _section_complete(self, q: Question) -> bool:
-        section = self.form.section(q.section)
-        return section is not None and section_progress(self.form, self.answers, section).complete
 
     def _section_done(self, q: Question) -> bool:
         """Really done: nothing required missing, no evidence owed, and nothing of the section
