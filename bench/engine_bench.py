@@ -111,7 +111,6 @@ def context(form: Form) -> Context:
         deadline=DEADLINE,
         status=Status.DRAFT,
         user_name="Cán bộ đầu mối",
-        campaign_name=form.title.vi,
     )
 
 

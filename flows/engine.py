@@ -16,6 +16,7 @@ from typing import Any
 from transitions import MachineError
 
 from flows import expr, prompts
+from flows.coalesce import coalesce
 from flows.i18n import LANGUAGES, N_, format_value
 from flows.machines import EDITABLE_STATUSES, Mode, move
 from flows.model import Evidence, Form, ItemType, Question
@@ -819,4 +820,9 @@ def handle(
         run.events.append(Event("engine_recovered", {"error": str(e)}))
         run.say(N_("Xin lỗi, đã có trục trặc. Câu trả lời đã lưu vẫn còn; mời chọn lại."))
         run.show_menu()
-    return run.step()
+    return _one_message_per_turn(run.step())
+
+
+def _one_message_per_turn(step: Step) -> Step:
+    """The confirmation and the next question as one message (issue #8; flows.coalesce)."""
+    return replace(step, replies=coalesce(step.replies))
