@@ -16,6 +16,7 @@ from typing import Any
 from transitions import MachineError
 
 from flows import expr, prompts
+from flows.cells import Cells
 from flows.coalesce import coalesce
 from flows.i18n import LANGUAGES, N_, format_value
 from flows.machines import EDITABLE_STATUSES, Mode, move
@@ -31,6 +32,7 @@ from flows.navigation import (
     summarise,
     values_of,
 )
+from flows.offers import Offers
 from flows.parsing import (
     Confirm,
     Ok,
@@ -92,7 +94,7 @@ COMMANDS: dict[str, str] = {
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 
-class _Run:
+class _Run(Offers, Cells):
     """One handle() call's working set; discarded when the Step is built."""
 
     def __init__(
@@ -136,6 +138,8 @@ class _Run:
     # ---- entry ---------------------------------------------------------------------------
     def dispatch(self, incoming: Incoming) -> None:
         self._follow_status()
+        if self.on_offer(incoming):  # "♻️ Giữ nguyên" / "✅ Đúng", typed or pressed
+            return
         if incoming.payload is not None:
             payload = Payload.unpack(incoming.payload)
             if payload is None:
@@ -183,7 +187,8 @@ class _Run:
             s = summarise(self.form, self.answers, self.state.skipped)
             return prompts.summary(self.form, s, self.lang, editable=self.editable).choices
         if mode is Mode.ANSWERING and q is not None:
-            return prompts.answer_choices(self.lang, q)
+            keep = self.keep_choice(q)
+            return prompts.answer_choices(self.lang, q) + ((keep,) if keep else ())
         if mode is Mode.CONFIRMING_SUBMIT:
             return self._submit_choices()
         if mode in (Mode.CONFIRMING_VALUE, Mode.LIST_MORE) and q:
@@ -338,6 +343,8 @@ class _Run:
                 N_("Giá trị này được tính tự động; hãy xác nhận hoặc sửa số liệu đầu vào."), "error"
             )
             self.ask(q.id, push=False)
+            return
+        if self.answer_cells(q, text):  # "150; 200": a table row (or column) at once
             return
         result = (
             parse_list_row(q.columns, text, self.ctx.today)
@@ -507,7 +514,10 @@ class _Run:
         self.state.pending = None
         if push and (not self.state.trail or self.state.trail[-1] != item):
             self.state.trail = [*self.state.trail, item][-_TRAIL:]
-        self.replies.append(prompts.question(self.form, self.answers, q, self.lang))
+        if push and self.offer_section(q):  # "Mục 3 giống năm trước?"
+            return
+        reply = prompts.question(self.form, self.answers, q, self.lang)
+        self.replies.append(self.with_cells_hint(self.with_offer(reply, q), q))
 
     # ---- not applicable and evidence ----------------------------------------------------
     def not_applicable(self) -> None:
