@@ -609,6 +609,7 @@ class _Run(Offers, Cells):
             return
         old = self.answers.get(q.id) or Answer()
         self._save(q.id, replace(old, evidence=evidence))
+        self.share_evidence(evidence)  # the other cells of a row typed at once
         self.say(N_("📎 Đã lưu minh chứng cho {item}."), item=q.id)
         self.state.mode = move(self.state.mode, "ask")
         self.after_saved(q.id)

@@ -21,6 +21,7 @@ cross-checks run on it (issue #8: "changed values are still checked").
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flows import prompts
@@ -51,6 +52,7 @@ _KEEP_WORDS_STRICT = frozenset({"giu nguyen", "giu", "nhu cu", "nhu nam truoc"})
 """For questions whose own answers include "đúng"/"ok"-like words (yes/no, choices)."""
 _LINE_TEXT = 48
 _SECTION_OFFER = "offer_section"
+_SHARED_EVIDENCE = "evidence_for"
 
 
 class Offers:
@@ -156,7 +158,7 @@ class Offers:
             prev = run.form.question(came_from)
             if prev is not None and prev.section == q.section:
                 return False
-        if first_open_in_section(run.form, run.answers, q.section) != q.id:
+        if first_open_in_section(run.form, run.answers, q.section) != q.id or q.id in run.answers:
             return False
         offers = self._section_offers(q.section)
         if len(offers) < 2:
@@ -284,6 +286,15 @@ class Offers:
         )
         self.settle([q for q, _, _ in offers], was_complete)
 
+    def share_evidence(self, evidence: Any) -> None:
+        """Evidence sent after several cells were saved at once counts for all of them."""
+        run: Any = self
+        for item in (run.state.pending or {}).get(_SHARED_EVIDENCE, []):
+            old = run.answers.get(item)
+            if old is not None and not old.evidence:
+                run._save(item, replace(old, evidence=evidence))
+        run.state.pending = None
+
     def settle(self, saved: list[Question], was_complete: bool) -> None:
         """After several answers saved at once: their failed checks, else 🎉, evidence, next."""
         run: Any = self
@@ -314,14 +325,27 @@ class Offers:
             run.state.item = saved[-1].id
             return
         run._announce_completed(saved[0], was_complete)
-        for q in saved:
-            answer = run.answers.get(q.id)
-            if needs_evidence(q, answer) and not (answer and answer.evidence):
-                run.ask_evidence(q)
-                return
+        lacking = [
+            q
+            for q in saved
+            if needs_evidence(q, run.answers.get(q.id)) and not run.answers[q.id].evidence
+        ]
+        if lacking:
+            # One proof for the cells answered together; each can be changed later (/sua).
+            if len(lacking) > 1:
+                run.say(
+                    N_("Minh chứng sau đây dùng chung cho {n} ô: {items}."),
+                    n=len(lacking),
+                    items=", ".join(q.id for q in lacking),
+                )
+            run.ask_evidence(lacking[0])
+            run.state.pending = {_SHARED_EVIDENCE: [q.id for q in lacking[1:]]}
+            return
+        values = values_of(run.form, run.answers)
         left = first_open_in_section(run.form, run.answers, saved[0].section)
-        if left is not None:
-            run.ask(left)
+        left_q = run.form.question(left) if left else None
+        if left_q is not None and is_open(left_q, run.answers, values):
+            run.ask(left_q.id)
             return
         nxt = next_item(run.form, run.answers, saved[-1].id, run.state.skipped)
         if nxt is None:
