@@ -75,9 +75,15 @@ class Cells:
     def with_cells_hint(self, reply: Reply, q: Question) -> Reply:
         """Offer the rest of the block in one message, with an example, at its first cell."""
         run: Any = self
-        rest = self._rest_of_block(q)
-        values = values_of(run.form, run.answers)
-        rest = [c for c in rest if is_visible(c, values) and is_open(c, run.answers, values)]
+        # Which cells the example fills: a count shows once its "có" is given (3.8.1).
+        values = dict(values_of(run.form, run.answers))
+        rest = []
+        for cell in self._rest_of_block(q):
+            if is_visible(cell, values) and is_open(cell, run.answers, values):
+                rest.append(cell)
+                example = parse_answer(cell, example_for(cell), run.ctx.today)
+                if isinstance(example, Ok):
+                    values[cell.id] = example.value
         if len(rest) < 2 or rest[0] is not q:
             return reply
         lang = run.state.lang
