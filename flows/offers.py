@@ -45,10 +45,23 @@ if TYPE_CHECKING:
     from flows.navigation import FailedCheck
 
 KEEP_WORDS = frozenset(
-    {"giu nguyen", "giu", "nhu cu", "nhu nam truoc", "dung", "dung roi", "ok", "oke", "okay"}
+    {
+        "giu nguyen",
+        "giu",
+        "nhu cu",
+        "nhu nam truoc",
+        "dung",
+        "dung roi",
+        "ok",
+        "oke",
+        "okay",
+        "keep",
+        "correct",
+        "same",
+    }
 )
 """Typed words that keep the offered value (folded: no accents, lower case)."""
-_KEEP_WORDS_STRICT = frozenset({"giu nguyen", "giu", "nhu cu", "nhu nam truoc"})
+_KEEP_WORDS_STRICT = frozenset({"giu nguyen", "giu", "nhu cu", "nhu nam truoc", "keep", "same"})
 """For questions whose own answers include "đúng"/"ok"-like words (yes/no, choices)."""
 _LINE_TEXT = 48
 _SECTION_OFFER = "offer_section"
@@ -225,7 +238,7 @@ class Offers:
             if folded in KEEP_WORDS or folded == "1":
                 self._on_keep(Payload(Act.KEEP, "", str(section)))
                 return True
-            if folded == "2" or folded in ("tung cau", "tra loi tung cau"):
+            if folded == "2" or folded in ("tung cau", "tra loi tung cau", "one by one"):
                 self._on_keep(Payload(Act.KEEP, q.id, "ask"))
                 return True
             run.state.pending = None
