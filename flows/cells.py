@@ -75,10 +75,13 @@ class Cells:
     def with_cells_hint(self, reply: Reply, q: Question) -> Reply:
         """Offer the rest of the block in one message, with an example, at its first cell."""
         run: Any = self
+        block = self._rest_of_block(q)
+        if len(block) < 2:
+            return reply
         # Which cells the example fills: a count shows once its "có" is given (3.8.1).
         values = dict(values_of(run.form, run.answers))
         rest = []
-        for cell in self._rest_of_block(q):
+        for cell in block:
             if is_visible(cell, values) and is_open(cell, run.answers, values):
                 rest.append(cell)
                 example = parse_answer(cell, example_for(cell), run.ctx.today)

@@ -147,15 +147,17 @@ class Offers:
         if sec is None:
             return []
         answers = dict(run.answers)
+        values = dict(values_of(run.form, answers))
         found = []
         for q in sec.questions:
-            values = values_of(run.form, answers)
             if not is_visible(q, values) or not is_open(q, answers, values):
                 continue
             offer = self.offer_for(q)
             if offer is not None:
                 found.append((q, offer[0], offer[1]))
+                # a kept "Có" shows its follow-up (3.6 → 3.6.a)
                 answers[q.id] = offer[0]
+                values[q.id] = offer[0].value
         return found
 
     def offer_section(self, q: Question) -> bool:
