@@ -225,3 +225,29 @@ sections:
 """)
     joined = " ".join(e.value.errors)
     assert "'prefill' 'agency.fax'" in joined and "'from' phải là danh sách" in joined
+
+
+def test_a_section_offer_survives_a_restart() -> None:
+    from flows.state import ConversationState
+
+    c = chat(KNOWN)
+    c.say("/tiep")
+    c.state = ConversationState.from_json(c.state.to_json())  # stored, read back
+    assert "Đã giữ nguyên 4 câu" in c.say("ok")
+
+
+def test_the_keep_button_is_numbered_after_the_questions_own_choices() -> None:
+    c = chat({}, {"3.6": Answer(False)})
+    c.say("/sua 3.6")
+    assert [ch.label for ch in c.last.replies[-1].choices] == ["Có", "Không", "♻️ Giữ nguyên"]
+    assert "✅ Đã lưu 3.6: Không" in c.say("3")
+    c.say("/sua 3.6")
+    assert "✅ Đã lưu 3.6: Có" in c.say("1")  # the question's own numbering is unchanged
+
+
+def test_english_official_keeps_with_keep() -> None:
+    c = chat({}, LAST_YEAR)
+    c.say("/lang en")
+    c.say("/sua 3.2")
+    assert "Last year: 38" in c.last.replies[-1].text
+    assert "Saved 3.2" in c.say("keep")
