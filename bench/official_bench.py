@@ -20,11 +20,12 @@ queues the Telegram channel's edit of the pressed message, counted apart: it is 
 message). "Bot API messages" are sendMessage calls: one per outbox row, more when a text is
 over Telegram's 4096 characters.
 
-    python3 bench/official_bench.py [--tiny] [--form binh-dinh-2019-so]
+    python3 bench/official_bench.py [--tiny] [--trace] [--form binh-dinh-2019-so]
+    python3 bench/official_bench.py --before 8af18ec   # the same official on older code first
 
-Run on older code (the script only uses what the code offers), e.g. the commit before
-issue #8: `git archive 8af18ec | tar -x -C /tmp/before && cp bench/official_bench.py
-/tmp/before/bench/ && python3 /tmp/before/bench/official_bench.py`.
+The script only uses what the code offers, so it also measures older code: `--before REV`
+extracts that commit (`git archive`) into a temporary directory, runs this very script there,
+then here.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import platform
+import shutil
+import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -165,6 +170,10 @@ class Tally:
 
     def per_answer(self) -> float:
         return self.sent / self.inputs if self.inputs else 0.0
+
+    def calls_per_answer(self) -> float:
+        """sendMessage and editMessageText together."""
+        return (self.sent + self.edits) / self.inputs if self.inputs else 0.0
 
 
 @dataclass
@@ -478,18 +487,41 @@ async def _outbox_counts(storage: Storage, after_id: int) -> tuple[int, int]:
 def report(rows: list[tuple[str, Tally]]) -> None:
     print(
         f"{'run':34} {'messages':>8} {'typed':>6} {'taps':>5} {'sent':>5} "
-        f"{'sent/answer':>11} {'edits':>5} {'refused':>7} {'checks':>6}"
+        f"{'sent/answer':>11} {'edits':>5} {'calls/answer':>12} {'refused':>7} {'checks':>6}"
     )
     for name, t in rows:
         print(
             f"{name:34} {t.inputs:8d} {t.typed:6d} {t.pressed:5d} {t.sent:5d} "
-            f"{t.per_answer():11.2f} {t.edits:5d} {t.refused:7d} {t.checks:6d}"
+            f"{t.per_answer():11.2f} {t.edits:5d} {t.calls_per_answer():12.2f} "
+            f"{t.refused:7d} {t.checks:6d}"
         )
+
+
+def run_before(rev: str, argv: list[str]) -> None:
+    """This script on the code of commit `rev`, in a temporary directory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "code.tar"
+        subprocess.run(  # read-only: the commit's tree as a tar file
+            ["git", "-C", str(ROOT), "archive", "--output", str(archive), rev], check=True
+        )
+        code = Path(tmp) / "code"
+        with tarfile.open(archive) as tar:
+            tar.extractall(code, filter="data")
+        shutil.copy(Path(__file__), code / "bench" / Path(__file__).name)
+        print(f"--- before: {rev}", flush=True)
+        subprocess.run(
+            [sys.executable, str(code / "bench" / Path(__file__).name), *argv],
+            cwd=code,
+            env={**os.environ, "PYTHONPATH": str(code)},
+            check=True,
+        )
+    print("--- after: this tree", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--form", default="binh-dinh-2019-so")
+    parser.add_argument("--before", metavar="REV", help="first run on commit REV (git archive)")
     parser.add_argument(
         "--trace", action="store_true", help="print the engine conversations, message by message"
     )
@@ -497,6 +529,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--tiny", action="store_true", help="a few messages per run (the test of benches)"
     )
     args = parser.parse_args(argv)
+    if args.before:
+        run_before(args.before, ["--form", args.form] + (["--tiny"] if args.tiny else []))
     form = builtin_forms()[args.form]
     limit = 25 if args.tiny else 10_000
     print(
@@ -518,7 +552,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print()
     print(
         "messages = what the official sent (typed + taps); sent = Bot API sendMessage calls; "
-        "edits = editMessageText of a pressed button's message (no new message)."
+        "edits = editMessageText of a pressed button's message (no new message); "
+        "calls = sent + edits."
     )
 
 
