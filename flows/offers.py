@@ -237,10 +237,12 @@ class Offers:
         folded = fold(words_of(text)).rstrip(".!")
         section = (run.state.pending or {}).get(_SECTION_OFFER)
         if section is not None:
-            if folded in KEEP_WORDS or folded == "1":
+            # the buttons' numbers or labels typed ("Giữ nguyên cả mục", "Trả lời từng câu")
+            keep_all = folded.startswith(("giu nguyen", "keep")) or folded == "1"
+            if keep_all or folded in KEEP_WORDS:
                 self._on_keep(Payload(Act.KEEP, "", str(section)))
                 return True
-            if folded == "2" or folded in ("tung cau", "tra loi tung cau", "one by one"):
+            if folded == "2" or folded.endswith(("tung cau", "one by one")):
                 self._on_keep(Payload(Act.KEEP, q.id, "ask"))
                 return True
             run.state.pending = None

@@ -251,3 +251,12 @@ def test_english_official_keeps_with_keep() -> None:
     c.say("/sua 3.2")
     assert "Last year: 38" in c.last.replies[-1].text
     assert "Saved 3.2" in c.say("keep")
+
+
+def test_the_section_offer_buttons_can_be_typed() -> None:
+    c = chat(KNOWN)
+    c.say("/tiep")
+    assert "Phiếu đã điền sẵn: 2027" in c.say("Trả lời từng câu")
+    c = chat(KNOWN)
+    c.say("/tiep")
+    assert "Đã giữ nguyên 4 câu" in c.say("giữ nguyên cả mục")
