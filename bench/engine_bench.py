@@ -8,7 +8,7 @@ submission, so the data grows as in a real campaign. Each message is one update:
 timed alone with time.perf_counter.
 
     python3 bench/engine_bench.py [--answers 2000] [--warmup 100] [--postgres-url URL]
-                                  [--form binh-dinh-2019-so]
+                                  [--form binh-dinh-2019-so] [--tiny]
 """
 
 from __future__ import annotations
@@ -111,7 +111,6 @@ def context(form: Form) -> Context:
         deadline=DEADLINE,
         status=Status.DRAFT,
         user_name="Cán bộ đầu mối",
-        campaign_name=form.title.vi,
     )
 
 
@@ -242,13 +241,16 @@ async def drop_schema(url: str, schema: str) -> None:
         await storage.close()
 
 
-async def main() -> None:
+async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--answers", type=int, default=2000, help="answers timed per path")
     parser.add_argument("--warmup", type=int, default=100, help="answers sent first, not timed")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
     parser.add_argument("--form", default="binh-dinh-2019-so")
-    args = parser.parse_args()
+    parser.add_argument("--tiny", action="store_true", help="20 answers, 5 warm-up")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.answers, args.warmup = 20, 5
     form = builtin_forms()[args.form]
     print(
         f"{args.answers} answers per path (+{args.warmup} warm-up), form {form.id}, "

@@ -175,12 +175,15 @@ async def drop_schema(url: str, schema: str) -> None:
     await storage.close()
 
 
-async def main() -> None:
+async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
-    args = parser.parse_args()
+    parser.add_argument("--tiny", action="store_true", help="2 users × 2 messages, no PostgreSQL")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.users, args.messages = 2, 2
     logging.basicConfig(level=logging.WARNING)
     n = args.users * args.messages
     print(
@@ -194,7 +197,7 @@ async def main() -> None:
             f"sqlite+aiosqlite:///{tmp}/bench.db", args.users, args.messages
         )
         rows.append(("Phiếu, SQLite", intake, full))
-    if await pg_url_or_none(args.postgres_url):
+    if not args.tiny and await pg_url_or_none(args.postgres_url):
         schema = await fresh_pg_schema(args.postgres_url)
         intake, full = await bench_phieu(
             args.postgres_url,

@@ -79,12 +79,25 @@ def agencies_add(
     code: str = typer.Option(..., "--code", help="Mã cơ quan, ví dụ STTTT"),
     name: str = typer.Option(..., "--name", help="Tên cơ quan"),
     cohort: str = typer.Option(..., "--cohort", help="so | huyen | xa"),
+    address: str | None = typer.Option(None, "--address", help="Địa chỉ (điền sẵn 1.3)"),
+    website: str | None = typer.Option(None, "--website", help="Trang thông tin điện tử"),
+    phone: str | None = typer.Option(None, "--phone", help="Điện thoại, Fax"),
+    email: str | None = typer.Option(None, "--email", help="Thư điện tử liên hệ"),
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Add an agency."""
+    """Add an agency; the optional contact fields are offered to its officials, prefilled."""
     _choice("--cohort", cohort, COHORTS)
-    rec = in_unit(db, lambda u: u.add_agency(code.strip(), name.strip(), cohort))
+    contact = {
+        "address": address,
+        "website": website,
+        "phone": phone,
+        "email": email,
+    }
+    extra = {k: v.strip() for k, v in contact.items() if v and v.strip()}
+    rec = in_unit(db, lambda u: u.add_agency(code.strip(), name.strip(), cohort, **extra))
     typer.echo(f"Đã thêm {rec.code}\t{rec.cohort}\t{rec.name}")
+    for key, value in extra.items():
+        typer.echo(f"  {key}: {value}")
 
 
 @agencies_app.command("list")

@@ -13,15 +13,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render import reply_payloads, reply_to_json
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
 from flows.loader import builtin_forms
-from flows.machines import Status, next_status
+from flows.machines import EDITABLE_STATUSES, Status, next_status
 from flows.model import Form
-from flows.state import Context, ConversationState, Incoming, Reply, Step
+from flows.state import Answer, Context, ConversationState, Incoming, Reply, Step
 from storage.records import AgencyRec, CampaignRec, UserRec
 from storage.repository import Storage, Unit
 
@@ -52,6 +53,13 @@ class Outcome:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def known_facts(agency: AgencyRec, campaign: CampaignRec) -> dict[str, Any]:
+    """What Phiếu prefills, by prefill key: the agency record's fields and the reporting
+    year, which is the year of the campaign's deadline (a campaign due 26/11/2026 reports
+    on 2026)."""
+    return {**agency.known(), "campaign.year": campaign.deadline.year}
 
 
 def forms_for_cohort(forms: dict[str, Form], cohort: str) -> list[str]:
@@ -187,15 +195,18 @@ class Phieu:
         answers = await unit.load_answers(sub.id)
         now = self.clock()
         local_now = now.astimezone(ZoneInfo(campaign.timezone))
+        status = Status(sub.status)
         ctx = Context(
             now=local_now,
             agency_name=agency.name,
             deadline=campaign.deadline,
-            status=Status(sub.status),
+            status=status,
             user_name=user.name,
-            # Campaigns have no reporting-year field yet: the form's year stands for it
-            # (the "2019" forms report on 2019; see Form.reporting_year).
-            reporting_year=form.reporting_year,
+            # The campaign reports on the year of its deadline (due 26/11/2026 → 2026), the
+            # same year prefilled as 1.1; the form's own year is only a fallback.
+            reporting_year=campaign.deadline.year or form.reporting_year,
+            known=known_facts(agency, campaign),
+            previous=await self._previous(unit, form, agency, campaign, status),
         )
         entry = engine.handle_edit if incoming.edited else engine.handle
         step = entry(form, answers, state, incoming, ctx)
@@ -216,6 +227,20 @@ class Phieu:
         if any(e.name == "submitted" for e in step.events):
             await self._notify_reviewers(unit, agency, form)
         return Outcome(step=step, replies=len(step.replies))
+
+    async def _previous(
+        self,
+        unit: Unit,
+        form: Form,
+        agency: AgencyRec,
+        campaign: CampaignRec,
+        status: Status,
+    ) -> dict[str, Answer]:
+        """Last year's answers to offer ("Giữ nguyên"); not read once nothing can change."""
+        if status not in EDITABLE_STATUSES:
+            return {}
+        forms = (form.id, *form.carry_over.forms)
+        return await unit.previous_answers(agency.id, forms, campaign.id)
 
     async def _notify_reviewers(self, unit: Unit, agency: AgencyRec, form: Form) -> None:
         """Reviewers of the Sở TTTT hear of each submission on every channel they use."""

@@ -17,6 +17,8 @@ from typing import Any
 from transitions import MachineError
 
 from flows import expr, prompts
+from flows.cells import Cells
+from flows.coalesce import coalesce
 from flows.i18n import LANGUAGES, N_, format_day, format_value
 from flows.machines import EDITABLE_STATUSES, Mode, move
 from flows.model import Evidence, Form, ItemType, Question
@@ -30,6 +32,7 @@ from flows.navigation import (
     summarise,
     values_of,
 )
+from flows.offers import Offers
 from flows.parsing import (
     NO_ROWS,
     Confirm,
@@ -110,7 +113,7 @@ _AGREE = frozenset(
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 
-class _Run:
+class _Run(Offers, Cells):
     """One handle() call's working set; discarded when the Step is built."""
 
     def __init__(
@@ -160,6 +163,8 @@ class _Run:
     # ---- entry ---------------------------------------------------------------------------
     def dispatch(self, incoming: Incoming) -> None:
         self._follow_status()
+        if self.on_offer(incoming):  # "♻️ Giữ nguyên" / "✅ Đúng", typed or pressed
+            return
         if incoming.payload is not None:
             payload = Payload.unpack(incoming.payload)
             if payload is None:
@@ -214,7 +219,10 @@ class _Run:
             s = summarise(self.form, self.answers, self.state.skipped)
             return prompts.summary(self.form, s, self.lang, editable=self.editable).choices
         if mode is Mode.ANSWERING and q is not None:
-            return prompts.answer_choices(self.lang, q, self._rows(q.id))
+            keep = self.keep_choice(q)
+            return prompts.answer_choices(self.lang, q, self._rows(q.id)) + (
+                (keep,) if keep else ()
+            )
         if mode is Mode.CONFIRMING_SUBMIT:
             return self._submit_choices()
         if mode in (Mode.CONFIRMING_VALUE, Mode.LIST_MORE) and q:
@@ -400,10 +408,12 @@ class _Run:
             return
         if self._answer_with_evidence(q, text) or self._no_such_table_row(q, text):
             return
-        year = self.ctx.reporting_year
         if q.type is ItemType.LIST and self._rows(q.id) and _says_done(text):
             self.list_choice(q, "keep")
             return
+        if self.answer_cells(q, text):  # "150; 200": a table row (or column) at once
+            return
+        year = self.ctx.reporting_year
         result = (
             parse_list_row(q.columns, text, self.ctx.today, reporting_year=year)
             if q.type is ItemType.LIST
@@ -692,7 +702,10 @@ class _Run:
         self.state.pending = None
         if push and (not self.state.trail or self.state.trail[-1] != item):
             self.state.trail = [*self.state.trail, item][-_TRAIL:]
-        self.replies.append(prompts.question(self.form, self.answers, q, self.lang))
+        if push and self.offer_section(q):  # "Mục 3 giống năm trước?"
+            return
+        reply = prompts.question(self.form, self.answers, q, self.lang)
+        self.replies.append(self.with_cells_hint(self.with_offer(reply, q), q))
 
     # ---- not applicable and evidence ----------------------------------------------------
     def not_applicable(self) -> None:
@@ -820,6 +833,7 @@ class _Run:
         before = self._section_done(q)
         self._save(q.id, replace(old, evidence=evidence))
         self.answered = {"item": q.id, "kind": "evidence"}
+        self.share_evidence(evidence)  # the other cells of a row typed at once
         self.say(
             N_("📎 Đã lưu minh chứng cho {item}: {evidence}"),
             item=self.label(q.id),
@@ -1334,7 +1348,7 @@ def handle(
         run.events.append(Event("engine_recovered", {"error": str(e)}))
         run.say(N_("Xin lỗi, đã có trục trặc. Câu trả lời đã lưu vẫn còn; mời chọn lại."))
         run.show_menu()
-    return run.step()
+    return _one_message_per_turn(run.step())
 
 
 # ---- what chat apps do to messages: edits, albums, captions, split long texts ---------------
@@ -1368,7 +1382,7 @@ def handle_edit(
         run.events.append(Event("engine_recovered", {"error": str(e)}))
         run.say(N_("Xin lỗi, đã có trục trặc. Câu trả lời đã lưu vẫn còn; mời chọn lại."))
         run.show_menu()
-    return run.step()
+    return _one_message_per_turn(run.step())
 
 
 def _on_edit(run: _Run, incoming: Incoming) -> None:
@@ -1518,3 +1532,8 @@ def _continues_split(run: _Run, incoming: Incoming) -> bool:
         {"at": at.isoformat(), "noted": False} if _utf16_len(text) >= SPLIT_NEAR else None
     )
     return False
+
+
+def _one_message_per_turn(step: Step) -> Step:
+    """The confirmation and the next question as one message (issue #8; flows.coalesce)."""
+    return replace(step, replies=coalesce(step.replies))

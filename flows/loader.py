@@ -18,6 +18,8 @@ import yaml
 
 from flows import expr
 from flows.model import (
+    PREFILL_KEYS,
+    CarryOver,
     Check,
     Column,
     Evidence,
@@ -45,7 +47,9 @@ _FORM_KEYS = {
     "checks",
     "cohorts",
     "reporting_year",
+    "carry_over",
 }
+_CARRY_KEYS = {"from", "except"}
 _SOURCE_KEYS = {"document", "date", "issuer", "annex", "title", "note"}
 _SECTION_KEYS = {"id", "title", "title_en", "restored", "items"}
 _COMMON_KEYS = {"id", "type", "text", "text_en", "help", "help_en", "when", "note", "printed"}
@@ -64,6 +68,7 @@ _QUESTION_KEYS = _COMMON_KEYS | {
     "columns",
     "unit_words",
     "confirm_above",
+    "prefill",
 }
 _GROUP_KEYS = _COMMON_KEYS | {"items", "bonus", "evidence", "na_allowed", "required"}
 _TABLE_KEYS = _COMMON_KEYS | {"columns", "rows", "evidence", "na_allowed", "required"}
@@ -282,6 +287,13 @@ def _question(
         **inherited,
         **{k: node[k] for k in ("evidence", "na_allowed", "bonus", "required") if k in node},
     }
+    prefill = node.get("prefill")
+    if prefill is not None and prefill not in PREFILL_KEYS:
+        ctx.err(
+            where,
+            f"'prefill' {prefill!r} không hợp lệ (cho phép: {', '.join(sorted(PREFILL_KEYS))})",
+        )
+        prefill = None
     q = Question(
         id=qid,
         section=ctx.section,
@@ -304,6 +316,7 @@ def _question(
         printed=str(node["printed"]) if node.get("printed") is not None else None,
         unit_words=_unit_words(ctx, where, node),
         confirm_above=_number(ctx, where, node, "confirm_above"),
+        prefill=prefill,
         **extra,
     )
     ctx.questions.append(q)
@@ -584,6 +597,7 @@ def parse_form(data: Any, path: str = "<form>") -> Form:
     checks = _checks(ctx, data.get("checks"))
     _check_expressions(ctx, all_questions, checks)
     reporting_year = _reporting_year(ctx, data, source)
+    carry_over = _carry_over(ctx, data.get("carry_over"))
     if ctx.errors:
         raise FormError(path, ctx.errors)
     return Form(
@@ -596,7 +610,26 @@ def parse_form(data: Any, path: str = "<form>") -> Form:
         cohorts=tuple(str(c) for c in data.get("cohorts") or ()),
         path=path,
         reporting_year=reporting_year,
+        carry_over=carry_over,
     )
+
+
+def _carry_over(ctx: _Ctx, raw: Any) -> CarryOver:
+    """`carry_over: {from: [form ids], except: [item ids or prefixes]}`; both optional."""
+    if raw is None:
+        return CarryOver()
+    if not isinstance(raw, dict):
+        ctx.err("carry_over", "phải là một bảng: {from: [...], except: [...]}")
+        return CarryOver()
+    _unknown(ctx, "carry_over", raw, _CARRY_KEYS)
+    lists = {}
+    for key in ("from", "except"):
+        value = raw.get(key) or []
+        if not isinstance(value, list):
+            ctx.err("carry_over", f"'{key}' phải là danh sách")
+            value = []
+        lists[key] = tuple(str(v) for v in value)
+    return CarryOver(forms=lists["from"], excluded=lists["except"])
 
 
 def load_form_file(path: str | Path) -> Form:

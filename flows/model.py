@@ -36,6 +36,19 @@ class Evidence(StrEnum):
 
 
 STATUS_LEVELS: tuple[str, ...] = ("hoan_chinh", "thu_nghiem", "chua_co")
+
+PREFILL_KEYS: frozenset[str] = frozenset(
+    {
+        "campaign.year",
+        "agency.name",
+        "agency.address",
+        "agency.website",
+        "agency.phone",
+        "agency.email",
+    }
+)
+"""What Phiếu already knows and can offer as an answer (`prefill:` in the YAML): the
+campaign's reporting year and the agency record's fields (`phieu agencies add`)."""
 """Three-level status values, best first (Hoàn chỉnh / Đang thử nghiệm / Chưa có)."""
 
 
@@ -103,6 +116,7 @@ class Question:
     # number like the unit itself; and the value above which a number is asked about.
     unit_words: tuple[str, ...] = ()
     confirm_above: float | None = None
+    prefill: str | None = None
 
     @property
     def answerable(self) -> bool:
@@ -113,6 +127,19 @@ class Question:
         parts = [c.get(lang) for c in self.context]
         parts.append(self.text.get(lang))
         return " — ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True, slots=True)
+class CarryOver:
+    """Which earlier answers are offered again ("Giữ nguyên"): the same form's always, and
+    those of the forms in `forms`, matched by item id; never items under `excluded` (an id
+    or an id prefix: a table, a group, a section)."""
+
+    forms: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    def carries(self, item_id: str) -> bool:
+        return not any(item_id == x or item_id.startswith(x + ".") for x in self.excluded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +198,7 @@ class Form:
     # The year the answers describe ("2019" forms report on 2019): a document dated later
     # cannot be its evidence. From the YAML `reporting_year`, else the source decision's year.
     reporting_year: int | None = None
+    carry_over: CarryOver = field(default_factory=CarryOver)
     _by_id: dict[str, Question] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

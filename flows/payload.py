@@ -21,6 +21,7 @@ class Act(StrEnum):
     EDIT = "e"
     CONFIRM = "y"
     LANG = "l"
+    KEEP = "k"  # what Phiếu offers: k|3.1|keep, k|3.1|ask (one by one), k||3 (all of Mục 3)
 
 
 @dataclass(frozen=True, slots=True)

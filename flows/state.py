@@ -7,6 +7,7 @@ can compare them, and none of them knows a chat app.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -119,6 +120,12 @@ class Context:
     user_name: str | None = None
     # The year the campaign reports on: documents dated after it are questioned.
     reporting_year: int | None = None
+    known: Mapping[str, Any] = field(default_factory=dict)
+    """What Phiếu knows before asking, by prefill key (flows.model.PREFILL_KEYS):
+    {"campaign.year": 2026, "agency.name": "Sở …", "agency.phone": "0256 3822 345", …}."""
+    previous: Mapping[str, Answer] = field(default_factory=dict)
+    """The agency's answers to its latest earlier campaign of a form that carries over
+    (flows.model.CarryOver), by item id; empty the first year."""
 
     @property
     def today(self) -> date:

@@ -20,12 +20,30 @@ def _check(kind: str, value: str, allowed: Sequence[str]) -> None:
 class PeopleUnit(UnitBase):
     # -- agencies ---------------------------------------------------------------------------
 
-    async def add_agency(self, code: str, name: str, cohort: str) -> AgencyRec:
-        """Raises Conflict if the code is taken."""
+    async def add_agency(
+        self,
+        code: str,
+        name: str,
+        cohort: str,
+        *,
+        address: str | None = None,
+        website: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+    ) -> AgencyRec:
+        """Raises Conflict if the code is taken. The optional fields are what Phiếu prefills."""
         _check("cohort", cohort, COHORTS)
         stmt = (
             insert(Agency)
-            .values(code=code, name=name, cohort=cohort)
+            .values(
+                code=code,
+                name=name,
+                cohort=cohort,
+                address=address,
+                website=website,
+                phone=phone,
+                email=email,
+            )
             .returning(*Agency.__table__.c)
         )
         return AgencyRec(**fields((await self._exec(stmt)).one()))

@@ -221,6 +221,34 @@ class SubmissionsUnit(UnitBase):
         ).where(AnswerRow.submission_id == submission_id)
         return {r.item_id: Answer(r.value, r.na_reason, r.evidence) for r in await self._exec(stmt)}
 
+    async def previous_answers(
+        self, agency_id: int, form_ids: Iterable[str], campaign_id: int
+    ) -> dict[str, Answer]:
+        """The agency's answers to its latest campaign before `campaign_id` of one of
+        `form_ids` (last year's answers, offered again as "Giữ nguyên"); {} if none.
+
+        One statement: the latest earlier submission is a scalar subquery.
+        """
+        ids = list(form_ids)
+        if not ids:
+            return {}
+        latest = (
+            select(Submission.id)
+            .join(Campaign, Campaign.id == Submission.campaign_id)
+            .where(
+                Submission.agency_id == agency_id,
+                Campaign.form_id.in_(ids),
+                Campaign.id < campaign_id,
+            )
+            .order_by(Campaign.opened_at.desc(), Campaign.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        stmt = select(
+            AnswerRow.item_id, AnswerRow.value, AnswerRow.na_reason, AnswerRow.evidence
+        ).where(AnswerRow.submission_id == latest)
+        return {r.item_id: Answer(r.value, r.na_reason, r.evidence) for r in await self._exec(stmt)}
+
     async def apply_changes(
         self,
         submission_id: int,

@@ -166,6 +166,11 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(255))
     cohort: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the agency record tells Phiếu to prefill (items with `prefill: agency.…`).
+    address: Mapped[str | None] = mapped_column(String(255))
+    website: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(255))
 
 
 class User(Base):

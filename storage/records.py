@@ -33,6 +33,21 @@ class AgencyRec:
     name: str
     cohort: str
     created_at: datetime
+    address: str | None = None
+    website: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    def known(self) -> dict[str, str]:
+        """The record's values by prefill key (flows.model.PREFILL_KEYS), empty ones left out."""
+        pairs = {
+            "agency.name": self.name,
+            "agency.address": self.address,
+            "agency.website": self.website,
+            "agency.phone": self.phone,
+            "agency.email": self.email,
+        }
+        return {k: v for k, v in pairs.items() if v}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,371 @@
+"""Answers Phiếu already knows, offered for one tap: prefill and last year's answers.
+
+Two sources, both read by the caller and passed in the Context (the engine stays pure):
+
+- prefill (`prefill:` on an item, flows.model.PREFILL_KEYS): the campaign's reporting year,
+  the agency record's name, address, website, phone and e-mail (`phieu agencies add`). The
+  known value is read with the item's own parser, so what is offered is what would be stored
+  had the official typed it; a record value the parser refuses is simply not offered.
+- last year's answers (`Context.previous`): the agency's answers to its latest earlier
+  campaign of a form that carries over (flows.model.CarryOver); prefill wins over them.
+
+An open question with an offer shows it ("Năm trước: 12 người" / "Phiếu đã điền sẵn: …") and
+a button after the question's own choices ("♻️ Giữ nguyên" / "✅ Đúng"); typing "giữ nguyên",
+"đúng" or "ok" (or the button's number) keeps it. Entering a section in which two or more open
+questions have an offer first shows the list ("Mục 3 giống năm trước?") with "✅ Giữ nguyên
+cả mục" (one tap) and "✏️ Trả lời từng câu". A kept value is saved like a typed one and the
+cross-checks run on it (issue #8: "changed values are still checked").
+
+`Offers` is a mixin of the engine's `_Run`; it reads and writes the run's working set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from flows import prompts
+from flows.i18n import N_
+from flows.machines import Mode, move
+from flows.model import ItemType, Question
+from flows.navigation import (
+    failed_checks,
+    first_open_in_section,
+    is_open,
+    is_visible,
+    needs_evidence,
+    next_item,
+    values_of,
+)
+from flows.parsing import Ok, fold, format_answer, parse_answer
+from flows.payload import Act, Payload, pack
+from flows.state import Answer, Choice, Incoming, Reply, words_of
+
+if TYPE_CHECKING:
+    from flows.navigation import FailedCheck
+
+KEEP_WORDS = frozenset(
+    {
+        "giu nguyen",
+        "giu",
+        "nhu cu",
+        "nhu nam truoc",
+        "dung",
+        "dung roi",
+        "ok",
+        "oke",
+        "okay",
+        "keep",
+        "correct",
+        "same",
+    }
+)
+"""Typed words that keep the offered value (folded: no accents, lower case)."""
+_KEEP_WORDS_STRICT = frozenset({"giu nguyen", "giu", "nhu cu", "nhu nam truoc", "keep", "same"})
+"""For questions whose own answers include "đúng"/"ok"-like words (yes/no, choices)."""
+_LINE_TEXT = 48
+_SECTION_OFFER = "offer_section"
+_SHARED_EVIDENCE = "evidence_for"
+
+
+class Offers:
+    """Prefill and last year's answers (mixin of flows.engine._Run)."""
+
+    # ---- what is offered -----------------------------------------------------------------
+    def offer_for(self, q: Question) -> tuple[Answer, str] | None:
+        """The offered answer and its source ("prefill" / "previous"), or None."""
+        run: Any = self
+        if q.type is ItemType.COMPUTED:
+            return None
+        if q.prefill is not None:
+            known = run.ctx.known.get(q.prefill)
+            if known not in (None, ""):
+                result = parse_answer(q, str(known), run.ctx.today)
+                if isinstance(result, Ok):
+                    return Answer(value=result.value), "prefill"
+        previous = run.ctx.previous.get(q.id)
+        if (
+            previous is not None
+            and run.form.carry_over.carries(q.id)
+            and (previous.value is not None or previous.is_na)
+        ):
+            return previous, "previous"
+        return None
+
+    def _open_offer(self, q: Question) -> tuple[Answer, str] | None:
+        run: Any = self
+        if q.id in run.answers:
+            return None
+        return self.offer_for(q)
+
+    def keep_choice(self, q: Question) -> Choice | None:
+        offer = self._open_offer(q)
+        if offer is None:
+            return None
+        label = N_("✅ Đúng") if offer[1] == "prefill" else N_("♻️ Giữ nguyên")
+        return Choice(prompts.t(self._lang(), label), pack(Act.KEEP, q.id, "keep"))
+
+    def _lang(self) -> str:
+        run: Any = self
+        return str(run.state.lang)
+
+    def _shown(self, q: Question, answer: Answer) -> str:
+        lang = self._lang()
+        if answer.is_na:
+            return prompts.t(lang, N_("không áp dụng"))
+        shown = format_answer(q, answer.value, lang)
+        return shown + (" 📎" if answer.evidence else "")
+
+    def with_offer(self, reply: Reply, q: Question) -> Reply:
+        """The question, plus the offered value and its one-tap button."""
+        offer = self._open_offer(q)
+        choice = self.keep_choice(q)
+        if offer is None or choice is None:
+            return reply
+        msgid = (
+            N_(
+                "Phiếu đã điền sẵn: {value}. Đúng thì bấm “✅ Đúng” (hoặc gõ: đúng), "
+                "sai thì gõ lại."
+            )
+            if offer[1] == "prefill"
+            else N_("Năm trước: {value}. Giữ nguyên thì bấm “♻️ Giữ nguyên”, khác thì gõ lại.")
+        )
+        line = prompts.t(self._lang(), msgid, value=self._shown(q, offer[0]))
+        return Reply(
+            reply.text + "\n" + line,
+            choices=(*reply.choices, choice),
+            actions=reply.actions,
+            kind=reply.kind,
+            item=reply.item,
+        )
+
+    # ---- a section at once ---------------------------------------------------------------
+    def _section_offers(self, section: str) -> list[tuple[Question, Answer, str]]:
+        """Open questions of `section` with an offer, visibility following the offers."""
+        run: Any = self
+        sec = run.form.section(section)
+        if sec is None:
+            return []
+        answers = dict(run.answers)
+        values = dict(values_of(run.form, answers))
+        found = []
+        for q in sec.questions:
+            if not is_visible(q, values) or not is_open(q, answers, values):
+                continue
+            offer = self.offer_for(q)
+            if offer is not None:
+                found.append((q, offer[0], offer[1]))
+                # a kept "Có" shows its follow-up (3.6 → 3.6.a)
+                answers[q.id] = offer[0]
+                values[q.id] = offer[0].value
+        return found
+
+    def offer_section(self, q: Question) -> bool:
+        """On entering a section, show its offers as one list with one-tap keep; True if shown.
+
+        Shown when `q` is the section's first open question, the official comes from another
+        section (or from nowhere), and at least two open questions have an offer.
+        """
+        run: Any = self
+        trail = run.state.trail
+        came_from = trail[-2] if len(trail) >= 2 and trail[-1] == q.id else None
+        if came_from is not None:
+            prev = run.form.question(came_from)
+            if prev is not None and prev.section == q.section:
+                return False
+        if first_open_in_section(run.form, run.answers, q.section) != q.id or q.id in run.answers:
+            return False
+        offers = self._section_offers(q.section)
+        if len(offers) < 2:
+            return False
+        lang = self._lang()
+        sec = run.form.section(q.section)
+        title = sec.title.get(lang) if sec else ""
+        lines = [
+            prompts.t(lang, N_("Mục {section} giống năm trước?"), section=q.section)
+            if any(source == "previous" for _, _, source in offers)
+            else prompts.t(lang, N_("Mục {section}: Phiếu đã điền sẵn"), section=q.section),
+            title,
+        ]
+        for oq, answer, _ in offers:
+            text = oq.full_text(lang)
+            if len(text) > _LINE_TEXT:
+                text = text[: _LINE_TEXT - 1].rstrip() + "…"
+            lines.append(f"• {oq.id} {text}: {self._shown(oq, answer)}")
+        lines.append(
+            prompts.t(
+                lang,
+                N_(
+                    "Giữ nguyên cả {n} câu trên bằng một lần bấm (hoặc gõ: đúng), "
+                    "hay trả lời từng câu?"
+                ),
+                n=len(offers),
+            )
+        )
+        run.state.pending = {_SECTION_OFFER: q.section}
+        run.replies.append(
+            Reply(
+                "\n".join(line for line in lines if line),
+                choices=(
+                    Choice(
+                        prompts.t(lang, N_("✅ Giữ nguyên cả mục")),
+                        pack(Act.KEEP, "", q.section),
+                    ),
+                    Choice(prompts.t(lang, N_("✏️ Trả lời từng câu")), pack(Act.KEEP, q.id, "ask")),
+                ),
+                actions=prompts.command_actions(lang, q),
+                kind="question",
+                item=q.id,
+            )
+        )
+        return True
+
+    # ---- what the official does ----------------------------------------------------------
+    def on_offer(self, incoming: Incoming) -> bool:
+        """Handle a keep button or a typed keep word; True when handled."""
+        run: Any = self
+        if incoming.payload is not None:
+            p = Payload.unpack(incoming.payload)
+            if p is None or p.act is not Act.KEEP:
+                return False
+            self._on_keep(p)
+            return True
+        text = (incoming.text or "").strip()
+        q = run.current()
+        if not text or q is None or run.state.mode is not Mode.ANSWERING or not run.editable:
+            return False
+        folded = fold(words_of(text)).rstrip(".!")
+        section = (run.state.pending or {}).get(_SECTION_OFFER)
+        if section is not None:
+            # the buttons' numbers or labels typed ("Giữ nguyên cả mục", "Trả lời từng câu")
+            keep_all = folded.startswith(("giu nguyen", "keep")) or folded == "1"
+            if keep_all or folded in KEEP_WORDS:
+                self._on_keep(Payload(Act.KEEP, "", str(section)))
+                return True
+            if folded == "2" or folded.endswith(("tung cau", "one by one")):
+                self._on_keep(Payload(Act.KEEP, q.id, "ask"))
+                return True
+            run.state.pending = None
+            return False
+        if self._open_offer(q) is None:
+            return False
+        strict = q.type in (ItemType.YES_NO, ItemType.CHOICE, ItemType.STATUS)
+        words = _KEEP_WORDS_STRICT if strict else KEEP_WORDS
+        shown = len(prompts.answer_choices(self._lang(), q)) + 1
+        if folded in words or folded == str(shown):
+            self._on_keep(Payload(Act.KEEP, q.id, "keep"))
+            return True
+        return False
+
+    def _on_keep(self, p: Payload) -> None:
+        run: Any = self
+        if not run.editable:
+            run.read_only()
+            return
+        if p.item == "":
+            self.keep_section(p.value)
+            return
+        q = run.current()
+        if q is None or p.item != q.id or run.state.mode is not Mode.ANSWERING:
+            run.stale()
+            return
+        if p.value == "ask":
+            run.state.pending = None
+            run.replies.append(
+                self.with_offer(prompts.question(run.form, run.answers, q, self._lang()), q)
+            )
+            return
+        offer = self._open_offer(q)
+        if offer is None:
+            run.stale()
+            return
+        run.state.pending = None
+        run.store(q.id, offer[0])
+
+    def keep_section(self, section: str) -> None:
+        """Save every open offer of `section`, check them, then go on to what is left."""
+        run: Any = self
+        offers = self._section_offers(section)
+        if not offers:
+            run.stale()
+            return
+        first = offers[0][0]
+        was_complete = run._section_complete(first)
+        for q, answer, _ in offers:
+            run._save(q.id, answer)
+            if q.id in run.state.skipped:
+                run.state.skipped.remove(q.id)
+        run.say(
+            N_("✅ Đã giữ nguyên {n} câu của Mục {section}."),
+            kind="ack",
+            n=len(offers),
+            section=section,
+        )
+        self.settle([q for q, _, _ in offers], was_complete)
+
+    def share_evidence(self, evidence: Any) -> None:
+        """Evidence sent after several cells were saved at once counts for all of them."""
+        run: Any = self
+        for item in (run.state.pending or {}).get(_SHARED_EVIDENCE, []):
+            old = run.answers.get(item)
+            if old is not None and not old.evidence:
+                run._save(item, replace(old, evidence=evidence))
+        run.state.pending = None
+
+    def settle(self, saved: list[Question], was_complete: bool) -> None:
+        """After several answers saved at once: their failed checks, else 🎉, evidence, next."""
+        run: Any = self
+        run.state.pending = None
+        values = values_of(run.form, run.answers)
+        failures: dict[str, FailedCheck] = {}
+        for q in saved:
+            for f in failed_checks(run.form, values, q.id):
+                failures.setdefault(f.check.id, f)
+        if run.state.mode is not Mode.ANSWERING:
+            run.state.mode = move(run.state.mode, "ask", editable=run.editable)
+        if failures:
+            for f in failures.values():
+                run.replies.append(
+                    Reply(
+                        prompts.check_failure(run.form, f, self._lang()),
+                        actions=(
+                            *prompts.fix_actions(self._lang(), f),
+                            Choice(
+                                prompts.t(self._lang(), N_("▶ Để sau, tiếp tục")),
+                                pack(Act.COMMAND, value="continue"),
+                            ),
+                        ),
+                        kind="check",
+                        item=saved[-1].id,
+                    )
+                )
+            run.state.item = saved[-1].id
+            return
+        run._announce_completed(saved[0], was_complete)
+        lacking = [
+            q
+            for q in saved
+            if needs_evidence(q, run.answers.get(q.id)) and not run.answers[q.id].evidence
+        ]
+        if lacking:
+            # One proof for the cells answered together; each can be changed later (/sua).
+            if len(lacking) > 1:
+                run.say(
+                    N_("Minh chứng sau đây dùng chung cho {n} ô: {items}."),
+                    n=len(lacking),
+                    items=", ".join(q.id for q in lacking),
+                )
+            run.ask_evidence(lacking[0])
+            run.state.pending = {_SHARED_EVIDENCE: [q.id for q in lacking[1:]]}
+            return
+        values = values_of(run.form, run.answers)
+        left = first_open_in_section(run.form, run.answers, saved[0].section)
+        left_q = run.form.question(left) if left else None
+        if left_q is not None and is_open(left_q, run.answers, values):
+            run.ask(left_q.id)
+            return
+        nxt = next_item(run.form, run.answers, saved[-1].id, run.state.skipped)
+        if nxt is None:
+            run.after_saved(saved[-1].id)
+        else:
+            run.ask(nxt)
