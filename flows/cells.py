@@ -149,7 +149,7 @@ class Cells:
             )
             run.ask(q.id, push=False)
             return True
-        was_complete = run._section_complete(q)
+        was_complete = run._section_done(q)
         lines = []
         for cell, value in staged:
             old = run.answers.get(cell.id)

@@ -290,7 +290,7 @@ class Offers:
             run.stale()
             return
         first = offers[0][0]
-        was_complete = run._section_complete(first)
+        was_complete = run._section_done(first)
         for q, answer, _ in offers:
             run._save(q.id, answer)
             if q.id in run.state.skipped:
