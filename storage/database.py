@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite+aiosqlite:///phieu.db"
 # How long a SQLite writer waits for another writer's transaction before "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# PostgreSQL: connections older than this are replaced (a pooler or firewall may drop idle
+# ones silently); every checkout is pre-pinged, so a cut connection is replaced, not used.
+POOL_RECYCLE_S = 1800
 
 
 def resolve_url(url: str | None = None) -> URL:
@@ -48,15 +51,16 @@ def make_engine(url: str | None = None, **engine_kwargs: Any) -> AsyncEngine:
     if resolved.get_backend_name() == "sqlite":
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, **engine_kwargs.pop("connect_args", {})}
         engine = create_async_engine(resolved, connect_args=connect_args, **engine_kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, float(connect_args["timeout"]))
     else:
         engine_kwargs.setdefault("pool_pre_ping", True)
+        engine_kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
         engine = create_async_engine(resolved, **engine_kwargs)
     log.info("database engine for %s", safe_url(resolved))
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S) -> None:
     """WAL, foreign keys, busy timeout, and BEGIN IMMEDIATE for every transaction.
 
     This is SQLAlchemy's documented aiosqlite recipe: the driver's own transaction handling
@@ -72,7 +76,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         finally:
             cursor.close()
 
