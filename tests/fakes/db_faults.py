@@ -143,3 +143,54 @@ async def hold_sqlite_lock(path: Path, seconds: float) -> AsyncIterator[subproce
         yield proc
     finally:
         await asyncio.to_thread(proc.wait, seconds + 30)
+
+
+class TcpProxy:
+    """A TCP relay on 127.0.0.1 in front of the database, to take the database away.
+
+    `stop()` closes the listening socket and resets every relayed connection: clients see
+    what a server gone down looks like (connection reset, then connection refused), while
+    the real PostgreSQL keeps serving everyone else. `start()` listens again on the same
+    port. Only this process's connections through the proxy are affected.
+    """
+
+    def __init__(self, target_host: str = "127.0.0.1", target_port: int = 5432) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            transport = writer.transport
+            transport.abort()  # RST, as a dead server's host would answer
+        self._writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.transport.abort()
+                self._writers.discard(dst)
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
