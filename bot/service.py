@@ -4,7 +4,9 @@ Every channel (console, Telegram, Zalo) calls `Phieu.handle`. Inside ONE unit of
 records the update id (a redelivery changes nothing), locks the chat's conversation row (one
 chat's updates in order, across workers), runs the engine, writes answers with history, moves
 the submission with a compare-and-set, saves the state and queues the replies. Replies leave
-only after the commit, so an answer is acknowledged only once it is stored.
+only after the commit, so an answer is acknowledged only once it is stored. A transient
+database error runs the whole unit again (storage/retry.py); with webhooks, one chat's
+concurrent updates are applied in update-id order (storage/_order.py).
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ from tests.e2e.telegram_support import (
 from tests.fakes.db_faults import CutPoints, PgCutter, TcpProxy, app_name, hold_sqlite_lock
 from tests.fakes.telegram_api import FakeTelegram
 from tests.integration.conftest import PG_URL, _create_schema, _drop_schema
+from tests.integration.conftest import storage as storage  # the fixture, re-exported
 
 CHANNEL = "telegram"
 ROOT = Path(__file__).resolve().parents[2]
@@ -851,3 +852,35 @@ async def test_console_process_waits_out_a_locked_sqlite_file(tmp_path: Path) ->
     assert out.count("✅ Đã lưu 3.1.a: 12") == 1
     applied, counts = await console_state(url)
     assert applied == 3 and counts["pending"] == counts["sending"] == 0
+
+
+# ---- the storage pieces, on both databases ---------------------------------------------------
+async def test_arrivals_contract(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    async with storage.unit() as unit:
+        await unit.note_arrival(CHANNEL, "1", "10", 10, now)
+        await unit.note_arrival(CHANNEL, "1", "10", 10, now)  # a redelivery: no error
+        await unit.note_arrival(CHANNEL, "1", "12", 12, now)
+        await unit.note_arrival(CHANNEL, "2", "11", 11, now)  # another chat
+    async with storage.unit() as unit:
+        assert await unit.older_arrival(CHANNEL, "1", 12, now - timedelta(seconds=5)) == 10
+        assert await unit.older_arrival(CHANNEL, "1", 10, now - timedelta(seconds=5)) is None
+        assert await unit.older_arrival("console", "1", 12, now - timedelta(seconds=5)) is None
+        # An arrival older than the hold no longer counts.
+        assert await unit.older_arrival(CHANNEL, "1", 12, now + timedelta(seconds=1)) is None
+        await unit.forget_arrival(CHANNEL, "10")
+        assert await unit.older_arrival(CHANNEL, "1", 12, now - timedelta(seconds=5)) is None
+        assert await unit.prune_arrivals(now + timedelta(seconds=1)) == 2
+    assert await storage.ping()
+
+
+async def test_ping_is_false_when_nothing_answers() -> None:
+    proxy = TcpProxy()
+    await proxy.start()
+    await proxy.stop()  # a port where nothing listens any more
+    url = PG_URL.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    storage = Storage(sa.ext.asyncio.create_async_engine(url))
+    try:
+        assert await storage.ping(timeout=2.0) is False
+    finally:
+        await storage.close()
