@@ -177,6 +177,9 @@ def serve(
 @app.command()
 def worker(
     rate: float = typer.Option(25.0, "--rate", help="Tin/giây tối đa của worker này"),
+    health_port: int | None = typer.Option(
+        None, "--health-port", help="Cổng cho GET /healthz (503 khi mất cơ sở dữ liệu)"
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Only send queued messages (run beside `phieu serve --no-worker`)."""
@@ -184,7 +187,10 @@ def worker(
     settings = _settings()
     from bot.telegram_app import run_worker
 
-    with_storage(settings.database_url, lambda storage: run_worker(settings, storage, rate))
+    with_storage(
+        settings.database_url,
+        lambda storage: run_worker(settings, storage, rate, health_port),
+    )
 
 
 def main() -> None:

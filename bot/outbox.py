@@ -1,7 +1,8 @@
 """The outbox worker: every message leaves through here, after its transaction committed.
 
 Rows are claimed in one short transaction (FOR UPDATE SKIP LOCKED on PostgreSQL, so several
-workers share the load), sent with no transaction open, then marked in another. Storage only
+workers share the load), sent with no transaction open, then each marked sent right away in
+its own unit, retried until it sticks (a lost connection never resends). Storage only
 hands out the head of each chat's queue, so one chat's messages keep their order even with
 several workers. Limits follow Telegram's: about 30 messages a second per bot (split between
 workers) and about one a second per chat after a short burst. A 429 pauses this worker for
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 
 from storage.records import OutboxRec
 from storage.repository import Storage
+from storage.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retrying
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,15 @@ class RateLimiter:
         self._paused_until = max(self._paused_until, self.clock() + seconds)
 
 
+def _log_failure(message: str, exc: Exception) -> None:
+    """A database outage is already reported once per interval (storage.retry.Outage):
+    no traceback per loop for it; anything else is a bug worth its traceback."""
+    if is_transient(exc):
+        log.debug("%s: %s", message, exc)
+    else:
+        log.error(message, exc_info=exc)
+
+
 def backoff(attempts: int) -> float:
     return min(2.0 ** max(attempts - 1, 0), MAX_BACKOFF)
 
@@ -99,25 +110,50 @@ class OutboxWorker:
     batch: int = 50
     idle_sleep: float = 0.2
     sleep: Callable[[float], Any] = asyncio.sleep
+    retry: RetryPolicy = DEFAULT_POLICY
 
     async def run_once(self) -> int:
-        """Claim one batch, send it, record the outcome. Returns the rows handled.
+        """Claim one batch, send it row by row, record each outcome. Returns the rows handled.
 
-        Successful sends are marked together after the batch, in one transaction: a crash
-        in between resends them after the lease, the same at-least-once as one by one.
+        Each delivered row is marked sent at once, in its own unit, and that mark is retried
+        until the database takes it (deliver_row): a connection lost during a mark can delay
+        it but never turns into a second send of rows already delivered. The claim is a unit
+        retried with the transient-error policy (storage/retry.py), bounded: while the
+        database is down nothing can be sent anyway.
         """
-        async with self.storage.unit() as unit:
-            rows = await unit.claim_outbox(self.now(), self.batch, channels=tuple(self.transports))
-        sent: list[int] = []
-        try:
-            for row in rows:
-                if await self._send(row):
-                    sent.append(row.id)
-        finally:
-            if sent:
-                async with self.storage.unit() as unit:
-                    await unit.mark_sent_many(sent, self.now())
+
+        async def claim() -> list[OutboxRec]:
+            async with self.storage.unit() as unit:
+                return await unit.claim_outbox(
+                    self.now(), self.batch, channels=tuple(self.transports)
+                )
+
+        rows = await retrying(claim, what="outbox claim", policy=self.retry)
+        for row in rows:
+            await self.deliver_row(row)
         return len(rows)
+
+    async def deliver_row(self, row: OutboxRec) -> bool:
+        """Send one claimed row, then record the outcome; True if it was delivered.
+
+        The sent mark runs right after the delivery and is retried (whole unit, with
+        backoff) until the database is back, so a delivered row is never resent because its
+        mark failed. The only resend left is a process killed between delivery and mark:
+        at-least-once, as for any sender without a transaction spanning the chat API.
+        """
+        if not await self._send(row):
+            return False
+        await self.mark_sent(row.id)
+        return True
+
+    async def mark_sent(self, outbox_id: int) -> None:
+        """Mark one row sent; retried until it sticks (see deliver_row). Idempotent."""
+
+        async def mark() -> None:
+            async with self.storage.unit() as unit:
+                await unit.mark_sent(outbox_id, self.now())
+
+        await retrying(mark, what=f"outbox {outbox_id} sent mark", policy=self.retry.forever())
 
     async def _send(self, row: OutboxRec) -> bool:
         """Deliver one row; True if it went out (the caller marks it sent)."""
@@ -142,8 +178,13 @@ class OutboxWorker:
             return False
         except PermanentError as e:
             log.error("outbox %s to %s/%s refused: %s", row.id, row.channel, row.chat_id, e)
-            async with self.storage.unit() as unit:
-                await unit.mark_failed(row.id, str(e)[:500])
+            reason = str(e)[:500]
+
+            async def failed() -> None:
+                async with self.storage.unit() as unit:
+                    await unit.mark_failed(row.id, reason)
+
+            await retrying(failed, what=f"outbox {row.id} failed mark", policy=self.retry)
             return False
         except Exception as e:
             # A bug or an unforeseen error must not strand the rest of the batch in
@@ -157,22 +198,32 @@ class OutboxWorker:
     async def _later(
         self, row: OutboxRec, seconds: float, error: str, count_attempt: bool = True
     ) -> None:
-        async with self.storage.unit() as unit:
-            if count_attempt and row.attempts >= MAX_ATTEMPTS:
-                log.error("outbox %s gave up after %d attempts: %s", row.id, row.attempts, error)
-                await unit.mark_failed(row.id, error[:500])
-            else:
-                await unit.retry_later(
-                    row.id,
-                    self.now() + timedelta(seconds=seconds),
-                    error[:500],
-                    refund_attempt=not count_attempt,
-                )
+        async def later() -> None:
+            async with self.storage.unit() as unit:
+                if count_attempt and row.attempts >= MAX_ATTEMPTS:
+                    log.error(
+                        "outbox %s gave up after %d attempts: %s", row.id, row.attempts, error
+                    )
+                    await unit.mark_failed(row.id, error[:500])
+                else:
+                    await unit.retry_later(
+                        row.id,
+                        self.now() + timedelta(seconds=seconds),
+                        error[:500],
+                        refund_attempt=not count_attempt,
+                    )
+
+        await retrying(later, what=f"outbox {row.id} retry", policy=self.retry)
 
     async def prune(self) -> None:
         """Housekeeping the sender is well placed to do: forget old update ids."""
-        async with self.storage.unit() as unit:
-            removed = await unit.prune(self.now())
+
+        async def prune() -> int:
+            async with self.storage.unit() as unit:
+                removed = await unit.prune(self.now())
+                return removed + await unit.prune_arrivals(self.now() - timedelta(days=1))
+
+        removed = await retrying(prune, what="prune", policy=self.retry)
         if removed:
             log.info("pruned %d old processed-update and invite-failure rows", removed)
 
@@ -184,12 +235,12 @@ class OutboxWorker:
                 next_prune = time.monotonic() + PRUNE_EVERY
                 try:
                     await self.prune()
-                except Exception:
-                    log.exception("outbox prune failed")
+                except Exception as exc:
+                    _log_failure("outbox prune failed", exc)
             try:
                 handled = await self.run_once()
-            except Exception:
-                log.exception("outbox worker iteration failed")
+            except Exception as exc:
+                _log_failure("outbox worker iteration failed", exc)
                 handled = 0
             if not handled:
                 with contextlib.suppress(TimeoutError):

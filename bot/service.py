@@ -4,15 +4,19 @@ Every channel (console, Telegram, Zalo) calls `Phieu.handle`. Inside ONE unit of
 records the update id (a redelivery changes nothing), locks the chat's conversation row (one
 chat's updates in order, across workers), runs the engine, writes answers with history, moves
 the submission with a compare-and-set, saves the state and queues the replies. Replies leave
-only after the commit, so an answer is acknowledged only once it is stored.
+only after the commit, so an answer is acknowledged only once it is stored. A transient
+database error runs the whole unit again (storage/retry.py); with webhooks, one chat's
+concurrent updates are applied in update-id order (storage/_order.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,10 +29,20 @@ from flows.model import Form
 from flows.state import Answer, Context, ConversationState, Incoming, Reply, Step
 from storage.records import AgencyRec, CampaignRec, UserRec
 from storage.repository import Storage, Unit
+from storage.retry import DEFAULT_POLICY, RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
 
 _CONFLICT_RETRIES = 3
+_TURN_POLL = 0.02  # seconds between looks at whether an older update was applied
+
+
+class _NotYourTurn(Exception):
+    """An older update of the same chat is still waiting: roll back and let it go first."""
+
+    def __init__(self, older: int) -> None:
+        super().__init__(f"older update {older} waiting")
+        self.older = older
 
 
 class SubmissionMoved(Exception):
@@ -74,10 +88,26 @@ class Phieu:
         storage: Storage,
         forms: dict[str, Form] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        retry: RetryPolicy = DEFAULT_POLICY,
+        on_retry: Callable[[int, BaseException], object] | None = None,
+        ordered: bool = False,
+        order_grace: float = 0.05,
+        order_hold: float = 5.0,
     ) -> None:
+        """`retry`: how long a unit is retried on transient database errors (bounded by
+        default; `retry.forever()` where giving up would lose the update). `on_retry` is
+        told of each retry (the console shows "đang kết nối lại…"). `ordered` turns on the
+        per-chat order of concurrent updates (webhooks), with `order_grace` seconds for
+        siblings to arrive and at most `order_hold` seconds waiting for an older one."""
         self.storage = storage
         self.forms = forms if forms is not None else builtin_forms()
         self.clock = clock
+        self.retry = retry
+        self.on_retry = on_retry
+        self.ordered = ordered
+        self.order_grace = order_grace
+        self.order_hold = order_hold
 
     async def handle(
         self,
@@ -88,24 +118,87 @@ class Phieu:
         sender: Sender,
         before: Callable[[Unit, str, str, Sender, Incoming], Awaitable[bool]] | None = None,
         after: Callable[[Unit, str, str, Step], Awaitable[None]] | None = None,
+        seq: int | None = None,
     ) -> Outcome:
         """Handle one update exactly once, in one transaction.
 
         `before` lets a channel act first (invitations; True means handled, stop there);
         `after` lets it add to the same transaction once the engine has run (Telegram edits
-        the pressed message).
+        the pressed message). Both run under the chat lock, so what they queue is ordered
+        with the chat's other replies.
+
+        A transient database error runs the whole unit again (storage/retry.py, policy
+        `self.retry`): safe, because the update id is recorded in that same unit. With
+        `self.ordered`, `seq` (default: a numeric update id) orders concurrent updates of
+        one chat (storage/_order.py). Raises the last database error once the retry budget
+        is spent (the webhook answers 500 and Telegram resends).
         """
+        if seq is None and update_id is not None and update_id.isdigit():
+            seq = int(update_id)
+        ordered = self.ordered and seq is not None and update_id is not None
+        what = f"update {channel}/{update_id or chat_id}"
+        if ordered:
+            assert seq is not None and update_id is not None
+
+            async def note() -> None:
+                async with self.storage.unit() as unit:
+                    await unit.note_arrival(channel, chat_id, update_id, seq, self.clock())
+
+            await retrying(note, what=what, policy=self.retry, on_retry=self.on_retry)
+            # Siblings sent at the same instant get this long to note their arrival too.
+            await asyncio.sleep(self.order_grace)
+        waited_from = time.monotonic()
+        while True:
+            try:
+                return await retrying(
+                    lambda: self._handle_once(
+                        channel,
+                        chat_id,
+                        update_id,
+                        incoming,
+                        sender,
+                        before,
+                        after,
+                        seq if ordered else None,
+                        time.monotonic() - waited_from > self.order_hold,
+                    ),
+                    what=what,
+                    policy=self.retry,
+                    on_retry=self.on_retry,
+                )
+            except _NotYourTurn as turn:
+                log.debug("%s waits for older update %s of its chat", what, turn.older)
+                await asyncio.sleep(_TURN_POLL)
+
+    async def _handle_once(
+        self,
+        channel: str,
+        chat_id: str,
+        update_id: str | None,
+        incoming: Incoming,
+        sender: Sender,
+        before: Callable[[Unit, str, str, Sender, Incoming], Awaitable[bool]] | None,
+        after: Callable[[Unit, str, str, Step], Awaitable[None]] | None,
+        seq: int | None,
+        late: bool,
+    ) -> Outcome:
+        """One attempt: the unit of work for one update (see handle)."""
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 async with self.storage.unit() as unit:
                     if update_id is not None and not await unit.mark_processed(channel, update_id):
                         log.info("duplicate update %s/%s ignored", channel, update_id)
+                        if seq is not None:
+                            await unit.forget_arrival(channel, update_id)
                         return Outcome(duplicate=True)
+                    locked = await unit.lock_conversation(channel, chat_id)
+                    if seq is not None and update_id is not None:
+                        await self._take_turn(unit, channel, chat_id, update_id, seq, late)
                     if before is not None and await before(
                         unit, channel, chat_id, sender, incoming
                     ):
                         return Outcome()
-                    outcome = await self._in_unit(unit, channel, chat_id, incoming, sender)
+                    outcome = await self._in_unit(unit, channel, chat_id, incoming, sender, locked)
                     if after is not None and outcome.step is not None:
                         await after(unit, channel, chat_id, outcome.step)
                     return outcome
@@ -113,10 +206,33 @@ class Phieu:
                 log.info("submission moved concurrently; retry %d", attempt + 1)
         raise RuntimeError("submission kept moving; giving up")
 
+    async def _take_turn(
+        self, unit: Unit, channel: str, chat_id: str, update_id: str, seq: int, late: bool
+    ) -> None:
+        """Under the chat lock: go on only if no older update of this chat is waiting.
+
+        Raises _NotYourTurn (the unit rolls back, the lock is released for the older one).
+        After `order_hold` seconds of waiting the update goes on anyway: the older one's
+        handler is gone, and its redelivery will be applied late (logged).
+        """
+        since = self.clock() - timedelta(seconds=self.order_hold)
+        older = await unit.older_arrival(channel, chat_id, seq, since)
+        if older is not None and not late:
+            raise _NotYourTurn(older)
+        if older is not None:
+            log.warning("update %s/%s applied before older %s", channel, update_id, older)
+        await unit.forget_arrival(channel, update_id)
+
     async def _in_unit(
-        self, unit: Unit, channel: str, chat_id: str, incoming: Incoming, sender: Sender
+        self,
+        unit: Unit,
+        channel: str,
+        chat_id: str,
+        incoming: Incoming,
+        sender: Sender,
+        locked: tuple[int, ConversationState, int | None] | None = None,
     ) -> Outcome:
-        conv_id, state, _ = await unit.lock_conversation(channel, chat_id)
+        conv_id, state, _ = locked or await unit.lock_conversation(channel, chat_id)
         found = await unit.identity(channel, sender.external_id)
         fresh = state == ConversationState()
         # A chat Phiếu has never answered speaks the language the chat app reports.

@@ -34,6 +34,7 @@ from bot.config import ConfigError, Settings
 from bot.outbox import OutboxWorker, RateLimiter
 from bot.service import Phieu, utcnow
 from storage.repository import Storage
+from storage.retry import DEFAULT_POLICY
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,30 @@ async def when_reachable(
         await sleep(wait)
 
 
+# A webhook request retries database trouble this long, then answers 500 (Telegram resends);
+# well under the ~60 s after which Telegram gives up on a request and resends anyway.
+WEBHOOK_RETRY_S = 20.0
+
+
+def database_down() -> web.Response:
+    """/healthz while the database does not answer: 503, so a load balancer or an uptime
+    check sees it (the process itself keeps retrying)."""
+    return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+
+
+def worker_health_app(storage: Storage) -> web.Application:
+    """`phieu worker --health-port`: GET /healthz, 200 when the database answers, else 503."""
+
+    async def health(_: web.Request) -> web.Response:
+        if not await storage.ping():
+            return database_down()
+        return web.json_response({"status": "ok", "database": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", health)
+    return app
+
+
 def make_bot(settings: Settings) -> Bot:
     session = None
     if settings.telegram_api_base:
@@ -119,13 +144,33 @@ async def running_worker(worker: OutboxWorker | None) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=10)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+        except TimeoutError:
+            # Still waiting for the database: a row it delivered but could not mark yet
+            # will be sent again after its lease (at-least-once), which beats hanging here.
+            log.warning("outbox worker did not stop within 10 s (database away); cancelled")
+
+
+def polling_phieu(storage: Storage) -> Phieu:
+    """The service as polling needs it: a transient database error is retried until the
+    database is back. aiogram confirms an update (the next getUpdates offset) as soon as its
+    handler returns or raises, so a handler that gave up would drop the update for good;
+    blocking instead holds the offset, and a restart gets the update again."""
+    return Phieu(storage, retry=DEFAULT_POLICY.forever())
+
+
+def webhook_phieu(storage: Storage) -> Phieu:
+    """The service as webhooks need it: one chat's concurrent updates applied in update_id
+    order (several connections or processes), and a bounded retry: after WEBHOOK_RETRY_S the
+    request fails with 500 and Telegram resends the update later."""
+    return Phieu(storage, retry=DEFAULT_POLICY.bounded(WEBHOOK_RETRY_S), ordered=True)
 
 
 async def run_polling(settings: Settings, storage: Storage, with_worker: bool = True) -> None:
     bot = make_bot(settings)
-    phieu = Phieu(storage)
+    phieu = polling_phieu(storage)
     dp = make_dispatcher(phieu)
     try:
         await when_reachable(
@@ -153,7 +198,7 @@ def make_web_app(
     register_webhook: bool = True,
 ) -> web.Application:
     """The webhook server: POST updates, GET /healthz; graceful start and stop."""
-    phieu = Phieu(storage)
+    phieu = webhook_phieu(storage)
     dp = make_dispatcher(phieu)
     secret = settings.webhook_secret or ""
     app = web.Application(client_max_size=1024 * 1024)
@@ -173,6 +218,8 @@ def make_web_app(
         return web.json_response({"ok": True})
 
     async def health(_: web.Request) -> web.Response:
+        if not await storage.ping():
+            return database_down()
         try:
             async with storage.unit() as unit:
                 counts = await unit.outbox_counts()
@@ -202,14 +249,26 @@ def make_web_app(
     return app
 
 
-async def run_worker(settings: Settings, storage: Storage, per_second: float) -> None:
+async def run_worker(
+    settings: Settings, storage: Storage, per_second: float, health_port: int | None = None
+) -> None:
+    """Drain the outbox until SIGINT/SIGTERM; with `health_port`, serve GET /healthz on
+    settings.host at that port."""
     bot = make_bot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    runner: web.AppRunner | None = None
     try:
+        if health_port is not None:
+            runner = web.AppRunner(worker_health_app(storage), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, settings.host, health_port).start()
+            log.info("worker health on http://%s:%d/healthz", settings.host, health_port)
         await make_worker(storage, bot, per_second).run(stop)
     finally:
+        if runner is not None:
+            await runner.cleanup()
         await bot.session.close()

@@ -25,6 +25,9 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 # SQLite creates the -wal and -shm files with the database file's permissions.
 SQLITE_FILE_MODE = 0o600
 _EXAMPLES = "postgresql://phieu:mật-khẩu@localhost:5432/phieu hoặc sqlite+aiosqlite:///phieu.db"
+# PostgreSQL: connections older than this are replaced (a pooler or firewall may drop idle
+# ones silently); every checkout is pre-pinged, so a cut connection is replaced, not used.
+POOL_RECYCLE_S = 1800
 
 
 class DatabaseSetupError(RuntimeError):
@@ -101,9 +104,10 @@ def make_engine(
         create_private_file(resolved)
         connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, **engine_kwargs.pop("connect_args", {})}
         engine = create_async_engine(resolved, connect_args=connect_args, **engine_kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, float(connect_args["timeout"]))
     else:
         engine_kwargs.setdefault("pool_pre_ping", True)
+        engine_kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
         engine = create_async_engine(resolved, **engine_kwargs)
     log.info("database engine for %s", safe_url(resolved))
     return engine
@@ -131,7 +135,7 @@ def create_private_file(url: URL) -> None:
     os.chmod(path, SQLITE_FILE_MODE)  # whatever the umask
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S) -> None:
     """WAL, foreign keys, busy timeout, and BEGIN IMMEDIATE for every transaction.
 
     This is SQLAlchemy's documented aiosqlite recipe: the driver's own transaction handling
@@ -147,7 +151,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         finally:
             cursor.close()
 

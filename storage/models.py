@@ -301,6 +301,23 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class ChatArrival(Base):
+    """Updates that arrived and are not yet applied, with the channel's number for them.
+
+    A handler applies its update only when no older arrival of the same chat is still
+    waiting (storage/_order.py): concurrent updates of one chat are applied in order.
+    """
+
+    __tablename__ = "chat_arrivals"
+    __table_args__ = (Index(None, "channel", "chat_id", "seq"),)
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    arrived_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Outbox(Base):
     """Messages to send after commit; workers claim rows with a lease."""
 

@@ -12,15 +12,18 @@ update id, outbox rows) goes through one unit, so it is all kept or all dropped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage._chat import ChatUnit
+from storage._order import OrderUnit
 from storage._people import PeopleUnit
 from storage._submissions import SubmissionsUnit
 from storage.database import DatabaseSetupError, describe_failure, make_engine, safe_url
@@ -29,7 +32,7 @@ from storage.migrate import upgrade
 log = logging.getLogger(__name__)
 
 
-class Unit(PeopleUnit, SubmissionsUnit, ChatUnit):
+class Unit(PeopleUnit, SubmissionsUnit, ChatUnit, OrderUnit):
     """The operations available inside one transaction (see the mixins for each group)."""
 
 
@@ -66,6 +69,19 @@ class Storage:
             raise
         log.info("storage open on %s", safe_url(engine.url))
         return cls(engine)
+
+    async def ping(self, timeout: float = 3.0) -> bool:
+        """True if the database answers `SELECT 1` within `timeout` seconds (for /healthz).
+
+        Never raises: an unreachable, refusing or hanging database is False.
+        """
+        try:
+            async with asyncio.timeout(timeout), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.info("database ping failed: %s", exc)
+            return False
+        return True
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -7,15 +7,19 @@ update, and what is printed is what the outbox delivers after the commit.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from bot.render import as_plain_text, reply_from_json
 from bot.service import Phieu, Sender
+from flows.i18n import N_, translate
 from flows.loader import builtin_forms
 from flows.state import Incoming
+from storage.records import OutboxRec
 from storage.repository import Storage
+from storage.retry import DEFAULT_POLICY, RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +27,8 @@ CHANNEL = "console"
 DEMO_AGENCY = "DEMO-SO"
 DEMO_FORMS = {"so": "binh-dinh-2019-so", "huyen": "binh-dinh-2019-huyen"}
 QUIT = {"/quit", "/thoat", "/exit"}
+# A person is waiting at the terminal: keep trying until the database is back.
+CONSOLE_RETRY = DEFAULT_POLICY.forever()
 
 
 DEMO_DUE = (11, 26)  # day and month the yearly report is due (QĐ 3871/QĐ-UBND: 26/11)
@@ -76,19 +82,54 @@ async def ensure_demo(storage: Storage, today: date, agency_code: str | None) ->
 
 
 async def deliver(
-    storage: Storage, chat_id: str, out: Callable[[str], None], now_factory: Callable[[], object]
+    storage: Storage,
+    chat_id: str,
+    out: Callable[[str], None],
+    now_factory: Callable[[], datetime],
+    policy: RetryPolicy = CONSOLE_RETRY,
+    on_retry: Callable[[int, BaseException], object] | None = None,
 ) -> int:
-    """Send (print) what the outbox holds for this chat, marking each row sent once."""
+    """Send (print) what the outbox holds for this chat, marking each row sent once.
+
+    Each row is claimed, printed, then marked sent in its own unit retried until the
+    database takes it: a lost connection delays a line, never prints it twice.
+    """
     sent = 0
-    while True:
+
+    async def claim() -> list[OutboxRec]:
         async with storage.unit() as unit:
-            rows = await unit.claim_outbox(now_factory(), 50, channels=(CHANNEL,))
-            for row in rows:
-                out(as_plain_text(reply_from_json(row.payload)))
-                await unit.mark_sent(row.id, now_factory())
-                sent += 1
+            return await unit.claim_outbox(now_factory(), 50, channels=(CHANNEL,))
+
+    while True:
+        rows = await retrying(claim, what="console claim", policy=policy, on_retry=on_retry)
+        for row in rows:
+            out(as_plain_text(reply_from_json(row.payload)))
+
+            async def mark(outbox_id: int = row.id) -> None:
+                async with storage.unit() as unit:
+                    await unit.mark_sent(outbox_id, now_factory())
+
+            await retrying(mark, what="console mark", policy=policy, on_retry=on_retry)
+            sent += 1
         if not rows:
             return sent
+
+
+class Reconnecting:
+    """Tells the official, once per outage, that Phiếu is reconnecting to its database."""
+
+    def __init__(self, out: Callable[[str], None], lang: str = "vi") -> None:
+        self.out = out
+        self.lang = lang
+        self.shown = False
+
+    def __call__(self, attempt: int, _: BaseException) -> None:
+        if not self.shown:
+            self.shown = True
+            self.out(translate(self.lang, N_("⏳ Mất kết nối cơ sở dữ liệu, đang kết nối lại…")))
+
+    def reset(self) -> None:
+        self.shown = False
 
 
 async def run_lines(
@@ -102,9 +143,20 @@ async def run_lines(
     """Feed lines as messages; blank lines are skipped, /quit stops.
 
     With `comments` (a `--script` file) a line starting with '#' is a comment; typed or
-    piped, it is a message like any other ("#12" may be an answer)."""
+    piped, it is a message like any other ("#12" may be an answer).
+
+    Each line carries an update id unique to this run, so a turn retried after a lost
+    connection (whose commit may have happened) is applied once. Database trouble is
+    retried until the database is back (phieu.retry is made unbounded), telling the
+    official "đang kết nối lại…" instead of exiting.
+    """
     sender = Sender(external_id=user.chat_id, display_name="console")
-    await _turn(phieu, user, sender, "/menu", out)
+    session = uuid.uuid4().hex[:12]
+    reconnecting = Reconnecting(out)
+    phieu.retry = CONSOLE_RETRY
+    phieu.on_retry = reconnecting
+    turns = iter(range(1, 1 << 62))
+    await _turn(phieu, user, sender, "/menu", out, f"{session}:{next(turns)}", reconnecting)
     for raw in lines:
         line = raw.rstrip("\n")
         if not line.strip() or (comments and line.lstrip().startswith("#")):
@@ -113,12 +165,19 @@ async def run_lines(
             break
         if echo:
             out(f"> {line}")
-        await _turn(phieu, user, sender, line, out)
+        await _turn(phieu, user, sender, line, out, f"{session}:{next(turns)}", reconnecting)
 
 
 async def _turn(
-    phieu: Phieu, user: ConsoleUser, sender: Sender, line: str, out: Callable[[str], None]
+    phieu: Phieu,
+    user: ConsoleUser,
+    sender: Sender,
+    line: str,
+    out: Callable[[str], None],
+    update_id: str,
+    reconnecting: Reconnecting,
 ) -> None:
-    await phieu.handle(CHANNEL, user.chat_id, None, Incoming(text=line), sender)
-    await deliver(phieu.storage, user.chat_id, out, phieu.clock)
+    reconnecting.reset()
+    await phieu.handle(CHANNEL, user.chat_id, update_id, Incoming(text=line), sender)
+    await deliver(phieu.storage, user.chat_id, out, phieu.clock, on_retry=reconnecting)
     out("")

@@ -1,6 +1,6 @@
 """Agency contact fields Phiếu prefills: address, website, phone, e-mail (all optional).
 
-Revision ID: 0002_speedengine
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_speedengine"
+revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
