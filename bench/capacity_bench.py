@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import platform
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,7 +75,7 @@ class Counters:
                 self.commits += 1
 
 
-@contextmanager
+@contextlib.contextmanager
 def driver_calls(counters: Counters, backend: str) -> Iterator[None]:
     """Count calls that leave the event loop: aiosqlite's thread hops, asyncpg's requests.
 
@@ -202,6 +202,90 @@ async def run(
         await storage.close()
 
 
+BREAKDOWN = (
+    "mark_processed",
+    "lock_conversation",
+    "identity",
+    "open_campaign_for_form_ids",
+    "submission",
+    "load_answers",
+    "apply_changes",
+    "move_submission",
+    "save_conversation",
+    "set_user_lang",
+    "enqueue_many",
+    "enqueue",
+)
+
+
+@contextlib.contextmanager
+def breakdown(table: dict[str, list[float]]) -> Iterator[None]:
+    """Time (wall, CPU of the whole process) spent in each Unit call, the engine, the unit.
+
+    Only meaningful with one chat: then nothing else runs while a call is awaited, so the
+    process's CPU time in between (aiosqlite's thread included) belongs to that call.
+    """
+    import bot.service as service
+    import storage.repository as repository
+
+    patched: list[tuple[Any, str, Any]] = []
+
+    def timed(owner: Any, name: str, label: str, is_async: bool) -> None:
+        original = getattr(owner, name)
+        cell = table.setdefault(label, [0.0, 0.0, 0])
+
+        def add(wall: float, cpu: float) -> None:
+            cell[0] += wall
+            cell[1] += cpu
+            cell[2] += 1
+
+        if is_async:
+
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                w, c = time.perf_counter(), time.process_time()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    add(time.perf_counter() - w, time.process_time() - c)
+
+        else:
+
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                w, c = time.perf_counter(), time.process_time()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    add(time.perf_counter() - w, time.process_time() - c)
+
+        patched.append((owner, name, original))
+        setattr(owner, name, wrapper)
+
+    for name in BREAKDOWN:
+        timed(repository.Unit, name, f"unit.{name}", True)
+    timed(service.engine, "handle", "engine.handle (pure)", False)
+    timed(service.Phieu, "handle", "Phieu.handle (whole update)", True)
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(patched):
+            setattr(owner, name, original)
+
+
+def print_breakdown(table: dict[str, list[float]], updates: int) -> None:
+    whole = table.get("Phieu.handle (whole update)", [0.0, 0.0, 0])
+    parts_wall = sum(v[0] for k, v in table.items() if not k.startswith("Phieu"))
+    parts_cpu = sum(v[1] for k, v in table.items() if not k.startswith("Phieu"))
+    rows = [(k, v) for k, v in table.items() if v[2] and not k.startswith("Phieu")]
+    rows.append(("begin, commit, service code", [whole[0] - parts_wall, whole[1] - parts_cpu, 0]))
+    rows.append(("Phieu.handle (whole update)", whole))
+    print(f"\n{'per update':34} {'calls':>6} {'wall ms':>8} {'cpu ms':>8}")
+    for label, (wall, cpu, calls) in rows:
+        print(
+            f"{label:34} {calls / updates:6.2f} {wall * 1000 / updates:8.3f} "
+            f"{cpu * 1000 / updates:8.3f}"
+        )
+
+
 async def run_backend(backend: str, args: argparse.Namespace, form: Form) -> Result | None:
     sizes = (args.chats, args.messages, args.warmup)
     if backend == "sqlite":
@@ -234,8 +318,15 @@ async def main() -> None:
     parser.add_argument(
         "--profile", choices=("sqlite", "postgresql"), help="pyinstrument one database's run"
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="one chat; wall and CPU time of each storage call, the engine, the rest",
+    )
     parser.add_argument("--tiny", action="store_true", help="3 chats × 3 updates (tests)")
     args = parser.parse_args()
+    if args.breakdown:
+        args.chats = 1
     if args.tiny:
         args.chats, args.messages, args.warmup = 3, 3, 1
     if args.chats < 1 or args.messages < 1 or args.warmup < 0:
@@ -257,12 +348,16 @@ async def main() -> None:
 
             profiler = Profiler(async_mode="enabled")
             profiler.start()
-        result = await run_backend(backend, args, form)
+        table: dict[str, list[float]] = {}
+        with breakdown(table) if args.breakdown else contextlib.nullcontext():
+            result = await run_backend(backend, args, form)
         if profiler is not None:
             profiler.stop()
             print(profiler.output_text(unicode=True, color=False, show_all=False))
         if result is not None:
             results.append(result)
+            if args.breakdown:
+                print_breakdown(table, result.updates + args.chats * (args.warmup + 1))
     print()
     print(
         f"{'database':12} {'updates/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'stmts/u':>8} "

@@ -22,7 +22,7 @@ from flows.loader import builtin_forms
 from flows.machines import Status, next_status
 from flows.model import Form
 from flows.state import Context, ConversationState, Incoming, Reply, Step
-from storage.records import AgencyRec, CampaignRec, UserRec
+from storage.records import AgencyRec, CampaignRec, SubmissionRec, UserRec
 from storage.repository import Storage, Unit
 
 log = logging.getLogger(__name__)
@@ -109,11 +109,14 @@ class Phieu:
         self, unit: Unit, channel: str, chat_id: str, incoming: Incoming, sender: Sender
     ) -> Outcome:
         conv_id, state, _ = await unit.lock_conversation(channel, chat_id)
-        found = await unit.identity(channel, sender.external_id)
+        # Who, which agency, campaign and submission: one statement (the submission locked).
+        standing = await unit.standing(
+            channel, sender.external_id, {f.id: f.cohorts for f in self.forms.values()}
+        )
         fresh = state == ConversationState()
         # A chat Phiếu has never answered speaks the language the chat app reports.
         lang = normalise_language(sender.language if fresh else state.lang)
-        if found is None:
+        if standing is None:
             await self.say(
                 unit,
                 channel,
@@ -126,7 +129,7 @@ class Phieu:
                 ),
             )
             return Outcome(replies=1)
-        user, agency = found
+        user, agency, campaign = standing.user, standing.agency, standing.campaign
         if user.role != "official":
             await self.say(
                 unit,
@@ -148,9 +151,6 @@ class Phieu:
                 N_("Tài khoản của anh/chị chưa gắn với cơ quan nào. Vui lòng liên hệ Sở TTTT."),
             )
             return Outcome(replies=1)
-        campaign = await unit.open_campaign_for_form_ids(
-            forms_for_cohort(self.forms, agency.cohort)
-        )
         if campaign is None or campaign.form_id not in self.forms:
             await self.say(
                 unit,
@@ -162,8 +162,9 @@ class Phieu:
             return Outcome(replies=1)
         if fresh:
             state.lang = normalise_language(user.lang)
+        sub = standing.submission or await unit.submission(campaign.id, agency.id)
         return await self._run_engine(
-            unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign
+            unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign, sub
         )
 
     async def _run_engine(
@@ -177,9 +178,9 @@ class Phieu:
         user: UserRec,
         agency: AgencyRec,
         campaign: CampaignRec,
+        sub: SubmissionRec,
     ) -> Outcome:
         form = self.forms[campaign.form_id]
-        sub = await unit.submission(campaign.id, agency.id)
         answers = await unit.load_answers(sub.id)
         now = self.clock()
         local_now = now.astimezone(ZoneInfo(campaign.timezone))

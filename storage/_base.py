@@ -24,6 +24,11 @@ class UnitBase:
         self._conn = conn
         self._postgres = conn.dialect.name == "postgresql"
         self._closed = False
+        # Submissions whose row this unit holds locked (PostgreSQL; on SQLite the whole
+        # database is held from BEGIN IMMEDIATE), and the answers read under that lock, kept
+        # current by apply_changes: what is stored, without reading it again.
+        self._locked_submissions: set[int] = set()
+        self._known_answers: dict[int, dict[str, Any]] = {}
 
     @property
     def dialect(self) -> str:
