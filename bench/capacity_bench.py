@@ -34,9 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import event  # noqa: E402
-
-from bot.service import Phieu, Sender  # noqa: E402
 from engine_bench import (  # noqa: E402
     CHANNEL,
     DEADLINE,
@@ -46,6 +43,9 @@ from engine_bench import (  # noqa: E402
     drop_schema,
     postgres_schema,
 )
+from sqlalchemy import event  # noqa: E402
+
+from bot.service import Phieu, Sender  # noqa: E402
 from flows.loader import builtin_forms  # noqa: E402
 from flows.model import Form  # noqa: E402
 from flows.state import Incoming, Step  # noqa: E402
@@ -205,6 +205,7 @@ async def run(
 BREAKDOWN = (
     "mark_processed",
     "lock_conversation",
+    "standing",
     "identity",
     "open_campaign_for_form_ids",
     "submission",
