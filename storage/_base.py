@@ -35,7 +35,7 @@ class UnitBase:
         return self._conn.dialect.name
 
     async def _exec(
-        self, statement: Executable, params: list[dict[str, Any]] | None = None
+        self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
     ) -> CursorResult[Any]:
         if self._closed:
             raise RuntimeError("this unit has ended; open a new one with Storage.unit()")

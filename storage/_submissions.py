@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any, Literal, overload
 
 from sqlalchemy import Select, and_, bindparam, delete, false, insert, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from flows.machines import SUBMISSION_TRANSITIONS, Status
@@ -120,6 +121,25 @@ def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
     )
 
 
+_TOUCH = (
+    update(Submission)
+    .where(Submission.id == bindparam("submission"))
+    .values(updated_at=bindparam("now", type_=Submission.__table__.c.updated_at.type))
+)
+_HISTORY = insert(AnswerHistory)
+_KEPT = ("value", "na_reason", "evidence", "updated_by", "channel", "updated_at")
+
+
+@lru_cache(maxsize=2)
+def _upsert_statement(postgres: bool) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE of answer rows, run with one parameter set per row."""
+    new = (postgresql.insert if postgres else sqlite.insert)(AnswerRow)
+    return new.on_conflict_do_update(
+        index_elements=[AnswerRow.submission_id, AnswerRow.item_id],
+        set_={name: new.excluded[name] for name in _KEPT},
+    )
+
+
 _LOAD_ANSWERS = select(
     AnswerRow.item_id, AnswerRow.value, AnswerRow.na_reason, AnswerRow.evidence
 ).where(AnswerRow.submission_id == bindparam("submission_id"))
@@ -198,7 +218,7 @@ class SubmissionsUnit(UnitBase):
         key: FormCohorts = tuple(sorted((f, tuple(sorted(c))) for f, c in forms.items()))
         stmt = _standing_statement(self._postgres, key)
         params = {"channel": channel, "external_id": external_id}
-        row = (await self._exec(stmt, params)).one_or_none()  # type: ignore[arg-type]
+        row = (await self._exec(stmt, params)).one_or_none()
         if row is None:
             return None
         data = fields(row)
@@ -332,7 +352,7 @@ class SubmissionsUnit(UnitBase):
     async def load_answers(self, submission_id: int) -> dict[str, Answer]:
         """The current answers of a submission, by item id (a new dict: the caller's own)."""
         params = {"submission_id": submission_id}
-        rows = await self._exec(_LOAD_ANSWERS, params)  # type: ignore[arg-type]
+        rows = await self._exec(_LOAD_ANSWERS, params)
         answers = {r.item_id: Answer(r.value, r.na_reason, r.evidence) for r in rows}
         if self._holds(submission_id):
             self._known_answers[submission_id] = dict(answers)
@@ -356,13 +376,8 @@ class SubmissionsUnit(UnitBase):
         """
         if not changes:
             return 0
-        touch = (
-            update(Submission)
-            .where(Submission.id == submission_id)
-            .values(updated_at=now)
-            .returning(Submission.id)
-        )
-        if (await self._exec(touch)).first() is None:
+        touched = await self._exec(_TOUCH, {"submission": submission_id, "now": now})
+        if touched.rowcount == 0:  # rowcount, not RETURNING: one driver call fewer
             raise NotFound(f"no submission {submission_id}")
 
         known = self._known_answers.get(submission_id)
@@ -411,9 +426,9 @@ class SubmissionsUnit(UnitBase):
                 )
             )
         if upserts:
-            await self._upsert_answers(upserts)
+            await self._exec(_upsert_statement(self._postgres), upserts)
         if history:
-            await self._exec(insert(AnswerHistory), history)
+            await self._exec(_HISTORY, history)
         if known is not None:
             for item_id, answer in changes.items():
                 if answer is None:
@@ -430,15 +445,6 @@ class SubmissionsUnit(UnitBase):
             r.item_id: Answer(r.value, r.na_reason, r.evidence).to_json()
             for r in await self._exec(stmt)
         }
-
-    async def _upsert_answers(self, rows: list[dict[str, Any]]) -> None:
-        new = self._insert(AnswerRow).values(rows)
-        kept = ("value", "na_reason", "evidence", "updated_by", "channel", "updated_at")
-        stmt = new.on_conflict_do_update(
-            index_elements=[AnswerRow.submission_id, AnswerRow.item_id],
-            set_={name: new.excluded[name] for name in kept},
-        )
-        await self._exec(stmt)
 
     async def answer_history(
         self, submission_id: int, item_id: str | None = None
