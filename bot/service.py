@@ -27,7 +27,7 @@ from flows.loader import builtin_forms
 from flows.machines import EDITABLE_STATUSES, Status, next_status
 from flows.model import Form
 from flows.state import Answer, Context, ConversationState, Incoming, Reply, Step
-from storage.records import AgencyRec, CampaignRec, UserRec
+from storage.records import AgencyRec, CampaignRec, SubmissionRec, UserRec
 from storage.repository import Storage, Unit
 from storage.retry import DEFAULT_POLICY, RetryPolicy, retrying
 
@@ -233,11 +233,14 @@ class Phieu:
         locked: tuple[int, ConversationState, int | None] | None = None,
     ) -> Outcome:
         conv_id, state, _ = locked or await unit.lock_conversation(channel, chat_id)
-        found = await unit.identity(channel, sender.external_id)
+        # Who, which agency, campaign and submission: one statement (the submission locked).
+        standing = await unit.standing(
+            channel, sender.external_id, {f.id: f.cohorts for f in self.forms.values()}
+        )
         fresh = state == ConversationState()
         # A chat Phiếu has never answered speaks the language the chat app reports.
         lang = normalise_language(sender.language if fresh else state.lang)
-        if found is None:
+        if standing is None:
             await self.say(
                 unit,
                 channel,
@@ -250,7 +253,7 @@ class Phieu:
                 ),
             )
             return Outcome(replies=1)
-        user, agency = found
+        user, agency, campaign = standing.user, standing.agency, standing.campaign
         if user.role != "official":
             await self.say(
                 unit,
@@ -272,9 +275,6 @@ class Phieu:
                 N_("Tài khoản của anh/chị chưa gắn với cơ quan nào. Vui lòng liên hệ Sở TTTT."),
             )
             return Outcome(replies=1)
-        campaign = await unit.open_campaign_for_form_ids(
-            forms_for_cohort(self.forms, agency.cohort)
-        )
         if campaign is None or campaign.form_id not in self.forms:
             await self.say(
                 unit,
@@ -290,8 +290,9 @@ class Phieu:
             state.lang = normalise_language(
                 sender.language if user.lang == "vi" and sender.language else user.lang
             )
+        sub = standing.submission or await unit.submission(campaign.id, agency.id)
         return await self._run_engine(
-            unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign
+            unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign, sub
         )
 
     async def _run_engine(
@@ -305,9 +306,9 @@ class Phieu:
         user: UserRec,
         agency: AgencyRec,
         campaign: CampaignRec,
+        sub: SubmissionRec,
     ) -> Outcome:
         form = self.forms[campaign.form_id]
-        sub = await unit.submission(campaign.id, agency.id)
         answers = await unit.load_answers(sub.id)
         now = self.clock()
         local_now = now.astimezone(ZoneInfo(campaign.timezone))

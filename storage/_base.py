@@ -24,13 +24,18 @@ class UnitBase:
         self._conn = conn
         self._postgres = conn.dialect.name == "postgresql"
         self._closed = False
+        # Submissions whose row this unit holds locked (PostgreSQL; on SQLite the whole
+        # database is held from BEGIN IMMEDIATE), and the answers read under that lock, kept
+        # current by apply_changes: what is stored, without reading it again.
+        self._locked_submissions: set[int] = set()
+        self._known_answers: dict[int, dict[str, Any]] = {}
 
     @property
     def dialect(self) -> str:
         return self._conn.dialect.name
 
     async def _exec(
-        self, statement: Executable, params: list[dict[str, Any]] | None = None
+        self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
     ) -> CursorResult[Any]:
         if self._closed:
             raise RuntimeError("this unit has ended; open a new one with Storage.unit()")

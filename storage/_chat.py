@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Insert, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from flows.state import ConversationState
@@ -24,6 +26,33 @@ from storage.records import NotFound, OutboxRec
 # not_before of a message due at once: earlier than any clock, real or a test's.
 SEND_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 
+# The statements every update runs, built once (building one costs about as much as running
+# it on SQLite); values are bound per execution.
+_LOCK = (
+    select(Conversation.id, Conversation.state, Conversation.user_id)
+    .where(Conversation.channel == bindparam("channel"), Conversation.chat_id == bindparam("chat"))
+    .with_for_update()
+)
+_STATE = Conversation.__table__.c.state.type
+_WHEN = Conversation.__table__.c.updated_at.type
+_SAVE = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation"))
+    .values(state=bindparam("new_state", type_=_STATE), updated_at=bindparam("now", type_=_WHEN))
+)
+_SAVE_BOUND = _SAVE.values(user_id=bindparam("user"))
+_ENQUEUE = insert(Outbox).returning(Outbox.id)
+
+
+@lru_cache(maxsize=2)
+def _mark_statement(postgres: bool) -> Insert:
+    new = (postgresql.insert if postgres else sqlite.insert)(ProcessedUpdate)
+    return (
+        new.values(channel=bindparam("channel"), update_id=bindparam("update"))
+        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.channel, ProcessedUpdate.update_id])
+        .returning(ProcessedUpdate.update_id)
+    )
+
 
 class ChatUnit(UnitBase):
     # -- conversations ----------------------------------------------------------------------
@@ -37,12 +66,8 @@ class ChatUnit(UnitBase):
         two workers handling the same chat take turns; on SQLite every unit already holds
         the write lock (BEGIN IMMEDIATE). Call it first in a unit, before other locks.
         """
-        stmt = (
-            select(Conversation.id, Conversation.state, Conversation.user_id)
-            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
-            .with_for_update()
-        )
-        row = (await self._exec(stmt)).one_or_none()
+        which = {"channel": channel, "chat": chat_id}
+        row = (await self._exec(_LOCK, which)).one_or_none()
         if row is None:  # a new chat: insert-if-missing (two first messages make one row)
             create = (
                 self._insert(Conversation)
@@ -50,23 +75,18 @@ class ChatUnit(UnitBase):
                 .on_conflict_do_nothing(index_elements=[Conversation.channel, Conversation.chat_id])
             )
             await self._exec(create)
-            row = (await self._exec(stmt)).one()
+            row = (await self._exec(_LOCK, which)).one()
         return row.id, ConversationState.from_json(row.state), row.user_id
 
     async def save_conversation(
         self, conversation_id: int, state: ConversationState, user_id: int | None = None
     ) -> None:
         """Store a chat's state; `user_id` binds the chat to a user (None keeps the binding)."""
-        values: dict[str, Any] = {"state": state.to_json(), "updated_at": utcnow()}
+        params = {"conversation": conversation_id, "new_state": state.to_json(), "now": utcnow()}
+        stmt = _SAVE
         if user_id is not None:
-            values["user_id"] = user_id
-        stmt = (
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(**values)
-            .returning(Conversation.id)
-        )
-        if (await self._exec(stmt)).first() is None:
+            stmt, params["user"] = _SAVE_BOUND, user_id
+        if (await self._exec(stmt, params)).rowcount == 0:  # rowcount: no RETURNING to fetch
             raise NotFound(f"no conversation {conversation_id}")
 
     # -- processed updates ------------------------------------------------------------------
@@ -77,15 +97,9 @@ class ChatUnit(UnitBase):
         On PostgreSQL a second worker with the same id waits on the primary key until the
         first commits (then gets False) or rolls back (then gets True).
         """
-        stmt = (
-            self._insert(ProcessedUpdate)
-            .values(channel=channel, update_id=str(update_id))
-            .on_conflict_do_nothing(
-                index_elements=[ProcessedUpdate.channel, ProcessedUpdate.update_id]
-            )
-            .returning(ProcessedUpdate.update_id)
-        )
-        return (await self._exec(stmt)).first() is not None
+        params = {"channel": channel, "update": str(update_id)}
+        stmt = _mark_statement(self._postgres)
+        return (await self._exec(stmt, params)).first() is not None
 
     async def prune(self, now: datetime, keep: timedelta = timedelta(days=7)) -> int:
         """Forget old processed update ids and invite failures.
@@ -147,8 +161,7 @@ class ChatUnit(UnitBase):
             {"channel": channel, "chat_id": str(chat_id), "payload": p, "not_before": SEND_AT_ONCE}
             for p in payloads
         ]
-        stmt = insert(Outbox).values(rows).returning(Outbox.id)
-        return sorted(int(i) for i in (await self._exec(stmt)).scalars())
+        return sorted(int(i) for i in (await self._exec(_ENQUEUE, rows)).scalars())
 
     async def claim_outbox(
         self,

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Literal, overload
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, and_, bindparam, delete, false, insert, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from flows.machines import SUBMISSION_TRANSITIONS, Status
 from flows.state import Answer
 from storage._base import UnitBase, fields, log
 from storage.models import (
+    Agency,
     AnswerHistory,
     AnswerRow,
     Campaign,
+    Identity,
     Submission,
     SubmissionEvent,
+    User,
 )
 from storage.records import (
+    AgencyRec,
     CampaignRec,
     HistoryRec,
     NotFound,
+    StandingRec,
     SubmissionEventRec,
     SubmissionRec,
+    UserRec,
 )
 
 
@@ -43,13 +52,97 @@ _SUBMITTING = frozenset({Status.SUBMITTED, Status.RESUBMITTED})
 
 
 def _submission(row: Any) -> SubmissionRec:
-    data = fields(row)
+    data = row if isinstance(row, dict) else fields(row)
     data["status"] = Status(data["status"])
     return SubmissionRec(**data)
 
 
 def _answer(data: dict[str, Any] | None) -> Answer | None:
     return None if data is None else Answer.from_json(data)
+
+
+# Forms as Unit.standing takes them: (form id, cohorts it is for; empty = every cohort).
+FormCohorts = tuple[tuple[str, tuple[str, ...]], ...]
+_PREFIXES = (("ag__", Agency), ("ca__", Campaign), ("su__", Submission))
+
+
+@lru_cache(maxsize=16)
+def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
+    """identity → user → agency → newest open campaign for its cohort → submission.
+
+    Built once per (dialect, forms) and executed with :channel and :external_id. On
+    PostgreSQL the submission is read in a LATERAL sub-select FOR UPDATE: the row is locked
+    and its newest version returned even if another unit held it. SQLite needs no row lock
+    (the unit holds the database) and has no LATERAL: a plain outer join.
+    """
+    newest = aliased(Campaign)
+    for_all = [form_id for form_id, cohorts in forms if not cohorts]
+    by_cohort: dict[str, list[str]] = {}
+    for form_id, cohorts in forms:
+        for cohort in cohorts:
+            by_cohort.setdefault(cohort, []).append(form_id)
+    takes = [newest.form_id.in_(for_all)] if for_all else []
+    takes += [and_(Agency.cohort == c, newest.form_id.in_(ids)) for c, ids in by_cohort.items()]
+    open_for_agency = (
+        select(newest.id)
+        .where(newest.closed_at.is_(None), or_(*takes) if takes else false())
+        .order_by(newest.opened_at.desc(), newest.id.desc())
+        .limit(1)
+        .correlate(Agency)
+        .scalar_subquery()
+    )
+    submission: Any = Submission
+    if postgres:
+        submission = (
+            select(Submission)
+            .where(Submission.campaign_id == Campaign.id, Submission.agency_id == Agency.id)
+            .with_for_update()
+            .lateral("su")
+        )
+        joined_on = true()
+    else:
+        joined_on = and_(Submission.campaign_id == Campaign.id, Submission.agency_id == Agency.id)
+    columns: list[Any] = list(User.__table__.c)
+    columns += [c.label(f"ag__{c.name}") for c in Agency.__table__.c]
+    columns += [c.label(f"ca__{c.name}") for c in Campaign.__table__.c]
+    sub_columns = submission.c if postgres else Submission.__table__.c
+    columns += [sub_columns[c.name].label(f"su__{c.name}") for c in Submission.__table__.c]
+    return (
+        select(*columns)
+        .select_from(Identity)
+        .join(User, User.id == Identity.user_id)
+        .outerjoin(Agency, Agency.id == User.agency_id)
+        .outerjoin(Campaign, Campaign.id == open_for_agency)
+        .outerjoin(submission, joined_on)
+        .where(
+            Identity.channel == bindparam("channel"),
+            Identity.external_id == bindparam("external_id"),
+        )
+    )
+
+
+_TOUCH = (
+    update(Submission)
+    .where(Submission.id == bindparam("submission"))
+    .values(updated_at=bindparam("now", type_=Submission.__table__.c.updated_at.type))
+)
+_HISTORY = insert(AnswerHistory)
+_KEPT = ("value", "na_reason", "evidence", "updated_by", "channel", "updated_at")
+
+
+@lru_cache(maxsize=2)
+def _upsert_statement(postgres: bool) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE of answer rows, run with one parameter set per row."""
+    new = (postgresql.insert if postgres else sqlite.insert)(AnswerRow)
+    return new.on_conflict_do_update(
+        index_elements=[AnswerRow.submission_id, AnswerRow.item_id],
+        set_={name: new.excluded[name] for name in _KEPT},
+    )
+
+
+_LOAD_ANSWERS = select(
+    AnswerRow.item_id, AnswerRow.value, AnswerRow.na_reason, AnswerRow.evidence
+).where(AnswerRow.submission_id == bindparam("submission_id"))
 
 
 class SubmissionsUnit(UnitBase):
@@ -107,6 +200,43 @@ class SubmissionsUnit(UnitBase):
             .returning(Campaign.id)
         )
         return (await self._exec(stmt)).first() is not None
+
+    # -- where an official stands ------------------------------------------------------------
+
+    async def standing(
+        self, channel: str, external_id: str, forms: Mapping[str, Collection[str]]
+    ) -> StandingRec | None:
+        """A chat account's user, agency, open campaign and submission, in one statement.
+
+        What identity(), open_campaign_for_form_ids() and submission(create=False) would say
+        one after the other, in one round trip: `forms` maps each form id the caller serves
+        to the cohorts it is for (empty: every cohort), and the campaign is the newest open
+        one of a form for the agency's cohort. None for a stranger. The submission, when
+        there is one, stays locked until this unit ends (PostgreSQL: FOR UPDATE; SQLite: the
+        unit holds the database), so answers read next are exactly what is stored.
+        """
+        key: FormCohorts = tuple(sorted((f, tuple(sorted(c))) for f, c in forms.items()))
+        stmt = _standing_statement(self._postgres, key)
+        params = {"channel": channel, "external_id": external_id}
+        row = (await self._exec(stmt, params)).one_or_none()
+        if row is None:
+            return None
+        data = fields(row)
+        parts: dict[str, dict[str, Any]] = {prefix: {} for prefix, _ in _PREFIXES}
+        user: dict[str, Any] = {}
+        for name, value in data.items():
+            part = parts.get(name[:4])
+            if part is None:
+                user[name] = value
+            else:
+                part[name[4:]] = value
+        agency = AgencyRec(**parts["ag__"]) if parts["ag__"]["id"] is not None else None
+        campaign = CampaignRec(**parts["ca__"]) if parts["ca__"]["id"] is not None else None
+        sub = None
+        if parts["su__"]["id"] is not None:
+            sub = _submission(parts["su__"])
+            self._locked_submissions.add(sub.id)
+        return StandingRec(UserRec(**user), agency, campaign, sub)
 
     # -- submissions ------------------------------------------------------------------------
 
@@ -215,11 +345,18 @@ class SubmissionsUnit(UnitBase):
 
     # -- answers ----------------------------------------------------------------------------
 
+    def _holds(self, submission_id: int) -> bool:
+        """Whether no other unit can change this submission's answers until this one ends."""
+        return not self._postgres or submission_id in self._locked_submissions
+
     async def load_answers(self, submission_id: int) -> dict[str, Answer]:
-        stmt = select(
-            AnswerRow.item_id, AnswerRow.value, AnswerRow.na_reason, AnswerRow.evidence
-        ).where(AnswerRow.submission_id == submission_id)
-        return {r.item_id: Answer(r.value, r.na_reason, r.evidence) for r in await self._exec(stmt)}
+        """The current answers of a submission, by item id (a new dict: the caller's own)."""
+        params = {"submission_id": submission_id}
+        rows = await self._exec(_LOAD_ANSWERS, params)
+        answers = {r.item_id: Answer(r.value, r.na_reason, r.evidence) for r in rows}
+        if self._holds(submission_id):
+            self._known_answers[submission_id] = dict(answers)
+        return answers
 
     async def previous_answers(
         self, agency_id: int, form_ids: Iterable[str], campaign_id: int
@@ -267,16 +404,15 @@ class SubmissionsUnit(UnitBase):
         """
         if not changes:
             return 0
-        touch = (
-            update(Submission)
-            .where(Submission.id == submission_id)
-            .values(updated_at=now)
-            .returning(Submission.id)
-        )
-        if (await self._exec(touch)).first() is None:
+        touched = await self._exec(_TOUCH, {"submission": submission_id, "now": now})
+        if touched.rowcount == 0:  # rowcount, not RETURNING: one driver call fewer
             raise NotFound(f"no submission {submission_id}")
 
-        current = await self._current(submission_id, list(changes))
+        known = self._known_answers.get(submission_id)
+        if known is not None:  # read under this unit's lock, kept current below: no re-read
+            current = {k: known[k].to_json() for k in changes if k in known}
+        else:
+            current = await self._current(submission_id, list(changes))
         history: list[dict[str, Any]] = []
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
@@ -318,9 +454,15 @@ class SubmissionsUnit(UnitBase):
                 )
             )
         if upserts:
-            await self._upsert_answers(upserts)
+            await self._exec(_upsert_statement(self._postgres), upserts)
         if history:
-            await self._exec(insert(AnswerHistory), history)
+            await self._exec(_HISTORY, history)
+        if known is not None:
+            for item_id, answer in changes.items():
+                if answer is None:
+                    known.pop(item_id, None)
+                else:
+                    known[item_id] = answer
         return len(history)
 
     async def _current(self, submission_id: int, item_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -331,15 +473,6 @@ class SubmissionsUnit(UnitBase):
             r.item_id: Answer(r.value, r.na_reason, r.evidence).to_json()
             for r in await self._exec(stmt)
         }
-
-    async def _upsert_answers(self, rows: list[dict[str, Any]]) -> None:
-        new = self._insert(AnswerRow).values(rows)
-        kept = ("value", "na_reason", "evidence", "updated_by", "channel", "updated_at")
-        stmt = new.on_conflict_do_update(
-            index_elements=[AnswerRow.submission_id, AnswerRow.item_id],
-            set_={name: new.excluded[name] for name in kept},
-        )
-        await self._exec(stmt)
 
     async def answer_history(
         self, submission_id: int, item_id: str | None = None

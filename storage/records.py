@@ -98,6 +98,21 @@ class SubmissionRec:
 
 
 @dataclass(frozen=True, slots=True)
+class StandingRec:
+    """Who a chat account is and where they stand, read in one statement (Unit.standing).
+
+    `agency` is None for a user bound to no agency; `campaign` is None when no open campaign
+    takes the agency's cohort; `submission` is None until the agency's first update in that
+    campaign creates it. A submission handed out here is locked until the unit ends.
+    """
+
+    user: UserRec
+    agency: AgencyRec | None
+    campaign: CampaignRec | None
+    submission: SubmissionRec | None
+
+
+@dataclass(frozen=True, slots=True)
 class SubmissionEventRec:
     id: int
     submission_id: int

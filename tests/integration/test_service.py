@@ -377,12 +377,13 @@ async def test_submission_retries_when_the_status_moved_meanwhile(
 async def test_two_officials_submitting_at_once_submit_once(
     storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A real race: both confirm at once; one compare-and-set wins, the other is retried.
+    """A real race: both confirm at once; the submission's lock makes them take turns.
 
-    On PostgreSQL both units have read the draft status when they meet, just before their
-    compare-and-set: the loser's UPDATE waits for the winner's row lock, then matches no row,
-    and its update is handled again. On SQLite units queue on the write lock (a meeting
-    point would deadlock), so the second one simply finds the form submitted.
+    Every unit locks the agency's submission when it reads it (Unit.standing), before the
+    engine runs. On PostgreSQL both units meet just before that read; the second then waits
+    for the first's row lock and reads the submitted status, so it never even tries to move
+    the submission. On SQLite units queue on the write lock (a meeting point would
+    deadlock), with the same outcome.
     """
     world, _ = await _small_world(storage)
     lan, minh = world.chat("telegram", "111"), world.chat("telegram", "222")
@@ -390,16 +391,20 @@ async def test_two_officials_submitting_at_once_submit_once(
     await minh.send("/nop", update_id="222-1")
     postgres = storage.engine.dialect.name == "postgresql"
     barrier = asyncio.Barrier(2)
-    move = Unit.move_submission
-    arrived: list[int] = []
+    standing, move = Unit.standing, Unit.move_submission
+    moved: list[int] = []
 
-    async def meet_then_move(self: Unit, *args: Any, **kwargs: Any) -> bool:
-        arrived.append(1)
-        if postgres and len(arrived) <= 2:  # first attempts only: a retry comes alone
+    async def meet_then_read(self: Unit, *args: Any, **kwargs: Any) -> Any:
+        if postgres:
             await asyncio.wait_for(barrier.wait(), 10)
+        return await standing(self, *args, **kwargs)
+
+    async def count_moves(self: Unit, *args: Any, **kwargs: Any) -> bool:
+        moved.append(1)
         return await move(self, *args, **kwargs)
 
-    monkeypatch.setattr(Unit, "move_submission", meet_then_move)
+    monkeypatch.setattr(Unit, "standing", meet_then_read)
+    monkeypatch.setattr(Unit, "move_submission", count_moves)
 
     def confirm(chat: Chat) -> Awaitable[Any]:
         return world.phieu.handle(
@@ -408,14 +413,42 @@ async def test_two_officials_submitting_at_once_submit_once(
 
     with caplog.at_level(logging.INFO, logger="bot.service"):
         await asyncio.gather(confirm(lan), confirm(minh))
-    if postgres:  # the loser's compare-and-set really failed, and it was handled again
-        assert len(arrived) == 2
-        assert caplog.text.count("submission moved concurrently; retry 1") == 1
+    assert len(moved) == 1  # the second read the submitted status: nothing to move
+    assert "submission moved concurrently" not in caplog.text
 
     texts = [await lan.replies(), await minh.replies()]
     assert sum(t.count("📤 Đã nộp phiếu.") for t in texts) == 1
     loser = next(t for t in texts if "📤 Đã nộp phiếu." not in t)
     assert "Phiếu đang ở trạng thái: đã nộp" in loser
+    sub = await world.submission()
+    async with storage.unit() as unit:
+        events = await unit.submission_events(sub.id)
+    assert sub.status is Status.SUBMITTED and len(events) == 1
+
+
+async def test_a_lost_compare_and_set_handles_the_update_again(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If the submission moved anyway (the safety net behind the lock), the whole update is
+    rolled back and handled again: one submission, one event, one reply."""
+    world, _ = await _small_world(storage)
+    lan = world.chat("telegram", "111")
+    await _ready_to_submit(lan)
+    move = Unit.move_submission
+    calls: list[int] = []
+
+    async def lose_first(self: Unit, *args: Any, **kwargs: Any) -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            return False
+        return await move(self, *args, **kwargs)
+
+    monkeypatch.setattr(Unit, "move_submission", lose_first)
+    with caplog.at_level(logging.INFO, logger="bot.service"):
+        text = await lan.send("1", update_id="111-9")
+    assert len(calls) == 2
+    assert caplog.text.count("submission moved concurrently; retry 1") == 1
+    assert text.count("📤 Đã nộp phiếu.") == 1
     sub = await world.submission()
     async with storage.unit() as unit:
         events = await unit.submission_events(sub.id)
