@@ -96,8 +96,10 @@ FIGURES: dict[str, str] = {
     "4.1.4": "4",
     "4.1.6": "20",
     "5.1.1": "3",
-    "5.2.7.a": "5",
-    "5.2.7.b": "8",
+    "5.1.3.a": "1.200",
+    "5.1.3.b": "1.500",
+    "5.2.7.a": "900",
+    "5.2.7.b": "1.100",
     "5.3.b": "30",
     "5.3.c": "12",
     "6.3.c.1": "10",
@@ -288,11 +290,13 @@ class Official:
         return Action(text=self.first_try(q, value))
 
     def _block(self, q: Question, prompt: str) -> str:
-        """The cells the prompt offers, in its order (its "first → last" range)."""
-        ids = [x.id for x in self.form.questions]
-        line = next(ln for ln in prompt.splitlines() if "Có thể trả lời cả" in ln)
-        first, last = line.split("(", 1)[1].split(")", 1)[0].split(" → ")
-        cells = [self.form.question(i) for i in ids[ids.index(first) : ids.index(last) + 1]]
+        """The cells the prompt offers, in its order: the rest of q's row or column (the
+        prompt names them by label, so the block is found from the form, not the text)."""
+        from flows.cells import table_block  # only offered by code that has it (not --before)
+
+        section = self.form.section(q.section)
+        block = table_block(list(section.questions), q) if section is not None else []
+        cells = block[block.index(q) :] if q in block else [q]
         values = []
         for cell in cells:
             if cell is None or cell.type in (ItemType.LIST, ItemType.COMPUTED):

@@ -98,8 +98,8 @@ class Cells:
                 "cách nhau bởi dấu ;\nVí dụ: {example}"
             ),
             n=len(rest),
-            first=rest[0].id,
-            last=rest[-1].id,
+            first=run.label(rest[0].id),
+            last=run.label(rest[-1].id),
             example=example,
         )
         return Reply(
@@ -157,7 +157,7 @@ class Cells:
             run._save(cell.id, Answer(value=value, evidence=evidence))
             if cell.id in run.state.skipped:
                 run.state.skipped.remove(cell.id)
-            lines.append(f"{cell.id}: {format_answer(cell, value, run.state.lang)}")
+            lines.append(f"{run.label(cell.id)}: {format_answer(cell, value, run.state.lang)}")
         run.replies.append(
             Reply(
                 prompts.t(run.state.lang, N_("✅ Đã lưu {n} ô:"), n=len(staged))
@@ -182,7 +182,9 @@ class Cells:
     def _refuse_cell(self, q: Question, cell: Question, token: str, result: Any) -> None:
         run: Any = self
         if isinstance(result, Problem):
-            run.say(N_("Ô {item} (“{value}”) chưa đúng:"), "error", item=cell.id, value=token)
+            run.say(
+                N_("Ô {item} (“{value}”) chưa đúng:"), "error", item=run.label(cell.id), value=token
+            )
             run.problem(result)
         else:
             run.say(

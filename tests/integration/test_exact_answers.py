@@ -121,8 +121,9 @@ async def _seed_once(storage: Storage) -> Any:
 
 
 async def test_through_the_service_the_reporting_year_and_exact_values(storage: Storage) -> None:
-    """bot/service.py gives the engine the campaign's reporting year (the form's, 2019): a
-    document dated 2029 is questioned; an acknowledged number is the stored number."""
+    """bot/service.py gives the engine the campaign's reporting year (the year of its
+    deadline, 26/11/2026 → 2026): a document dated 2029 is questioned; an acknowledged number
+    is the stored number."""
     from tests.integration.test_service import make_world
 
     world = await make_world(storage)
@@ -135,7 +136,7 @@ async def test_through_the_service_the_reporting_year_and_exact_values(storage: 
     await lan.send("/sua 8.1")
     await lan.send("có")
     out = await lan.send("12/KH-UBND; 01/4/2029; https://sotttt.binhdinh.gov.vn/kh")
-    assert "sau năm báo cáo 2019" in out
+    assert "sau năm báo cáo 2026" in out
     answers = await world.answers()
     assert answers["3.2.b.1"] == 1.2345 and "3.1.a" not in answers
     await lan.send("đúng")

@@ -64,7 +64,7 @@ def at(item: str) -> Chat:
 
 def test_the_first_cell_of_a_row_offers_the_row_in_one_message_with_an_example() -> None:
     text = at("4.2.1.2018").last.replies[-1].text
-    assert "Có thể trả lời cả 2 ô (4.2.1.2018 → 4.2.1.2019) trong một tin nhắn" in text
+    assert "Có thể trả lời cả 2 ô (4.2.1 (Năm 2018) → 4.2.1 (Năm 2019)) trong một tin nhắn" in text
     assert "Ví dụ: 150; 150" in text
 
 
@@ -81,7 +81,7 @@ def test_one_bad_cell_refuses_the_whole_message_and_names_the_cell() -> None:
     c = at("4.2.1.2018")
     replies = c.send("1500; hai trăm")
     assert len(replies) == 1 and replies[0].kind == "error"
-    assert "Ô 4.2.1.2019 (“hai trăm”) chưa đúng" in replies[0].text
+    assert "Ô 4.2.1 (Năm 2019) (“hai trăm”) chưa đúng" in replies[0].text
     assert "Chưa lưu ô nào" in replies[0].text
     assert c.answers == {} and c.state.item == "4.2.1.2018"
 
@@ -101,7 +101,7 @@ def test_fewer_values_fill_the_first_cells_and_the_rest_is_asked() -> None:
 
 def test_a_single_value_is_an_ordinary_answer() -> None:
     c = at("4.2.1.2018")
-    assert "✅ Đã lưu 4.2.1.2018: 1.500 Tr.đ" in c.say("1500")
+    assert "✅ Đã lưu 4.2.1 (Năm 2018): 1.500 Tr.đ" in c.say("1500")
 
 
 def test_cells_typed_at_once_are_cross_checked() -> None:
@@ -141,7 +141,9 @@ def test_binh_dinh_blocks() -> None:
 
 
 @settings(max_examples=40)
-@given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=2, max_size=2))
+# Up to 999.999 Tr.đ: a bare number of a million or more at a Tr.đ item is read as đồng and
+# offered back converted (flows.units), so it is not stored as typed.
+@given(st.lists(st.integers(min_value=0, max_value=999_999), min_size=2, max_size=2))
 def test_any_row_of_numbers_is_stored_exactly(values: list[int]) -> None:
     c = at("4.2.1.2018")
     c.say("; ".join(str(v) for v in values))
