@@ -338,7 +338,7 @@ async def run_backend(backend: str, args: argparse.Namespace, form: Form) -> Res
         await drop_schema(args.postgres_url, schema)
 
 
-async def main() -> None:
+async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--chats", type=int, default=50, help="officials answering at once")
     parser.add_argument("--messages", type=int, default=40, help="timed updates per chat")
@@ -355,7 +355,7 @@ async def main() -> None:
         help="one chat; wall and CPU time of each storage call, the engine, the rest",
     )
     parser.add_argument("--tiny", action="store_true", help="3 chats × 3 updates (tests)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.breakdown:
         args.chats = 1
     if args.tiny:
