@@ -184,7 +184,12 @@ async def main(argv: list[str] | None = None) -> dict[str, int]:
     parser.add_argument("--cuts", type=int, default=20)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
+    parser.add_argument(
+        "--tiny", action="store_true", help="4 cuts, 4 officials (the test of benches)"
+    )
     args = parser.parse_args(argv)
+    if args.tiny:
+        args.cuts, args.users = 4, 4
     logging.basicConfig(level=logging.CRITICAL)
     started = time.monotonic()
     figures = await run(args.postgres_url, args.cuts, args.users)

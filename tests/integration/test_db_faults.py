@@ -781,7 +781,11 @@ async def test_console_process_survives_cuts_during_turns(tmp_path: Path) -> Non
                 await applied_at_least(url, 1)  # started, menu shown
                 stop = asyncio.Event()
                 cutting = asyncio.create_task(_keep_cutting(cutter, stop))
-                await type_lines(proc, CONSOLE_LINES)
+                # Typed at a person's pace, so the cuts keep landing while turns run even
+                # when each turn takes only a few milliseconds.
+                for line in CONSOLE_LINES:
+                    await type_lines(proc, [line])
+                    await asyncio.sleep(0.4)
                 await applied_at_least(url, 1 + len(CONSOLE_LINES))
                 stop.set()
                 await cutting
