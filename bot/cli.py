@@ -146,7 +146,9 @@ def serve(
 
 @app.command()
 def worker(
-    rate: float = typer.Option(25.0, "--rate", help="Tin/giây tối đa của worker này"),
+    rate: float | None = typer.Option(
+        None, "--rate", help="Tin/giây của cả bot, chia cho mọi tiến trình gửi (PHIEU_SEND_RATE)"
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Only send queued messages (run beside `phieu serve --no-worker`)."""

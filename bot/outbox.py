@@ -12,9 +12,9 @@ API refuses for good is marked failed and logged, never retried forever.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,7 +55,16 @@ class Transport(Protocol):
 
 @dataclass
 class RateLimiter:
-    """Token buckets: one for the whole bot (per worker), one per chat, plus a global pause."""
+    """This process's share of the bot's send rate, per-chat budgets, and a global pause.
+
+    `per_second` is what this process may send (RateShare sets it to the bot's rate divided
+    by its live senders). Sends are booked with `reserve`, so concurrent senders in one
+    process (the reply sender's chat tasks and the worker) never take the same slot. The
+    per-chat budget (a burst of `chat_burst`, then one per `chat_interval`) is Telegram's
+    advice for unsolicited messages; a reply to the chat's own message skips it (Telegram
+    answers a person as fast as they write). Only chats with spent budget are remembered,
+    and a chat whose bucket has refilled is forgotten, so memory stays flat in users.
+    """
 
     per_second: float = 25.0
     chat_interval: float = 1.0
@@ -65,22 +74,57 @@ class RateLimiter:
     _paused_until: float = 0.0
     _chats: dict[str, tuple[float, float]] = field(default_factory=dict)
 
-    def delay(self, chat_id: str) -> float:
-        """Seconds to wait before sending to `chat_id` now (0 when it may go)."""
-        now = self.clock()
+    def _tokens(self, chat_id: str, now: float) -> float:
         tokens, stamp = self._chats.get(chat_id, (float(self.chat_burst), now))
-        tokens = min(float(self.chat_burst), tokens + (now - stamp) / self.chat_interval)
-        chat_wait = 0.0 if tokens >= 1 else (1 - tokens) * self.chat_interval
-        return max(self._next_global - now, self._paused_until - now, chat_wait, 0.0)
+        return min(float(self.chat_burst), tokens + (now - stamp) / self.chat_interval)
+
+    def _chat_wait(self, chat_id: str, now: float, reply: bool) -> float:
+        if reply:
+            return 0.0
+        tokens = self._tokens(chat_id, now)
+        return 0.0 if tokens >= 1 - 1e-9 else (1 - tokens) * self.chat_interval
+
+    def delay(self, chat_id: str, reply: bool = False) -> float:
+        """Seconds to wait before sending to `chat_id` now (0 when it may go); books nothing."""
+        now = self.clock()
+        return max(
+            self._next_global - now,
+            self._paused_until - now,
+            self._chat_wait(chat_id, now, reply),
+            0.0,
+        )
+
+    def reserve(self, chat_id: str, reply: bool = False) -> float | None:
+        """Book the next global slot for a send to `chat_id`: seconds until it may go.
+
+        None (nothing booked) while a pause or the chat's budget holds the send: wait
+        `delay()` and ask again, so a held chat does not hold a global slot meanwhile.
+        """
+        now = self.clock()
+        if self._paused_until > now or self._chat_wait(chat_id, now, reply) > 0:
+            return None
+        start = max(self._next_global, now)
+        self._next_global = start + 1.0 / self.per_second
+        if not reply:
+            self._chats[chat_id] = (self._tokens(chat_id, now) - 1, now)
+            if len(self._chats) > 256:
+                self._forget_refilled(now)
+        return start - now
 
     def sent(self, chat_id: str) -> None:
+        """Count a send made without `reserve` (kept for callers that pace themselves)."""
         now = self.clock()
-        tokens, stamp = self._chats.get(chat_id, (float(self.chat_burst), now))
-        tokens = min(float(self.chat_burst), tokens + (now - stamp) / self.chat_interval)
-        self._chats[chat_id] = (tokens - 1, now)
+        self._chats[chat_id] = (self._tokens(chat_id, now) - 1, now)
         self._next_global = max(self._next_global, now) + 1.0 / self.per_second
-        if len(self._chats) > 10_000:
-            self._chats.clear()
+        self._forget_refilled(now)
+
+    def _forget_refilled(self, now: float) -> None:
+        """Drop chats whose bucket is full again (the same as never seen): at most the
+        chats sent to in the last `chat_burst × chat_interval` seconds stay."""
+        full = float(self.chat_burst)
+        for chat, (tokens, stamp) in list(self._chats.items()):
+            if tokens + (now - stamp) / self.chat_interval >= full:
+                del self._chats[chat]
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self.clock() + seconds)
@@ -97,17 +141,31 @@ class OutboxWorker:
     now: Callable[[], datetime]
     limiter: RateLimiter = field(default_factory=RateLimiter)
     batch: int = 50
-    idle_sleep: float = 0.2
+    # The safety net's poll: replies are sent on commit (bot/sender.py) and a worker is
+    # woken by `wake` (in process) or NOTIFY (PostgreSQL); the poll only finds retries
+    # come due, rows a crashed process left, and rows queued where nobody wakes us.
+    idle_sleep: float = 1.0
     sleep: Callable[[float], Any] = asyncio.sleep
+    keep_sent: timedelta = timedelta(days=7)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def run_once(self) -> int:
+    async def run_once(self, chat: tuple[str, str] | None = None) -> int:
         """Claim one batch, send it, record the outcome. Returns the rows handled.
 
-        Successful sends are marked together after the batch, in one transaction: a crash
-        in between resends them after the lease, the same at-least-once as one by one.
+        `chat` = (channel, chat_id) claims only the due head of that chat's queue (the reply
+        sender's immediate path); without it, the oldest due rows of every chat, replies
+        first. Successful sends are marked together after the batch, in one transaction: a
+        crash in between resends them after the lease, the same at-least-once as one by one.
         """
         async with self.storage.unit() as unit:
-            rows = await unit.claim_outbox(self.now(), self.batch, channels=tuple(self.transports))
+            if chat is None:
+                rows = await unit.claim_outbox(
+                    self.now(), self.batch, channels=tuple(self.transports)
+                )
+            elif chat[0] in self.transports:
+                rows = await unit.claim_chat(chat[0], chat[1], self.now(), self.batch)
+            else:
+                rows = []
         sent: list[int] = []
         try:
             for row in rows:
@@ -121,13 +179,16 @@ class OutboxWorker:
 
     async def _send(self, row: OutboxRec) -> bool:
         """Deliver one row; True if it went out (the caller marks it sent)."""
-        wait = self.limiter.delay(row.chat_id)
+        reply = row.kind == "reply"
+        wait = self.limiter.delay(row.chat_id, reply)
         if wait > MAX_HOLD:
             # Paused by a long 429: give the row back rather than hold its lease.
             await self._later(row, wait, "paused by the rate limiter", count_attempt=False)
             return False
-        if wait > 0:
-            await self.sleep(wait)
+        while (slot := self.limiter.reserve(row.chat_id, reply)) is None:
+            await self.sleep(self.limiter.delay(row.chat_id, reply))
+        if slot > 0:
+            await self.sleep(slot)
         transport = self.transports[row.channel]
         try:
             await transport.deliver(row.chat_id, row.payload)
@@ -151,7 +212,6 @@ class OutboxWorker:
             log.exception("outbox %s: unexpected error (attempt %d)", row.id, row.attempts)
             await self._later(row, backoff(row.attempts), repr(e))
             return False
-        self.limiter.sent(row.chat_id)
         return True
 
     async def _later(
@@ -170,14 +230,15 @@ class OutboxWorker:
                 )
 
     async def prune(self) -> None:
-        """Housekeeping the sender is well placed to do: forget old update ids."""
+        """Housekeeping the sender is well placed to do: forget old update ids, and outbox
+        rows sent more than `keep_sent` ago."""
         async with self.storage.unit() as unit:
-            removed = await unit.prune(self.now())
+            removed = await unit.prune(self.now(), keep_sent=self.keep_sent)
         if removed:
-            log.info("pruned %d old processed-update and invite-failure rows", removed)
+            log.info("pruned %d old processed-update, invite-failure and sent rows", removed)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Loop until `stop` is set; sleeps briefly when there is nothing to send."""
+        """Loop until `stop` is set; waits for `wake` (or the poll) when nothing is due."""
         next_prune = 0.0
         while not stop.is_set():
             if time.monotonic() >= next_prune:
@@ -192,5 +253,17 @@ class OutboxWorker:
                 log.exception("outbox worker iteration failed")
                 handled = 0
             if not handled:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.idle_sleep)
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for a wake-up, `stop`, or the poll interval, whichever comes first."""
+        if self.wake.is_set():
+            self.wake.clear()
+            return
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self.idle_sleep, return_when=FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        self.wake.clear()

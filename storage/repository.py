@@ -27,6 +27,9 @@ from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
+# The PostgreSQL notification channel a unit that queued outbox rows notifies on commit.
+OUTBOX_CHANNEL = "phieu_outbox"
+
 
 class Unit(PeopleUnit, SubmissionsUnit, ChatUnit):
     """The operations available inside one transaction (see the mixins for each group)."""
@@ -67,5 +70,9 @@ class Storage:
             unit = Unit(conn)
             try:
                 yield unit
+                if unit.queued and conn.dialect.name == "postgresql":
+                    # Delivered by PostgreSQL only when this transaction commits: wakes the
+                    # workers of other processes (bot/wakeup.py) without a poll delay.
+                    await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}")
             finally:
                 unit._closed = True
