@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from asyncio import FIRST_COMPLETED
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
 PRUNE_EVERY = 3600.0
 MAX_HOLD = 10.0  # longest wait before a claimed row is given back instead
+MAX_WINDOW = 100  # most sends remembered for the bot-wide rate window
 
 
 class RetryAfter(Exception):
@@ -70,9 +72,24 @@ class RateLimiter:
     chat_interval: float = 1.0
     chat_burst: int = 3
     clock: Callable[[], float] = time.monotonic
-    _next_global: float = 0.0
     _paused_until: float = 0.0
     _chats: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Booked send times, newest last: at most `_window_size()` of them in any window of
+    # `_window_size() / per_second` seconds (Telegram counts messages per second, so a
+    # reply and its question may leave together instead of 1/rate apart).
+    _booked: deque[float] = field(default_factory=deque)
+
+    def _window_size(self) -> int:
+        return max(1, min(MAX_WINDOW, round(self.per_second)))
+
+    def _next_slot(self, now: float) -> float:
+        """The earliest time a new send may be booked for, by the bot-wide window."""
+        size = self._window_size()
+        while len(self._booked) > size:
+            self._booked.popleft()
+        if len(self._booked) < size:
+            return now
+        return max(now, self._booked[0] + size / self.per_second)
 
     def _tokens(self, chat_id: str, now: float) -> float:
         tokens, stamp = self._chats.get(chat_id, (float(self.chat_burst), now))
@@ -88,7 +105,7 @@ class RateLimiter:
         """Seconds to wait before sending to `chat_id` now (0 when it may go); books nothing."""
         now = self.clock()
         return max(
-            self._next_global - now,
+            self._next_slot(now) - now,
             self._paused_until - now,
             self._chat_wait(chat_id, now, reply),
             0.0,
@@ -103,8 +120,8 @@ class RateLimiter:
         now = self.clock()
         if self._paused_until > now or self._chat_wait(chat_id, now, reply) > 0:
             return None
-        start = max(self._next_global, now)
-        self._next_global = start + 1.0 / self.per_second
+        start = self._next_slot(now)
+        self._booked.append(start)
         if not reply:
             self._chats[chat_id] = (self._tokens(chat_id, now) - 1, now)
             if len(self._chats) > 256:
@@ -115,7 +132,7 @@ class RateLimiter:
         """Count a send made without `reserve` (kept for callers that pace themselves)."""
         now = self.clock()
         self._chats[chat_id] = (self._tokens(chat_id, now) - 1, now)
-        self._next_global = max(self._next_global, now) + 1.0 / self.per_second
+        self._booked.append(self._next_slot(now))
         self._forget_refilled(now)
 
     def _forget_refilled(self, now: float) -> None:
@@ -148,6 +165,9 @@ class OutboxWorker:
     sleep: Callable[[float], Any] = asyncio.sleep
     keep_sent: timedelta = timedelta(days=7)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Seconds a fresh reply is left to the process that committed it (its reply sender)
+    # before this worker's general claim takes it; 0 = at once (no reply sender anywhere).
+    reply_grace: float = 0.0
 
     async def run_once(self, chat: tuple[str, str] | None = None) -> int:
         """Claim one batch, send it, record the outcome. Returns the rows handled.
@@ -159,8 +179,10 @@ class OutboxWorker:
         """
         async with self.storage.unit() as unit:
             if chat is None:
+                now = self.now()
+                settled = now - timedelta(seconds=self.reply_grace) if self.reply_grace else None
                 rows = await unit.claim_outbox(
-                    self.now(), self.batch, channels=tuple(self.transports)
+                    now, self.batch, channels=tuple(self.transports), replies_before=settled
                 )
             elif chat[0] in self.transports:
                 rows = await unit.claim_chat(chat[0], chat[1], self.now(), self.batch)

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 ALLOWED_UPDATES = ["message", "callback_query"]
+REPLY_GRACE = 3.0  # seconds the safety-net worker leaves a fresh reply to its own process
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -142,6 +143,9 @@ class Sending:
     def build(cls, storage: Storage, bot: Bot, send: SendSettings) -> Sending:
         limiter = send.limiter()
         worker = make_worker(storage, bot, send=send, limiter=limiter)
+        # Every process that handles updates sends its own replies at once: the worker
+        # leaves fresh ones to it (a crashed process's are taken after the grace).
+        worker.reply_grace = REPLY_GRACE
         share = RateShare(storage, bot_key(bot.token), send.rate, limiter, utcnow, send.heartbeat)
         return cls(worker, ReplySender(worker), share)
 

@@ -176,6 +176,7 @@ class ChatUnit(UnitBase):
         limit: int,
         lease_seconds: float = 60,
         channels: Collection[str] | None = None,
+        replies_before: datetime | None = None,
     ) -> list[OutboxRec]:
         """Take up to `limit` due messages, oldest first, marked "sending" under a lease.
 
@@ -185,7 +186,9 @@ class ChatUnit(UnitBase):
         message put back by retry_later holds back the ones after it. On PostgreSQL rows are
         picked FOR UPDATE SKIP LOCKED: concurrent workers get disjoint batches. Commit the
         unit before sending, then mark each row in a new unit. `channels` limits the claim
-        to the channels this worker can deliver.
+        to the channels this worker can deliver. With `replies_before`, replies queued after
+        that instant are left alone: the process that committed them is sending them
+        (bot/sender.py), and a worker racing it would only split the chat's rows.
         """
         due = and_(
             Outbox.not_before <= now,
@@ -206,6 +209,8 @@ class ChatUnit(UnitBase):
             .exists()
         )
         pick = select(Outbox.id).where(due, ~waiting_behind)
+        if replies_before is not None:
+            pick = pick.where(or_(Outbox.kind != "reply", Outbox.created_at <= replies_before))
         if channels is not None:
             pick = pick.where(Outbox.channel.in_(list(channels)))
         # Replies before notices: an official waiting for the next question never queues

@@ -12,6 +12,8 @@ update id, outbox rows) goes through one unit, so it is all kept or all dropped.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +42,12 @@ class Storage:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time and every unit takes the write lock (BEGIN
+        # IMMEDIATE). Units of this process queue here, FIFO, and start the instant the
+        # previous one ends; left to SQLite's busy handler they would sleep-poll (up to
+        # 100 ms a try), which was most of a reply's latency when the reply sender's claim
+        # met the next update's unit.
+        self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     async def open(
@@ -66,7 +74,7 @@ class Storage:
         Do no network I/O inside (send after commit, via the outbox): on SQLite a unit
         holds the database's write lock, on PostgreSQL it may hold a chat's row lock.
         """
-        async with self.engine.begin() as conn:
+        async with self._writer or contextlib.nullcontext(), self.engine.begin() as conn:
             unit = Unit(conn)
             try:
                 yield unit
