@@ -12,6 +12,9 @@ spec) over real HTTP on 127.0.0.1. Officials are scripted users of that fake:
 3. `--crowd` officials (50) answering at once, each sending its next answer as soon as its
    question arrives: answers/s for the bot, and p50 / p99 of the same latency.
 
+For each, `cpu ms` is the CPU time this process (bot + fake) spent per answer: on a shared
+machine the latencies follow the load, the CPU cost much less.
+
 Memory (RSS of the bot process idle, and after thousands of officials onboarded and
 answered, next to a bare aiogram echo bot) is `bench/memory_bench.py`.
 
@@ -180,11 +183,13 @@ async def run(url: str, officials: int, answers: int, **open_kw: Any) -> dict[st
             await asyncio.gather(*(official(tg, watch, i, 1, warm) for i in range(officials)))
             first = watch.messages
             latencies: list[float] = []
+            cpu = time.process_time()
             start = time.monotonic()
             await asyncio.gather(
                 *(official(tg, watch, i, answers, latencies) for i in range(officials))
             )
             elapsed = time.monotonic() - start
+            cpu = time.process_time() - cpu
             await asyncio.sleep(0.3)  # messages after the last question, if any, are counted
             assert not tg.violations, tg.violations[:3]
             return {
@@ -194,6 +199,7 @@ async def run(url: str, officials: int, answers: int, **open_kw: Any) -> dict[st
                 "p99": pct(latencies, 99),
                 "mean": statistics.fmean(latencies) * 1000,
                 "messages": (watch.messages - first) / len(latencies),
+                "cpu_ms": cpu / len(latencies) * 1000,
             }
     finally:
         await storage.close()
@@ -255,14 +261,21 @@ async def main() -> None:
             crowd = await run(args.postgres_url, args.crowd, args.rounds, **kw)
         rows.append(("PostgreSQL", lone, crowd))
     print(
-        f"{'database':10} | {'1 official: p50 ms':>18} {'p99 ms':>7} {'msgs/answer':>11} | "
-        f"{args.crowd} at once: {'answers/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+        f"{'database':10} | {'1 official: p50 ms':>18} {'p99 ms':>7} {'msgs/answer':>11} "
+        f"{'cpu ms':>6} | {args.crowd} at once: {'answers/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'cpu ms':>6}"
     )
     for name, lone, crowd in rows:
         print(
-            f"{name:10} | {lone['p50']:18.1f} {lone['p99']:7.1f} {lone['messages']:11.2f} | "
-            f"{'':10}{crowd['per_second']:9.1f} {crowd['p50']:7.1f} {crowd['p99']:7.1f}"
+            f"{name:10} | {lone['p50']:18.1f} {lone['p99']:7.1f} {lone['messages']:11.2f} "
+            f"{lone['cpu_ms']:6.1f} | {'':10}{crowd['per_second']:9.1f} {crowd['p50']:7.1f} "
+            f"{crowd['p99']:7.1f} {crowd['cpu_ms']:6.1f}"
         )
+    print(
+        "cpu ms = CPU time of this process (bot and fake Bot API together) per answer: a "
+        "figure the other load on the machine does not change much; load average now "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import logging
 import time
 from asyncio import FIRST_COMPLETED
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -31,6 +31,8 @@ MAX_BACKOFF = 300.0
 PRUNE_EVERY = 3600.0
 MAX_HOLD = 10.0  # longest wait before a claimed row is given back instead
 MAX_WINDOW = 100  # most sends remembered for the bot-wide rate window
+
+ChatKey = tuple[str, str]  # (channel, chat_id)
 
 
 class RetryAfter(Exception):
@@ -169,35 +171,58 @@ class OutboxWorker:
     # before this worker's general claim takes it; 0 = at once (no reply sender anywhere).
     reply_grace: float = 0.0
 
-    async def run_once(self, chat: tuple[str, str] | None = None) -> int:
-        """Claim one batch, send it, record the outcome. Returns the rows handled.
-
-        `chat` = (channel, chat_id) claims only the due head of that chat's queue (the reply
-        sender's immediate path); without it, the oldest due rows of every chat, replies
-        first. Successful sends are marked together after the batch, in one transaction: a
-        crash in between resends them after the lease, the same at-least-once as one by one.
-        """
+    async def run_once(self) -> int:
+        """Claim one batch (the oldest due rows of every chat, replies first), send it,
+        record the outcome. Returns the rows handled."""
         async with self.storage.unit() as unit:
-            if chat is None:
-                now = self.now()
-                settled = now - timedelta(seconds=self.reply_grace) if self.reply_grace else None
-                rows = await unit.claim_outbox(
-                    now, self.batch, channels=tuple(self.transports), replies_before=settled
-                )
-            elif chat[0] in self.transports:
-                rows = await unit.claim_chat(chat[0], chat[1], self.now(), self.batch)
-            else:
-                rows = []
+            now = self.now()
+            settled = now - timedelta(seconds=self.reply_grace) if self.reply_grace else None
+            rows = await unit.claim_outbox(
+                now, self.batch, channels=tuple(self.transports), replies_before=settled
+            )
+        await self.deliver(rows)
+        return len(rows)
+
+    async def claim_chats(self, chats: Callable[[], Collection[ChatKey]]) -> list[OutboxRec]:
+        """Claim the due head of each chat's queue that `chats()` names (the reply sender's
+        immediate path). `chats` is called once the unit has begun: on SQLite that is when
+        this process's turn to write came, so every chat committed meanwhile joins the
+        batch (one claim for many answers under load, at once when idle)."""
+        async with self.storage.unit() as unit:
+            rows: list[OutboxRec] = []
+            now = self.now()
+            for channel, chat_id in chats():
+                if channel in self.transports:
+                    rows += await unit.claim_chat(channel, chat_id, now, self.batch)
+        return rows
+
+    async def deliver(self, rows: list[OutboxRec]) -> None:
+        """Send claimed rows, chats concurrently and each chat's rows in order, then record
+        the outcomes. A row that does not go out stops its chat: the chat's later rows are
+        given back (no attempt counted) to wait behind it.
+
+        Successful sends are marked together after the batch, in one transaction: a crash
+        in between resends them after the lease, the same at-least-once as one by one.
+        """
+        chats: dict[ChatKey, list[OutboxRec]] = {}
+        for row in rows:
+            chats.setdefault((row.channel, row.chat_id), []).append(row)
         sent: list[int] = []
+
+        async def one_chat(queue: list[OutboxRec]) -> None:
+            for i, row in enumerate(queue):
+                if not await self._send(row):
+                    for later in queue[i + 1 :]:
+                        await self._later(later, 0, "waits for an earlier message", False)
+                    return
+                sent.append(row.id)
+
         try:
-            for row in rows:
-                if await self._send(row):
-                    sent.append(row.id)
+            await asyncio.gather(*(one_chat(q) for q in chats.values()))
         finally:
             if sent:
                 async with self.storage.unit() as unit:
                     await unit.mark_sent_many(sent, self.now())
-        return len(rows)
 
     async def _send(self, row: OutboxRec) -> bool:
         """Deliver one row; True if it went out (the caller marks it sent)."""

@@ -1,17 +1,17 @@
 """The reply sender: what an update's transaction queued leaves as soon as it has committed.
 
 The process that handled an update calls `committed(channel, chat_id)` right after the
-commit; a task of this process then claims that chat's due rows (`OutboxWorker.run_once`
-with `chat=`, the same claim lease, send, retry and mark as the worker) and sends them. No
-poll delay stands between an answer and the next question. The outbox row stays the
-durable record: if this process dies between the commit and the send, or the send meets a
-429 or a network error, the worker (`OutboxWorker.run`) sends it later. Two claimers never
-share a row (storage `claim_chat`: FOR UPDATE SKIP LOCKED, and nothing unless the claim
-starts at the chat's oldest unsent row).
+commit; this process then claims that chat's due rows and sends them with the outbox
+worker's own routines (`OutboxWorker.claim_chats` and `deliver`: the same lease, limiter,
+retry rules and marks). No poll delay stands between an answer and the next question. The
+outbox row stays the durable record: if this process dies between the commit and the send,
+or the send meets a 429 or a network error, the worker (`OutboxWorker.run`) sends it later.
+Two claimers never share a row (storage `claim_chat`: FOR UPDATE SKIP LOCKED, and nothing
+unless the claim starts at the chat's oldest unsent row).
 
-Chats are sent to concurrently (up to `concurrency` at once), each chat's rows in order; the
-rate limiter shared with this process's worker books the bot-wide slots. Memory is bounded
-by the chats with work in flight: nothing is kept for a chat once its rows are out.
+One claim is pending at a time and takes every chat committed until its unit begins, so
+under load one transaction claims for many answers; the claimed batches are delivered
+concurrently. Memory is bounded by the chats with work in flight.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from bot.outbox import OutboxWorker
+from bot.outbox import ChatKey, OutboxWorker
+from storage.records import OutboxRec
 
 log = logging.getLogger(__name__)
 
-ChatKey = tuple[str, str]  # (channel, chat_id)
-MAX_ROUNDS = 20  # claims per wake-up for one chat
+MAX_CHATS = 50  # chats claimed in one transaction
 
 
 @dataclass
@@ -33,7 +33,6 @@ class ReplySender:
     """Sends each committed chat's queued rows at once; run `run(stop)` as a task."""
 
     worker: OutboxWorker
-    concurrency: int = 16
     _dirty: dict[ChatKey, None] = field(default_factory=dict)  # ordered set, oldest first
     _busy: set[ChatKey] = field(default_factory=set)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -47,44 +46,58 @@ class ReplySender:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop`: start a delivery task for each committed chat not already busy."""
+        """Until `stop`: claim for the committed chats, deliver each batch in a task."""
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                self._start_ready()
-                self._wake.clear()
-                waking = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({stopping, waking}, return_when=asyncio.FIRST_COMPLETED)
-                waking.cancel()
+                if not self._ready():
+                    waking = asyncio.ensure_future(self._wake.wait())
+                    await asyncio.wait({stopping, waking}, return_when=asyncio.FIRST_COMPLETED)
+                    waking.cancel()
+                    self._wake.clear()
+                    continue
+                taken: list[ChatKey] = []
+
+                def take(into: list[ChatKey] = taken) -> list[ChatKey]:
+                    into += self._take()
+                    return into
+
+                try:
+                    rows = await self.worker.claim_chats(take)
+                except Exception:
+                    # The rows stay pending in the outbox: the worker sends them.
+                    log.exception("reply claim failed; the worker will send these")
+                    rows = []
+                # Chats with nothing claimed (another worker holds their head) are free.
+                self._busy -= set(taken) - {(row.channel, row.chat_id) for row in rows}
+                if rows:
+                    task = asyncio.create_task(self._deliver(rows), name="reply-batch")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
         finally:
             stopping.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=10)
 
-    def _start_ready(self) -> None:
-        for key in list(self._dirty):
-            if len(self._busy) >= self.concurrency:
-                return
-            if key in self._busy:
-                continue  # its task sees the new rows: it loops until the chat is empty
+    def _ready(self) -> bool:
+        return any(key not in self._busy for key in self._dirty)
+
+    def _take(self) -> list[ChatKey]:
+        """The committed chats not being delivered, oldest first; now marked busy (a busy
+        chat's new rows wait for its batch, so its messages stay in order)."""
+        taken = [key for key in self._dirty if key not in self._busy][:MAX_CHATS]
+        for key in taken:
             del self._dirty[key]
             self._busy.add(key)
-            task = asyncio.create_task(self._deliver(key), name=f"send-{key[1]}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        return taken
 
-    async def _deliver(self, key: ChatKey) -> None:
+    async def _deliver(self, rows: list[OutboxRec]) -> None:
+        keys = {(row.channel, row.chat_id) for row in rows}
         try:
-            # Bounded: a row that keeps coming due at once (a 429 with retry_after 0) is
-            # left to the worker's poll instead of spinning here.
-            for _ in range(MAX_ROUNDS):
-                self._dirty.pop(key, None)
-                if not await self.worker.run_once(chat=key) and key not in self._dirty:
-                    return
+            await self.worker.deliver(rows)
         except Exception:
-            # The rows stay in the outbox, claimed or pending: the worker sends them.
-            log.exception("immediate send to %s/%s failed; the worker will retry", *key)
+            log.exception("reply delivery failed; the worker will retry")
         finally:
-            self._busy.discard(key)
+            self._busy -= keys
             if self._dirty:
                 self._wake.set()
