@@ -113,22 +113,21 @@ class RateLimiter:
             0.0,
         )
 
-    def reserve(self, chat_id: str, reply: bool = False) -> float | None:
-        """Book the next global slot for a send to `chat_id`: seconds until it may go.
-
-        None (nothing booked) while a pause or the chat's budget holds the send: wait
-        `delay()` and ask again, so a held chat does not hold a global slot meanwhile.
+    def reserve(self, chat_id: str, reply: bool = False) -> float:
+        """Take a send to `chat_id` now if it may go: 0.0, and it is counted. Otherwise the
+        seconds to wait before asking again (nothing counted meanwhile, so a held chat or a
+        waiting sender never holds a slot, and what is counted is when a send really left).
         """
         now = self.clock()
-        if self._paused_until > now or self._chat_wait(chat_id, now, reply) > 0:
-            return None
-        start = self._next_slot(now)
-        self._booked.append(start)
+        wait = self.delay(chat_id, reply)
+        if wait > 0:
+            return wait
+        self._booked.append(now)
         if not reply:
             self._chats[chat_id] = (self._tokens(chat_id, now) - 1, now)
             if len(self._chats) > 256:
                 self._forget_refilled(now)
-        return start - now
+        return 0.0
 
     def sent(self, chat_id: str) -> None:
         """Count a send made without `reserve` (kept for callers that pace themselves)."""
@@ -196,10 +195,12 @@ class OutboxWorker:
                     rows += await unit.claim_chat(channel, chat_id, now, self.batch)
         return rows
 
-    async def deliver(self, rows: list[OutboxRec]) -> None:
-        """Send claimed rows, chats concurrently and each chat's rows in order, then record
-        the outcomes. A row that does not go out stops its chat: the chat's later rows are
-        given back (no attempt counted) to wait behind it.
+    async def deliver(self, rows: list[OutboxRec], together: bool = False) -> None:
+        """Send claimed rows, each chat's in order, then record the outcomes. A row that
+        does not go out stops its chat: the chat's later rows are given back (no attempt
+        counted) to wait behind it. `together` sends the chats concurrently (the reply
+        sender: a slow chat API must not queue one official behind another); the worker's
+        batches go one by one, so after a 429 nothing else is in flight.
 
         Successful sends are marked together after the batch, in one transaction: a crash
         in between resends them after the lease, the same at-least-once as one by one.
@@ -218,7 +219,11 @@ class OutboxWorker:
                 sent.append(row.id)
 
         try:
-            await asyncio.gather(*(one_chat(q) for q in chats.values()))
+            if together:
+                await asyncio.gather(*(one_chat(q) for q in chats.values()))
+            else:
+                for queue in chats.values():
+                    await one_chat(queue)
         finally:
             if sent:
                 async with self.storage.unit() as unit:
@@ -232,10 +237,8 @@ class OutboxWorker:
             # Paused by a long 429: give the row back rather than hold its lease.
             await self._later(row, wait, "paused by the rate limiter", count_attempt=False)
             return False
-        while (slot := self.limiter.reserve(row.chat_id, reply)) is None:
-            await self.sleep(self.limiter.delay(row.chat_id, reply))
-        if slot > 0:
-            await self.sleep(slot)
+        while (wait := self.limiter.reserve(row.chat_id, reply)) > 0:
+            await self.sleep(wait)
         transport = self.transports[row.channel]
         try:
             await transport.deliver(row.chat_id, row.payload)

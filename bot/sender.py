@@ -94,7 +94,7 @@ class ReplySender:
     async def _deliver(self, rows: list[OutboxRec]) -> None:
         keys = {(row.channel, row.chat_id) for row in rows}
         try:
-            await self.worker.deliver(rows)
+            await self.worker.deliver(rows, together=True)
         except Exception:
             log.exception("reply delivery failed; the worker will retry")
         finally:

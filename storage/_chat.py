@@ -350,8 +350,9 @@ class ChatUnit(UnitBase):
         return counts
 
     async def outbox_backlog(self, now: datetime, cap: int = 1000) -> dict[str, Any]:
-        """What a health check needs without scanning the table: due rows (counted up to
-        `cap`, through the status index) and the age in seconds of the oldest due one."""
+        """What a health check needs without scanning the table: {"pending": rows due now,
+        counted up to `cap` through the status index, "pending_capped": whether the count
+        stopped at `cap`, "oldest_pending_s": age in seconds of the oldest due row}."""
         due = and_(Outbox.status == "pending", Outbox.not_before <= now)
         capped = select(Outbox.id).where(due).limit(cap).subquery()
         count = (await self._exec(select(func.count()).select_from(capped))).scalar_one()
@@ -359,7 +360,11 @@ class ChatUnit(UnitBase):
             await self._exec(select(func.min(Outbox.created_at)).where(due))
         ).scalar_one_or_none()
         age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
-        return {"due": int(count), "due_capped": int(count) >= cap, "oldest_due_s": round(age, 3)}
+        return {
+            "pending": int(count),
+            "pending_capped": int(count) >= cap,
+            "oldest_pending_s": round(age, 3),
+        }
 
     # -- processes that send ----------------------------------------------------------------
 
