@@ -1,8 +1,9 @@
 """Wake workers of other processes when rows are queued: PostgreSQL LISTEN/NOTIFY.
 
-A unit that queued outbox rows sends `NOTIFY phieu_outbox` before it commits (storage
-`Storage.unit`); PostgreSQL delivers the notification only if and when the transaction
-commits. `listen_for_outbox` holds one pooled connection with an asyncpg listener that sets
+A unit that queued outbox rows sends `NOTIFY phieu_outbox, '<process tag>'` before it
+commits (storage `Storage.unit`); PostgreSQL delivers the notification only if and when the
+transaction commits; a listener ignores its own process's tag (its reply sender has those).
+`listen_for_outbox` holds one pooled connection with an asyncpg listener that sets
 the worker's `wake` event, and re-listens on a fresh connection if that one is lost. On
 SQLite there is one process per database file in practice, and the in-process wake-up
 (`bot/sender.py`, `OutboxWorker.wake`) is enough: this returns at once.
@@ -27,8 +28,10 @@ async def listen_for_outbox(
     if storage.engine.dialect.name != "postgresql":
         return
 
-    def on_notify(*_: Any) -> None:
-        wake.set()
+    def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        # This process's own commits are sent by its reply sender: no wake-up for them.
+        if payload != storage.notify_tag:
+            wake.set()
 
     while not stop.is_set():
         try:

@@ -222,7 +222,9 @@ class ChatUnit(UnitBase):
             .with_for_update(skip_locked=True, of=Outbox)
         )
         ids = list((await self._exec(pick)).scalars())
-        return await self._claim_ids(ids, due, now, lease_seconds)
+        rows = await self._claim_ids(ids, due, now, lease_seconds)
+        # One row per chat here, so putting replies first reorders no chat.
+        return sorted(rows, key=lambda r: (r.kind != "reply", r.id))
 
     async def claim_chat(
         self,

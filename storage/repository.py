@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,6 +49,9 @@ class Storage:
         # 100 ms a try), which was most of a reply's latency when the reply sender's claim
         # met the next update's unit.
         self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        # Names this process in its NOTIFYs, so its own listener can ignore them: its reply
+        # sender already has what it committed (bot/wakeup.py).
+        self.notify_tag = uuid.uuid4().hex
 
     @classmethod
     async def open(
@@ -81,6 +85,6 @@ class Storage:
                 if unit.queued and conn.dialect.name == "postgresql":
                     # Delivered by PostgreSQL only when this transaction commits: wakes the
                     # workers of other processes (bot/wakeup.py) without a poll delay.
-                    await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}")
+                    await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}, '{self.notify_tag}'")
             finally:
                 unit._closed = True
