@@ -96,7 +96,10 @@ app.add_typer(run_app, name="run")
 
 def _settings(webhook: bool = False) -> Settings:
 
+    from bot.pacing import SendSettings
+
     try:
+        SendSettings.from_env()  # checked here, so a bad rate stops start-up politely
         return load_settings(webhook=webhook)
     except ConfigError as e:
         typer.echo(f"Lỗi cấu hình: {e}", err=True)
@@ -121,7 +124,9 @@ def run_telegram(
 
 @app.command()
 def serve(
-    no_worker: bool = typer.Option(False, "--no-worker", help="Không gửi tin (chạy worker riêng)"),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Không chạy worker dự phòng (trả lời vẫn gửi ngay)"
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Webhook server (aiohttp): POST /telegram/webhook, GET /healthz."""
