@@ -123,6 +123,8 @@ class RateLimiter:
         if wait > 0:
             return wait
         self._booked.append(now)
+        while len(self._booked) > self._window_size():
+            self._booked.popleft()
         if not reply:
             self._chats[chat_id] = (self._tokens(chat_id, now) - 1, now)
             if len(self._chats) > 256:
