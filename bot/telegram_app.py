@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import gc
 import hmac
 import logging
 import signal
@@ -40,6 +42,14 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 ALLOWED_UPDATES = ["message", "callback_query"]
 REPLY_GRACE = 3.0  # seconds the safety-net worker leaves a fresh reply to its own process
+
+
+def release_startup_memory() -> None:
+    """Give back to the system what start-up used and dropped (migrations, parsing the form
+    YAML): without it the C heap keeps those pages, and an idle bot looks ~10 MB bigger."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc only; elsewhere a no-op
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -191,6 +201,7 @@ async def run_polling(
         out = Sending.build(storage, bot, send or SendSettings.from_env())
         async with out.running(with_worker=with_worker):
             dp = make_dispatcher(phieu, out.sender)
+            release_startup_memory()
             stopper = None
             if stop is not None:
 
@@ -269,6 +280,7 @@ def make_web_app(
             )
             await set_commands(bot)
         async with out.running(with_worker=with_worker):
+            release_startup_memory()
             yield
         await bot.session.close()
 
