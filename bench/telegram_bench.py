@@ -8,7 +8,11 @@ sendMessage and stores nothing. The outbox rate limits are lifted for the measur
 would otherwise dominate it by design); the figure is processing capacity, not a promise to
 exceed Telegram's limits.
 
-    python3 bench/telegram_bench.py [--users 40] [--messages 10] [--postgres-url URL]
+    python3 bench/telegram_bench.py [--users 40] [--messages 10] [--postgres-url URL] [--tiny]
+
+`--tiny` runs 3 users × 4 messages: a smoke test that the bench still works (the suite runs
+it), not a measurement. The PostgreSQL run uses a throwaway schema, dropped afterwards even
+if the run fails.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import logging
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,7 +163,7 @@ async def fresh_pg_schema(url: str) -> str:
     """A throwaway schema so the benchmark never touches real tables."""
     import sqlalchemy as sa
 
-    schema = f"bench_{int(time.time())}"
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
     storage = await Storage.open(url, migrate=False)
     async with storage.engine.begin() as conn:
         await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
@@ -199,12 +204,15 @@ async def main(argv: list[str] | None = None) -> None:
         rows.append(("Phiếu, SQLite", intake, full))
     if not args.tiny and await pg_url_or_none(args.postgres_url):
         schema = await fresh_pg_schema(args.postgres_url)
-        intake, full = await bench_phieu(
-            args.postgres_url,
-            args.users,
-            args.messages,
-            connect_args={"server_settings": {"search_path": schema}},
-        )
+        try:
+            intake, full = await bench_phieu(
+                args.postgres_url,
+                args.users,
+                args.messages,
+                connect_args={"server_settings": {"search_path": schema}},
+            )
+        finally:
+            await drop_schema(args.postgres_url, schema)
         rows.append(("Phiếu, PostgreSQL", intake, full))
     print(f"{'path':32} {'handled/s':>10} {'delivered/s':>12} {'÷ echo':>8}")
     for name, handled, delivered in rows:

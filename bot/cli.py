@@ -120,7 +120,10 @@ app.add_typer(run_app, name="run")
 
 def _settings(webhook: bool = False) -> Settings:
 
+    from bot.pacing import SendSettings
+
     try:
+        SendSettings.from_env()  # checked here, so a bad rate stops start-up politely
         return load_settings(webhook=webhook)
     except ConfigError as e:
         typer.echo(f"Lỗi cấu hình: {e}", err=True)
@@ -145,7 +148,9 @@ def run_telegram(
 
 @app.command()
 def serve(
-    no_worker: bool = typer.Option(False, "--no-worker", help="Không gửi tin (chạy worker riêng)"),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Không chạy worker dự phòng (trả lời vẫn gửi ngay)"
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Webhook server (aiohttp): POST /telegram/webhook, GET /healthz."""
@@ -176,7 +181,9 @@ def serve(
 
 @app.command()
 def worker(
-    rate: float = typer.Option(25.0, "--rate", help="Tin/giây tối đa của worker này"),
+    rate: float | None = typer.Option(
+        None, "--rate", help="Tin/giây của cả bot, chia cho mọi tiến trình gửi (PHIEU_SEND_RATE)"
+    ),
     health_port: int | None = typer.Option(
         None, "--health-port", help="Cổng cho GET /healthz (503 khi mất cơ sở dữ liệu)"
     ),

@@ -13,10 +13,11 @@ API refuses for good is marked failed and logged, never retried forever.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable
+from asyncio import FIRST_COMPLETED
+from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -31,6 +32,9 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
 PRUNE_EVERY = 3600.0
 MAX_HOLD = 10.0  # longest wait before a claimed row is given back instead
+MAX_WINDOW = 100  # most sends remembered for the bot-wide rate window
+
+ChatKey = tuple[str, str]  # (channel, chat_id)
 
 
 class RetryAfter(Exception):
@@ -57,32 +61,100 @@ class Transport(Protocol):
 
 @dataclass
 class RateLimiter:
-    """Token buckets: one for the whole bot (per worker), one per chat, plus a global pause."""
+    """This process's share of the bot's send rate, per-chat budgets, and a global pause.
+
+    `per_second` is what this process may send (RateShare sets it to the bot's rate divided
+    by its live senders). Sends are booked with `reserve`, so concurrent senders in one
+    process (the reply sender's chat tasks and the worker) never take the same slot. The
+    per-chat budget (a burst of `chat_burst`, then one per `chat_interval`) is Telegram's
+    advice for unsolicited messages; a reply to the chat's own message skips it (Telegram
+    answers a person as fast as they write). Only chats with spent budget are remembered,
+    and a chat whose bucket has refilled is forgotten, so memory stays flat in users.
+    """
 
     per_second: float = 25.0
     chat_interval: float = 1.0
     chat_burst: int = 3
     clock: Callable[[], float] = time.monotonic
-    _next_global: float = 0.0
     _paused_until: float = 0.0
     _chats: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Booked send times, newest last: at most `_window_size()` of them in any window of
+    # `_window_size() / per_second` seconds (Telegram counts messages per second, so a
+    # reply and its question may leave together instead of 1/rate apart).
+    _booked: deque[float] = field(default_factory=deque)
+    # Senders waiting for a bot-wide slot queue here, first come first served: without it
+    # a new arrival could take the slot a long waiter was about to get (p99 of 7 s with 50
+    # officials at once, against a p50 of 2 s).
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def delay(self, chat_id: str) -> float:
-        """Seconds to wait before sending to `chat_id` now (0 when it may go)."""
-        now = self.clock()
+    def chat_delay(self, chat_id: str, reply: bool = False) -> float:
+        """Seconds the chat's own budget holds a send (0 for replies)."""
+        return self._chat_wait(chat_id, self.clock(), reply)
+
+    def _window_size(self) -> int:
+        return max(1, min(MAX_WINDOW, round(self.per_second)))
+
+    def _next_slot(self, now: float) -> float:
+        """The earliest time a new send may be booked for, by the bot-wide window."""
+        size = self._window_size()
+        while len(self._booked) > size:
+            self._booked.popleft()
+        if len(self._booked) < size:
+            return now
+        return max(now, self._booked[0] + size / self.per_second)
+
+    def _tokens(self, chat_id: str, now: float) -> float:
         tokens, stamp = self._chats.get(chat_id, (float(self.chat_burst), now))
-        tokens = min(float(self.chat_burst), tokens + (now - stamp) / self.chat_interval)
-        chat_wait = 0.0 if tokens >= 1 else (1 - tokens) * self.chat_interval
-        return max(self._next_global - now, self._paused_until - now, chat_wait, 0.0)
+        return min(float(self.chat_burst), tokens + (now - stamp) / self.chat_interval)
+
+    def _chat_wait(self, chat_id: str, now: float, reply: bool) -> float:
+        if reply:
+            return 0.0
+        tokens = self._tokens(chat_id, now)
+        return 0.0 if tokens >= 1 - 1e-9 else (1 - tokens) * self.chat_interval
+
+    def delay(self, chat_id: str, reply: bool = False) -> float:
+        """Seconds to wait before sending to `chat_id` now (0 when it may go); books nothing."""
+        now = self.clock()
+        return max(
+            self._next_slot(now) - now,
+            self._paused_until - now,
+            self._chat_wait(chat_id, now, reply),
+            0.0,
+        )
+
+    def reserve(self, chat_id: str, reply: bool = False) -> float:
+        """Take a send to `chat_id` now if it may go: 0.0, and it is counted. Otherwise the
+        seconds to wait before asking again (nothing counted meanwhile, so a held chat or a
+        waiting sender never holds a slot, and what is counted is when a send really left).
+        """
+        now = self.clock()
+        wait = self.delay(chat_id, reply)
+        if wait > 0:
+            return wait
+        self._booked.append(now)
+        while len(self._booked) > self._window_size():
+            self._booked.popleft()
+        if not reply:
+            self._chats[chat_id] = (self._tokens(chat_id, now) - 1, now)
+            if len(self._chats) > 256:
+                self._forget_refilled(now)
+        return 0.0
 
     def sent(self, chat_id: str) -> None:
+        """Count a send made without `reserve` (kept for callers that pace themselves)."""
         now = self.clock()
-        tokens, stamp = self._chats.get(chat_id, (float(self.chat_burst), now))
-        tokens = min(float(self.chat_burst), tokens + (now - stamp) / self.chat_interval)
-        self._chats[chat_id] = (tokens - 1, now)
-        self._next_global = max(self._next_global, now) + 1.0 / self.per_second
-        if len(self._chats) > 10_000:
-            self._chats.clear()
+        self._chats[chat_id] = (self._tokens(chat_id, now) - 1, now)
+        self._booked.append(self._next_slot(now))
+        self._forget_refilled(now)
+
+    def _forget_refilled(self, now: float) -> None:
+        """Drop chats whose bucket is full again (the same as never seen): at most the
+        chats sent to in the last `chat_burst × chat_interval` seconds stay."""
+        full = float(self.chat_burst)
+        for chat, (tokens, stamp) in list(self._chats.items()):
+            if tokens + (now - stamp) / self.chat_interval >= full:
+                del self._chats[chat]
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self.clock() + seconds)
@@ -108,30 +180,88 @@ class OutboxWorker:
     now: Callable[[], datetime]
     limiter: RateLimiter = field(default_factory=RateLimiter)
     batch: int = 50
-    idle_sleep: float = 0.2
+    # The safety net's poll: replies are sent on commit (bot/sender.py) and a worker is
+    # woken by `wake` (in process) or NOTIFY (PostgreSQL); the poll only finds retries
+    # come due, rows a crashed process left, and rows queued where nobody wakes us.
+    idle_sleep: float = 1.0
     sleep: Callable[[float], Any] = asyncio.sleep
     retry: RetryPolicy = DEFAULT_POLICY
+    keep_sent: timedelta = timedelta(days=7)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Seconds a fresh reply is left to the process that committed it (its reply sender)
+    # before this worker's general claim takes it; 0 = at once (no reply sender anywhere).
+    reply_grace: float = 0.0
 
     async def run_once(self) -> int:
-        """Claim one batch, send it row by row, record each outcome. Returns the rows handled.
+        """Claim one batch (the oldest due rows of every chat, replies first), send it,
+        record each outcome. Returns the rows handled.
 
-        Each delivered row is marked sent at once, in its own unit, and that mark is retried
-        until the database takes it (deliver_row): a connection lost during a mark can delay
-        it but never turns into a second send of rows already delivered. The claim is a unit
-        retried with the transient-error policy (storage/retry.py), bounded: while the
-        database is down nothing can be sent anyway.
+        The claim is a unit retried with the transient-error policy (storage/retry.py),
+        bounded: while the database is down nothing can be sent anyway. Each delivered row
+        is marked at once (deliver_row).
         """
 
         async def claim() -> list[OutboxRec]:
             async with self.storage.unit() as unit:
+                now = self.now()
+                settled = now - timedelta(seconds=self.reply_grace) if self.reply_grace else None
                 return await unit.claim_outbox(
-                    self.now(), self.batch, channels=tuple(self.transports)
+                    now, self.batch, channels=tuple(self.transports), replies_before=settled
                 )
 
         rows = await retrying(claim, what="outbox claim", policy=self.retry)
-        for row in rows:
-            await self.deliver_row(row)
+        await self.deliver(rows)
         return len(rows)
+
+    async def claim_chats(self, chats: Callable[[], Collection[ChatKey]]) -> list[OutboxRec]:
+        """Claim the due head of each chat's queue that `chats()` names (the reply sender's
+        immediate path). `chats` is called once the unit has begun: on SQLite that is when
+        this process's turn to write came, so every chat committed meanwhile joins the
+        batch (one claim for many answers under load, at once when idle). Retried like any
+        unit; the chats taken on the first try are the ones claimed on a retry."""
+        taken: list[ChatKey] | None = None
+
+        async def claim() -> list[OutboxRec]:
+            nonlocal taken
+            async with self.storage.unit() as unit:
+                if taken is None:
+                    taken = list(chats())
+                rows: list[OutboxRec] = []
+                now = self.now()
+                for channel, chat_id in taken:
+                    if channel in self.transports:
+                        rows += await unit.claim_chat(channel, chat_id, now, self.batch)
+                return rows
+
+        return await retrying(claim, what="outbox chat claim", policy=self.retry)
+
+    async def deliver(self, rows: list[OutboxRec], together: bool = False) -> None:
+        """Send claimed rows, each chat's in order, recording each outcome. A row that
+        does not go out stops its chat: the chat's later rows are given back (no attempt
+        counted) to wait behind it. `together` sends the chats concurrently (the reply
+        sender: a slow chat API must not queue one official behind another); the worker's
+        batches go one by one, so after a 429 nothing else is in flight.
+
+        Each delivered row is marked sent at once, in its own unit, and that mark is retried
+        until the database takes it (deliver_row): a connection lost during a mark can delay
+        it but never turns into a second send of rows already delivered.
+        """
+        chats: dict[ChatKey, list[OutboxRec]] = {}
+        for row in rows:
+            chats.setdefault((row.channel, row.chat_id), []).append(row)
+
+        async def one_chat(queue: list[OutboxRec]) -> None:
+            for i, row in enumerate(queue):
+                if not await self.deliver_row(row):
+                    for later in queue[i + 1 :]:
+                        await self._later(later, 0, "waits for an earlier message", False)
+                    return
+
+        if together:
+            await asyncio.gather(*(one_chat(q) for q in chats.values()))
+        else:
+            for queue in chats.values():
+                await one_chat(queue)
 
     async def deliver_row(self, row: OutboxRec) -> bool:
         """Send one claimed row, then record the outcome; True if it was delivered.
@@ -157,13 +287,17 @@ class OutboxWorker:
 
     async def _send(self, row: OutboxRec) -> bool:
         """Deliver one row; True if it went out (the caller marks it sent)."""
-        wait = self.limiter.delay(row.chat_id)
+        reply = row.kind == "reply"
+        wait = self.limiter.delay(row.chat_id, reply)
         if wait > MAX_HOLD:
             # Paused by a long 429: give the row back rather than hold its lease.
             await self._later(row, wait, "paused by the rate limiter", count_attempt=False)
             return False
-        if wait > 0:
-            await self.sleep(wait)
+        while (wait := self.limiter.chat_delay(row.chat_id, reply)) > 0:
+            await self.sleep(wait)  # a notice's chat budget: not in the bot-wide queue
+        async with self.limiter.turn:
+            while (wait := self.limiter.reserve(row.chat_id, reply)) > 0:
+                await self.sleep(wait)
         transport = self.transports[row.channel]
         try:
             await transport.deliver(row.chat_id, row.payload)
@@ -192,7 +326,6 @@ class OutboxWorker:
             log.exception("outbox %s: unexpected error (attempt %d)", row.id, row.attempts)
             await self._later(row, backoff(row.attempts), repr(e))
             return False
-        self.limiter.sent(row.chat_id)
         return True
 
     async def _later(
@@ -216,19 +349,20 @@ class OutboxWorker:
         await retrying(later, what=f"outbox {row.id} retry", policy=self.retry)
 
     async def prune(self) -> None:
-        """Housekeeping the sender is well placed to do: forget old update ids."""
+        """Housekeeping the sender is well placed to do: forget old update ids and chat
+        arrivals, and outbox rows sent more than `keep_sent` ago."""
 
         async def prune() -> int:
             async with self.storage.unit() as unit:
-                removed = await unit.prune(self.now())
+                removed = await unit.prune(self.now(), keep_sent=self.keep_sent)
                 return removed + await unit.prune_arrivals(self.now() - timedelta(days=1))
 
         removed = await retrying(prune, what="prune", policy=self.retry)
         if removed:
-            log.info("pruned %d old processed-update and invite-failure rows", removed)
+            log.info("pruned %d old processed-update, invite-failure and sent rows", removed)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Loop until `stop` is set; sleeps briefly when there is nothing to send."""
+        """Loop until `stop` is set; waits for `wake` (or the poll) when nothing is due."""
         next_prune = 0.0
         while not stop.is_set():
             if time.monotonic() >= next_prune:
@@ -243,5 +377,17 @@ class OutboxWorker:
                 _log_failure("outbox worker iteration failed", exc)
                 handled = 0
             if not handled:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.idle_sleep)
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for a wake-up, `stop`, or the poll interval, whichever comes first."""
+        if self.wake.is_set():
+            self.wake.clear()
+            return
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self.idle_sleep, return_when=FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        self.wake.clear()

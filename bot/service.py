@@ -370,7 +370,10 @@ class Phieu:
             )
             for ident in identities:
                 await unit.enqueue(
-                    ident.channel, ident.external_id, reply_to_json(Reply(text, kind="notice"))
+                    ident.channel,
+                    ident.external_id,
+                    reply_to_json(Reply(text, kind="notice")),
+                    kind="notice",
                 )
 
     async def say(self, unit: Unit, channel: str, chat_id: str, lang: str, msgid: str) -> None:

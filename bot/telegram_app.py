@@ -2,18 +2,24 @@
 
 `phieu run telegram` polls (one machine); `phieu serve` is an aiohttp server for webhooks that
 can run as several processes on one PostgreSQL; `phieu worker` only drains the outbox. No
-state lives in these processes between updates.
+state lives in these processes between updates. Every process that handles updates sends
+its own replies as soon as their transaction commits (bot/sender.py); the worker is the
+safety net, woken in process and, on PostgreSQL, by NOTIFY (bot/wakeup.py). All the
+processes of one bot share its send rate (bot/pacing.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import gc
 import hmac
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
@@ -26,13 +32,16 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import Update
+from aiogram.types import TelegramObject, Update
 from aiohttp import web
 
 from bot.channels.telegram import CHANNEL, TelegramTransport, build_routers, set_commands
 from bot.config import ConfigError, Settings
 from bot.outbox import OutboxWorker, RateLimiter
+from bot.pacing import RateShare, SendSettings, bot_key
+from bot.sender import ReplySender
 from bot.service import Phieu, utcnow
+from bot.wakeup import listen_for_outbox
 from storage.repository import Storage
 from storage.retry import DEFAULT_POLICY
 
@@ -105,6 +114,17 @@ def worker_health_app(storage: Storage) -> web.Application:
     return app
 
 
+REPLY_GRACE = 3.0  # seconds the safety-net worker leaves a fresh reply to its own process
+
+
+def release_startup_memory() -> None:
+    """Give back to the system what start-up used and dropped (migrations, parsing the form
+    YAML): without it the C heap keeps those pages, and an idle bot looks ~10 MB bigger."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc only; elsewhere a no-op
+
+
 def make_bot(settings: Settings) -> Bot:
     session = None
     if settings.telegram_api_base:
@@ -117,40 +137,65 @@ def _update_id(data: dict[str, Any]) -> str | None:
     return str(update.update_id) if update is not None else None
 
 
-def make_dispatcher(phieu: Phieu) -> Dispatcher:
-    dp = Dispatcher()
+def chat_of(update: Update) -> str | None:
+    """The chat an update's replies go to (the private chat of a message, an edited message
+    or a pressed button)."""
+    message = update.message or update.edited_message
+    if message is not None:
+        return str(message.chat.id)
+    query = update.callback_query
+    if query is not None:
+        return str(query.message.chat.id) if query.message is not None else str(query.from_user.id)
+    return None
+
+
+def make_dispatcher(phieu: Phieu, sender: ReplySender | None = None) -> Dispatcher:
+    """Routers for the questionnaire; with `sender`, each handled update's replies are sent
+    as soon as its handler returned (its transaction has committed by then).
+
+    No FSM: Phiếu keeps conversation state in the database, and aiogram's default memory
+    storage would keep a record for every chat it ever saw (memory growing with users)."""
+    dp = Dispatcher(disable_fsm=True)
     dp.include_routers(*build_routers(phieu, _update_id))
+    if sender is not None:
+
+        async def send_on_commit(
+            handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+            event: TelegramObject,
+            data: dict[str, Any],
+        ) -> Any:
+            result = await handler(event, data)
+            chat = chat_of(event) if isinstance(event, Update) else None
+            if chat is not None:
+                sender.committed(CHANNEL, chat)
+            return result
+
+        dp.update.outer_middleware(send_on_commit)
     return dp
 
 
-def make_worker(storage: Storage, bot: Bot, per_second: float = 25.0) -> OutboxWorker:
+def make_worker(
+    storage: Storage,
+    bot: Bot,
+    per_second: float | None = None,
+    send: SendSettings | None = None,
+    limiter: RateLimiter | None = None,
+) -> OutboxWorker:
+    """The outbox worker for Telegram with `send`'s settings (`per_second` overrides the
+    rate; `limiter` shares one limiter with this process's reply sender)."""
+    send = send or SendSettings()
+    if limiter is None:
+        limiter = send.limiter()
+        if per_second is not None:
+            limiter.per_second = per_second
     return OutboxWorker(
         storage=storage,
         transports={CHANNEL: TelegramTransport(bot)},
         now=utcnow,
-        limiter=RateLimiter(per_second=per_second),
+        limiter=limiter,
+        idle_sleep=send.poll,
+        keep_sent=send.keep_sent,
     )
-
-
-@asynccontextmanager
-async def running_worker(worker: OutboxWorker | None) -> AsyncIterator[None]:
-    """Run the outbox worker beside the update intake; stop it cleanly on exit."""
-    if worker is None:
-        yield
-        return
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop), name="outbox-worker")
-    try:
-        yield
-    finally:
-        stop.set()
-        try:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=10)
-        except TimeoutError:
-            # Still waiting for the database: a row it delivered but could not mark yet
-            # will be sent again after its lease (at-least-once), which beats hanging here.
-            log.warning("outbox worker did not stop within 10 s (database away); cancelled")
 
 
 def polling_phieu(storage: Storage) -> Phieu:
@@ -168,18 +213,91 @@ def webhook_phieu(storage: Storage) -> Phieu:
     return Phieu(storage, retry=DEFAULT_POLICY.bounded(WEBHOOK_RETRY_S), ordered=True)
 
 
-async def run_polling(settings: Settings, storage: Storage, with_worker: bool = True) -> None:
+@dataclass
+class Sending:
+    """Everything that sends, for one process, sharing one limiter: the reply sender, the
+    safety-net worker (woken by NOTIFY on PostgreSQL) and the heartbeat that sets this
+    process's share of the bot's rate."""
+
+    worker: OutboxWorker
+    sender: ReplySender
+    share: RateShare
+
+    @classmethod
+    def build(cls, storage: Storage, bot: Bot, send: SendSettings) -> Sending:
+        limiter = send.limiter()
+        worker = make_worker(storage, bot, send=send, limiter=limiter)
+        # Every process that handles updates sends its own replies at once: the worker
+        # leaves fresh ones to it (a crashed process's are taken after the grace).
+        worker.reply_grace = REPLY_GRACE
+        share = RateShare(storage, bot_key(bot.token), send.rate, limiter, utcnow, send.heartbeat)
+        return cls(worker, ReplySender(worker), share)
+
+    @asynccontextmanager
+    async def running(self, *, with_worker: bool = True) -> AsyncIterator[None]:
+        """Run the sender, the heartbeat and (unless `with_worker` is False) the worker."""
+        await self.share.beat()  # know the share before the first send
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(self.share.run(stop), name="send-heartbeat"),
+            asyncio.create_task(self.sender.run(stop), name="reply-sender"),
+        ]
+        if with_worker:
+            storage = self.worker.storage
+            tasks.append(asyncio.create_task(self.worker.run(stop), name="outbox-worker"))
+            tasks.append(
+                asyncio.create_task(
+                    listen_for_outbox(storage, self.worker.wake, stop), name="outbox-listen"
+                )
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+
+
+async def run_polling(
+    settings: Settings,
+    storage: Storage,
+    with_worker: bool = True,
+    *,
+    send: SendSettings | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Long polling until SIGINT/SIGTERM (or `stop`, for benchmarks and tests)."""
     bot = make_bot(settings)
     phieu = polling_phieu(storage)
-    dp = make_dispatcher(phieu)
     try:
         await when_reachable(
             "deleteWebhook", lambda: bot.delete_webhook(drop_pending_updates=False)
         )
         await when_reachable("setMyCommands", lambda: set_commands(bot))
-        async with running_worker(make_worker(storage, bot) if with_worker else None):
-            # In order, one at a time: one machine, and one chat's updates stay ordered.
-            await dp.start_polling(bot, handle_as_tasks=False, allowed_updates=ALLOWED_UPDATES)
+        out = Sending.build(storage, bot, send or SendSettings.from_env())
+        async with out.running(with_worker=with_worker):
+            dp = make_dispatcher(phieu, out.sender)
+            release_startup_memory()
+            stopper = None
+            if stop is not None:
+
+                async def stop_when_asked() -> None:
+                    await stop.wait()
+                    await dp.stop_polling()
+
+                stopper = asyncio.create_task(stop_when_asked())
+            try:
+                # In order, one at a time: one machine, and one chat's updates stay ordered.
+                await dp.start_polling(
+                    bot,
+                    handle_as_tasks=False,
+                    allowed_updates=ALLOWED_UPDATES,
+                    handle_signals=stop is None,
+                    close_bot_session=False,
+                )
+            finally:
+                if stopper is not None:
+                    stopper.cancel()
     finally:
         await bot.session.close()
 
@@ -196,10 +314,12 @@ def make_web_app(
     *,
     with_worker: bool = True,
     register_webhook: bool = True,
+    send: SendSettings | None = None,
 ) -> web.Application:
     """The webhook server: POST updates, GET /healthz; graceful start and stop."""
     phieu = webhook_phieu(storage)
-    dp = make_dispatcher(phieu)
+    out = Sending.build(storage, bot, send or SendSettings.from_env())
+    dp = make_dispatcher(phieu, out.sender)
     secret = settings.webhook_secret or ""
     app = web.Application(client_max_size=1024 * 1024)
 
@@ -222,11 +342,12 @@ def make_web_app(
             return database_down()
         try:
             async with storage.unit() as unit:
-                counts = await unit.outbox_counts()
+                # Bounded work, through the status index: never a scan of the outbox.
+                backlog = await unit.outbox_backlog(utcnow())
         except Exception:
             log.exception("health check failed")
             return web.json_response({"status": "error"}, status=503)
-        return web.json_response({"status": "ok", "outbox": counts})
+        return web.json_response({"status": "ok", "outbox": backlog})
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if register_webhook:
@@ -239,7 +360,8 @@ def make_web_app(
                 ),
             )
             await when_reachable("setMyCommands", lambda: set_commands(bot))
-        async with running_worker(make_worker(storage, bot) if with_worker else None):
+        async with out.running(with_worker=with_worker):
+            release_startup_memory()
             yield
         await bot.session.close()
 
@@ -250,16 +372,24 @@ def make_web_app(
 
 
 async def run_worker(
-    settings: Settings, storage: Storage, per_second: float, health_port: int | None = None
+    settings: Settings,
+    storage: Storage,
+    per_second: float | None = None,
+    health_port: int | None = None,
 ) -> None:
-    """Drain the outbox until SIGINT/SIGTERM; with `health_port`, serve GET /healthz on
-    settings.host at that port."""
+    """Only send: the worker, woken by NOTIFY on PostgreSQL, in its share of the bot's rate,
+    until SIGINT/SIGTERM. `per_second` overrides PHIEU_SEND_RATE (the whole bot's rate,
+    shared by all senders); with `health_port`, GET /healthz is served on settings.host at
+    that port."""
     bot = make_bot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    send = SendSettings.from_env()
+    if per_second is not None:
+        send = replace(send, rate=per_second)
     runner: web.AppRunner | None = None
     try:
         if health_port is not None:
@@ -267,7 +397,8 @@ async def run_worker(
             await runner.setup()
             await web.TCPSite(runner, settings.host, health_port).start()
             log.info("worker health on http://%s:%d/healthz", settings.host, health_port)
-        await make_worker(storage, bot, per_second).run(stop)
+        async with Sending.build(storage, bot, send).running(with_worker=True):
+            await stop.wait()
     finally:
         if runner is not None:
             await runner.cleanup()

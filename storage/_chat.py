@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Insert, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -19,6 +19,7 @@ from storage.models import (
     InviteFailure,
     Outbox,
     ProcessedUpdate,
+    SendWorker,
     utcnow,
 )
 from storage.records import NotFound, OutboxRec
@@ -55,6 +56,9 @@ def _mark_statement(postgres: bool) -> Insert:
 
 
 class ChatUnit(UnitBase):
+    # Set when this unit queued outbox rows: Storage.unit then NOTIFYs workers on PostgreSQL.
+    queued: bool = False
+
     # -- conversations ----------------------------------------------------------------------
 
     async def lock_conversation(
@@ -101,11 +105,18 @@ class ChatUnit(UnitBase):
         stmt = _mark_statement(self._postgres)
         return (await self._exec(stmt, params)).first() is not None
 
-    async def prune(self, now: datetime, keep: timedelta = timedelta(days=7)) -> int:
-        """Forget old processed update ids and invite failures.
+    async def prune(
+        self,
+        now: datetime,
+        keep: timedelta = timedelta(days=7),
+        keep_sent: timedelta = timedelta(days=7),
+    ) -> int:
+        """Forget old processed update ids, invite failures and sent outbox rows.
 
         Telegram redelivers an update for at most a day, and after a week without updates it
         may start ids anew at random: an old id kept for ever could swallow a new update.
+        A sent outbox row is only a record once it went out; `keep_sent` after its sending it
+        is deleted (pending, sending and failed rows are never pruned). Returns rows deleted.
         """
         cutoff = now - keep
         done = await self._exec(
@@ -114,7 +125,10 @@ class ChatUnit(UnitBase):
         failures = await self._exec(
             delete(InviteFailure).where(InviteFailure.at < now - timedelta(days=1))
         )
-        return int(done.rowcount or 0) + int(failures.rowcount or 0)
+        sent = await self._exec(
+            delete(Outbox).where(Outbox.status == "sent", Outbox.sent_at < now - keep_sent)
+        )
+        return int(done.rowcount or 0) + int(failures.rowcount or 0) + int(sent.rowcount or 0)
 
     async def count_processed(self, channel: str) -> int:
         """How many updates of a channel were handled (health checks, benchmarks)."""
@@ -133,11 +147,14 @@ class ChatUnit(UnitBase):
         chat_id: str,
         payload: dict[str, Any],
         not_before: datetime | None = None,
+        kind: str = "reply",
     ) -> int:
         """Queue a message; it can leave only after this unit commits.
 
         Without `not_before` it is due at once, whatever clock the claimer uses (stored as
-        the epoch, so a test's fake clock in the past still sees it as due).
+        the epoch, so a test's fake clock in the past still sees it as due). `kind` is
+        "reply" (answers the chat's own message: sent first, no per-chat budget) or
+        "notice" (unsolicited: paced per chat, after replies).
         """
         stmt = (
             insert(Outbox)
@@ -146,9 +163,11 @@ class ChatUnit(UnitBase):
                 chat_id=str(chat_id),
                 payload=payload,
                 not_before=not_before or SEND_AT_ONCE,
+                kind=kind,
             )
             .returning(Outbox.id)
         )
+        self.queued = True
         return int((await self._exec(stmt)).scalar_one())
 
     async def enqueue_many(
@@ -161,6 +180,7 @@ class ChatUnit(UnitBase):
             {"channel": channel, "chat_id": str(chat_id), "payload": p, "not_before": SEND_AT_ONCE}
             for p in payloads
         ]
+        self.queued = True
         return sorted(int(i) for i in (await self._exec(_ENQUEUE, rows)).scalars())
 
     async def claim_outbox(
@@ -169,6 +189,7 @@ class ChatUnit(UnitBase):
         limit: int,
         lease_seconds: float = 60,
         channels: Collection[str] | None = None,
+        replies_before: datetime | None = None,
     ) -> list[OutboxRec]:
         """Take up to `limit` due messages, oldest first, marked "sending" under a lease.
 
@@ -178,7 +199,9 @@ class ChatUnit(UnitBase):
         message put back by retry_later holds back the ones after it. On PostgreSQL rows are
         picked FOR UPDATE SKIP LOCKED: concurrent workers get disjoint batches. Commit the
         unit before sending, then mark each row in a new unit. `channels` limits the claim
-        to the channels this worker can deliver.
+        to the channels this worker can deliver. With `replies_before`, replies queued after
+        that instant are left alone: the process that committed them is sending them
+        (bot/sender.py), and a worker racing it would only split the chat's rows.
         """
         due = and_(
             Outbox.not_before <= now,
@@ -199,10 +222,82 @@ class ChatUnit(UnitBase):
             .exists()
         )
         pick = select(Outbox.id).where(due, ~waiting_behind)
+        if replies_before is not None:
+            pick = pick.where(or_(Outbox.kind != "reply", Outbox.created_at <= replies_before))
         if channels is not None:
             pick = pick.where(Outbox.channel.in_(list(channels)))
-        pick = pick.order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True, of=Outbox)
+        # Replies before notices: an official waiting for the next question never queues
+        # behind a batch of reminders.
+        replies_first = case((Outbox.kind == "reply", 0), else_=1)
+        pick = (
+            pick.order_by(replies_first, Outbox.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Outbox)
+        )
         ids = list((await self._exec(pick)).scalars())
+        rows = await self._claim_ids(ids, due, now, lease_seconds)
+        # One row per chat here, so putting replies first reorders no chat.
+        return sorted(rows, key=lambda r: (r.kind != "reply", r.id))
+
+    async def claim_chat(
+        self,
+        channel: str,
+        chat_id: str,
+        now: datetime,
+        limit: int = 20,
+        lease_seconds: float = 60,
+    ) -> list[OutboxRec]:
+        """Take the due head of one chat's queue, in order: what its own process just queued.
+
+        The rows handed out are the longest run, from the chat's oldest unsent row, of rows
+        that are due; nothing if that oldest row is held by another worker or waits for a
+        retry time, so the chat's order is kept. On PostgreSQL the rows are locked FOR UPDATE
+        SKIP LOCKED, and a claim whose first locked row is not the chat's oldest unsent row
+        (another claimer holds the head) takes nothing: two claimers never share a row.
+        """
+        due = and_(
+            Outbox.not_before <= now,
+            or_(
+                Outbox.status == "pending",
+                and_(Outbox.status == "sending", Outbox.claimed_until < now),
+            ),
+        )
+        in_chat = and_(
+            Outbox.channel == channel,
+            Outbox.chat_id == str(chat_id),
+            Outbox.status.in_(("pending", "sending")),
+        )
+        oldest = aliased(Outbox)
+        head = (
+            select(func.min(oldest.id))
+            .where(
+                oldest.channel == channel,
+                oldest.chat_id == str(chat_id),
+                oldest.status.in_(("pending", "sending")),
+            )
+            .scalar_subquery()
+        )
+        pick = (
+            select(Outbox.id, due.label("due"), head.label("head"))
+            .where(in_chat)
+            .order_by(Outbox.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Outbox)
+        )
+        rows = (await self._exec(pick)).all()
+        if not rows or rows[0].id != rows[0].head:
+            return []
+        ids: list[int] = []
+        for row in rows:
+            if not row.due:
+                break
+            ids.append(row.id)
+        return await self._claim_ids(ids, due, now, lease_seconds)
+
+    async def _claim_ids(
+        self, ids: list[int], due: Any, now: datetime, lease_seconds: float
+    ) -> list[OutboxRec]:
+        """Mark the picked rows "sending" under a lease; the rows claimed, oldest first."""
         if not ids:
             return []
         claim = (
@@ -268,6 +363,44 @@ class ChatUnit(UnitBase):
         for status, n in await self._exec(stmt):
             counts[status] = int(n)
         return counts
+
+    async def outbox_backlog(self, now: datetime, cap: int = 1000) -> dict[str, Any]:
+        """What a health check needs without scanning the table: {"pending": rows due now,
+        counted up to `cap` through the status index, "pending_capped": whether the count
+        stopped at `cap`, "oldest_pending_s": age in seconds of the oldest due row}."""
+        due = and_(Outbox.status == "pending", Outbox.not_before <= now)
+        capped = select(Outbox.id).where(due).limit(cap).subquery()
+        count = (await self._exec(select(func.count()).select_from(capped))).scalar_one()
+        oldest = (
+            await self._exec(select(func.min(Outbox.created_at)).where(due))
+        ).scalar_one_or_none()
+        age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+        return {
+            "pending": int(count),
+            "pending_capped": int(count) >= cap,
+            "oldest_pending_s": round(age, 3),
+        }
+
+    # -- processes that send ----------------------------------------------------------------
+
+    async def heartbeat(
+        self, worker_id: str, bot: str, now: datetime, alive_within: timedelta
+    ) -> int:
+        """Say `worker_id` sends for `bot` now; returns how many of the bot's senders are
+        alive (this one included). Senders silent for `alive_within` are forgotten."""
+        await self._exec(delete(SendWorker).where(SendWorker.seen_at < now - alive_within))
+        upsert = (
+            self._insert(SendWorker)
+            .values(id=worker_id, bot=bot, seen_at=now)
+            .on_conflict_do_update(index_elements=[SendWorker.id], set_={"seen_at": now})
+        )
+        await self._exec(upsert)
+        stmt = select(func.count()).select_from(SendWorker).where(SendWorker.bot == bot)
+        return max(int((await self._exec(stmt)).scalar_one()), 1)
+
+    async def leave(self, worker_id: str) -> None:
+        """A sender stops: the others take its share at their next heartbeat."""
+        await self._exec(delete(SendWorker).where(SendWorker.id == worker_id))
 
     async def outbox_row(self, outbox_id: int) -> OutboxRec | None:
         row = (await self._exec(select(Outbox).where(Outbox.id == outbox_id))).one_or_none()

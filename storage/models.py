@@ -42,6 +42,9 @@ NAMING = {
 COHORTS = ("so", "huyen", "xa")
 ROLES = ("official", "reviewer", "admin")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+# "reply" answers the chat's own message (sent first, no per-chat budget); "notice" is
+# unsolicited (reviewer notices, reminders): paced per chat and sent after replies.
+OUTBOX_KINDS = ("reply", "notice")
 STATUSES = tuple(s.value for s in Status)
 
 
@@ -326,12 +329,14 @@ class Outbox(Base):
         Index(None, "status", "not_before"),
         Index(None, "channel", "chat_id"),
         CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+        CheckConstraint(_in("kind", OUTBOX_KINDS), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]]
+    kind: Mapped[str] = mapped_column(String(16), default="reply", server_default="reply")
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     not_before: Mapped[datetime] = mapped_column(default=utcnow)
@@ -339,6 +344,17 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SendWorker(Base):
+    """A process that sends for a bot, with its last heartbeat: the bot's rate is shared
+    between the live ones (bot/outbox.py RateShare)."""
+
+    __tablename__ = "send_workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bot: Mapped[str] = mapped_column(String(64), index=True)
+    seen_at: Mapped[datetime]
 
 
 class Invite(Base):

@@ -150,6 +150,7 @@ class OutboxRec:
     created_at: datetime
     sent_at: datetime | None
     last_error: str | None
+    kind: str = "reply"  # "reply" or "notice" (storage.models.OUTBOX_KINDS)
 
 
 @dataclass(frozen=True, slots=True)

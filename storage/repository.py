@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
@@ -30,6 +31,9 @@ from storage.database import DatabaseSetupError, describe_failure, make_engine, 
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
+
+# The PostgreSQL notification channel a unit that queued outbox rows notifies on commit.
+OUTBOX_CHANNEL = "phieu_outbox"
 
 
 class Unit(PeopleUnit, SubmissionsUnit, ChatUnit, OrderUnit):
@@ -49,6 +53,9 @@ class Storage:
         self._writer: asyncio.Lock | None = (
             asyncio.Lock() if engine.dialect.name == "sqlite" else None
         )
+        # Names this process in its NOTIFYs, so its own listener can ignore them: its reply
+        # sender already has what it committed (bot/wakeup.py).
+        self.notify_tag = uuid.uuid4().hex
 
     @classmethod
     async def open(
@@ -106,5 +113,9 @@ class Storage:
             unit = Unit(conn)
             try:
                 yield unit
+                if unit.queued and conn.dialect.name == "postgresql":
+                    # Delivered by PostgreSQL only when this transaction commits: wakes the
+                    # workers of other processes (bot/wakeup.py) without a poll delay.
+                    await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}, '{self.notify_tag}'")
             finally:
                 unit._closed = True

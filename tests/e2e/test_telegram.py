@@ -563,8 +563,8 @@ async def test_run_polling_wires_commands_polling_and_worker(
 ) -> None:
     dispatchers = []
 
-    def capture(phieu: Phieu) -> Any:
-        dp = make_dispatcher(phieu)
+    def capture(phieu: Phieu, *sender: Any) -> Any:
+        dp = make_dispatcher(phieu, *sender)
         dispatchers.append(dp)
         return dp
 
@@ -580,7 +580,7 @@ async def test_run_polling_wires_commands_polling_and_worker(
         assert len(tg.commands()) == len(COMMANDS["vi"])
         stranger = tg.user(STRANGER, "Khách")
         await stranger.send_text("Xin chào")
-        await tg.wait_for_call("sendMessage", timeout=WAIT)  # the real worker sent it
+        await tg.wait_for_call("sendMessage", timeout=WAIT)  # the real reply sender sent it
         assert "Sở Thông tin và Truyền thông" in tg.last_sent(STRANGER)["text"]
     finally:
         try:

@@ -1,4 +1,5 @@
-"""The outbox stays within Telegram's limits: ≈30/s per bot, ≈1/s per chat after a burst.
+"""The outbox stays within Telegram's limits: ≈30/s per bot, ≈1/s per chat after a burst
+for unsolicited messages (notices); a reply to the chat's own message is not held per chat.
 
 A real OutboxWorker on real storage, with a recording transport and a virtual clock: the
 send times it records are the times the worker chose, so the limits are checked exactly
@@ -76,11 +77,11 @@ def peak(times: list[float], window: float = 1.0) -> int:
     return max(sum(1 for t in times[i:] if t < start + window) for i, start in enumerate(times))
 
 
-async def enqueue(storage: Storage, chats: int, per_chat: int) -> None:
+async def enqueue(storage: Storage, chats: int, per_chat: int, kind: str = "notice") -> None:
     async with storage.unit() as unit:
         for n in range(per_chat):
             for chat in range(chats):
-                await unit.enqueue("telegram", str(1000 + chat), {"n": n, "text": "x"})
+                await unit.enqueue("telegram", str(1000 + chat), {"n": n, "text": "x"}, kind=kind)
 
 
 async def test_bot_wide_and_per_chat_limits_hold(storage: Storage) -> None:
