@@ -134,12 +134,12 @@ async def measure(kind: str, officials: int, codes: list[str], tmp: str) -> tupl
             proc.wait(30)
 
 
-async def main() -> None:
+async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--officials", type=int, default=10_000)
     parser.add_argument("--tiny", action="store_true", help="20 officials: a smoke test")
     parser.add_argument("--echo-child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.tiny:
         args.officials = 20
     logging.basicConfig(level=logging.WARNING)

@@ -232,7 +232,7 @@ async def pg_schema(url: str) -> AsyncIterator[dict[str, Any]]:
         await admin.dispose()
 
 
-async def main() -> None:
+async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--answers", type=int, default=200, help="answers of the lone official")
     parser.add_argument("--crowd", type=int, default=50, help="officials answering at once")
@@ -240,7 +240,7 @@ async def main() -> None:
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--tiny", action="store_true", help="a smoke test, not a measurement")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.tiny:
         args.answers, args.crowd, args.rounds = 6, 3, 3
     logging.basicConfig(level=logging.WARNING)
