@@ -374,14 +374,19 @@ def section_answers(form: Form, answers: Answers, section_id: str, lang: str) ->
 
 def evidence_text(evidence: Any, lang: str = "vi") -> str:
     """Stored evidence as understood, on one line: a link; a document as "số 12/KH-UBND,
-    ngày 15/01/2019, “trích yếu”, link" (date dd/mm/yyyy); or a file's name."""
+    ngày 15/01/2019, “trích yếu”, link" (date dd/mm/yyyy); a file (or an album: "kh.pdf
+    và 3 tệp khác") followed by what its caption gave (number, date, title, link)."""
     if isinstance(evidence, str):
         return evidence
     if isinstance(evidence, dict):
-        if isinstance(evidence.get("file"), dict):
-            f = evidence["file"]
-            return str(f.get("file_name") or f.get("kind") or t(lang, N_("tệp")))
         parts = []
+        sent = evidence.get("file")
+        if isinstance(sent, dict):
+            name = str(sent.get("file_name") or sent.get("kind") or t(lang, N_("tệp")))
+            more = len(evidence.get("files") or []) - 1
+            if more > 0:
+                name = t(lang, N_("{name} và {n} tệp khác"), name=name, n=more)
+            parts.append(name)
         if evidence.get("number"):
             parts.append(t(lang, N_("số {number}"), number=evidence["number"]))
         if evidence.get("date"):
@@ -390,7 +395,7 @@ def evidence_text(evidence: Any, lang: str = "vi") -> str:
             parts.append(f"“{evidence['title']}”")
         if evidence.get("link"):
             parts.append(str(evidence["link"]))
-        else:
+        elif not isinstance(sent, dict):  # a file sent is itself the evidence
             parts.append(t(lang, N_("chưa có link")))
         return ", ".join(parts)
     return str(evidence)

@@ -76,10 +76,10 @@ async def test_editing_the_latest_answer_re_answers_and_older_edits_explain(
     await lan.say("/sua 3.1.a")
     typed = await lan.user.send_text("40")
     shown = await lan.act(typed)
-    assert shown[0] == "✅ Đã lưu 3.1.a: 40 người"
+    assert shown[0].startswith("✅ Đã lưu 3.1.a: 40 người\n")  # with the next question
 
     shown = await lan.act(await lan.user.edit(typed, "45"))
-    assert shown[0] == "✅ Đã lưu 3.1.a: 45 người" and "3.1.b" in shown[-1]
+    assert shown[0].startswith("✅ Đã lưu 3.1.a: 45 người\n") and "3.1.b" in shown[-1]
     assert await value_of(storage, campaign_id, agency_id, "3.1.a") == 45
 
     await lan.say("10")  # 3.1.b: the latest answer now
@@ -113,7 +113,10 @@ async def test_a_hidden_link_counts_as_its_url(rig: Rig, storage: Storage) -> No
     text = "Kế hoạch 12/KH-UBND; 15/01/2019; xem tại đây"
     url = "https://sotttt.binhdinh.gov.vn/ke-hoach-12"
     shown = await lan.act(await lan.user.send_link(text, url, words="đây"))
-    assert "📎 Đã lưu minh chứng cho 8.1." in shown
+    assert any(
+        s.startswith("📎 Đã lưu minh chứng cho 8.1: số 12/KH-UBND, ngày 15/01/2019") and url in s
+        for s in shown
+    )
     evidence = await evidence_of(storage, campaign_id, agency_id, "8.1")
     assert evidence["link"] == url and evidence["number"] == "12/KH-UBND"
     assert rig.tg.violations == []
@@ -130,7 +133,10 @@ async def test_a_file_with_a_caption_fills_number_date_and_link(rig: Rig, storag
         caption=caption,
     )  # fmt: skip
     shown = await lan.act(update)
-    assert shown[0] == "📎 Đã lưu minh chứng cho 8.2."
+    assert shown[0].startswith(
+        "📎 Đã lưu minh chứng cho 8.2: kh-12.pdf, số 12/KH-UBND, ngày 15/01/2019, "
+        "https://sotttt.binhdinh.gov.vn/kh-12\n"
+    )
     evidence = await evidence_of(storage, campaign_id, agency_id, "8.2")
     assert evidence["file"]["file_name"] == "kh-12.pdf"
     assert evidence["number"] == "12/KH-UBND"
@@ -150,8 +156,11 @@ async def test_an_album_at_an_evidence_prompt_is_kept_whole_with_one_reply(
     updates = await lan.user.send_album(files, caption="12/KH-UBND; 15/01/2019")
     assert len(updates) == 4 and len({u["message"]["media_group_id"] for u in updates}) == 1
     shown = await act_all(lan, updates)
-    assert shown.count("📎 Đã lưu minh chứng cho 8.1.") == 1
-    assert "8.2" in shown[-1] and len(shown) == 2  # one acknowledgement, the next question
+    acks = [s for s in shown if s.startswith("📎 Đã lưu minh chứng cho 8.1: ")]
+    # Acknowledged with the first file (the others join it silently, kept below).
+    assert len(acks) == 1 and ": photo, số 12/KH-UBND, ngày 15/01/2019\n" in acks[0]
+    # One message: the acknowledgement with the next question.
+    assert "8.2" in shown[-1] and len(shown) == 1
     evidence = await evidence_of(storage, campaign_id, agency_id, "8.1")
     kept = [f["file_id"] for f in evidence["files"]]
     assert kept == [*(f["photo"] for f in files[:3]), files[3]["document"]]
@@ -176,7 +185,7 @@ async def test_the_second_part_of_a_text_split_by_the_app_is_not_saved_alone(
     assert any(s.startswith("❗") for s in shown)  # part 1: too long for an answer
     assert await value_of(storage, campaign_id, agency_id, "3.6.a") is None
     shown = await lan.say("Mạng truyền số liệu chuyên dùng")  # a fresh, short answer after
-    assert shown[0] == "✅ Đã lưu 3.6.a: Mạng truyền số liệu chuyên dùng"
+    assert shown[0].startswith("✅ Đã lưu 3.6.a: Mạng truyền số liệu chuyên dùng\n")
     assert rig.tg.violations == []
 
 
