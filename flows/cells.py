@@ -100,7 +100,7 @@ class Cells:
             n=len(rest),
             first=run.label(rest[0].id),
             last=run.label(rest[-1].id),
-            example=example,
+            example=prompts.example_in(lang, example),
         )
         return Reply(
             reply.text + "\n" + line,

@@ -556,7 +556,9 @@ class _Run(Offers, Cells):
     def problem(self, p: Problem) -> None:
         text = self.t(p.msgid, **p.params)
         if p.example:
-            text += "\n" + self.t(N_("Ví dụ: {example}"), example=p.example)
+            text += "\n" + self.t(
+                N_("Ví dụ: {example}"), example=prompts.example_in(self.lang, p.example)
+            )
         q = self.current()
         if q is not None and not q.required:
             text += "\n" + self.t(N_("Câu này không bắt buộc: gõ /bo để bỏ qua."))
@@ -846,6 +848,17 @@ class _Run(Offers, Cells):
     # ---- navigation ---------------------------------------------------------------------
     def resume(self) -> None:
         q = self.current()
+        pending = self.state.pending or {}
+        if (
+            q is not None
+            and self.state.mode in (Mode.MENU, Mode.REVIEWING)
+            and "value" in pending
+            and not pending.get("clear")
+        ):
+            # A value waiting for "✅ Đúng" when the menu was opened (/menu, or the console's
+            # greeting after a restart): ask that confirmation again, not the question.
+            self.reconfirm(q, pending)
+            return
         values = values_of(self.form, self.answers)
         if q is not None and is_visible(q, values) and is_open(q, self.answers, values):
             self.ask(q.id)
@@ -856,6 +869,27 @@ class _Run(Offers, Cells):
             self.review("")
         else:
             self.ask(nxt)
+
+    def reconfirm(self, q: Question, pending: dict[str, Any]) -> None:
+        """Show again the confirmation of the typed value kept in `pending` ("lớn bất
+        thường?"), read again from the value; a plain "save this?" if it reads as is."""
+        self.to("ask")
+        self.state.pending = dict(pending)
+        self.to("need_confirmation")
+        value = pending.get("value")
+        shown = format_answer(q, value, "vi")
+        again = parse_answer(q, shown, self.ctx.today, reporting_year=self.ctx.reporting_year)
+        if isinstance(again, Confirm) and again.value == value:
+            text = self.t(again.msgid, **again.params)
+        else:
+            text = self.t(
+                N_("Anh/chị đã nhập {value} cho {item}. Lưu giá trị này?"),
+                value=format_answer(q, value, self.lang),
+                item=self.label(q.id),
+            )
+        self.replies.append(
+            Reply(text, choices=self._confirm_choices(q.id), kind="confirm", item=q.id)
+        )
 
     def skip(self) -> None:
         q = self.current()

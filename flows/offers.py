@@ -98,10 +98,25 @@ class Offers:
             return None
         return self.offer_for(q)
 
+    def _current_to_keep(self, q: Question) -> Answer | None:
+        """The saved answer of `q` when it is asked again (/lai, /sua), kept by one tap.
+
+        Not for computed items (confirmed their own way) nor lists (their rows have their
+        own "keep" choice). Without it a typed "1" at a text item would be saved as the text.
+        """
+        run: Any = self
+        if q.type in (ItemType.COMPUTED, ItemType.LIST) or not q.answerable:
+            return None
+        return run.answers.get(q.id)
+
     def keep_choice(self, q: Question) -> Choice | None:
         offer = self._open_offer(q)
         if offer is None:
-            return None
+            if self._current_to_keep(q) is None:
+                return None
+            return Choice(
+                prompts.t(self._lang(), N_("✅ Giữ nguyên")), pack(Act.KEEP, q.id, "current")
+            )
         label = N_("✅ Đúng") if offer[1] == "prefill" else N_("♻️ Giữ nguyên")
         return Choice(prompts.t(self._lang(), label), pack(Act.KEEP, q.id, "keep"))
 
@@ -120,8 +135,19 @@ class Offers:
         """The question, plus the offered value and its one-tap button."""
         offer = self._open_offer(q)
         choice = self.keep_choice(q)
-        if offer is None or choice is None:
+        if choice is None:
             return reply
+        if offer is None:  # answered already: "Hiện tại: …" is shown, offer to keep it
+            line = prompts.t(
+                self._lang(), N_("Giữ nguyên thì bấm “✅ Giữ nguyên”, khác thì gõ lại.")
+            )
+            return Reply(
+                reply.text + "\n" + line,
+                choices=(*reply.choices, choice),
+                actions=reply.actions,
+                kind=reply.kind,
+                item=reply.item,
+            )
         msgid = (
             N_(
                 "Phiếu đã điền sẵn: {value}. Đúng thì bấm “✅ Đúng” (hoặc gõ: đúng), "
@@ -247,13 +273,14 @@ class Offers:
                 return True
             run.state.pending = None
             return False
-        if self._open_offer(q) is None:
+        if self._open_offer(q) is None and self._current_to_keep(q) is None:
             return False
         strict = q.type in (ItemType.YES_NO, ItemType.CHOICE, ItemType.STATUS)
         words = _KEEP_WORDS_STRICT if strict else KEEP_WORDS
         shown = len(prompts.answer_choices(self._lang(), q)) + 1
         if folded in words or folded == str(shown):
-            self._on_keep(Payload(Act.KEEP, q.id, "keep"))
+            keep = "keep" if self._open_offer(q) is not None else "current"
+            self._on_keep(Payload(Act.KEEP, q.id, keep))
             return True
         return False
 
@@ -274,6 +301,14 @@ class Offers:
             run.replies.append(
                 self.with_offer(prompts.question(run.form, run.answers, q, self._lang()), q)
             )
+            return
+        if p.value == "current":
+            current = self._current_to_keep(q)
+            if current is None:
+                run.stale()
+                return
+            run.state.pending = None
+            run.store(q.id, current)  # unchanged: saving the same answer changes nothing
             return
         offer = self._open_offer(q)
         if offer is None:

@@ -30,6 +30,23 @@ _LIST_PREVIEW = 8
 _BUTTON_TITLE = 28
 
 
+_EXAMPLE_WORDS_EN = {"có": "yes", "không": "no"}
+"""Vietnamese yes/no words in examples (parsing's fixed ones), said in English (both parse)."""
+
+
+def example_in(lang: str, example: str) -> str:
+    """`example` (an answer example, cells joined by "; ") with its yes/no words in `lang`.
+
+    Only "có"/"không" are changed: other examples are data (names, units) kept as written.
+    """
+    if lang != "en":
+        return example
+    parts = [p.strip() for p in example.split(";")]
+    if len(parts) == 1:
+        return _EXAMPLE_WORDS_EN.get(example.strip(), example)
+    return "; ".join(_EXAMPLE_WORDS_EN.get(p, p) for p in parts)
+
+
 def t(lang: str, msgid: str, **params: Any) -> str:
     return translate(lang, msgid, params)
 
@@ -143,7 +160,7 @@ def question(form: Form, answers: Answers, q: Question, lang: str) -> Reply:
         ItemType.CHOICE,
         ItemType.COMPUTED,
     ):
-        lines.append(t(lang, N_("Ví dụ: {example}"), example=example_for(q)))
+        lines.append(t(lang, N_("Ví dụ: {example}"), example=example_in(lang, example_for(q))))
     rows = len(current.value) if current and isinstance(current.value, list) else 0
     return Reply(
         text="\n".join(lines),
@@ -343,6 +360,26 @@ def summary(form: Form, s: Summary, lang: str, *, editable: bool) -> Reply:
     return Reply("\n".join(lines), choices=tuple(choices), kind="summary")
 
 
+def _has_answered_input(form: Form, answers: Answers, q: Question) -> bool:
+    """True when some input of the computed `q` (through computed inputs too) is answered.
+
+    A sum of unanswered inputs evaluates to 0; shown as "—" (not answered), not "0 Mbps".
+    """
+    seen: set[str] = set()
+    todo = list(expr.refs(q.formula or ""))
+    while todo:
+        ref = todo.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        if ref in answers:
+            return True
+        ref_q = form.question(ref)
+        if ref_q is not None and ref_q.type is ItemType.COMPUTED:
+            todo.extend(expr.refs(ref_q.formula or ""))
+    return False
+
+
 def section_answers(form: Form, answers: Answers, section_id: str, lang: str) -> Reply:
     section = form.section(section_id)
     if section is None:
@@ -359,7 +396,8 @@ def section_answers(form: Form, answers: Answers, section_id: str, lang: str) ->
         a = answers.get(q.id)
         if q.type is ItemType.COMPUTED:
             value: Mapping[str, Any] | Any = values.get(q.id)
-            shown = format_answer(q, value, lang) if value is not None else "—"
+            known = value is not None and _has_answered_input(form, answers, q)
+            shown = format_answer(q, value, lang) if known else "—"
         elif a is None:
             shown = "—"
         elif a.is_na:
