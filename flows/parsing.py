@@ -1042,7 +1042,8 @@ def parse_document(
         rest.append(part)
     title_parts: list[str] = []
     for part in rest:
-        if link is None and (found := _URL_INSIDE.search(part)):
+        # A link without a scheme inside a sentence ("link: sotttt.binhdinh.gov.vn/pc, số …")
+        if link is None and (found := _URL_INSIDE.search(part) or _BARE_DOMAIN.search(part)):
             read = parse_url(found.group(0))
             if isinstance(read, Problem):
                 return read
@@ -1344,6 +1345,17 @@ _TRAILING_LINK_WORDS = re.compile(
     r"[\s,;:|\-–—]*(?:(?:đường|duong)\s*)?(?:link|liên kết|lien ket)?[\s,;:|\-–—]*$",
     re.IGNORECASE,
 )
+# Types whose answer never holds a link: a link typed after one asking no evidence is extra.
+_LINK_NOT_NEEDED = frozenset(
+    {
+        ItemType.YES_NO,
+        ItemType.INTEGER,
+        ItemType.DECIMAL,
+        ItemType.CHOICE,
+        ItemType.MULTI_CHOICE,
+        ItemType.STATUS,
+    }
+)
 _NO_EVIDENCE_SPLIT = frozenset(
     {ItemType.URL, ItemType.DOCUMENT, ItemType.LIST, ItemType.COMPUTED, ItemType.PERSON}
 )
@@ -1357,7 +1369,7 @@ def _evidence_of(
     rest = _LINK_WORDS.sub("", text).strip()
     if not rest:
         return None
-    if evidence is Evidence.LINK:
+    if evidence is not Evidence.DOCUMENT:
         read = parse_url(rest)
         return None if isinstance(read, Problem) else read
     read = parse_document(rest, today, require_link=True, reporting_year=reporting_year)
@@ -1376,13 +1388,17 @@ def parse_with_evidence(
     """An answer and its evidence typed together: "Có, https://…", "có - link: https://…",
     "25, link: https://…", "Có, 12/KH-UBND ngày 15/01/2019 https://…".
 
-    Only for items that need evidence, when the message holds a link. The message is cut at
+    For items that need evidence, when the message holds a link; also for a yes/no, number
+    or choice that asks none ("Có, https://…" at 3.6: the caller keeps the answer and drops
+    the link, which reads as evidence.LINK here). The message is cut at
     the first separator ("," ";" ":" " - " a new line) or before the link where the part
     before reads as the answer and the part after as the evidence (a link; or a document,
     for `evidence: document`). Returns (answer result, evidence result), neither a Problem,
     or None when the message is not both.
     """
-    if question.evidence is Evidence.NONE or question.type in _NO_EVIDENCE_SPLIT:
+    if question.type in _NO_EVIDENCE_SPLIT or (
+        question.evidence is Evidence.NONE and question.type not in _LINK_NOT_NEEDED
+    ):
         return None
     s = _clean(text)
     if len(s) > MAX_TEXT * 2:
