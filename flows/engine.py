@@ -723,7 +723,7 @@ class _Run(Offers, Cells):
         if not q.na_allowed:
             self.say(
                 N_(
-                    "Mục {item} không có lựa chọn “không áp dụng”. Nếu chưa có số liệu, "
+                    "Câu {item} không có lựa chọn “không áp dụng”. Nếu chưa có số liệu, "
                     "anh/chị có thể /bo để trả lời sau."
                 ),
                 "error",

@@ -97,6 +97,9 @@ MSG_CONVERT_BARE = N_(
     "Lưu {value} {unit}?"
 )
 MSG_WRONG_UNIT = N_("Câu này tính theo đơn vị {unit}; anh/chị vui lòng nhập số theo đơn vị đó.")
+MSG_OTHER_THING = N_(
+    "“{words}” không khớp với đơn vị của câu này ({unit}); anh/chị vui lòng chỉ nhập số {unit}."
+)
 MSG_YES_NO = N_("Anh/chị vui lòng trả lời “có” hoặc “không”.")
 MSG_CHOICE = N_("Anh/chị vui lòng chọn một số trong {numbers}, hoặc gõ đúng tên lựa chọn.")
 MSG_MULTI_CHOICE = N_(
@@ -287,6 +290,17 @@ def _unit_factor(word: str, unit: str | None, words: Sequence[str] = ()) -> Deci
     return False if unit_of(key) is not None else None
 
 
+def _names_a_unit(rest: str, unit: str, words: Sequence[str]) -> bool:
+    """True when one word of several after a number names a unit or a counted thing
+    ("máy chủ": "máy"), so the words name something the item does not count."""
+    parts = rest.split()
+    if len(parts) < 2 or any(ch.isdigit() for ch in rest):  # "12 người và 3 máy": two numbers
+        return False
+    return any(
+        _unit_factor(w, unit, words) is not None or unit_key(w) in COUNT_WORDS for w in parts
+    )
+
+
 def _grouped(groups: list[str]) -> bool:
     """Thousands groups as Vietnamese write them: 1–3 digits (no leading 0), then groups of 3."""
     head, *tail = groups
@@ -436,6 +450,9 @@ def parse_number(
         fits = _unit_factor(rest, unit, words)
         if fits is False and unit:
             return _problem(MSG_WRONG_UNIT, ex, unit=unit)
+        if fits is None and unit and _names_a_unit(rest, unit, words):
+            # "3 máy chủ" at a "máy" (computers) item: another thing, not a stray word.
+            return _problem(MSG_OTHER_THING, ex, words=rest, unit=unit)
         if not isinstance(fits, Decimal):
             return _problem(MSG_NOT_NUMBER, ex)
         factor = fits

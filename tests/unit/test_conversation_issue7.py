@@ -377,7 +377,7 @@ def test_cell_ids_are_the_printed_number_and_the_column_name_everywhere() -> Non
     chat.answers["3.8"] = Answer(value=True)
     chat.say("/sua 3.8.2.co")
     text = chat.say("/kad")
-    assert "Mục 3.8.2 (Có) không có lựa chọn “không áp dụng”" in text and ".co" not in text
+    assert "Câu 3.8.2 (Có) không có lựa chọn “không áp dụng”" in text and ".co" not in text
 
 
 def test_paper_instructions_and_orphan_hints_are_said_for_chat() -> None:
@@ -750,3 +750,22 @@ def test_a_link_at_an_item_without_evidence_keeps_the_answer(
     assert "trả lời “có” hoặc “không”" not in text
     assert chat.value(item) == value and chat.answers[item].evidence is None
     assert f"Câu {item} không cần minh chứng" in text
+
+
+@pytest.mark.parametrize("item", ["3.7.d", "1.8", "3.2.a"])
+def test_kad_on_a_single_question_without_the_option_calls_it_a_question(item: str) -> None:
+    assert not SO.question(item).na_allowed
+    chat = Chat(SO)
+    chat.say(f"/sua {item}")
+    text = chat.say("/kad")
+    assert f"Câu {prompts.label_of(SO, item, 'vi')} không có lựa chọn “không áp dụng”" in text
+    assert f"Mục {prompts.label_of(SO, item, 'vi')} không có" not in text
+
+
+@pytest.mark.parametrize(("typed", "words"), [("3 máy chủ", "máy chủ"), ("2 máy in", "máy in")])
+def test_a_number_naming_another_thing_says_the_unit_does_not_match(typed: str, words: str) -> None:
+    chat = Chat(SO)
+    chat.say("/sua 3.2.a")
+    text = chat.say(typed)
+    assert f"“{words}” không khớp với đơn vị của câu này (máy)" in text
+    assert "không kèm chữ" not in text and "Ví dụ" in text and "3.2.a" not in chat.answers
