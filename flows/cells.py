@@ -143,7 +143,7 @@ class Cells:
                 N_("Có {n} giá trị thừa: từ {item} chỉ còn {cells} ô để điền. Ví dụ: {example}"),
                 "error",
                 n=len(tokens),
-                item=q.id,
+                item=run.label(q.id),
                 cells=len(staged),
                 example=f"{SEPARATOR} ".join(example_for(c) for c in rest),
             )
@@ -190,7 +190,7 @@ class Cells:
             run.say(
                 N_("Ô {item}: “{value}” cần xác nhận; hãy gõ riêng ô này."),
                 "error",
-                item=cell.id,
+                item=run.label(cell.id),
                 value=token,
             )
         run.say(N_("Chưa lưu ô nào của tin nhắn này."), "error")

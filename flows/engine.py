@@ -431,6 +431,13 @@ class _Run(Offers, Cells):
         if both is None:
             return False
         answer, evidence = both
+        if q.evidence is Evidence.NONE:  # "Có, https://…" at 3.6: the link is not kept
+            self.say(
+                N_("Câu {item} không cần minh chứng nên link không được lưu."),
+                item=self.label(q.id),
+            )
+            self.on_result(q, answer)
+            return True
         asks = [r for r in both if isinstance(r, Confirm) and not self._reads_the_same(r)]
         if not asks:
             self.store(q.id, Answer(value=answer.value, evidence=evidence.value))
@@ -718,7 +725,7 @@ class _Run(Offers, Cells):
         if not q.na_allowed:
             self.say(
                 N_(
-                    "Mục {item} không có lựa chọn “không áp dụng”. Nếu chưa có số liệu, "
+                    "Câu {item} không có lựa chọn “không áp dụng”. Nếu chưa có số liệu, "
                     "anh/chị có thể /bo để trả lời sau."
                 ),
                 "error",
@@ -785,7 +792,9 @@ class _Run(Offers, Cells):
             self.save_evidence(added)
             return
         if q.evidence is Evidence.DOCUMENT:
-            result = parse_document(text, self.ctx.today, require_link=True, reporting_year=year)
+            # A number without a link is kept ("chưa có link"); a link sent alone later
+            # completes it (`_link_for_document`). README, Evidence.
+            result = parse_document(text, self.ctx.today, reporting_year=year)
         else:
             url_q = replace(q, type=ItemType.URL, unit=None, min=None, max=None, example=None)
             result = parse_answer(url_q, text, self.ctx.today)
@@ -841,6 +850,16 @@ class _Run(Offers, Cells):
             item=self.label(q.id),
             evidence=prompts.evidence_text(evidence, self.lang),
         )
+        if (
+            isinstance(evidence, dict)
+            and evidence.get("number")
+            and not evidence.get("link")
+            and not isinstance(evidence.get("file"), dict)  # a file sent is itself the proof
+        ):
+            self.say(
+                N_("Có thể gửi link sau: gõ /minhchung {item} rồi gửi riêng đường link."),
+                item=self.label(q.id),
+            )
         self.state.mode = move(self.state.mode, "ask")
         self._announce_completed(q, before)
         self.after_saved(q.id)

@@ -97,6 +97,9 @@ MSG_CONVERT_BARE = N_(
     "Lưu {value} {unit}?"
 )
 MSG_WRONG_UNIT = N_("Câu này tính theo đơn vị {unit}; anh/chị vui lòng nhập số theo đơn vị đó.")
+MSG_OTHER_THING = N_(
+    "“{words}” không khớp với đơn vị của câu này ({unit}); anh/chị vui lòng chỉ nhập số {unit}."
+)
 MSG_YES_NO = N_("Anh/chị vui lòng trả lời “có” hoặc “không”.")
 MSG_CHOICE = N_("Anh/chị vui lòng chọn một số trong {numbers}, hoặc gõ đúng tên lựa chọn.")
 MSG_MULTI_CHOICE = N_(
@@ -287,6 +290,17 @@ def _unit_factor(word: str, unit: str | None, words: Sequence[str] = ()) -> Deci
     return False if unit_of(key) is not None else None
 
 
+def _names_a_unit(rest: str, unit: str, words: Sequence[str]) -> bool:
+    """True when one word of several after a number names a unit or a counted thing
+    ("máy chủ": "máy"), so the words name something the item does not count."""
+    parts = rest.split()
+    if len(parts) < 2 or any(ch.isdigit() for ch in rest):  # "12 người và 3 máy": two numbers
+        return False
+    return any(
+        _unit_factor(w, unit, words) is not None or unit_key(w) in COUNT_WORDS for w in parts
+    )
+
+
 def _grouped(groups: list[str]) -> bool:
     """Thousands groups as Vietnamese write them: 1–3 digits (no leading 0), then groups of 3."""
     head, *tail = groups
@@ -436,6 +450,9 @@ def parse_number(
         fits = _unit_factor(rest, unit, words)
         if fits is False and unit:
             return _problem(MSG_WRONG_UNIT, ex, unit=unit)
+        if fits is None and unit and _names_a_unit(rest, unit, words):
+            # "3 máy chủ" at a "máy" (computers) item: another thing, not a stray word.
+            return _problem(MSG_OTHER_THING, ex, words=rest, unit=unit)
         if not isinstance(fits, Decimal):
             return _problem(MSG_NOT_NUMBER, ex)
         factor = fits
@@ -1042,7 +1059,8 @@ def parse_document(
         rest.append(part)
     title_parts: list[str] = []
     for part in rest:
-        if link is None and (found := _URL_INSIDE.search(part)):
+        # A link without a scheme inside a sentence ("link: sotttt.binhdinh.gov.vn/pc, số …")
+        if link is None and (found := _URL_INSIDE.search(part) or _BARE_DOMAIN.search(part)):
             read = parse_url(found.group(0))
             if isinstance(read, Problem):
                 return read
@@ -1344,6 +1362,17 @@ _TRAILING_LINK_WORDS = re.compile(
     r"[\s,;:|\-–—]*(?:(?:đường|duong)\s*)?(?:link|liên kết|lien ket)?[\s,;:|\-–—]*$",
     re.IGNORECASE,
 )
+# Types whose answer never holds a link: a link typed after one asking no evidence is extra.
+_LINK_NOT_NEEDED = frozenset(
+    {
+        ItemType.YES_NO,
+        ItemType.INTEGER,
+        ItemType.DECIMAL,
+        ItemType.CHOICE,
+        ItemType.MULTI_CHOICE,
+        ItemType.STATUS,
+    }
+)
 _NO_EVIDENCE_SPLIT = frozenset(
     {ItemType.URL, ItemType.DOCUMENT, ItemType.LIST, ItemType.COMPUTED, ItemType.PERSON}
 )
@@ -1357,7 +1386,7 @@ def _evidence_of(
     rest = _LINK_WORDS.sub("", text).strip()
     if not rest:
         return None
-    if evidence is Evidence.LINK:
+    if evidence is not Evidence.DOCUMENT:
         read = parse_url(rest)
         return None if isinstance(read, Problem) else read
     read = parse_document(rest, today, require_link=True, reporting_year=reporting_year)
@@ -1376,13 +1405,17 @@ def parse_with_evidence(
     """An answer and its evidence typed together: "Có, https://…", "có - link: https://…",
     "25, link: https://…", "Có, 12/KH-UBND ngày 15/01/2019 https://…".
 
-    Only for items that need evidence, when the message holds a link. The message is cut at
+    For items that need evidence, when the message holds a link; also for a yes/no, number
+    or choice that asks none ("Có, https://…" at 3.6: the caller keeps the answer and drops
+    the link, which reads as evidence.LINK here). The message is cut at
     the first separator ("," ";" ":" " - " a new line) or before the link where the part
     before reads as the answer and the part after as the evidence (a link; or a document,
     for `evidence: document`). Returns (answer result, evidence result), neither a Problem,
     or None when the message is not both.
     """
-    if question.evidence is Evidence.NONE or question.type in _NO_EVIDENCE_SPLIT:
+    if question.type in _NO_EVIDENCE_SPLIT or (
+        question.evidence is Evidence.NONE and question.type not in _LINK_NOT_NEEDED
+    ):
         return None
     s = _clean(text)
     if len(s) > MAX_TEXT * 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -148,3 +149,25 @@ def test_any_row_of_numbers_is_stored_exactly(values: list[int]) -> None:
     c = at("4.2.1.2018")
     c.say("; ".join(str(v) for v in values))
     assert [c.answers[f"4.2.1.{y}"].value for y in (2018, 2019)] == values
+
+
+@pytest.mark.parametrize(
+    ("typed", "cell"),
+    [
+        ("1,5 tỷ; 1.250.000.000 đồng", "4.2.1 (Năm 2018)"),
+        ("1500; 2 tỷ", "4.2.1 (Năm 2019)"),
+    ],
+)
+def test_a_cell_to_confirm_is_named_by_its_label_never_its_internal_id(
+    typed: str, cell: str
+) -> None:
+    c = at("4.2.1.2018")
+    text = c.say(typed)
+    assert f"Ô {cell}: “" in text and "cần xác nhận" in text
+    assert "4.2.1.2018" not in text and "4.2.1.2019" not in text
+    assert c.answers == {}
+
+
+def test_too_many_values_name_the_cell_by_its_label() -> None:
+    text = at("4.2.1.2018").say("1; 2; 3")
+    assert "từ 4.2.1 (Năm 2018) chỉ còn 2 ô" in text and "4.2.1.2018" not in text

@@ -377,7 +377,7 @@ def test_cell_ids_are_the_printed_number_and_the_column_name_everywhere() -> Non
     chat.answers["3.8"] = Answer(value=True)
     chat.say("/sua 3.8.2.co")
     text = chat.say("/kad")
-    assert "Mục 3.8.2 (Có) không có lựa chọn “không áp dụng”" in text and ".co" not in text
+    assert "Câu 3.8.2 (Có) không có lựa chọn “không áp dụng”" in text and ".co" not in text
 
 
 def test_paper_instructions_and_orphan_hints_are_said_for_chat() -> None:
@@ -670,3 +670,102 @@ def test_the_summary_lists_cells_by_number_and_column_name() -> None:
     text = prompts.summary(SO, s, "vi", editable=True).text
     assert "5.4.1 (SL đơn vị trực thuộc đã triển khai)" in text and "3.8.1 (Có)" in text
     assert "so_don_vi" not in text and ".co" not in text
+
+
+@pytest.mark.parametrize(
+    ("typed", "number", "day", "later"),
+    [
+        ("số 12/QĐ-STTTT ngày 15/01/99", "12/QĐ-STTTT", "1999-01-15", "/minhchung 8.1"),
+        ("Kế hoạch 05/KH-UBND; 3/2/2019", "05/KH-UBND", "2019-02-03", "/sua 8.1"),
+        ("88/QĐ-UBND ngày 20 tháng 12 năm 2018", "88/QĐ-UBND", "2018-12-20", "/evidence 8.1"),
+    ],
+)
+def test_a_document_without_a_link_is_saved_and_the_link_alone_completes_it(
+    typed: str, number: str, day: str, later: str
+) -> None:
+    chat = Chat(FORM)
+    chat.say("/sua 8.1")
+    chat.press("Có")
+    text = chat.say(typed)
+    saved = chat.answers["8.1"].evidence
+    assert (saved["number"], saved["date"], saved["link"]) == (number, day, None)
+    assert "chưa có link" in text and "/minhchung 8.1" in text
+    assert "vui lòng gửi kèm đường link" not in text
+    chat.say(later)
+    if later == "/sua 8.1":
+        chat.press("Giữ câu trả lời, sửa minh chứng")
+    assert chat.state.mode is Mode.AWAITING_EVIDENCE and chat.state.item == "8.1"
+    text = chat.say("https://sotttt.binhdinh.gov.vn/qd12")
+    assert chat.answers["8.1"] == Answer(
+        value=True, evidence={**saved, "link": "https://sotttt.binhdinh.gov.vn/qd12"}
+    )
+    assert "vui lòng ghi số hiệu" not in text and "/minhchung" not in text
+
+
+@pytest.mark.parametrize(
+    ("item", "typed", "evidence"),
+    [
+        (
+            "8.3",
+            "có - link: sotttt.binhdinh.gov.vn/pc, số 05/KH-UBND ngày 25 tháng 10 năm 2021",
+            {
+                "number": "05/KH-UBND",
+                "date": "2021-10-25",
+                "link": "https://sotttt.binhdinh.gov.vn/pc",
+            },
+        ),
+        (
+            "8.2",
+            "Có; lk binhdinh.gov.vn/qd, Quyết định 88/QĐ-UBND ngày 20/12/2018",
+            {"number": "88/QĐ-UBND", "date": "2018-12-20", "link": "https://binhdinh.gov.vn/qd"},
+        ),
+    ],
+)
+def test_yes_with_a_schemeless_link_and_a_document_saves_both(
+    item: str, typed: str, evidence: dict[str, str]
+) -> None:
+    chat = Chat(SO)
+    chat.say(f"/sua {item}")
+    text = chat.say(typed)
+    assert "trả lời “có” hoặc “không”" not in text
+    saved = chat.answers[item]
+    assert saved.value is True
+    assert {k: saved.evidence[k] for k in evidence} == evidence
+
+
+@pytest.mark.parametrize(
+    ("item", "typed", "value"),
+    [
+        ("3.6", "Có, https://sotttt.binhdinh.gov.vn/kh", True),
+        ("3.6", "không - xem sotttt.binhdinh.gov.vn/kh", False),
+        ("1.8", "12, link: https://sotttt.binhdinh.gov.vn/so-lieu", 12),
+    ],
+)
+def test_a_link_at_an_item_without_evidence_keeps_the_answer(
+    item: str, typed: str, value: object
+) -> None:
+    chat = Chat(SO)
+    chat.say(f"/sua {item}")
+    text = chat.say(typed)
+    assert "trả lời “có” hoặc “không”" not in text
+    assert chat.value(item) == value and chat.answers[item].evidence is None
+    assert f"Câu {item} không cần minh chứng" in text
+
+
+@pytest.mark.parametrize("item", ["3.7.d", "1.8", "3.2.a"])
+def test_kad_on_a_single_question_without_the_option_calls_it_a_question(item: str) -> None:
+    assert not SO.question(item).na_allowed
+    chat = Chat(SO)
+    chat.say(f"/sua {item}")
+    text = chat.say("/kad")
+    assert f"Câu {prompts.label_of(SO, item, 'vi')} không có lựa chọn “không áp dụng”" in text
+    assert f"Mục {prompts.label_of(SO, item, 'vi')} không có" not in text
+
+
+@pytest.mark.parametrize(("typed", "words"), [("3 máy chủ", "máy chủ"), ("2 máy in", "máy in")])
+def test_a_number_naming_another_thing_says_the_unit_does_not_match(typed: str, words: str) -> None:
+    chat = Chat(SO)
+    chat.say("/sua 3.2.a")
+    text = chat.say(typed)
+    assert f"“{words}” không khớp với đơn vị của câu này (máy)" in text
+    assert "không kèm chữ" not in text and "Ví dụ" in text and "3.2.a" not in chat.answers

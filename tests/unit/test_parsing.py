@@ -900,3 +900,37 @@ def test_format_answer_odd_values() -> None:
     for value in (10**5000, float("nan"), float("inf"), {"number": 1}, [{"ten": None}], object()):
         for question in ANSWERABLE:
             assert isinstance(format_answer(question, value, "vi"), str)
+
+
+@pytest.mark.parametrize(
+    ("typed", "number", "link"),
+    [
+        (
+            "link: sotttt.binhdinh.gov.vn/pc, số 05/KH-UBND ngày 25 tháng 10 năm 2021",
+            "05/KH-UBND",
+            "https://sotttt.binhdinh.gov.vn/pc",
+        ),
+        (
+            "Kế hoạch 12/KH-UBND đăng tại binhdinh.gov.vn/kh12.",
+            "12/KH-UBND",
+            "https://binhdinh.gov.vn/kh12",
+        ),
+    ],
+)
+def test_a_document_finds_a_link_without_scheme_inside_a_sentence(
+    typed: str, number: str, link: str
+) -> None:
+    read = parse_document(typed, TODAY, require_link=True)
+    assert isinstance(read, Ok)
+    assert (read.value["number"], read.value["link"]) == (number, link)
+
+
+def test_a_document_without_a_link_is_kept_when_no_link_is_required() -> None:
+    read = parse_document("số 12/QĐ-STTTT ngày 15/01/99", TODAY)
+    assert isinstance(read, Ok)
+    assert read.value == {
+        "number": "12/QĐ-STTTT",
+        "date": "1999-01-15",
+        "title": None,
+        "link": None,
+    }

@@ -271,10 +271,52 @@ def test_answer_and_evidence_together(item_id: str, text: str, value: Any, evide
 
 @pytest.mark.parametrize(
     ("item_id", "text"),
-    [("8.1", "có"), ("1.5", LINK), ("6.1.a.1", "25"), ("3.1.a", f"25, {LINK}")],
+    [("8.1", "có"), ("1.5", LINK), ("6.1.a.1", "25"), ("3.1.a", "25")],
 )
 def test_not_answer_and_evidence(item_id: str, text: str) -> None:
     assert parse_with_evidence(item(item_id), text, TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("item_id", "text", "value"),
+    [
+        ("3.6", f"Có, {LINK}", True),
+        ("3.1.a", f"25, {LINK}", 25),
+        ("3.6", "không - a.gov.vn/x", False),
+    ],
+)
+def test_a_link_after_an_answer_asking_no_evidence_is_split_off(
+    item_id: str, text: str, value: Any
+) -> None:
+    both = parse_with_evidence(item(item_id), text, TODAY)
+    assert both is not None
+    holds(both[0], Ok, value)
+
+
+@pytest.mark.parametrize(
+    ("item_id", "text", "words"),
+    [
+        ("3.2.a", "3 máy chủ", "máy chủ"),
+        ("3.2.a", "5 máy in", "máy in"),
+        ("1.8", "4 người dân tộc", "người dân tộc"),
+    ],
+)
+def test_a_number_with_another_thing_says_the_unit_does_not_match(
+    item_id: str, text: str, words: str
+) -> None:
+    result = read(item_id, text)
+    holds(result, Problem, None)
+    assert result.params == {"words": words, "unit": item(item_id).unit.vi}
+    assert "không khớp với đơn vị" in result.msgid and "không kèm chữ" not in result.msgid
+    assert result.example
+
+
+@pytest.mark.parametrize(
+    ("item_id", "text", "value"),
+    [("3.2.a", "40 may", 40), ("3.2.a", "40 máy", 40), ("1.8", "12 người", 12)],
+)
+def test_a_number_with_the_item_unit_is_still_read(item_id: str, text: str, value: int) -> None:
+    holds(read(item_id, text), Ok, value)
 
 
 # --- nothing raises, on every item of the real forms ------------------------------------------
