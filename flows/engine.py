@@ -267,6 +267,8 @@ class _Run(Offers, Cells):
 
     def on_command(self, name: str, arg: str) -> None:
         action = COMMANDS.get(name, name)
+        if action in ("continue", "back", "menu", "submit", "fix"):
+            self.state.back_to = None  # the official chose where to go: no detour to end
         if action == "menu":
             self.show_menu()
         elif action == "help":
@@ -670,7 +672,37 @@ class _Run(Offers, Cells):
             self.events.append(Event("section_completed", {"section": q.section}))
             self.say(N_("🎉 Đã xong Mục {section}."), section=q.section)
 
+    def _return_to_place(self, item: str) -> bool:
+        """After a detour (/sua, /kad on a group) is answered or skipped: back to where the
+        official was (state.back_to) if that is still open. True when it was asked again.
+        The detour first finishes what it opened: follow-ups of the item ("Nếu có" → 3.6.a),
+        a computed total it changes (3.3.1 → 3.3) and the rest of its table row."""
+        if self.state.back_to is None:
+            return False
+        nxt = next_item(self.form, self.answers, item, self.state.skipped)
+        here, there = self.form.question(item), self.form.question(nxt) if nxt else None
+        if (
+            here is not None
+            and there is not None
+            and nxt not in self.state.skipped
+            and (
+                there.id.startswith(item + ".")
+                or (there.type is ItemType.COMPUTED and item in _formula_refs(there))
+                or (here.table is not None and (here.table, here.row) == (there.table, there.row))
+            )
+        ):
+            return False
+        back, self.state.back_to = self.state.back_to, None
+        q = self.form.question(back) if back and back != item else None
+        values = values_of(self.form, self.answers)
+        if q is None or not is_visible(q, values) or not is_open(q, self.answers, values):
+            return False
+        self.ask(q.id)
+        return True
+
     def after_saved(self, item: str) -> None:
+        if self._return_to_place(item):
+            return
         nxt = next_item(self.form, self.answers, item, self.state.skipped)
         if nxt is not None and nxt in self.state.skipped and not self._required(nxt):
             # Only optional items the official chose to skip are left: do not go round again.
@@ -931,6 +963,8 @@ class _Run(Offers, Cells):
         if q.id not in self.state.skipped:
             self.state.skipped = [*self.state.skipped, q.id]
         self._announce_completed(q, was_done)
+        if self._return_to_place(q.id):
+            return
         nxt = next_item(self.form, self.answers, q.id, self.state.skipped)
         if nxt is None or nxt in self.state.skipped:
             # Everything left was skipped already: going round them again is a circle.
@@ -956,7 +990,7 @@ class _Run(Offers, Cells):
             self.read_only()
             return
         item = item.strip().rstrip(".")
-        q = self.form.question(item)
+        q = self._edit_target(item)
         if q is None:
             self.say(
                 N_("Không có mục “{item}”. Gõ số mục như trên phiếu, ví dụ: /sua 3.2.b"),
@@ -973,7 +1007,26 @@ class _Run(Offers, Cells):
             )
             self.reshow()
             return
-        self.ask(item)
+        if q.id != self.state.item and self.state.mode is Mode.ANSWERING:
+            self.state.back_to = self.state.item
+        self.ask(q.id)
+
+    def _edit_target(self, typed: str) -> Question | None:
+        """What /sua names, as /xem and the headers show it: an item id ("3.2.b"); a cell's
+        label, accents and case ignored ("3.8.1 (so luong)"); a group, table or row number
+        ("4.2", "5.4", "3.8.1") → its first visible question in form order. None: no such item."""
+        q = self.form.question(typed)
+        if q is not None:
+            return q
+        folded = fold(typed)
+        for other in self.form.questions:
+            if fold(prompts.label(other, self.lang)) == folded:
+                return other
+        inside = [other for other in self.form.questions if other.id.startswith(typed + ".")]
+        if not inside:
+            return None
+        values = values_of(self.form, self.answers)
+        return next((other for other in inside if is_visible(other, values)), inside[0])
 
     def open_section(self, section: str) -> None:
         if not self.editable:
@@ -1207,7 +1260,13 @@ class _Run(Offers, Cells):
             self.state.item = q.id
             self.ask_evidence(q)
         elif s.missing_required:
-            self.ask(s.missing_required[0])
+            # Where the official was, then onwards in form order (NEWCOMER #10: /xem then
+            # "Trả lời tiếp" continues in Mục 3, not at 1.1).
+            ids = [q.id for q in self.form.questions]
+            at = ids.index(self.state.item) if self.state.item in ids else 0
+            missing = sorted((i for i in s.missing_required if i in ids), key=ids.index)
+            after = [i for i in missing if ids.index(i) >= at]
+            self.ask((after or missing or s.missing_required)[0])
         else:
             self.resume()
 
@@ -1302,6 +1361,8 @@ class _Run(Offers, Cells):
             self.not_applicable()
             return
         items = self._group_items(group)
+        if items and self.state.item not in items and self.state.mode is Mode.ANSWERING:
+            self.state.back_to = self.state.item
         if not items:
             self.say(
                 N_(

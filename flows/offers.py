@@ -34,7 +34,6 @@ from flows.navigation import (
     is_open,
     is_visible,
     needs_evidence,
-    next_item,
     values_of,
 )
 from flows.parsing import Ok, fold, format_answer, parse_answer
@@ -393,14 +392,22 @@ class Offers:
             run.ask_evidence(lacking[0])
             run.state.pending = {_SHARED_EVIDENCE: [q.id for q in lacking[1:]]}
             return
-        values = values_of(run.form, run.answers)
-        left = first_open_in_section(run.form, run.answers, saved[0].section)
-        left_q = run.form.question(left) if left else None
-        if left_q is not None and is_open(left_q, run.answers, values):
-            run.ask(left_q.id)
+        if run._return_to_place(saved[-1].id):  # a /sua detour ends where it began
             return
-        nxt = next_item(run.form, run.answers, saved[-1].id, run.state.skipped)
-        if nxt is None:
-            run.after_saved(saved[-1].id)
+        # Forward in form order first (the rest of the table, then of the section); what the
+        # official skipped comes back only after that, by after_saved's no-circles rule.
+        values = values_of(run.form, run.answers)
+        section = run.form.section(saved[0].section)
+        position = {q.id: i for i, q in enumerate(run.form.questions)}
+        left = [
+            q
+            for q in (section.questions if section is not None else ())
+            if q.id not in run.state.skipped
+            and is_visible(q, values)
+            and is_open(q, run.answers, values)
+        ]
+        ahead = [q for q in left if position[q.id] > position[saved[-1].id]]
+        if ahead or left:
+            run.ask((ahead or left)[0].id)
         else:
-            run.ask(nxt)
+            run.after_saved(saved[-1].id)

@@ -61,6 +61,9 @@ class ConversationState:
     album: dict[str, Any] | None = None
     # A message long enough to have been split by the chat app: {"at": ISO time, "noted"}.
     split: dict[str, Any] | None = None
+    # Where the official was before /sua or /kad took them elsewhere: asked again once that
+    # detour is answered or skipped, if still open (NEWCOMER #10, "keep the official's place").
+    back_to: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -84,6 +87,7 @@ class ConversationState:
             pending=data.get("pending"),
             last_answer=data.get("last_answer"),
             album=data.get("album"),
+            back_to=data.get("back_to"),
             split=data.get("split"),
         )
 
