@@ -1456,13 +1456,24 @@ def handle(
             run.dispatch(incoming)
         _remember_answer(run, incoming)
     except MachineError as e:
-        # A move the conversation machine forbids is a bug; the official still gets the menu
-        # and the caller logs the event. Property tests assert this never happens.
-        run = _Run(form, answers, replace(state.copy(), mode=Mode.MENU, pending=None), ctx)
-        run.events.append(Event("engine_recovered", {"error": str(e)}))
-        run.say(N_("Xin lỗi, đã có trục trặc. Câu trả lời đã lưu vẫn còn; mời chọn lại."))
-        run.show_menu()
+        run = _recovered(form, answers, state, ctx, e)
     return _one_message_per_turn(run.step())
+
+
+def _recovered(
+    form: Form,
+    answers: Mapping[str, Answer],
+    state: ConversationState,
+    ctx: Context,
+    error: MachineError,
+) -> _Run:
+    """A move the conversation machine forbids is a bug; the official still gets the menu
+    and the caller logs the event. Property tests assert this never happens."""
+    run = _Run(form, answers, replace(state.copy(), mode=Mode.MENU, pending=None), ctx)
+    run.events.append(Event("engine_recovered", {"error": str(error)}))
+    run.say(N_("Xin lỗi, đã có trục trặc. Câu trả lời đã lưu vẫn còn; mời chọn lại."))
+    run.show_menu()
+    return run
 
 
 # ---- what chat apps do to messages: edits, albums, captions, split long texts ---------------
@@ -1492,10 +1503,7 @@ def handle_edit(
         _on_edit(run, incoming)
         _remember_answer(run, incoming)
     except MachineError as e:
-        run = _Run(form, answers, replace(state.copy(), mode=Mode.MENU, pending=None), ctx)
-        run.events.append(Event("engine_recovered", {"error": str(e)}))
-        run.say(N_("Xin lỗi, đã có trục trặc. Câu trả lời đã lưu vẫn còn; mời chọn lại."))
-        run.show_menu()
+        run = _recovered(form, answers, state, ctx, e)
     return _one_message_per_turn(run.step())
 
 
