@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot.invites import hash_code, invite_link, new_code
+from flows.i18n import translate
 from flows.loader import builtin_forms
+from flows.parsing import Confirm, Ok, Problem, parse_email, parse_phone, parse_url
 from storage.database import DatabaseSetupError
 from storage.records import Conflict
 from storage.repository import Storage, Unit
@@ -74,6 +76,18 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _contact_ok(option: str, read: Ok | Problem | Confirm) -> None:
+    """A contact field is read by the same parser as the question it prefills (1.4–1.6), so
+    what officials are offered is an answer Phiếu would accept; anything else stops here with
+    the parser's message and example (exit 2), not later as a silently dropped prefill."""
+    if isinstance(read, Ok):
+        return
+    message = translate("vi", read.msgid, read.params)
+    example = f" Ví dụ: {read.example}" if isinstance(read, Problem) and read.example else ""
+    typer.echo(f"{option}: {message}{example}", err=True)
+    raise typer.Exit(2)
+
+
 @agencies_app.command("add")
 def agencies_add(
     code: str = typer.Option(..., "--code", help="Mã cơ quan, ví dụ STTTT"),
@@ -94,6 +108,9 @@ def agencies_add(
         "email": email,
     }
     extra = {k: v.strip() for k, v in contact.items() if v and v.strip()}
+    for key, check in (("website", parse_url), ("phone", parse_phone), ("email", parse_email)):
+        if key in extra:
+            _contact_ok(f"--{key}", check(extra[key]))
     rec = in_unit(db, lambda u: u.add_agency(code.strip(), name.strip(), cohort, **extra))
     typer.echo(f"Đã thêm {rec.code}\t{rec.cohort}\t{rec.name}")
     for key, value in extra.items():
