@@ -25,6 +25,7 @@ from flows.parsing import (
     full_year,
     parse_answer,
     parse_date,
+    parse_phone,
     parse_with_evidence,
     untelex,
 )
@@ -567,3 +568,40 @@ def test_form_data_reaches_the_question() -> None:
     holds(parse_answer(q, "3 máy in", TODAY), Ok, 3)
     holds(parse_answer(q, "51", TODAY), Confirm, 51)
     assert SO.reporting_year == 2019  # from the source decision's date, 25/10/2019
+
+
+# ---- further inputs of the same kinds, beyond the examples (review pass) -------------
+_SO = builtin_forms()["binh-dinh-2019-so"]
+
+
+@pytest.mark.parametrize(
+    ("item", "typed", "kind", "value"),
+    [
+        ("3.4", "5 servers", Ok, 5),  # the thing counted, in English
+        ("3.1.a", "35 CBCC", Ok, 35),  # the people counted, by their abbreviation
+        ("4.2.1.2018", "750 triệu", Ok, 750),  # triệu đồng is the unit itself
+        ("4.2.1.2018", "2 tỷ", Confirm, 2000),
+        ("4.2.1.2018", "1,2 tỉ", Confirm, 1200),  # the other spelling of tỷ
+        ("4.2.1.2018", "800.000.000 đ", Confirm, 800),  # đồng abbreviated
+        ("3.2.b.1", "512 Kbps", Confirm, 0.512),
+        ("3.2.b.1", "2 Gbps", Confirm, 2000),
+    ],
+)
+def test_more_units_of_the_same_kinds(item: str, typed: str, kind: type, value: Any) -> None:
+    q = _SO.question(item)
+    assert q is not None
+    read = parse_answer(q, typed, date(2026, 11, 30), reporting_year=2026)
+    assert isinstance(read, kind) and read.value == value
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("+84 905 123 456", "+84905123456"),
+        ("0905-123-456", "0905123456"),
+        ("(0256) 3.822.345", "02563822345"),
+    ],
+)
+def test_more_phones_written_the_ways_people_write_them(typed: str, stored: str) -> None:
+    read = parse_phone(typed)
+    assert isinstance(read, Ok) and read.value == stored
