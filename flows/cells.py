@@ -121,6 +121,8 @@ class Cells:
         tokens = [t.strip() for t in text.split(SEPARATOR)]
         while tokens and not tokens[-1]:
             tokens.pop()
+        if not tokens:  # only separators (";"): an empty answer, refused as one
+            return False
         answers = dict(run.answers)
         staged: list[tuple[Question, Any]] = []
         for cell in rest:

@@ -171,3 +171,11 @@ def test_a_cell_to_confirm_is_named_by_its_label_never_its_internal_id(
 def test_too_many_values_name_the_cell_by_its_label() -> None:
     text = at("4.2.1.2018").say("1; 2; 3")
     assert "từ 4.2.1 (Năm 2018) chỉ còn 2 ô" in text and "4.2.1.2018" not in text
+
+
+@pytest.mark.parametrize("typed", [";", " ; ;", ";;;"])
+def test_only_separators_is_an_empty_answer_not_a_crash(typed: str) -> None:
+    c = at("4.2.1.2018")
+    replies = c.send(typed)
+    assert c.answers == {} and c.state.item == "4.2.1.2018"
+    assert replies and replies[0].kind == "error"
