@@ -974,9 +974,10 @@ def _format_phone(value: str) -> str:
 
 
 def parse_text(text: str, example: str = "Phần mềm quản lý văn bản và điều hành") -> Result:
-    """Free text, trimmed, inner spacing tidied, line breaks kept; at most 2000 characters."""
+    """Free text, trimmed, inner spacing tidied, line breaks kept; at most 2000 characters.
+    Text with no letter or digit (";", "…", "-") is no answer: refused like an empty one."""
     s = _clean(text)
-    if not s:
+    if not any(ch.isalnum() for ch in s):  # ";", "...", "-": punctuation says nothing
         return _empty(example)
     if len(s) > MAX_TEXT:
         return _problem(MSG_TEXT_TOO_LONG, example, max=MAX_TEXT)

@@ -23,6 +23,7 @@ from flows.parsing import (
     parse_document,
     parse_list_row,
     parse_number,
+    parse_text,
     parse_yes_no,
     status_label,
 )
@@ -934,3 +935,9 @@ def test_a_document_without_a_link_is_kept_when_no_link_is_required() -> None:
         "title": None,
         "link": None,
     }
+
+
+@pytest.mark.parametrize("typed", [";", "...", "-", "?!", " … "])
+def test_text_of_punctuation_alone_is_no_answer(typed: str) -> None:
+    assert isinstance(parse_text(typed), Problem)
+    assert isinstance(parse_text(f"A{typed}"), Ok)  # with a letter it is text like any other
