@@ -317,18 +317,6 @@ class ChatUnit(UnitBase):
     async def mark_sent(self, outbox_id: int, now: datetime) -> None:
         await self._set_outbox(outbox_id, status="sent", sent_at=now, claimed_until=None)
 
-    async def mark_sent_many(self, outbox_ids: Collection[int], now: datetime) -> int:
-        """Mark a batch sent in one statement; returns how many rows it changed."""
-        if not outbox_ids:
-            return 0
-        stmt = (
-            update(Outbox)
-            .where(Outbox.id.in_(list(outbox_ids)))
-            .values(status="sent", sent_at=now, claimed_until=None)
-            .returning(Outbox.id)
-        )
-        return len((await self._exec(stmt)).all())
-
     async def retry_later(
         self, outbox_id: int, not_before: datetime, error: str, *, refund_attempt: bool = False
     ) -> None:

@@ -34,7 +34,7 @@ POINTS: dict[str, tuple[str, ...]] = {
     "inside-unit": ("lock_conversation",),  # update id recorded, chat not yet locked
     "late-in-unit": ("enqueue_many",),  # answers written, replies being queued
     "claim": ("claim_outbox",),  # after the handler committed, before the send
-    "mark": ("mark_sent", "mark_sent_many"),  # message delivered, being marked sent
+    "mark": ("mark_sent",),  # message delivered, being marked sent
 }
 
 

@@ -237,7 +237,8 @@ async def test_claim_chat_takes_the_due_head_run_and_nothing_when_held(storage: 
         assert await unit.claim_chat(CHANNEL, "5", now) == []
         assert await unit.claim_outbox(now, 10) == [await unit.outbox_row(ids[-1] + 1)]
         await unit.retry_later(ids[0], now + timedelta(hours=1), "429")
-        await unit.mark_sent_many(ids[1:], now)
+        for sent in ids[1:]:
+            await unit.mark_sent(sent, now)
         await unit.enqueue(CHANNEL, "5", {"n": 4})
     async with storage.unit() as unit:  # the head waits for a retry time: order kept
         assert await unit.claim_chat(CHANNEL, "5", now) == []

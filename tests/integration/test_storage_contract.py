@@ -688,14 +688,13 @@ async def test_enqueue_many_keeps_order_in_one_statement(storage: Storage) -> No
     assert [r.payload["n"] for r in rows] == [1, 2, 3]
 
 
-async def test_mark_sent_many(storage: Storage) -> None:
+async def test_mark_sent_marks_only_its_row(storage: Storage) -> None:
     async with storage.unit() as u:
         ids = await u.enqueue_many("telegram", "8", [{"n": 1}, {"n": 2}])
         await u.enqueue("telegram", "9", {"n": 3})
     async with storage.unit() as u:
         claimed = await u.claim_outbox(NOW, 10)
         assert {r.id for r in claimed} == {ids[0], *(r.id for r in claimed if r.chat_id == "9")}
-        assert await u.mark_sent_many([ids[0]], NOW) == 1
-        assert await u.mark_sent_many([], NOW) == 0
+        await u.mark_sent(ids[0], NOW)
         counts = await u.outbox_counts()
     assert counts["sent"] == 1 and counts["sending"] == 1 and counts["pending"] == 1
