@@ -37,9 +37,9 @@ from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
 from aiogram.types import Message  # noqa: E402
 
 from bot.channels.telegram import CHANNEL, TelegramTransport  # noqa: E402
-from bot.outbox import OutboxWorker, RateLimiter  # noqa: E402
 from bot.service import Phieu, utcnow  # noqa: E402
 from bot.telegram_app import make_dispatcher  # noqa: E402
+from bot.workers.outbox import OutboxWorker, RateLimiter  # noqa: E402
 from storage.repository import Storage  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
 

@@ -3,9 +3,9 @@
 `phieu run telegram` polls (one machine); `phieu serve` is an aiohttp server for webhooks that
 can run as several processes on one PostgreSQL; `phieu worker` only drains the outbox. No
 state lives in these processes between updates. Every process that handles updates sends
-its own replies as soon as their transaction commits (bot/sender.py); the worker is the
-safety net, woken in process and, on PostgreSQL, by NOTIFY (bot/wakeup.py). All the
-processes of one bot share its send rate (bot/pacing.py).
+its own replies as soon as their transaction commits (bot/workers/sender.py); the worker is the
+safety net, woken in process and, on PostgreSQL, by NOTIFY (bot/workers/wakeup.py). All the
+processes of one bot share its send rate (bot/workers/pacing.py).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ from aiohttp import web
 
 from bot.channels.telegram import CHANNEL, TelegramTransport, build_routers, set_commands
 from bot.config import ConfigError, Settings
-from bot.outbox import OutboxWorker, RateLimiter
-from bot.pacing import RateShare, SendSettings, bot_key
-from bot.sender import ReplySender
 from bot.service import Phieu, utcnow
-from bot.wakeup import listen_for_outbox
+from bot.workers.outbox import OutboxWorker, RateLimiter
+from bot.workers.pacing import RateShare, SendSettings, bot_key
+from bot.workers.sender import ReplySender
+from bot.workers.wakeup import listen_for_outbox
 from storage.repository import Storage
 from storage.retry import DEFAULT_POLICY
 

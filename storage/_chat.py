@@ -201,7 +201,7 @@ class ChatUnit(UnitBase):
         unit before sending, then mark each row in a new unit. `channels` limits the claim
         to the channels this worker can deliver. With `replies_before`, replies queued after
         that instant are left alone: the process that committed them is sending them
-        (bot/sender.py), and a worker racing it would only split the chat's rows.
+        (bot/workers/sender.py), and a worker racing it would only split the chat's rows.
         """
         due = and_(
             Outbox.not_before <= now,

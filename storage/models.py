@@ -348,7 +348,7 @@ class Outbox(Base):
 
 class SendWorker(Base):
     """A process that sends for a bot, with its last heartbeat: the bot's rate is shared
-    between the live ones (bot/outbox.py RateShare)."""
+    between the live ones (bot/workers/outbox.py RateShare)."""
 
     __tablename__ = "send_workers"
 

@@ -54,7 +54,7 @@ class Storage:
             asyncio.Lock() if engine.dialect.name == "sqlite" else None
         )
         # Names this process in its NOTIFYs, so its own listener can ignore them: its reply
-        # sender already has what it committed (bot/wakeup.py).
+        # sender already has what it committed (bot/workers/wakeup.py).
         self.notify_tag = uuid.uuid4().hex
 
     @classmethod
@@ -115,7 +115,7 @@ class Storage:
                 yield unit
                 if unit.queued and conn.dialect.name == "postgresql":
                     # Delivered by PostgreSQL only when this transaction commits: wakes the
-                    # workers of other processes (bot/wakeup.py) without a poll delay.
+                    # workers of other processes (bot/workers/wakeup.py) without a poll delay.
                     await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}, '{self.notify_tag}'")
             finally:
                 unit._closed = True

@@ -36,9 +36,9 @@ from aiogram.types import (
 )
 
 from bot.invites import Redeem, redeem
-from bot.outbox import PermanentError, RetryAfter, TransientError
 from bot.render import TEXT_LIMITS, reply_from_json, split_text
 from bot.service import Phieu, Sender
+from bot.workers.outbox import PermanentError, RetryAfter, TransientError
 from flows.i18n import N_, normalise_language, translate
 from flows.state import Choice, Incoming, Reply, Step
 from storage.repository import Unit

@@ -18,9 +18,9 @@ from aiogram import Bot, Dispatcher
 
 from bot.config import Settings, load_settings
 from bot.invites import hash_code, new_code
-from bot.outbox import OutboxWorker, RateLimiter
 from bot.service import Phieu
 from bot.telegram_app import ALLOWED_UPDATES, make_bot, make_dispatcher, make_worker
+from bot.workers.outbox import OutboxWorker, RateLimiter
 from flows.loader import builtin_forms
 from flows.state import Answer
 from storage.records import AgencyRec, CampaignRec

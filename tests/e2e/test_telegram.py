@@ -27,7 +27,6 @@ import bot.telegram_app as telegram_app
 from bot.channels.telegram import COMMANDS, set_commands
 from bot.cli import app as cli_app
 from bot.invites import hash_code
-from bot.outbox import OutboxWorker
 from bot.render import reply_to_json
 from bot.service import Phieu
 from bot.telegram_app import (
@@ -38,6 +37,7 @@ from bot.telegram_app import (
     make_web_app,
     run_polling,
 )
+from bot.workers.outbox import OutboxWorker
 from flows.state import Choice, Reply
 from storage.repository import Storage
 from tests.e2e.telegram_support import (

@@ -84,7 +84,7 @@ async def test_an_answer_costs_at_most_ten_statements_and_one_commit(storage: St
     counted.on = False
     assert outcome.step is not None and outcome.step.changes == {"1.1": Answer(2026)}
     # On PostgreSQL a unit that queued replies also NOTIFYs other processes' workers
-    # (bot/wakeup.py): one statement more, sent with the commit, not part of the unit's work.
+    # (bot/workers/wakeup.py): one statement more, sent with the commit, not the unit's work.
     ran = [s for s in counted.statements if s != "BEGIN IMMEDIATE" and not s.startswith("NOTIFY")]
     notified = [s for s in counted.statements if s.startswith("NOTIFY")]
     assert len(notified) == (1 if storage.engine.dialect.name == "postgresql" else 0), notified

@@ -31,7 +31,6 @@ from aiogram.types import Update
 from aiohttp.test_utils import TestServer
 
 import bot.telegram_app as telegram_app
-from bot.outbox import OutboxWorker, RateLimiter
 from bot.render import reply_to_json
 from bot.telegram_app import (
     ALLOWED_UPDATES,
@@ -43,6 +42,7 @@ from bot.telegram_app import (
     webhook_phieu,
     worker_health_app,
 )
+from bot.workers.outbox import OutboxWorker, RateLimiter
 from flows.state import Reply
 from storage.models import Outbox
 from storage.repository import Storage

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.outbox import OutboxWorker, RateLimiter, RetryAfter
+from bot.workers.outbox import OutboxWorker, RateLimiter, RetryAfter
 from storage import Storage
 
 START = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)

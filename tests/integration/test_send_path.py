@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from bot.outbox import OutboxWorker, RateLimiter
-from bot.pacing import RateShare, SendSettings
 from bot.render import reply_to_json
-from bot.sender import ReplySender
 from bot.service import Phieu, Sender, utcnow
 from bot.telegram_app import REPLY_GRACE, run_polling
-from bot.wakeup import listen_for_outbox
+from bot.workers.outbox import OutboxWorker, RateLimiter
+from bot.workers.pacing import RateShare, SendSettings
+from bot.workers.sender import ReplySender
+from bot.workers.wakeup import listen_for_outbox
 from flows.state import Incoming, Reply
 from storage import Storage
 from tests.e2e.telegram_support import TOKEN, seed_campaign, settings_for

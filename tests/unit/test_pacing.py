@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import ConfigError
-from bot.outbox import RateLimiter
-from bot.pacing import SendSettings, bot_key
 from bot.telegram_app import chat_of, make_dispatcher
+from bot.workers.outbox import RateLimiter
+from bot.workers.pacing import SendSettings, bot_key
 
 TOKEN = "123456:" + "A" * 35
 NAMES = {

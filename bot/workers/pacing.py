@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.config import ConfigError
-from bot.outbox import RateLimiter
+from bot.workers.outbox import RateLimiter
 from storage.repository import Storage
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import typer
 
-from bot.admin_cli import agencies_app, campaign_app, invite_app
+from bot.cli.agencies import agencies_app
+from bot.cli.campaign import campaign_app
+from bot.cli.forms import app as forms_app
+from bot.cli.invite import invite_app
 from bot.config import ConfigError, Settings, load_settings
-from bot.forms_cli import app as forms_app
 from storage.database import DatabaseSetupError
 from storage.repository import Storage
 
@@ -120,7 +122,7 @@ app.add_typer(run_app, name="run")
 
 def _settings(webhook: bool = False) -> Settings:
 
-    from bot.pacing import SendSettings
+    from bot.workers.pacing import SendSettings
 
     try:
         SendSettings.from_env()  # checked here, so a bad rate stops start-up politely

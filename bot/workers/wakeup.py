@@ -6,7 +6,7 @@ transaction commits; a listener ignores its own process's tag (its reply sender 
 `listen_for_outbox` holds one pooled connection with an asyncpg listener that sets
 the worker's `wake` event, and re-listens on a fresh connection if that one is lost. On
 SQLite there is one process per database file in practice, and the in-process wake-up
-(`bot/sender.py`, `OutboxWorker.wake`) is enough: this returns at once.
+(`bot/workers/sender.py`, `OutboxWorker.wake`) is enough: this returns at once.
 """
 
 from __future__ import annotations

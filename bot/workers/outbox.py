@@ -180,7 +180,7 @@ class OutboxWorker:
     now: Callable[[], datetime]
     limiter: RateLimiter = field(default_factory=RateLimiter)
     batch: int = 50
-    # The safety net's poll: replies are sent on commit (bot/sender.py) and a worker is
+    # The safety net's poll: replies are sent on commit (bot/workers/sender.py) and a worker is
     # woken by `wake` (in process) or NOTIFY (PostgreSQL); the poll only finds retries
     # come due, rows a crashed process left, and rows queued where nobody wakes us.
     idle_sleep: float = 1.0

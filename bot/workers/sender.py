@@ -20,7 +20,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from bot.outbox import ChatKey, OutboxWorker
+from bot.workers.outbox import ChatKey, OutboxWorker
 from storage.records import OutboxRec
 
 log = logging.getLogger(__name__)
