@@ -20,14 +20,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import choosing
 from bot.render import reply_payloads, reply_to_json
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
 from flows.loader import builtin_forms
-from flows.machines import EDITABLE_STATUSES, Status, next_status
+from flows.machines import EDITABLE_STATUSES, Mode, Status, next_status
 from flows.model import Form
 from flows.state import Answer, Context, ConversationState, Incoming, Reply, Step
-from storage.records import AgencyRec, CampaignRec, SubmissionRec, UserRec
+from storage.records import AgencyRec, CampaignRec, StandingRec, SubmissionRec, UserRec
 from storage.repository import Storage, Unit
 from storage.retry import DEFAULT_POLICY, RetryPolicy, retrying
 
@@ -108,6 +109,8 @@ class Phieu:
         self.ordered = ordered
         self.order_grace = order_grace
         self.order_hold = order_hold
+        # Forms served, with the cohorts each is for: what decides which campaigns are offered.
+        self._form_cohorts = {f.id: f.cohorts for f in self.forms.values()}
 
     async def handle(
         self,
@@ -169,6 +172,20 @@ class Phieu:
             except _NotYourTurn as turn:
                 log.debug("%s waits for older update %s of its chat", what, turn.older)
                 await asyncio.sleep(_TURN_POLL)
+
+    async def state_of(self, channel: str, chat_id: str, external_id: str) -> ConversationState:
+        """Where a chat stands as the engine sees it: the person's place in the chat's
+        campaign joined with the chat's own fields (tests, the console, support)."""
+        async with self.storage.unit() as unit:
+            _, chat, _ = await unit.lock_conversation(channel, chat_id)
+            standing = await unit.standing(
+                channel, external_id, self._form_cohorts, chosen=chat.campaign
+            )
+        position = None
+        campaign = standing.campaign if standing is not None else None
+        if standing is not None and campaign is not None and chat.campaign in (None, campaign.id):
+            position = standing.position
+        return choosing.merged(chat, position)
 
     async def _handle_once(
         self,
@@ -232,10 +249,11 @@ class Phieu:
         sender: Sender,
         locked: tuple[int, ConversationState, int | None] | None = None,
     ) -> Outcome:
-        conv_id, state, _ = locked or await unit.lock_conversation(channel, chat_id)
-        # Who, which agency, campaign and submission: one statement (the submission locked).
+        conv_id, state, bound = locked or await unit.lock_conversation(channel, chat_id)
+        # Who, which agency, campaign, submission and place: one statement (the submission
+        # locked). The campaign is the one this chat chose, if it still may answer it.
         standing = await unit.standing(
-            channel, sender.external_id, {f.id: f.cohorts for f in self.forms.values()}
+            channel, sender.external_id, self._form_cohorts, chosen=state.campaign
         )
         fresh = state == ConversationState()
         # A chat Phiếu has never answered speaks the language the chat app reports.
@@ -290,12 +308,37 @@ class Phieu:
             state.lang = normalise_language(
                 sender.language if user.lang == "vi" and sender.language else user.lang
             )
+        chat = state.copy()
+        before: list[Reply] = []
+        if standing.campaigns_open > 1 or choosing.picked_id(incoming) is not None:
+            picked = await self._choose(
+                unit, channel, chat_id, conv_id, state, incoming, standing, sender.external_id
+            )
+            if picked is None:  # the list of campaigns was shown: nothing else to do
+                return Outcome(replies=1)
+            standing, incoming, before = picked
+            campaign = standing.campaign
+            assert campaign is not None
+            chat.campaign, chat.last_answer, chat.album = campaign.id, None, None
+        elif chat.campaign != campaign.id:
+            chat.campaign = campaign.id
         sub = standing.submission or await unit.submission(campaign.id, agency.id)
         return await self._run_engine(
-            unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign, sub
+            unit,
+            channel,
+            chat_id,
+            conv_id,
+            (state, bound, standing.position),
+            chat,
+            incoming,
+            user,
+            agency,
+            campaign,
+            sub,
+            before,
         )
 
-    async def _run_engine(
+    async def _choose(
         self,
         unit: Unit,
         channel: str,
@@ -303,11 +346,67 @@ class Phieu:
         conv_id: int,
         state: ConversationState,
         incoming: Incoming,
+        standing: StandingRec,
+        external_id: str,
+    ) -> tuple[StandingRec, Incoming, list[Reply]] | None:
+        """An agency in several campaigns: which one this update is for (issue #9).
+
+        The chat's chosen campaign goes on as usual; a campaign's button, its number or
+        name while the list is shown picks it (then its place is resumed, under a line
+        naming it); /phieu, or no valid choice yet, shows the list (None: it is queued and
+        the chat's state saved). Returns the standing in the picked campaign, the update
+        the engine is to see, and replies to send before the engine's.
+        """
+        assert standing.agency is not None and standing.campaign is not None
+        agency, lang = standing.agency, state.lang
+        current = standing.campaign if state.campaign == standing.campaign.id else None
+        pressed = choosing.picked_id(incoming) is not None
+        if current is not None and not pressed and not choosing.is_switch(incoming):
+            return standing, incoming, []
+        offered = await unit.open_campaigns_for_agency(agency.id, self._form_cohorts)
+        offered = [c for c in offered if c.form_id in self.forms]
+        pick = choosing.chosen(incoming, offered) if (pressed or current is None) else None
+        if pick is None:
+            note = ""
+            if pressed:
+                note = translate(lang, N_("Phiếu này không còn mở. Mời chọn phiếu khác."))
+            reply = choosing.picker(
+                lang, agency.name, offered, current.id if current else None, note
+            )
+            await unit.enqueue_many(channel, chat_id, reply_payloads(channel, reply))
+            # No campaign chosen while the list is shown: the next "1" picks from it rather
+            # than answering a question (the place itself stays in `positions`).
+            await unit.save_conversation(conv_id, choosing.chat_part(state, None), standing.user.id)
+            return None
+        if pick.id != standing.campaign.id:
+            again = await unit.standing(channel, external_id, self._form_cohorts, chosen=pick.id)
+            assert again is not None and again.campaign is not None
+            standing = again
+        place = standing.position
+        resume = place is not None and place.mode not in (Mode.MENU, Mode.SUBMITTED)
+        text = "/tiep" if resume else "/menu"
+        return standing, Incoming(text=text), [choosing.header(lang, pick)]
+
+    async def _run_engine(
+        self,
+        unit: Unit,
+        channel: str,
+        chat_id: str,
+        conv_id: int,
+        stored: tuple[ConversationState, int | None, ConversationState | None],
+        chat: ConversationState,
+        incoming: Incoming,
         user: UserRec,
         agency: AgencyRec,
         campaign: CampaignRec,
         sub: SubmissionRec,
+        before: list[Reply],
     ) -> Outcome:
+        """Run the engine on the person's place in `campaign` joined with the chat's own
+        state (`chat`); store what changed of each. `stored` is what was read: the chat's
+        state, the user it is bound to, the person's position (None: none yet)."""
+        stored_chat, bound, position = stored
+        state = choosing.merged(chat, position)
         form = self.forms[campaign.form_id]
         answers = await unit.load_answers(sub.id)
         now = self.clock()
@@ -336,14 +435,23 @@ class Phieu:
                 sub.id, Status(sub.status), new, user.id, now, note="late" if late else None
             ):
                 raise SubmissionMoved
-        await unit.save_conversation(conv_id, step.state, user.id)
+        # The place goes to the person's position in this campaign, the rest to the chat:
+        # each written only when it changed (an answer costs one statement more than when
+        # the chat row held both; tests/integration/test_capacity.py counts them).
+        place = choosing.position_part(step.state)
+        if position is None or place != choosing.position_part(position):
+            await unit.save_position(user.id, campaign.id, place, now)
+        new_chat = choosing.chat_part(step.state, campaign.id)
+        if new_chat != stored_chat or bound != user.id:
+            await unit.save_conversation(conv_id, new_chat, user.id)
         if step.state.lang != state.lang:
             await unit.set_user_lang(user.id, step.state.lang)
-        payloads = [p for r in step.replies for p in reply_payloads(channel, r)]
+        replies = (*before, *step.replies)
+        payloads = [p for r in replies for p in reply_payloads(channel, r)]
         await unit.enqueue_many(channel, chat_id, payloads)
         if any(e.name == "submitted" for e in step.events):
             await self._notify_reviewers(unit, agency, form)
-        return Outcome(step=step, replies=len(step.replies))
+        return Outcome(step=step, replies=len(replies))
 
     async def _previous(
         self,

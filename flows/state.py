@@ -64,6 +64,9 @@ class ConversationState:
     # Where the official was before /sua or /kad took them elsewhere: asked again once that
     # detour is answered or skipped, if still open (NEWCOMER #10, "keep the official's place").
     back_to: str | None = None
+    # The campaign this chat is answering, when the agency has several open (issue #9); a
+    # chat-level field the engine never reads (the service keeps each campaign's place).
+    campaign: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -89,6 +92,7 @@ class ConversationState:
             album=data.get("album"),
             back_to=data.get("back_to"),
             split=data.get("split"),
+            campaign=data.get("campaign") if isinstance(data.get("campaign"), int) else None,
         )
 
     def copy(self) -> ConversationState:

@@ -7,7 +7,7 @@ campaign_agencies (archived agencies left out, once agencies can be archived).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
+    false,
     func,
     insert,
     or_,
@@ -55,21 +56,64 @@ def cohort_listed(cohorts: Any, cohort: Any, postgres: bool) -> ColumnElement[bo
     if postgres:
         return cast(cohorts, postgresql.JSONB).has_key(cohort)
     listed = func.json_each(cohorts).table_valued("value")
-    return exists(select(1).select_from(listed).where(listed.c.value == cohort))
+    # correlate_except: the campaign and agency are the enclosing query's, however deep.
+    return exists(
+        select(1).select_from(listed).where(listed.c.value == cohort).correlate_except(listed)
+    )
 
 
 def targets(campaign: Any, agency: Any, postgres: bool) -> ColumnElement[bool]:
     """SQL: `campaign` (the Campaign entity or an alias) targets `agency` (the same)."""
     named = exists(
-        select(1).where(
-            CampaignAgency.campaign_id == campaign.id, CampaignAgency.agency_id == agency.id
-        )
+        select(1)
+        .where(CampaignAgency.campaign_id == campaign.id, CampaignAgency.agency_id == agency.id)
+        .correlate_except(CampaignAgency)
     )
     either = or_(cohort_listed(campaign.cohorts, agency.cohort, postgres), named)
     archived: InstrumentedAttribute[Any] | None = getattr(Agency, "archived_at", None)
     if archived is not None:  # agencies.archived_at comes with the desk's work (issue #9)
         return and_(agency.archived_at.is_(None), either)
     return either
+
+
+# Forms a service serves: (form id, cohorts it is for; empty = every cohort), sorted.
+FormCohorts = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def forms_key(forms: Mapping[str, Collection[str]] | Collection[str]) -> FormCohorts:
+    """Forms by id → cohorts (a bare collection of ids: every cohort each), as a hashable
+    key for cached statements."""
+    pairs = forms.items() if isinstance(forms, Mapping) else ((f, ()) for f in forms)
+    return tuple(sorted((f, tuple(sorted(c))) for f, c in pairs))
+
+
+def offered(campaign: Any, agency: Any, forms: FormCohorts, postgres: bool) -> ColumnElement[bool]:
+    """SQL: `campaign` is open and offered to `agency` by a service serving `forms`.
+
+    It names the agency, or lists its cohort and its form is for that cohort (a form is
+    never answered by a cohort it was not written for, unless an agency is named); only
+    forms served count (a form this code cannot load is never offered).
+    """
+    served = [form_id for form_id, _ in forms]
+    for_all = [form_id for form_id, cohorts in forms if not cohorts]
+    by_cohort: dict[str, list[str]] = {}
+    for form_id, cohorts in forms:
+        for cohort in cohorts:
+            by_cohort.setdefault(cohort, []).append(form_id)
+    takes = [campaign.form_id.in_(for_all)] if for_all else []
+    takes += [and_(agency.cohort == k, campaign.form_id.in_(ids)) for k, ids in by_cohort.items()]
+    by_cohort_ok = and_(
+        or_(*takes) if takes else false(), cohort_listed(campaign.cohorts, agency.cohort, postgres)
+    )
+    named = exists(
+        select(1)
+        .where(CampaignAgency.campaign_id == campaign.id, CampaignAgency.agency_id == agency.id)
+        .correlate_except(CampaignAgency)
+    )
+    where = [campaign.status == "open", campaign.form_id.in_(served) if served else false()]
+    if getattr(Agency, "archived_at", None) is not None:
+        where.append(agency.archived_at.is_(None))
+    return and_(*where, or_(by_cohort_ok, named))
 
 
 def _check_cohorts(cohorts: Iterable[str]) -> list[str]:
@@ -234,12 +278,20 @@ class CampaignsUnit(UnitBase):
         )
         return [AgencyRec(**fields(r)) for r in await self._exec(stmt)]
 
-    async def open_campaigns_for_agency(self, agency_id: int) -> list[CampaignRec]:
-        """The open campaigns that target an agency, oldest first."""
+    async def open_campaigns_for_agency(
+        self, agency_id: int, forms: Mapping[str, Collection[str]] | None = None
+    ) -> list[CampaignRec]:
+        """The open campaigns that target an agency, oldest first. With `forms` (form id →
+        cohorts it is for, as Unit.standing takes them), those a service serving these
+        forms offers the agency's officials (see `offered`): what they choose from."""
+        if forms is None:
+            where = and_(Campaign.status == "open", targets(Campaign, Agency, self._postgres))
+        else:
+            where = offered(Campaign, Agency, forms_key(forms), self._postgres)
         stmt = (
             select(Campaign)
             .join(Agency, Agency.id == agency_id)
-            .where(Campaign.status == "open", targets(Campaign, Agency, self._postgres))
+            .where(where)
             .order_by(Campaign.opened_at, Campaign.id)
         )
         return [campaign_rec(fields(r)) for r in await self._exec(stmt)]

@@ -14,10 +14,8 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
-    false,
     func,
     insert,
-    or_,
     select,
     true,
     update,
@@ -28,13 +26,12 @@ from sqlalchemy.orm import aliased
 from flows.machines import SUBMISSION_TRANSITIONS, Status
 from flows.state import Answer, ConversationState
 from storage._base import UnitBase, fields, log
-from storage._campaigns import campaign_rec, cohort_listed
+from storage._campaigns import FormCohorts, campaign_rec, forms_key, offered
 from storage.models import (
     Agency,
     AnswerHistory,
     AnswerRow,
     Campaign,
-    CampaignAgency,
     Identity,
     Position,
     Submission,
@@ -77,8 +74,6 @@ def _answer(data: dict[str, Any] | None) -> Answer | None:
     return None if data is None else Answer.from_json(data)
 
 
-# Forms as Unit.standing takes them: (form id, cohorts it is for; empty = every cohort).
-FormCohorts = tuple[tuple[str, tuple[str, ...]], ...]
 _PREFIXES = (("ag__", Agency), ("ca__", Campaign), ("su__", Submission))
 
 
@@ -97,29 +92,9 @@ def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
     locked and its newest version returned even if another unit held it. SQLite needs no
     row lock (the unit holds the database) and has no LATERAL: a plain outer join.
     """
-    served = [form_id for form_id, _ in forms]
-    for_all = [form_id for form_id, cohorts in forms if not cohorts]
-    by_cohort: dict[str, list[str]] = {}
-    for form_id, cohorts in forms:
-        for cohort in cohorts:
-            by_cohort.setdefault(cohort, []).append(form_id)
 
     def targeted(c: Any) -> Any:
-        takes = [c.form_id.in_(for_all)] if for_all else []
-        takes += [and_(Agency.cohort == k, c.form_id.in_(ids)) for k, ids in by_cohort.items()]
-        by_cohort_ok = and_(
-            or_(*takes) if takes else false(), cohort_listed(c.cohorts, Agency.cohort, postgres)
-        )
-        named = (
-            select(CampaignAgency.agency_id)
-            .where(CampaignAgency.campaign_id == c.id, CampaignAgency.agency_id == Agency.id)
-            .exists()
-        )
-        where = [c.status == "open", c.form_id.in_(served) if served else false()]
-        archived = getattr(Agency, "archived_at", None)
-        if archived is not None:
-            where.append(archived.is_(None))
-        return and_(*where, or_(by_cohort_ok, named))
+        return offered(c, Agency, forms, postgres)
 
     pick = aliased(Campaign)
     chosen = bindparam("chosen", type_=Integer)
@@ -209,9 +184,7 @@ class SubmissionsUnit(UnitBase):
         unit ends (PostgreSQL: FOR UPDATE; SQLite: the unit holds the database), so answers
         read next are exactly what is stored.
         """
-        pairs = forms.items() if isinstance(forms, Mapping) else ((f, ()) for f in forms)
-        key: FormCohorts = tuple(sorted((f, tuple(sorted(c))) for f, c in pairs))
-        stmt = _standing_statement(self._postgres, key)
+        stmt = _standing_statement(self._postgres, forms_key(forms))
         params = {"channel": channel, "external_id": external_id, "chosen": chosen}
         row = (await self._exec(stmt, params)).one_or_none()
         if row is None:

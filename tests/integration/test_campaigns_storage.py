@@ -188,8 +188,17 @@ async def test_standing_counts_the_agency_s_campaigns_and_honours_the_choice(
         # Listed by cohort, but the form is for huyện: never offered to a sở by cohort.
         await u.add_campaign("so-form-huyen", 1, "H", date(2026, 11, 26), cohorts=["so"])
         await u.save_position(user.id, yearly.id, ConversationState(Mode.ANSWERING, "2.1"))
+        minh = await u.add_user("Minh", ag["SO2"].id, "official")
+        await u.bind_identity(minh.id, "telegram", "t2", None)
     forms["so-form-huyen"] = ("huyen",)
     async with storage.unit() as u:
+        # Sở Hai is in the yearly campaign only: the website survey names Sở Một alone.
+        other = await u.standing("telegram", "t2", forms, chosen=web.id)
+        assert other is not None and other.campaign is not None
+        assert (other.campaigns_open, other.campaign.id) == (1, yearly.id)
+        offered = await u.open_campaigns_for_agency(ag["SO1"].id, forms)
+        assert [c.id for c in offered] == [yearly.id, web.id]
+        assert [c.id for c in await u.open_campaigns_for_agency(ag["SO2"].id, forms)] == [yearly.id]
         newest = await u.standing("telegram", "t1", forms)
         picked = await u.standing("telegram", "t1", forms, chosen=yearly.id)
         stale = await u.standing("telegram", "t1", forms, chosen=424242)

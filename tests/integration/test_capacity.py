@@ -101,6 +101,34 @@ async def test_an_answer_costs_at_most_ten_statements_and_one_commit(storage: St
     assert len(counted.statements) <= 2
 
 
+async def test_an_answer_with_a_message_id_costs_one_statement_more(storage: Storage) -> None:
+    """Issue #9 keeps a person's place per campaign (`positions`) apart from the chat row:
+    an answer from a message Telegram numbers (the chat remembers it, so an edit of that
+    message re-answers the item) writes both rows, 11 statements instead of 10. Without a
+    message id (the console) the chat row is unchanged and not written (the test above)."""
+    async with storage.unit() as u:
+        await u.add_campaign(FORM, 1, "2026", date(2026, 11, 26))
+    await _official(storage)
+    phieu = Phieu(storage, clock=lambda: NOW)
+    sender = Sender("id-STTTT", "Lan", "vi")
+
+    async def send(text: str, update_id: str) -> Any:
+        incoming = Incoming(text=text, message_id=update_id)
+        return await phieu.handle("telegram", "id-STTTT", update_id, incoming, sender)
+
+    await send("/tiep", "1")
+    counted = Counted(storage)
+    counted.on = True
+    outcome = await send("2026", "2")
+    counted.on = False
+    assert outcome.step is not None and outcome.step.changes == {"1.1": Answer(2026)}
+    ran = [s for s in counted.statements if s != "BEGIN IMMEDIATE" and not s.startswith("NOTIFY")]
+    assert len(ran) <= 11, ran
+    assert any(s.startswith("INSERT INTO positions") for s in ran), ran
+    assert any(s.startswith("UPDATE conversations") for s in ran), ran
+    assert counted.commits == 1
+
+
 # -- Unit.standing -------------------------------------------------------------------------------
 
 

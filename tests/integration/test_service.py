@@ -99,9 +99,7 @@ class Chat:
         return "\n".join(r.payload["text"] for r in fresh)
 
     async def state(self) -> ConversationState:
-        async with self.phieu.storage.unit() as unit:
-            _, state, _ = await unit.lock_conversation(self.channel, self.chat_id)
-        return state
+        return await self.phieu.state_of(self.channel, self.chat_id, self.sender.external_id)
 
 
 @dataclass
@@ -192,7 +190,7 @@ async def test_duplicate_update_changes_nothing(world: World) -> None:
 # -- (b) a crash before the commit leaves nothing, and the redelivery works once ---------------
 
 
-@pytest.mark.parametrize("failing", ["apply_changes", "save_conversation", "enqueue_many"])
+@pytest.mark.parametrize("failing", ["apply_changes", "save_position", "enqueue_many"])
 async def test_crash_before_commit_stores_nothing_and_redelivery_succeeds_once(
     world: World, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
