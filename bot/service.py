@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ from storage.repository import Storage, Unit
 from storage.retry import DEFAULT_POLICY, RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _CONFLICT_RETRIES = 3
 _TURN_POLL = 0.02  # seconds between looks at whether an older update was applied
@@ -173,13 +174,17 @@ class Phieu:
                 log.debug("%s waits for older update %s of its chat", what, turn.older)
                 await asyncio.sleep(_TURN_POLL)
 
+    def _today(self) -> date:
+        """Today in Việt Nam: campaigns open on a date there (Campaign.opens_on)."""
+        return self.clock().astimezone(VN).date()
+
     async def state_of(self, channel: str, chat_id: str, external_id: str) -> ConversationState:
         """Where a chat stands as the engine sees it: the person's place in the chat's
         campaign joined with the chat's own fields (tests, the console, support)."""
         async with self.storage.unit() as unit:
             _, chat, _ = await unit.lock_conversation(channel, chat_id)
             standing = await unit.standing(
-                channel, external_id, self._form_cohorts, chosen=chat.campaign
+                channel, external_id, self._form_cohorts, chosen=chat.campaign, today=self._today()
             )
         position = None
         campaign = standing.campaign if standing is not None else None
@@ -253,7 +258,11 @@ class Phieu:
         # Who, which agency, campaign, submission and place: one statement (the submission
         # locked). The campaign is the one this chat chose, if it still may answer it.
         standing = await unit.standing(
-            channel, sender.external_id, self._form_cohorts, chosen=state.campaign
+            channel,
+            sender.external_id,
+            self._form_cohorts,
+            chosen=state.campaign,
+            today=self._today(),
         )
         fresh = state == ConversationState()
         # A chat Phiếu has never answered speaks the language the chat app reports.
@@ -363,7 +372,7 @@ class Phieu:
         pressed = choosing.picked_id(incoming) is not None
         if current is not None and not pressed and not choosing.is_switch(incoming):
             return standing, incoming, []
-        offered = await unit.open_campaigns_for_agency(agency.id, self._form_cohorts)
+        offered = await unit.open_campaigns_for_agency(agency.id, self._form_cohorts, self._today())
         offered = [c for c in offered if c.form_id in self.forms]
         pick = choosing.chosen(incoming, offered) if (pressed or current is None) else None
         if pick is None:
@@ -379,7 +388,9 @@ class Phieu:
             await unit.save_conversation(conv_id, choosing.chat_part(state, None), standing.user.id)
             return None
         if pick.id != standing.campaign.id:
-            again = await unit.standing(channel, external_id, self._form_cohorts, chosen=pick.id)
+            again = await unit.standing(
+                channel, external_id, self._form_cohorts, chosen=pick.id, today=self._today()
+            )
             assert again is not None and again.campaign is not None
             standing = again
         place = standing.position

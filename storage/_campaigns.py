@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     and_,
     bindparam,
     cast,
@@ -36,10 +37,12 @@ from storage.models import (
     Agency,
     Campaign,
     CampaignAgency,
+    Identity,
     Position,
+    User,
     utcnow,
 )
-from storage.records import AgencyRec, CampaignRec
+from storage.records import AgencyRec, CampaignRec, IdentityRec, UserRec
 
 _SAVE_POSITION_COLUMNS = ("state", "updated_at")
 
@@ -90,7 +93,8 @@ def forms_key(forms: Mapping[str, Collection[str]] | Collection[str]) -> FormCoh
 def offered(campaign: Any, agency: Any, forms: FormCohorts, postgres: bool) -> ColumnElement[bool]:
     """SQL: `campaign` is open and offered to `agency` by a service serving `forms`.
 
-    It names the agency, or lists its cohort and its form is for that cohort (a form is
+    Executed with :today (the local date, or None for any date). It names the agency, or
+    lists its cohort and its form is for that cohort (a form is
     never answered by a cohort it was not written for, unless an agency is named); only
     forms served count (a form this code cannot load is never offered).
     """
@@ -110,7 +114,13 @@ def offered(campaign: Any, agency: Any, forms: FormCohorts, postgres: bool) -> C
         .where(CampaignAgency.campaign_id == campaign.id, CampaignAgency.agency_id == agency.id)
         .correlate_except(CampaignAgency)
     )
-    where = [campaign.status == "open", campaign.form_id.in_(served) if served else false()]
+    today = bindparam("today", type_=Date)
+    where = [
+        campaign.status == "open",
+        campaign.form_id.in_(served) if served else false(),
+        # Not before its open date (in Việt Nam); :today NULL leaves the date out.
+        or_(campaign.opens_on.is_(None), today.is_(None), campaign.opens_on <= today),
+    ]
     if getattr(Agency, "archived_at", None) is not None:
         where.append(agency.archived_at.is_(None))
     return and_(*where, or_(by_cohort_ok, named))
@@ -279,11 +289,15 @@ class CampaignsUnit(UnitBase):
         return [AgencyRec(**fields(r)) for r in await self._exec(stmt)]
 
     async def open_campaigns_for_agency(
-        self, agency_id: int, forms: Mapping[str, Collection[str]] | None = None
+        self,
+        agency_id: int,
+        forms: Mapping[str, Collection[str]] | None = None,
+        today: date | None = None,
     ) -> list[CampaignRec]:
         """The open campaigns that target an agency, oldest first. With `forms` (form id →
         cohorts it is for, as Unit.standing takes them), those a service serving these
-        forms offers the agency's officials (see `offered`): what they choose from."""
+        forms offers the agency's officials on `today` (see `offered`): what they choose
+        from."""
         if forms is None:
             where = and_(Campaign.status == "open", targets(Campaign, Agency, self._postgres))
         else:
@@ -294,7 +308,46 @@ class CampaignsUnit(UnitBase):
             .where(where)
             .order_by(Campaign.opened_at, Campaign.id)
         )
-        return [campaign_rec(fields(r)) for r in await self._exec(stmt)]
+        params = {"today": today} if forms is not None else None
+        return [campaign_rec(fields(r)) for r in await self._exec(stmt, params)]
+
+    async def agencies_by_codes(self, codes: Iterable[str]) -> dict[str, AgencyRec]:
+        """Agencies by code, matched without regard to case; the key is the code as given.
+        Codes not found are absent from the result."""
+        wanted = {c.strip().upper(): c for c in codes if c.strip()}
+        if not wanted:
+            return {}
+        stmt = select(Agency).where(func.upper(Agency.code).in_(list(wanted)))
+        found: dict[str, AgencyRec] = {}
+        for row in await self._exec(stmt):
+            rec = AgencyRec(**fields(row))
+            found[wanted[rec.code.upper()]] = rec
+        return found
+
+    async def campaign_officials(self, campaign_id: int) -> list[tuple[UserRec, list[IdentityRec]]]:
+        """The officials of a campaign's target agencies, each with their chat identities
+        (none for one who never opened the bot): who a notice about the campaign reaches."""
+        stmt = (
+            select(User, Identity.id.label("identity_id"))
+            .join(Agency, Agency.id == User.agency_id)
+            .join(Campaign, Campaign.id == campaign_id)
+            .outerjoin(Identity, Identity.user_id == User.id)
+            .where(User.role == "official", targets(Campaign, Agency, self._postgres))
+            .order_by(User.id, Identity.id)
+        )
+        rows = (await self._exec(stmt)).all()
+        ids = [r.identity_id for r in rows if r.identity_id is not None]
+        idents: dict[int, IdentityRec] = {}
+        if ids:
+            for row in await self._exec(select(Identity).where(Identity.id.in_(ids))):
+                idents[row.id] = IdentityRec(**fields(row))
+        out: dict[int, tuple[UserRec, list[IdentityRec]]] = {}
+        for r in rows:
+            data = {k: v for k, v in fields(r).items() if k != "identity_id"}
+            user = out.setdefault(data["id"], (UserRec(**data), []))
+            if r.identity_id is not None:
+                user[1].append(idents[r.identity_id])
+        return list(out.values())
 
     # -- positions --------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Literal, overload
 
@@ -173,6 +173,7 @@ class SubmissionsUnit(UnitBase):
         external_id: str,
         forms: Mapping[str, Collection[str]] | Collection[str],
         chosen: int | None = None,
+        today: date | None = None,
     ) -> StandingRec | None:
         """A chat account's user, agency, campaign, submission and position, in one statement.
 
@@ -180,12 +181,19 @@ class SubmissionsUnit(UnitBase):
         cohort; a bare collection of ids means every cohort for each). The campaign is
         `chosen` (the chat's pick) when it is open and targets the agency, else the newest
         open campaign that does (see _standing_statement); `campaigns_open` counts those.
+        With `today` (the date in Việt Nam), a campaign whose open date is later is not open
+        yet for officials.
         None for a stranger. The submission, when there is one, stays locked until this
         unit ends (PostgreSQL: FOR UPDATE; SQLite: the unit holds the database), so answers
         read next are exactly what is stored.
         """
         stmt = _standing_statement(self._postgres, forms_key(forms))
-        params = {"channel": channel, "external_id": external_id, "chosen": chosen}
+        params = {
+            "channel": channel,
+            "external_id": external_id,
+            "chosen": chosen,
+            "today": today,
+        }
         row = (await self._exec(stmt, params)).one_or_none()
         if row is None:
             return None

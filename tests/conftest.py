@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("dev", deadline=None, print_blob=True)
 settings.register_profile("ci", deadline=None, print_blob=True, derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(autouse=True)
+def _vietnamese_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`phieu` speaks the locale's language (issue #9): tests read Vietnamese output unless
+    they ask for English, whatever locale the machine running them has."""
+    for var in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")

@@ -15,14 +15,33 @@ from bot.cli.agencies import agencies_app
 from bot.cli.campaign import campaign_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
+from bot.cli.lang import LANG_FLAG, LocalisedGroup, t
 from bot.config import ConfigError, Settings, load_settings
+from flows.i18n import N_
 from storage.database import DatabaseSetupError
 from storage.repository import Storage
 
 app = typer.Typer(
-    help="Phiếu — thu thập phiếu đánh giá mức độ ứng dụng CNTT qua Telegram, Zalo và console.",
+    cls=LocalisedGroup,
+    help=N_("Phiếu — thu thập phiếu đánh giá mức độ ứng dụng CNTT qua Telegram, Zalo và console."),
     no_args_is_help=True,
 )
+
+
+@app.callback()
+def root(
+    lang: str | None = typer.Option(
+        None,
+        LANG_FLAG,
+        help=N_(
+            "Ngôn ngữ của lệnh: vi (mặc định) hoặc en; không nêu thì theo LC_ALL/LANG. Đặt "
+            "ngay sau phieu: phieu --lang en campaign list"
+        ),
+    ),
+) -> None:
+    """The language itself is read before parsing (bot/cli/lang.py: LocalisedGroup)."""
+
+
 app.add_typer(forms_app, name="forms")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(campaign_app, name="campaign")
@@ -51,7 +70,7 @@ def setting_of(db: Path | None) -> str:
 
 def database_problem(error: DatabaseSetupError) -> typer.Exit:
     """Say once, on stderr, why the database cannot be used; the exit to raise (code 2)."""
-    typer.echo(f"Lỗi cấu hình: {error}", err=True)
+    typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(error)), err=True)
     return typer.Exit(2)
 
 
@@ -76,7 +95,7 @@ def with_storage(
     except DatabaseSetupError as e:
         raise database_problem(e) from None
     except ConfigError as e:  # found once running, e.g. a token Telegram refuses
-        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
         raise typer.Exit(2) from None
 
 
@@ -89,12 +108,21 @@ def _tty_lines() -> Iterator[str]:
             return
 
 
-@app.command()
+@app.command(
+    help=N_(
+        "Trò chuyện trong cửa sổ dòng lệnh như cán bộ của một cơ quan (lần đầu: tự tạo cơ "
+        "quan mẫu)."
+    )
+)
 def chat(
-    db: Path | None = typer.Option(None, "--db", help="Tệp SQLite (mặc định ./phieu.db)"),
-    agency: str | None = typer.Option(None, "--agency", help="Mã cơ quan"),
-    script: Path | None = typer.Option(None, "--script", help="Mỗi dòng là một tin nhắn"),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    db: Path | None = typer.Option(None, "--db", help=N_("Tệp SQLite (mặc định ./phieu.db)")),
+    agency: str | None = typer.Option(None, "--agency", help=N_("Mã cơ quan")),
+    script: Path | None = typer.Option(
+        None, "--script", help=N_("Tệp văn bản, mỗi dòng là một tin nhắn")
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
+    ),
 ) -> None:
     """Chat in the terminal as an agency's official (a demo agency on first run)."""
     _setup_logging(verbose)
@@ -108,7 +136,7 @@ def chat(
             lines: Iterator[str] = iter(script.read_text(encoding="utf-8").splitlines())
             await run_lines(phieu, user, lines, typer.echo, echo=True, comments=True)
         elif sys.stdin.isatty():
-            typer.echo("Phiếu — gõ /help để xem lệnh, /quit để thoát.\n")
+            typer.echo(t(N_("Phiếu — gõ /help để xem lệnh, /quit để thoát.")) + "\n")
             await run_lines(phieu, user, _tty_lines(), typer.echo)
         else:
             await run_lines(phieu, user, iter(sys.stdin.readline, ""), typer.echo, echo=True)
@@ -116,7 +144,7 @@ def chat(
     with_storage(database_url(db), main, setting_of(db))
 
 
-run_app = typer.Typer(help="Chạy bot trên một kênh.", no_args_is_help=True)
+run_app = typer.Typer(help=N_("Chạy bot trên một kênh."), no_args_is_help=True)
 app.add_typer(run_app, name="run")
 
 
@@ -128,14 +156,25 @@ def _settings(webhook: bool = False) -> Settings:
         SendSettings.from_env()  # checked here, so a bad rate stops start-up politely
         return load_settings(webhook=webhook)
     except ConfigError as e:
-        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
         raise typer.Exit(2) from None
 
 
-@run_app.command("telegram")
+@run_app.command(
+    "telegram",
+    help=N_(
+        "Telegram theo cách hỏi liên tục (long polling): cho một máy (máy xách tay, máy chủ nhỏ)."
+    ),
+)
 def run_telegram(
-    no_worker: bool = typer.Option(False, "--no-worker", help="Không gửi tin (chạy worker riêng)"),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    sending: bool = typer.Option(
+        True,
+        "--worker/--no-worker",
+        help=N_("Gửi tin ngay trong tiến trình này (--no-worker: chạy phieu worker riêng)"),
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
+    ),
 ) -> None:
     """Telegram by long polling: for one machine (a laptop, a small server)."""
     _setup_logging(verbose)
@@ -144,16 +183,20 @@ def run_telegram(
 
     with_storage(
         settings.database_url,
-        lambda storage: run_polling(settings, storage, with_worker=not no_worker),
+        lambda storage: run_polling(settings, storage, with_worker=sending),
     )
 
 
-@app.command()
+@app.command(help=N_("Máy chủ webhook (aiohttp): POST /telegram/webhook, GET /healthz."))
 def serve(
-    no_worker: bool = typer.Option(
-        False, "--no-worker", help="Không chạy worker dự phòng (trả lời vẫn gửi ngay)"
+    sending: bool = typer.Option(
+        True,
+        "--worker/--no-worker",
+        help=N_("Chạy cả worker dự phòng (--no-worker: không; trả lời vẫn gửi ngay)"),
     ),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
+    ),
 ) -> None:
     """Webhook server (aiohttp): POST /telegram/webhook, GET /healthz."""
     _setup_logging(verbose)
@@ -164,7 +207,7 @@ def serve(
 
     async def build() -> web.Application:
         storage = await Storage.open(settings.database_url)
-        app_ = make_web_app(settings, storage, make_bot(settings), with_worker=not no_worker)
+        app_ = make_web_app(settings, storage, make_bot(settings), with_worker=sending)
 
         async def close_storage(_: web.Application) -> None:
             await storage.close()
@@ -177,19 +220,25 @@ def serve(
     except DatabaseSetupError as e:
         raise database_problem(e) from None
     except ConfigError as e:
-        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
         raise typer.Exit(2) from None
 
 
-@app.command()
+@app.command(help=N_("Chỉ gửi các tin đang chờ (chạy cạnh phieu serve --no-worker)."))
 def worker(
     rate: float | None = typer.Option(
-        None, "--rate", help="Tin/giây của cả bot, chia cho mọi tiến trình gửi (PHIEU_SEND_RATE)"
+        None,
+        "--rate",
+        help=N_("Số tin/giây của cả bot, chia cho mọi tiến trình gửi (PHIEU_SEND_RATE)"),
     ),
     health_port: int | None = typer.Option(
-        None, "--health-port", help="Cổng cho GET /healthz (503 khi mất cơ sở dữ liệu)"
+        None,
+        "--health-port",
+        help=N_("Cổng cho GET /healthz (503 khi mất cơ sở dữ liệu)"),
     ),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
+    ),
 ) -> None:
     """Only send queued messages (run beside `phieu serve --no-worker`)."""
     _setup_logging(verbose)

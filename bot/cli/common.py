@@ -1,29 +1,64 @@
 """What every administration command shares: the database option, one transaction per
-command, dates and choices read from the command line, the vocabularies it checks."""
+command, dates and choices read from the command line, the vocabularies it checks, and
+messages in the language of the run (bot/cli/lang.py) — a database error never shows
+through as "UNIQUE constraint failed" (issue #9)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
-from flows.i18n import translate
+from bot.cli.lang import language, t
+from flows.i18n import N_, translate
 from flows.parsing import Confirm, Ok, Problem
 from storage.database import DatabaseSetupError
 from storage.records import Conflict
 from storage.repository import Storage, Unit
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 TZ = "Asia/Ho_Chi_Minh"
 COHORTS = ("so", "huyen", "xa")
 ROLES = ("official", "reviewer", "admin")
+# How cohorts are written by people (issue #9: "huyện", "sở", "xã"), folded → code.
+_COHORT_WORDS = {
+    "so": "so",
+    "sở": "so",
+    "huyen": "huyen",
+    "huyện": "huyen",
+    "xa": "xa",
+    "xã": "xa",
+}
 
-DB_OPTION = typer.Option(None, "--db", help="Tệp SQLite (mặc định DATABASE_URL hoặc ./phieu.db)")
+DB_OPTION = typer.Option(
+    None,
+    "--db",
+    metavar=N_("TỆP"),
+    help=N_("Tệp SQLite (mặc định: DATABASE_URL, nếu không có thì ./phieu.db)"),
+)
+
+
+def say(msgid: str, /, **params: Any) -> None:
+    """Print a catalog text (stdout), in the language of the run."""
+    typer.echo(t(msgid, **params))
+
+
+def fail(msgid: str, exit_code: int = 2, /, **params: Any) -> NoReturn:
+    """Print a catalog text on stderr and stop the command with `exit_code` (2: bad input,
+    1: refused)."""
+    typer.echo(t(msgid, **params), err=True)
+    raise typer.Exit(exit_code)
 
 
 def url_of(db: Path | None) -> str | None:
@@ -32,8 +67,43 @@ def url_of(db: Path | None) -> str | None:
     return os.environ.get("DATABASE_URL") or None
 
 
+# Constraint names (PostgreSQL) and table.column (SQLite) → what the administrator is told.
+_CONFLICTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("uq_agencies_code", "agencies.code"), N_("mã cơ quan này đã có")),
+    (
+        ("uq_identities_channel_external_id", "identities.channel"),
+        N_("tài khoản chat này đã gắn với một người khác"),
+    ),
+    (("uq_invites_code_hash", "invites.code_hash"), N_("mã mời này đã có")),
+    (("pk_campaign_agencies", "campaign_agencies."), N_("cơ quan đã thuộc đợt này")),
+    (
+        ("uq_submissions_campaign_id_agency_id", "submissions."),
+        N_("cơ quan đã có phiếu trong đợt này"),
+    ),
+)
+
+
+def describe_conflict(message: str) -> str:
+    """The database's refusal, said in the language of the run (never its own words)."""
+    for keys, msgid in _CONFLICTS:
+        if any(k in message for k in keys):
+            return t(msgid)
+    if re.search(r"foreign key", message, re.IGNORECASE):
+        return t(N_("dữ liệu tham chiếu tới một bản ghi không có (cơ quan, đợt hoặc người)"))
+    if re.search(r"unique|duplicate", message, re.IGNORECASE):
+        return t(N_("dữ liệu trùng với một bản ghi đã có"))
+    if re.search(r"check constraint|violates check", message, re.IGNORECASE):
+        return t(N_("giá trị không nằm trong danh sách cho phép"))
+    return t(N_("cơ sở dữ liệu từ chối thay đổi này"))
+
+
 def in_unit(db: Path | None, work: Callable[[Unit], Awaitable[T]]) -> T:
-    """Run one transaction against the configured database from a sync CLI command."""
+    """Run one transaction against the configured database from a sync CLI command.
+
+    Refusals of the database become one sentence in the run's language (exit 1); a database
+    that cannot be used is a configuration error (exit 2). The database's own text goes to
+    the log (INFO), never to the administrator's screen.
+    """
 
     async def main() -> T:
         storage = await Storage.open(url_of(db), setting="--db" if db else "DATABASE_URL")
@@ -46,26 +116,63 @@ def in_unit(db: Path | None, work: Callable[[Unit], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except Conflict as e:
-        typer.echo(f"Không lưu được: {e}", err=True)
-        raise typer.Exit(1) from None
+        log.info("refused by the database: %s", e)
+        fail(
+            N_("Không lưu được: {reason}. Không có gì thay đổi."),
+            1,
+            reason=describe_conflict(str(e)),
+        )
     except DatabaseSetupError as e:
-        typer.echo(f"Lỗi cấu hình: {e}", err=True)
-        raise typer.Exit(2) from None
+        fail(N_("Lỗi cấu hình: {error}"), 2, error=str(e))
+    except SQLAlchemyError as e:
+        log.info("database error: %s", e)
+        fail(
+            N_(
+                "Cơ sở dữ liệu đang bận hoặc không trả lời; không có gì thay đổi. Vui lòng "
+                "thử lại sau ít phút."
+            ),
+            1,
+        )
 
 
-def parse_day(text: str) -> date:
+def today_local() -> date:
+    """Today in Việt Nam (deadlines are dates in Asia/Ho_Chi_Minh)."""
+    return datetime.now(ZoneInfo(TZ)).date()
+
+
+def parse_day(text: str, option: str = "") -> date:
+    """A date written DD/MM/YYYY (also D/M/YYYY, with - or .); stops with an example if not."""
+    cleaned = text.strip().replace("-", "/").replace(".", "/")
     try:
-        return datetime.strptime(text.strip(), "%d/%m/%Y").date()
+        return datetime.strptime(cleaned, "%d/%m/%Y").date()
     except ValueError:
-        typer.echo(f"Ngày không hợp lệ: {text!r}. Ví dụ: 26/11/2026", err=True)
-        raise typer.Exit(2) from None
+        fail(
+            N_("{option}Ngày không hợp lệ: {text!r}. Ví dụ: 26/11/2026"),
+            option=f"{option}: " if option else "",
+            text=text,
+        )
+
+
+def day(value: date) -> str:
+    return f"{value:%d/%m/%Y}"
 
 
 def choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        typer.echo(f"{name} phải là một trong: {', '.join(allowed)}", err=True)
-        raise typer.Exit(2)
+        fail(N_("{name} phải là một trong: {allowed}"), name=name, allowed=", ".join(allowed))
     return value
+
+
+def cohort_code(option: str, value: str) -> str:
+    """A cohort as people write it ("so", "Sở", "huyện") → its code; stops if unknown."""
+    code = _COHORT_WORDS.get(value.strip().lower())
+    if code is None:
+        fail(
+            N_("{option}: khối {value!r} không có. Dùng: so (sở, ban, ngành), huyen, xa."),
+            option=option,
+            value=value,
+        )
+    return code
 
 
 def contact_ok(option: str, read: Ok | Problem | Confirm) -> None:
@@ -74,7 +181,9 @@ def contact_ok(option: str, read: Ok | Problem | Confirm) -> None:
     the parser's message and example (exit 2), not later as a silently dropped prefill."""
     if isinstance(read, Ok):
         return
-    message = translate("vi", read.msgid, read.params)
-    example = f" Ví dụ: {read.example}" if isinstance(read, Problem) and read.example else ""
+    message = translate(language(), read.msgid, read.params)
+    example = ""
+    if isinstance(read, Problem) and read.example:
+        example = " " + t(N_("Ví dụ: {example}"), example=read.example)
     typer.echo(f"{option}: {message}{example}", err=True)
     raise typer.Exit(2)

@@ -8,10 +8,16 @@ from typing import Any
 
 import typer
 
+from bot.cli.common import fail, say
+from bot.cli.lang import language, t
+from flows.i18n import N_
 from flows.loader import FormError, builtin_forms, get_form, load_form_file
 from flows.model import Form, Heading, Question
 
-app = typer.Typer(help="Các mẫu phiếu (questionnaire definitions).", no_args_is_help=True)
+app = typer.Typer(
+    help=N_("Các mẫu phiếu: xem danh sách, xem nội dung, xuất, kiểm tra tệp định nghĩa."),
+    no_args_is_help=True,
+)
 
 
 def _form_or_exit(form_id: str) -> Form:
@@ -19,53 +25,63 @@ def _form_or_exit(form_id: str) -> Form:
         return get_form(form_id)
     except KeyError:
         known = ", ".join(sorted(builtin_forms()))
-        typer.echo(f"Không có mẫu phiếu '{form_id}'. Có: {known}", err=True)
-        raise typer.Exit(2) from None
+        fail(N_("Không có mẫu phiếu {form!r}. Có: {known}"), form=form_id, known=known)
 
 
-@app.command("list")
+@app.command("list", help=N_("Mã, tên và số câu hỏi của các mẫu phiếu."))
 def list_forms() -> None:
     """Ids, titles and item counts."""
     for form in builtin_forms().values():
         answerable = sum(q.answerable for q in form.questions)
-        typer.echo(f"{form.id}\tv{form.version}\t{answerable} mục\t{form.title.vi}")
+        n = t(N_("{n} mục"), n=answerable)
+        typer.echo(f"{form.id}\tv{form.version}\t{n}\t{form.title.get(language())}")
 
 
 def _describe(q: Question) -> str:
     bits = [q.type.value]
     if q.unit:
-        bits.append(q.unit.vi)
+        bits.append(q.unit.get(language()))
     if not q.required:
-        bits.append("không bắt buộc")
+        bits.append(t(N_("không bắt buộc")))
     if q.when:
-        bits.append(f"khi {q.when}")
+        bits.append(t(N_("khi {condition}"), condition=q.when))
     if q.evidence.value != "none":
-        bits.append(f"minh chứng: {q.evidence.value}")
+        bits.append(t(N_("minh chứng: {kind}"), kind=q.evidence.value))
     if q.na_allowed:
-        bits.append("cho phép không áp dụng")
+        bits.append(t(N_("cho phép không áp dụng")))
     if q.bonus:
-        bits.append("cộng điểm")
+        bits.append(t(N_("cộng điểm")))
     if q.formula:
         bits.append(f"= {q.formula}")
     return ", ".join(bits)
 
 
-@app.command("show")
-def show(form_id: str, lang: str = typer.Option("vi", help="vi hoặc en")) -> None:
+@app.command("show", help=N_("Nội dung mẫu phiếu: các mục, mã câu hỏi, câu hỏi, kiểu, đơn vị."))
+def show(
+    form_id: str = typer.Argument(..., help=N_("Mã mẫu phiếu")),
+    lang: str | None = typer.Option(
+        None, help=N_("Ngôn ngữ của mẫu phiếu: vi hoặc en (mặc định: ngôn ngữ của lệnh)")
+    ),
+) -> None:
     """The form as a readable outline: sections, ids, text, type, unit."""
+    lang = lang or language()
     form = _form_or_exit(form_id)
     typer.echo(f"{form.title.get(lang)}  [{form.id} v{form.version}]")
     src = form.source
-    typer.echo(
-        f"Nguồn: {src.document} ngày {src.date}, {src.issuer}"
-        + (f", {src.annex}" if src.annex else "")
+    source = t(
+        N_("Nguồn: {document} ngày {date}, {issuer}"),
+        document=src.document,
+        date=src.date,
+        issuer=src.issuer,
     )
+    typer.echo(source + (f", {src.annex}" if src.annex else ""))
     for section in form.sections:
-        mark = " (tiêu đề khôi phục)" if section.restored else ""
-        typer.echo(f"\nMỤC {section.id}. {section.title.get(lang)}{mark}")
+        mark = " " + t(N_("(tiêu đề khôi phục)")) if section.restored else ""
+        heading = t(N_("MỤC {id}."), id=section.id)
+        typer.echo(f"\n{heading} {section.title.get(lang)}{mark}")
         for node in section.outline:
             if isinstance(node, Heading):
-                printed = f" (in số {node.printed})" if node.printed else ""
+                printed = " " + t(N_("(in số {n})"), n=node.printed) if node.printed else ""
                 typer.echo(f"{'  ' * node.depth}{node.id}{printed}  {node.text.get(lang)}")
                 if node.help:
                     typer.echo(f"{'  ' * (node.depth + 1)}ℹ️ {node.help.get(lang)}")
@@ -122,17 +138,21 @@ def vars_of(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__slots__}
 
 
-@app.command("export")
-def export(form_id: str, fmt: str = typer.Option("json", "--format", help="json")) -> None:
+@app.command("export", help=N_("Mẫu phiếu dạng máy đọc được: mã, tên, nguồn và danh sách câu hỏi."))
+def export(
+    form_id: str = typer.Argument(..., help=N_("Mã mẫu phiếu")),
+    fmt: str = typer.Option("json", "--format", help=N_("Định dạng: json")),
+) -> None:
     """Machine-readable form: id, title, source and the flat list of items."""
     if fmt != "json":
-        typer.echo("Chỉ hỗ trợ --format json", err=True)
-        raise typer.Exit(2)
+        fail(N_("Chỉ hỗ trợ --format json"))
     typer.echo(json.dumps(export_data(_form_or_exit(form_id)), ensure_ascii=False, indent=2))
 
 
-@app.command("check")
-def check(path: Path) -> None:
+@app.command(
+    "check", help=N_("Kiểm tra một tệp định nghĩa mẫu phiếu; có lỗi thì in lỗi và thoát với mã 1.")
+)
+def check(path: Path = typer.Argument(..., help=N_("Tệp YAML định nghĩa mẫu phiếu"))) -> None:
     """Validate a definition file; exit code 1 with the errors if it is bad."""
     try:
         form = load_form_file(path)
@@ -140,6 +160,10 @@ def check(path: Path) -> None:
         for err in e.errors:
             typer.echo(err, err=True)
         raise typer.Exit(1) from None
-    typer.echo(
-        f"OK: {form.id} v{form.version}, {len(form.questions)} mục, {len(form.checks)} kiểm tra"
+    say(
+        N_("OK: {form} v{version}, {items} mục, {checks} kiểm tra"),
+        form=form.id,
+        version=str(form.version),
+        items=len(form.questions),
+        checks=len(form.checks),
     )

@@ -610,11 +610,14 @@ def test_admin_cli_agencies_campaigns_and_invites(tmp_path: Path) -> None:
     assert r.exit_code == 0 and r.output.strip() == f"STTTT\tso\t{AGENCY_NAME}"
 
     r = invoke(
-        "campaign", "open", "--form", FORM_ID, "--deadline", f"26/11/{year}", "--db", str(db)
-    )
-    assert r.exit_code == 0 and f"Đã mở đợt #1: {FORM_ID} v1, hạn 26/11/{year}" in r.output
+        "campaign", "open", "--form", FORM_ID, "--deadline", f"26/11/{year}", "--year", str(year),
+        "--db", str(db),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert f"{FORM_ID} v1, năm báo cáo {year}, hạn 26/11/{year}" in r.output
     r = invoke("campaign", "list", "--db", str(db))
-    assert r.exit_code == 0 and r.output.startswith(f"#1\t{FORM_ID} v1\thạn 26/11/{year}\tmở")
+    assert r.exit_code == 0
+    assert r.output.startswith(f"#1\t{FORM_ID} v1\tnăm {year}\thạn 26/11/{year}\tđang mở")
 
     r = invoke(
         "invite", "create", "--agency", "STTTT", "--role", "official", "--uses", "2",
@@ -631,7 +634,8 @@ def test_admin_cli_agencies_campaigns_and_invites(tmp_path: Path) -> None:
     assert [i.code_hash for i in invites] == [hashlib.sha256(code.encode()).hexdigest()]
 
     r = invoke("invite", "list", "--db", str(db))
-    assert r.exit_code == 0 and r.output.startswith(f"#1\t{invites[0].code_hash[:8]}…")
+    assert r.exit_code == 0
+    assert r.output.startswith(f"#1\t{invites[0].code_hash[:8]}…\tSTTTT\tofficial")
     assert "còn 2 lần" in r.output and "còn hiệu lực" in r.output and code not in r.output
 
     # The code works in Telegram until it is revoked.
@@ -679,7 +683,7 @@ async def _use_code(db: Path, code: str, user_id: int) -> list[str]:
         ),
         (
             ("campaign", "open", "--form", FORM_ID, "--deadline", "31/02/2026"),
-            "Ngày không hợp lệ: '31/02/2026'",
+            "--deadline: Ngày không hợp lệ: '31/02/2026'",
         ),
         (
             ("campaign", "open", "--form", "khong-co", "--deadline", "26/11/2026"),

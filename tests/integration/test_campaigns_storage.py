@@ -294,3 +294,50 @@ async def test_migration_keeps_old_campaigns_and_places(bare: Any) -> None:
     assert targets == ["SO1"]
     async with store.unit() as u:
         assert [s.campaign_id for s in await u.list_submissions(live)] == [live]
+
+
+async def test_agencies_by_codes_ignores_case(storage: Storage) -> None:
+    ag = await _agencies(storage)
+    async with storage.unit() as u:
+        found = await u.agencies_by_codes(["so1", "Huyen1", "nope", " "])
+    assert {k: v.id for k, v in found.items()} == {"so1": ag["SO1"].id, "Huyen1": ag["HUYEN1"].id}
+
+
+async def test_campaign_officials_are_the_targets_officials_with_their_identities(
+    storage: Storage,
+) -> None:
+    ag = await _agencies(storage)
+    async with storage.unit() as u:
+        lan = await u.add_user("Lan", ag["SO1"].id, "official")
+        await u.bind_identity(lan.id, "telegram", "t-lan", None)
+        await u.bind_identity(lan.id, "zalo", "z-lan", None)
+        quiet = await u.add_user("Chưa mở bot", ag["SO2"].id, "official")
+        await u.add_user("Thẩm định", ag["SO1"].id, "reviewer")
+        other = await u.add_user("Xã", ag["XA1"].id, "official")
+        await u.bind_identity(other.id, "telegram", "t-xa", None)
+        c = await u.add_campaign("f", 1, "n", date(2026, 11, 26), cohorts=["so"])
+        got = await u.campaign_officials(c.id)
+    assert [(user.id, sorted((i.channel, i.external_id) for i in ids)) for user, ids in got] == [
+        (lan.id, [("telegram", "t-lan"), ("zalo", "z-lan")]),
+        (quiet.id, []),
+    ]
+
+
+async def test_a_campaign_is_offered_from_its_open_date(storage: Storage) -> None:
+    ag = await _agencies(storage)
+    forms = {"f": ("so",)}
+    async with storage.unit() as u:
+        user = await u.add_user("Lan", ag["SO1"].id, "official")
+        await u.bind_identity(user.id, "telegram", "t1", None)
+        c = await u.add_campaign(
+            "f", 1, "n", date(2026, 11, 26), cohorts=["so"], opens_on=date(2026, 11, 10)
+        )
+    async with storage.unit() as u:
+        before = await u.standing("telegram", "t1", forms, today=date(2026, 11, 9))
+        on = await u.standing("telegram", "t1", forms, today=date(2026, 11, 10))
+        any_day = await u.standing("telegram", "t1", forms)
+        listed = await u.open_campaigns_for_agency(ag["SO1"].id, forms, date(2026, 11, 9))
+    assert before is not None and before.campaign is None and before.campaigns_open == 0
+    assert on is not None and on.campaign is not None and on.campaign.id == c.id
+    assert any_day is not None and any_day.campaign is not None
+    assert listed == []

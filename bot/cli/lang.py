@@ -1,0 +1,151 @@
+"""One language per run of `phieu`: Vietnamese by default, English with `--lang en` on the
+root command or an English locale (LC_ALL, LC_MESSAGES, LANG, in POSIX order).
+
+Help texts and messages are Vietnamese msgids in the gettext catalog (flows/i18n.py), like
+the bot's replies. The language is read from the command line before anything is parsed, so
+`phieu --lang en campaign open --help` is English throughout; then every help text of the
+command tree is translated in place (typer builds the click commands afresh on each run),
+flags lose typer's `<bool>` type column, and the help panels get their titles in the
+language of the run (issue #9, "The CLI as a Vietnamese administrator meets it").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import typer
+import typer.rich_utils as rich_utils
+from typer.core import TyperGroup
+
+from flows.i18n import LANGUAGES, N_, normalise_language, translate
+
+LANG_FLAG = "--lang"
+_LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG")
+_state = {"lang": "vi"}
+
+# Texts typer and click add themselves, as msgids of our catalog.
+HELP_OPTION = N_("Hiện hướng dẫn này rồi thoát.")
+_TYPER_TEXTS = {
+    "Install completion for the current shell.": N_(
+        "Cài đặt tự hoàn thành lệnh cho shell đang dùng."
+    ),
+    "Show completion for the current shell, to copy it or customize the installation.": N_(
+        "Hiện đoạn tự hoàn thành lệnh cho shell đang dùng, để chép hoặc tự cài."
+    ),
+    "Show this message and exit.": HELP_OPTION,
+}
+_PANELS = {
+    "ARGUMENTS_PANEL_TITLE": N_("Tham số"),
+    "OPTIONS_PANEL_TITLE": N_("Tuỳ chọn"),
+    "COMMANDS_PANEL_TITLE": N_("Lệnh"),
+    "ERRORS_PANEL_TITLE": N_("Lỗi"),
+    "REQUIRED_LONG_STRING": N_("[bắt buộc]"),
+    "DEFAULT_STRING": N_("[mặc định: {}]"),
+    "ABORTED_TEXT": N_("Đã dừng."),
+    "RICH_HELP": N_("Xem hướng dẫn: [blue]'{command_path} {help_option}'[/]"),
+}
+
+
+class LanguageError(ValueError):
+    """--lang names a language Phiếu does not speak."""
+
+
+def language() -> str:
+    """The language of this run ("vi" or "en")."""
+    return _state["lang"]
+
+
+def set_language(lang: str) -> None:
+    _state["lang"] = normalise_language(lang)
+
+
+def t(msgid: str, /, **params: Any) -> str:
+    """A catalog text in the language of the run, its {fields} filled."""
+    return translate(language(), msgid, params or None)
+
+
+def from_command_line(args: Sequence[str], environ: Mapping[str, str]) -> str:
+    """The run's language: `--lang X` before the first command word, else the locale.
+
+    Raises LanguageError for a language Phiếu does not speak (the message says which do).
+    """
+    for n, arg in enumerate(args):
+        if arg == LANG_FLAG or arg.startswith(LANG_FLAG + "="):
+            value = (
+                arg.split("=", 1)[1] if "=" in arg else (args[n + 1] if n + 1 < len(args) else "")
+            )
+            short = value.strip().lower()
+            if short not in LANGUAGES:
+                raise LanguageError(
+                    translate(
+                        "vi",
+                        N_("--lang: chỉ có vi (tiếng Việt) hoặc en (English), không có {value!r}."),
+                        {"value": value},
+                    )
+                )
+            return short
+        if not arg.startswith("-"):
+            break  # a command word: options after it are the command's own
+    for var in _LOCALE_VARS:
+        value = environ.get(var)
+        if value:
+            return normalise_language(value)
+    return "vi"
+
+
+def localise(command: Any, lang: str) -> None:
+    """Translate the help texts of `command` and every command under it, in place.
+
+    Duck-typed: typer ships its own copy of click (typer._click), whose classes are not
+    the installed click's, so nothing here checks classes.
+    """
+    ctx = command.context_class(command, info_name=command.name)
+    help_option = command.get_help_option(ctx)  # made (and cached) now: translated too
+    if command.help:
+        command.help = _tr(command.help, lang)
+    if getattr(command, "short_help", None):
+        command.short_help = _tr(command.short_help, lang)
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if getattr(param, "help", None):
+            param.help = _tr(param.help, lang)
+        flag = getattr(param, "is_flag", False) and not getattr(param, "count", False)
+        if flag and param.metavar is None:
+            param.metavar = ""  # a flag takes no value: no "<bool>" beside it
+        elif param.metavar:
+            param.metavar = _tr(param.metavar, lang)  # "NĂM" / "YEAR"
+    for sub in getattr(command, "commands", {}).values():
+        localise(sub, lang)
+
+
+def _tr(text: str, lang: str) -> str:
+    msgid = _TYPER_TEXTS.get(text, text)
+    return translate(lang, msgid)
+
+
+def _panels(lang: str) -> None:
+    for name, msgid in _PANELS.items():
+        setattr(rich_utils, name, translate(lang, msgid))
+
+
+class LocalisedGroup(TyperGroup):
+    """The root `phieu` group: picks the run's language, then translates the help."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: Any = None,
+        **extra: Any,
+    ) -> Any:
+        if parent is None:
+            try:
+                lang = from_command_line(args, os.environ)
+            except LanguageError as e:
+                typer.echo(str(e), err=True)
+                raise typer.Exit(2) from None
+            set_language(lang)
+            localise(self, lang)
+            _panels(lang)
+        return super().make_context(info_name, args, parent, **extra)
