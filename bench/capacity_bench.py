@@ -242,6 +242,7 @@ BREAKDOWN = (
     "apply_changes",
     "move_submission",
     "save_conversation",
+    "save_position",
     "set_user_lang",
     "enqueue_many",
     "enqueue",
