@@ -270,6 +270,11 @@ def campaign_open(
         metavar=N_("TÊN"),
         help=N_("Tên đợt, cán bộ thấy khi chọn phiếu (mặc định: tên mẫu phiếu)"),
     ),
+    draft: bool = typer.Option(
+        False,
+        "--draft",
+        help=N_("Chỉ soạn sẵn (nháp): cán bộ chưa thấy đợt cho tới phieu campaign start SỐ"),
+    ),
     db: Path | None = DB_OPTION,
 ) -> None:
     f = _form(form)
@@ -318,6 +323,7 @@ def campaign_open(
             opens_on=opens_on,
             cohorts=cohorts,
             agency_ids=[a.id for a in named.values()],
+            status="draft" if draft else "open",
         )
         return rec, len(await u.campaign_targets(rec.id)), others
 
@@ -344,7 +350,12 @@ def campaign_open(
             cohorts=", ".join(rec.cohorts) or "—",
             id=str(rec.id),
         )
-    if opens_on is not None and opens_on > today:
+    if draft:
+        say(
+            N_("Đợt #{id} là bản nháp: cán bộ chưa thấy. Mở cho cán bộ: phieu campaign start {id}"),
+            id=str(rec.id),
+        )
+    elif opens_on is not None and opens_on > today:
         say(N_("Cán bộ thấy đợt này từ ngày {opens}."), opens=day(opens_on))
     if others:
         say(
@@ -364,6 +375,47 @@ async def _campaign(u: Unit, campaign_id: int, *, open_only: bool = True) -> Cam
         when = day(rec.closed_at.astimezone(UTC).date()) if rec.closed_at else "—"
         fail(N_("Đợt #{id} đã đóng (ngày {when})."), 1, id=str(rec.id), when=when)
     return rec
+
+
+@campaign_app.command(
+    "start", help=N_("Mở cho cán bộ một đợt đang là bản nháp (tạo bằng campaign open --draft).")
+)
+def campaign_start(
+    campaign_id: int = typer.Argument(..., help=N_("Số đợt (xem: phieu campaign list)")),
+    db: Path | None = DB_OPTION,
+) -> None:
+    today = today_local()
+
+    async def work(u: Unit) -> tuple[CampaignRec, int]:
+        rec = await _campaign(u, campaign_id)
+        if rec.status != "draft":
+            fail(N_("Đợt #{id} không phải bản nháp: nó đang mở."), 1, id=str(rec.id))
+        if rec.deadline < today:
+            fail(
+                N_(
+                    "Hạn nộp {deadline} của đợt #{id} đã qua: dời hạn trước (phieu campaign "
+                    "extend {id} --deadline DD/MM/YYYY)."
+                ),
+                deadline=day(rec.deadline),
+                id=str(rec.id),
+            )
+        targets = await u.campaign_targets(rec.id)
+        found = await _duplicate(
+            u, rec.form_id, rec.reporting_year, list(rec.cohorts), {a.id for a in targets}, rec.id
+        )
+        if found is not None:
+            _refuse_duplicate(found)
+        await u.start_campaign(rec.id, datetime.now(UTC))
+        return rec, len(targets)
+
+    rec, n = in_unit(db, work)
+    say(
+        N_("Đã mở đợt #{id} “{name}” cho cán bộ: {n} cơ quan, hạn {deadline}."),
+        id=str(rec.id),
+        name=rec.name,
+        n=n,
+        deadline=day(rec.deadline),
+    )
 
 
 @campaign_app.command(

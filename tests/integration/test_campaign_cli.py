@@ -411,3 +411,23 @@ def test_list_prints_a_line_when_empty_and_one_line_per_campaign(db: Path) -> No
     assert line == (f"#1\t{SO_FORM} v1\tnăm {YEAR}\thạn {day(DUE)}\tđang mở\t1 cơ quan\tNăm nay")
     assert cli(db, "campaign", "list", "--status", "closed").output.startswith("Chưa có đợt")
     assert "--status phải là một trong" in cli(db, "campaign", "list", "--status", "x").output
+
+
+def test_a_draft_is_prepared_unseen_then_started(db: Path) -> None:
+    agency(db, "STTTT")
+    official(db, "STTTT", "telegram:lan")
+    r = cli(db, "campaign", "open", "--form", SO_FORM, "--deadline", day(DUE), "--year", YEAR,
+            "--draft")  # fmt: skip
+    assert r.exit_code == 0 and "là bản nháp" in r.output, r.output
+    cid = opened_id(r.output)
+    assert "\tnháp\t" in cli(db, "campaign", "list").output
+    assert "Hiện chưa có đợt" in say(db, "telegram:lan", "/start")
+    # A draft counts as a duplicate too: no second campaign of the form and year beside it.
+    dup = cli(db, "campaign", "open", "--form", SO_FORM, "--deadline", day(DUE), "--year", YEAR)
+    assert dup.exit_code == 1 and f"Đã có đợt #{cid}" in dup.output
+    r = cli(db, "campaign", "start", str(cid))
+    assert r.exit_code == 0 and f"Đã mở đợt #{cid}" in r.output and "1 cơ quan" in r.output
+    assert "\tđang mở\t" in cli(db, "campaign", "list").output
+    assert "BÌNH ĐỊNH" in say(db, "telegram:lan", "/start")
+    again = cli(db, "campaign", "start", str(cid))
+    assert again.exit_code == 1 and "không phải bản nháp" in again.output
