@@ -9,6 +9,7 @@ keeps every answer; an agency in two open campaigns answers both (its officials 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ campaign_app = typer.Typer(
     no_args_is_help=True,
 )
 
+_NOTIFY_HELP = N_("Báo cho cán bộ qua bot (mặc định: có)")
 _STATUS_WORDS = {"draft": N_("nháp"), "open": N_("đang mở"), "closed": N_("đã đóng")}
 _EXAMPLES = 3  # agency codes named in a message before "…"
 
@@ -270,6 +272,7 @@ def campaign_open(
         metavar=N_("TÊN"),
         help=N_("Tên đợt, cán bộ thấy khi chọn phiếu (mặc định: tên mẫu phiếu)"),
     ),
+    notify: bool = typer.Option(True, "--notify/--no-notify", help=_NOTIFY_HELP),
     draft: bool = typer.Option(
         False,
         "--draft",
@@ -302,7 +305,7 @@ def campaign_open(
         cohorts = list(f.cohorts)
     title = (name or "").strip() or _default_name(f, reporting_year)
 
-    async def work(u: Unit) -> tuple[CampaignRec, int, list[CampaignRec]]:
+    async def work(u: Unit) -> tuple[CampaignRec, int, list[CampaignRec], _Told | None]:
         named = await _named(u, agency)
         _warn_outside(f, named)
         new_ids = await _target_ids(u, cohorts, named)
@@ -325,9 +328,12 @@ def campaign_open(
             agency_ids=[a.id for a in named.values()],
             status="draft" if draft else "open",
         )
-        return rec, len(await u.campaign_targets(rec.id)), others
+        told = None
+        if notify and not draft and (opens_on is None or opens_on <= today):
+            told = await _tell_opened(u, rec)
+        return rec, len(await u.campaign_targets(rec.id)), others, told
 
-    rec, n, others = in_unit(db, work)
+    rec, n, others, told = in_unit(db, work)
     say(
         N_(
             "Đã mở đợt #{id} “{name}”: {form} v{version}, năm báo cáo {year}, hạn {deadline} "
@@ -365,6 +371,8 @@ def campaign_open(
             ),
             campaigns=", ".join(f"#{o.id}" for o in others),
         )
+    if told is not None and (told.reached or told.silent):
+        _report(told)
 
 
 async def _campaign(u: Unit, campaign_id: int, *, open_only: bool = True) -> CampaignRec:
@@ -382,11 +390,12 @@ async def _campaign(u: Unit, campaign_id: int, *, open_only: bool = True) -> Cam
 )
 def campaign_start(
     campaign_id: int = typer.Argument(..., help=N_("Số đợt (xem: phieu campaign list)")),
+    notify: bool = typer.Option(True, "--notify/--no-notify", help=_NOTIFY_HELP),
     db: Path | None = DB_OPTION,
 ) -> None:
     today = today_local()
 
-    async def work(u: Unit) -> tuple[CampaignRec, int]:
+    async def work(u: Unit) -> tuple[CampaignRec, int, _Told | None]:
         rec = await _campaign(u, campaign_id)
         if rec.status != "draft":
             fail(N_("Đợt #{id} không phải bản nháp: nó đang mở."), 1, id=str(rec.id))
@@ -406,9 +415,10 @@ def campaign_start(
         if found is not None:
             _refuse_duplicate(found)
         await u.start_campaign(rec.id, datetime.now(UTC))
-        return rec, len(targets)
+        told = await _tell_opened(u, rec) if notify else None
+        return rec, len(targets), told
 
-    rec, n = in_unit(db, work)
+    rec, n, told = in_unit(db, work)
     say(
         N_("Đã mở đợt #{id} “{name}” cho cán bộ: {n} cơ quan, hạn {deadline}."),
         id=str(rec.id),
@@ -416,6 +426,8 @@ def campaign_start(
         n=n,
         deadline=day(rec.deadline),
     )
+    if told is not None and (told.reached or told.silent):
+        _report(told)
 
 
 @campaign_app.command(
@@ -469,7 +481,7 @@ def campaign_extend(
     due = parse_day(deadline, "--deadline")
     _future("--deadline", due, today_local())
 
-    async def work(u: Unit) -> tuple[CampaignRec, int, int, int]:
+    async def work(u: Unit) -> tuple[CampaignRec, _Told | None]:
         rec = await _campaign(u, campaign_id)
         if due <= rec.deadline:
             fail(
@@ -478,25 +490,12 @@ def campaign_extend(
                 old=day(rec.deadline),
             )
         await u.extend_campaign(rec.id, due)
-        sent = reached = silent = 0
+        told = None
         if notify:
-            for user, identities in await u.campaign_officials(rec.id):
-                if not identities:
-                    silent += 1
-                    continue
-                reached += 1
-                text = _extension_notice(user.lang, rec, due, note)
-                for ident in identities:
-                    await u.enqueue(
-                        ident.channel,
-                        ident.external_id,
-                        reply_to_json(Reply(text, kind="notice")),
-                        kind="notice",
-                    )
-                    sent += 1
-        return rec, sent, reached, silent
+            told = await _tell(u, rec, lambda lang, _: _extension_notice(lang, rec, due, note))
+        return rec, told
 
-    rec, sent, reached, silent = in_unit(db, work)
+    rec, told = in_unit(db, work)
     say(
         N_("Đã dời hạn đợt #{id} “{name}”: {old} → {new}."),
         id=str(rec.id),
@@ -504,17 +503,11 @@ def campaign_extend(
         old=day(rec.deadline),
         new=day(due),
     )
-    if notify:
-        say(N_("Đã xếp {sent} tin báo cho {reached} cán bộ."), sent=sent, reached=reached)
-        if silent:
-            say(
-                N_("{n} cán bộ chưa mở bot lần nào nên không nhận được tin: hãy báo họ cách khác."),
-                n=silent,
-            )
+    if told is not None:
+        _report(told)
 
 
 def _extension_notice(lang: str, rec: CampaignRec, due: date, note: str | None) -> str:
-    lang = normalise_language(lang)
     text = translate(
         lang,
         N_("📅 Phiếu “{name}” được gia hạn: hạn nộp mới là {new} (trước đây {old})."),
@@ -523,6 +516,77 @@ def _extension_notice(lang: str, rec: CampaignRec, due: date, note: str | None) 
     if note and note.strip():
         text += "\n" + translate(lang, N_("Lời nhắn của Sở TTTT: {note}"), {"note": note.strip()})
     return text
+
+
+@dataclass(frozen=True)
+class _Told:
+    sent: int = 0  # outbox rows queued (one per identity)
+    reached: int = 0  # officials with at least one identity
+    silent: int = 0  # officials who never opened the bot
+
+
+async def _tell(
+    u: Unit,
+    rec: CampaignRec,
+    text_for: Callable[[str, int], str],
+    agency_ids: set[int] | None = None,
+) -> _Told:
+    """Queue a notice to every chat identity of the campaign's officials (of `agency_ids`
+    only, if given): `text_for(language, agency_id)` is what each reads. Sent after commit
+    by the outbox workers, paced as notices."""
+    sent = reached = silent = 0
+    for user, identities in await u.campaign_officials(rec.id):
+        if agency_ids is not None and user.agency_id not in agency_ids:
+            continue
+        if not identities:
+            silent += 1
+            continue
+        reached += 1
+        assert user.agency_id is not None
+        payload = reply_to_json(
+            Reply(text_for(normalise_language(user.lang), user.agency_id), kind="notice")
+        )
+        for ident in identities:
+            await u.enqueue(ident.channel, ident.external_id, payload, kind="notice")
+            sent += 1
+    return _Told(sent, reached, silent)
+
+
+async def _tell_opened(u: Unit, rec: CampaignRec, agency_ids: set[int] | None = None) -> _Told:
+    """Officials hear of a campaign opened to them; with another campaign open for their
+    agency they are told how to choose (/phieu), else how to start (/menu)."""
+    several: dict[int, bool] = {}
+
+    async def count(agency_id: int) -> bool:
+        if agency_id not in several:
+            several[agency_id] = len(await u.open_campaigns_for_agency(agency_id)) > 1
+        return several[agency_id]
+
+    for user, _ in await u.campaign_officials(rec.id):
+        if user.agency_id is not None:
+            await count(user.agency_id)
+
+    def text_for(lang: str, agency_id: int) -> str:
+        msgid = (
+            N_(
+                "📋 Có phiếu mới cần trả lời: “{name}”, hạn nộp {deadline}. Gõ /phieu để "
+                "chọn phiếu muốn làm."
+            )
+            if several.get(agency_id)
+            else N_("📋 Có phiếu cần trả lời: “{name}”, hạn nộp {deadline}. Gõ /menu để bắt đầu.")
+        )
+        return translate(lang, msgid, {"name": rec.name, "deadline": day(rec.deadline)})
+
+    return await _tell(u, rec, text_for, agency_ids)
+
+
+def _report(told: _Told) -> None:
+    say(N_("Đã xếp {sent} tin báo cho {reached} cán bộ."), sent=told.sent, reached=told.reached)
+    if told.silent:
+        say(
+            N_("{n} cán bộ chưa mở bot lần nào nên không nhận được tin: hãy báo họ cách khác."),
+            n=told.silent,
+        )
 
 
 @campaign_app.command(
@@ -546,6 +610,7 @@ def campaign_add(
         metavar=N_("KHỐI"),
         help=N_("Khối: so, huyen, xa (lặp lại hoặc cách nhau bằng dấu phẩy)"),
     ),
+    notify: bool = typer.Option(True, "--notify/--no-notify", help=_NOTIFY_HELP),
     db: Path | None = DB_OPTION,
 ) -> None:
     if not _split(agency) and not _split(cohort):
@@ -553,13 +618,13 @@ def campaign_add(
             N_("Cho biết thêm gì: --agency MÃ hoặc --cohort so|huyen|xa. Ví dụ: --agency STTTT"),
         )
 
-    async def work(u: Unit) -> tuple[CampaignRec, int, int]:
+    async def work(u: Unit) -> tuple[CampaignRec, int, int, _Told | None]:
         rec = await _campaign(u, campaign_id)
         form = builtin_forms().get(rec.form_id)
         cohorts = _cohorts(cohort, form)
         named = await _named(u, agency)
         _warn_outside(form, named)
-        before = len(await u.campaign_targets(rec.id))
+        had = {a.id for a in await u.campaign_targets(rec.id)}
         new_ids = await _target_ids(u, cohorts, named)
         found = await _duplicate(u, rec.form_id, rec.reporting_year, cohorts, new_ids, rec.id)
         if found is not None:
@@ -567,9 +632,13 @@ def campaign_add(
         if cohorts:
             await u.add_campaign_cohorts(rec.id, cohorts)
         await u.add_campaign_agencies(rec.id, [a.id for a in named.values()])
-        return rec, before, len(await u.campaign_targets(rec.id))
+        now = {a.id for a in await u.campaign_targets(rec.id)}
+        told = None
+        if notify and rec.status == "open" and now - had:
+            told = await _tell_opened(u, rec, now - had)
+        return rec, len(had), len(now), told
 
-    rec, before, after = in_unit(db, work)
+    rec, before, after, told = in_unit(db, work)
     say(
         N_("Đợt #{id} “{name}”: {before} → {after} cơ quan."),
         id=str(rec.id),
@@ -577,6 +646,8 @@ def campaign_add(
         before=before,
         after=after,
     )
+    if told is not None and (told.reached or told.silent):
+        _report(told)
 
 
 @campaign_app.command("list", help=N_("Danh sách các đợt, mới nhất ở cuối."))

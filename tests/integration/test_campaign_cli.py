@@ -216,6 +216,11 @@ def test_an_agency_in_two_campaigns_is_told_and_its_officials_choose(db: Path) -
     )  # fmt: skip
     assert second.exit_code == 0, second.output
     assert f"đợt khác mở (#{opened_id(first.output)})" in second.output
+    # Lan heard of each campaign when it opened: the second time, how to choose.
+    told = [r.payload["text"] for r in outbox(db) if r.kind == "notice"]
+    assert len(told) == 2 and "Gõ /menu để bắt đầu" in told[0]
+    assert "Có phiếu mới cần trả lời: “Khảo sát website”" in told[1] and "/phieu" in told[1]
+    assert "Đã xếp 1 tin báo cho 1 cán bộ" in second.output
     out = say(db, "telegram:lan", "/phieu")
     assert "đang có 2 phiếu" in out and "Khảo sát website" in out
     assert answers(db, opened_id(first.output), "STTTT") == {"3.1.a": 12}
@@ -376,10 +381,17 @@ def test_add_agencies_and_cohorts(db: Path) -> None:
             "--agency", "STTTT",
         ).output
     )  # fmt: skip
+    official(db, "STTTT", "telegram:lan")
+    official(db, "SYT", "telegram:minh")
+    notices = len(outbox(db))
     r = cli(db, "campaign", "add", str(cid), "--agency", "syt")
     assert r.exit_code == 0 and "1 → 2 cơ quan" in r.output
-    r = cli(db, "campaign", "add", str(cid), "--cohort", "huyện")
-    assert r.exit_code == 0 and "2 → 3 cơ quan" in r.output
+    # Only the newly added agency's officials hear of it.
+    assert [(x.chat_id, x.kind) for x in outbox(db)[notices:]] == [("minh", "notice")]
+    r = cli(db, "campaign", "add", str(cid), "--agency", "syt")
+    assert r.exit_code == 0 and len(outbox(db)) == notices + 1  # nothing new, nobody told
+    r = cli(db, "campaign", "add", str(cid), "--cohort", "huyện", "--no-notify")
+    assert r.exit_code == 0 and "2 → 3 cơ quan" in r.output and "tin báo" not in r.output
     r = cli(db, "campaign", "add", str(cid), "--agency", "SYT,NOPE")
     assert r.exit_code == 1 and "Không có cơ quan mã NOPE" in r.output
     r = cli(db, "campaign", "add", str(cid), "--cohort", "xa")
