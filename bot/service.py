@@ -330,6 +330,8 @@ class Phieu:
             assert campaign is not None
             chat.campaign, chat.last_answer, chat.album = campaign.id, None, None
         elif chat.campaign != campaign.id:
+            if chat.campaign is not None:  # its campaign closed: an edit may not re-answer
+                chat.last_answer, chat.album = None, None  # an item of another campaign
             chat.campaign = campaign.id
         sub = standing.submission or await unit.submission(campaign.id, agency.id)
         return await self._run_engine(
