@@ -12,6 +12,7 @@ language of the run (issue #9, "The CLI as a Vietnamese administrator meets it")
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,18 @@ from flows.i18n import LANGUAGES, N_, normalise_language, translate
 
 LANG_FLAG = "--lang"
 _LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG")
+# click's errors about the command line (typer._click.exceptions), matched by name: the
+# module is typer's private copy of click.
+_CLICK_USAGE = frozenset(
+    {
+        "UsageError",
+        "BadParameter",
+        "MissingParameter",
+        "NoSuchOption",
+        "BadOptionUsage",
+        "BadArgumentUsage",
+    }
+)
 _state = {"lang": "vi"}
 
 # Texts typer and click add themselves, as msgids of our catalog.
@@ -129,8 +142,70 @@ def _panels(lang: str) -> None:
         setattr(rich_utils, name, translate(lang, msgid))
 
 
+# What click says when the command line is wrong, in English only: said in the run's
+# language instead (the detail click adds, like a value it could not read, is kept).
+_USAGE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^Missing option '(?P<name>[^']+)'\.$"), N_("Thiếu tuỳ chọn {name}.")),
+    (re.compile(r"^Missing argument '(?P<name>[^']+)'\.$"), N_("Thiếu tham số {name}.")),
+    (
+        re.compile(r"^No such option: (?P<name>\S+) \(Possible options: (?P<hint>.+)\)$"),
+        N_("Không có tuỳ chọn {name}. Có phải ý anh/chị là: {hint}?"),
+    ),
+    (re.compile(r"^No such option: (?P<name>\S+)$"), N_("Không có tuỳ chọn {name}.")),
+    (
+        re.compile(r"^No such command '(?P<name>[^']+)'\. Did you mean '(?P<hint>[^']+)'\?$"),
+        N_("Không có lệnh '{name}'. Có phải ý anh/chị là '{hint}'?"),
+    ),
+    (re.compile(r"^No such command '(?P<name>[^']+)'\.$"), N_("Không có lệnh '{name}'.")),
+    (
+        re.compile(r"^Option '(?P<name>[^']+)' requires an argument\.$"),
+        N_("Tuỳ chọn {name} cần một giá trị."),
+    ),
+    (
+        re.compile(r"^Invalid value for '?(?P<name>[^':]+)'?: .*valid integer.*$"),
+        N_("{name}: phải là một số nguyên, ví dụ 2026."),
+    ),
+    (
+        re.compile(r"^Invalid value for '?(?P<name>[^':]+)'?: (?P<detail>.*)$"),
+        N_("Giá trị không hợp lệ cho {name}: {detail}"),
+    ),
+    (
+        re.compile(r"^Got unexpected extra arguments? \((?P<args>.*)\)$"),
+        N_("Thừa tham số: {args}"),
+    ),
+)
+
+
+def usage_message(english: str, lang: str) -> str:
+    """A usage error of click's, in `lang` (unchanged if no rule knows it)."""
+    if lang == "en":
+        return english
+    for pattern, msgid in _USAGE:
+        found = pattern.match(english.strip())
+        if found:
+            return translate(lang, msgid, found.groupdict())
+    return english
+
+
+def _localise_error(error: Exception) -> None:
+    """Make a click error print its message in the run's language (duck-typed)."""
+    format_message = getattr(error, "format_message", None)
+    if format_message is None or type(error).__name__ == "NoArgsIsHelpError":
+        return
+    text = usage_message(str(format_message()), language())
+    error.format_message = lambda: text  # type: ignore[attr-defined]
+
+
 class LocalisedGroup(TyperGroup):
     """The root `phieu` group: picks the run's language, then translates the help."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as e:
+            if type(e).__name__ in _CLICK_USAGE:
+                _localise_error(e)
+            raise
 
     def make_context(
         self,
@@ -148,4 +223,9 @@ class LocalisedGroup(TyperGroup):
             set_language(lang)
             localise(self, lang)
             _panels(lang)
-        return super().make_context(info_name, args, parent, **extra)
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except Exception as e:
+            if type(e).__name__ in _CLICK_USAGE:
+                _localise_error(e)
+            raise

@@ -182,3 +182,27 @@ def test_the_language_is_always_vi_or_en_or_a_polite_refusal(args: list[str], lo
     set_language(lang)
     assert language() == lang
     set_language("vi")
+
+
+@pytest.mark.parametrize(
+    ("args", "vi", "en"),
+    [
+        (("campaign", "open", "--deadline", "1"), "Thiếu tuỳ chọn --form.", "Missing option"),
+        (("campaign", "list", "--bogus"), "Không có tuỳ chọn --bogus.", "No such option"),
+        (("campaign", "lisst"), "Không có lệnh 'lisst'. Có phải ý anh/chị là 'list'?", "No such"),
+        (("campaign", "close"), "Thiếu tham số campaign_id.", "Missing argument"),
+        (
+            ("campaign", "open", "--form", "x", "--deadline", "1", "--year", "abc"),
+            "--year: phải là một số nguyên, ví dụ 2026.",
+            "Invalid value",
+        ),
+    ],
+)
+def test_command_line_mistakes_are_said_in_the_run_s_language(
+    args: tuple[str, ...], vi: str, en: str
+) -> None:
+    said = run(*args)
+    assert said.exit_code == 2 and vi in said.output, said.output
+    assert "Xem hướng dẫn:" in said.output
+    english = run("--lang", "en", *args)
+    assert english.exit_code == 2 and en in english.output and vi not in english.output
