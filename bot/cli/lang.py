@@ -5,8 +5,10 @@ Help texts and messages are Vietnamese msgids in the gettext catalog (flows/i18n
 the bot's replies. The language is read from the command line before anything is parsed, so
 `phieu --lang en campaign open --help` is English throughout; then every help text of the
 command tree is translated in place (typer builds the click commands afresh on each run),
-flags lose typer's `<bool>` type column, and the help panels get their titles in the
-language of the run (issue #9, "The CLI as a Vietnamese administrator meets it").
+flags lose typer's `<bool>` type column, value options show a translated placeholder
+(NĂM / YEAR), the help panels get their titles, and click's command-line mistakes ("Missing
+option '--form'.") are said in the language of the run (issue #9, "The CLI as a Vietnamese
+administrator meets it"). The language is process state: one run, one language.
 """
 
 from __future__ import annotations
