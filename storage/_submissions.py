@@ -85,7 +85,8 @@ def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
     else the newest open one that does; `n_open` counts those that do, so the caller knows
     whether to offer a choice. A campaign targets the agency when it names it, or lists its
     cohort and its form is for that cohort; only forms in `forms` count. The person's
-    position in that campaign comes along (`po__state`).
+    position in that campaign comes along (`po__state`), locked on PostgreSQL like the
+    submission.
 
     Built once per (dialect, forms) and executed with :channel, :external_id and :chosen.
     On PostgreSQL the submission is read in a LATERAL sub-select FOR UPDATE: the row is
@@ -124,7 +125,21 @@ def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
     columns += [c.label(f"ca__{c.name}") for c in Campaign.__table__.c]
     sub_columns = submission.c if postgres else Submission.__table__.c
     columns += [sub_columns[c.name].label(f"su__{c.name}") for c in Submission.__table__.c]
-    columns += [n_open.label("n_open"), Position.state.label("po__state")]
+    position: Any = Position
+    if postgres:
+        # Locked like the submission, and read again once the lock is had: two chats of one
+        # person (Telegram and Zalo) share this place, the second must see the first's move.
+        position = (
+            select(Position.state)
+            .where(Position.user_id == User.id, Position.campaign_id == Campaign.id)
+            .with_for_update()
+            .lateral("po")
+        )
+        position_on: Any = true()
+    else:
+        position_on = and_(Position.user_id == User.id, Position.campaign_id == Campaign.id)
+    state = position.c.state if postgres else Position.state
+    columns += [n_open.label("n_open"), state.label("po__state")]
     return (
         select(*columns)
         .select_from(Identity)
@@ -132,7 +147,7 @@ def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
         .outerjoin(Agency, Agency.id == User.agency_id)
         .outerjoin(Campaign, Campaign.id == the_campaign)
         .outerjoin(submission, joined_on)
-        .outerjoin(Position, and_(Position.user_id == User.id, Position.campaign_id == Campaign.id))
+        .outerjoin(position, position_on)
         .where(
             Identity.channel == bindparam("channel"),
             Identity.external_id == bindparam("external_id"),

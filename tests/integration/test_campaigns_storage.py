@@ -341,3 +341,41 @@ async def test_a_campaign_is_offered_from_its_open_date(storage: Storage) -> Non
     assert on is not None and on.campaign is not None and on.campaign.id == c.id
     assert any_day is not None and any_day.campaign is not None
     assert listed == []
+
+
+async def test_two_chats_of_one_person_see_each_other_s_move(storage: Storage) -> None:
+    """Telegram and Zalo of one person share a place: a unit that waited for the other's
+    lock reads the place that other committed, not the one before (PostgreSQL; SQLite
+    units take turns on the whole database)."""
+    import asyncio
+
+    ag = await _agencies(storage)
+    forms = {"f": ("so",)}
+    async with storage.unit() as u:
+        user = await u.add_user("Lan", ag["SO1"].id, "official")
+        await u.bind_identity(user.id, "telegram", "t", None)
+        await u.bind_identity(user.id, "zalo", "z", None)
+        c = await u.add_campaign("f", 1, "n", date(2026, 11, 26), cohorts=["so"])
+        await u.submission(c.id, ag["SO1"].id)
+        await u.save_position(user.id, c.id, ConversationState(Mode.ANSWERING, "3.1.a"))
+    first_read = asyncio.Event()
+    seen: list[str | None] = []
+
+    async def telegram() -> None:
+        async with storage.unit() as u:
+            mine = await u.standing("telegram", "t", forms)
+            assert mine is not None and mine.position is not None
+            seen.append(mine.position.item)
+            first_read.set()
+            await asyncio.sleep(0.3)  # the Zalo unit waits on the locks meanwhile
+            await u.save_position(user.id, c.id, ConversationState(Mode.ANSWERING, "3.1.b"))
+
+    async def zalo() -> None:
+        await first_read.wait()
+        async with storage.unit() as u:
+            mine = await u.standing("zalo", "z", forms)
+            assert mine is not None and mine.position is not None
+            seen.append(mine.position.item)
+
+    await asyncio.gather(telegram(), zalo())
+    assert seen == ["3.1.a", "3.1.b"]
