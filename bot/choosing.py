@@ -71,7 +71,8 @@ def chosen(incoming: Incoming, offered: list[CampaignRec]) -> CampaignRec | None
 def picker(
     lang: str, agency_name: str, offered: list[CampaignRec], current: int | None, note: str = ""
 ) -> Reply:
-    """The list of campaigns to choose from, with the one the chat is in marked."""
+    """The list of campaigns to choose from, the one the chat is in marked: buttons on
+    Telegram, numbered lines where there are none (bot/render.py)."""
     lines = [note] if note else []
     lines.append(
         translate(
@@ -84,10 +85,9 @@ def picker(
         )
     )
     here = translate(lang, N_("đang làm"))
-    for n, c in enumerate(offered, 1):
-        mark = f" ({here})" if c.id == current else ""
-        lines.append(f"{n}. {label(c)}{mark}")
-    choices = tuple(Choice(label(c), pack(c.id)) for c in offered)
+    choices = tuple(
+        Choice(label(c) + (f" ({here})" if c.id == current else ""), pack(c.id)) for c in offered
+    )
     return Reply("\n".join(lines), choices=choices, kind="question")
 
 

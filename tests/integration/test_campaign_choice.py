@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bot.render import as_plain_text, reply_from_json
 from bot.service import Phieu, Sender
 from flows.machines import Mode
 from flows.state import Incoming
@@ -46,7 +47,8 @@ class Chat:
             rows = await u.pending_for_chat(self.channel, self.chat_id)
             for r in rows:
                 await u.mark_sent(r.id, NOW)
-        return "\n".join(r.payload["text"] for r in rows)
+        # As the console and Zalo show it: the choices as numbered lines.
+        return "\n".join(as_plain_text(reply_from_json(r.payload)) for r in rows)
 
     async def state(self) -> Any:
         return await self.phieu.state_of(self.channel, self.chat_id, self.chat_id)

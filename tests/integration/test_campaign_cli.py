@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app as cli_app
+from bot.render import as_plain_text, reply_from_json
 from bot.service import Phieu, Sender
 from flows.state import Incoming
 from storage import Storage
@@ -102,7 +103,7 @@ def say(db: Path, chat: str, *texts: str) -> str:
                 rows = await u.pending_for_chat(channel, external)
                 for r in rows:
                     await u.mark_sent(r.id, datetime.now(UTC))
-            out += [r.payload["text"] for r in rows]
+            out += [as_plain_text(reply_from_json(r.payload)) for r in rows]
         return "\n".join(out)
 
     return str(asyncio.run(_with(db, work)))
