@@ -175,3 +175,22 @@ async def test_a_closed_campaign_s_button_shows_the_list(storage: Storage) -> No
     assert "1. 📋 A" in out and "2. 📋 C" in out and "📋 B" not in out
     assert (await chat.send("C")).startswith("Phiếu: C")  # picked by its name
     assert a.id != c.id
+
+
+async def test_the_list_speaks_the_official_s_language(storage: Storage) -> None:
+    w = await _world(storage)
+    lan = Chat(w["phieu"], "telegram", "t-lan")
+    lan_en = Sender("t-lan", "Lan", "en")
+    phieu = w["phieu"]
+    await phieu.handle("telegram", "t-lan", "en-1", Incoming(text="/start"), lan_en)
+    async with storage.unit() as u:
+        rows = await u.pending_for_chat("telegram", "t-lan")
+    text = rows[-1].payload["text"]
+    assert text.startswith("Sở Một has 2 questionnaires to answer.")
+    assert [label for label, _ in rows[-1].payload["choices"]] == [
+        "📋 Năm 2018 — 26/11/2019",
+        "📋 Website — 15/12/2019",
+    ]
+    await phieu.handle("telegram", "t-lan", "en-2", Incoming(text="2"), lan_en)
+    listed = await lan.send("/phieu")
+    assert "Website — 15/12/2019 (in progress)" in listed
