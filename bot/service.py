@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render import reply_payloads, reply_to_json
+from bot.workers.linkjobs import EvidenceLink, new_links
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
 from flows.loader import builtin_forms
@@ -63,6 +64,8 @@ class Outcome:
     duplicate: bool = False
     step: Step | None = None
     replies: int = 0
+    # Evidence links this update gave (new ones only), to check once it has committed.
+    links: tuple[EvidenceLink, ...] = ()
 
 
 def utcnow() -> datetime:
@@ -94,12 +97,15 @@ class Phieu:
         ordered: bool = False,
         order_grace: float = 0.05,
         order_hold: float = 5.0,
+        on_links: Callable[[list[EvidenceLink]], object] | None = None,
     ) -> None:
         """`retry`: how long a unit is retried on transient database errors (bounded by
         default; `retry.forever()` where giving up would lose the update). `on_retry` is
         told of each retry (the console shows "đang kết nối lại…"). `ordered` turns on the
         per-chat order of concurrent updates (webhooks), with `order_grace` seconds for
-        siblings to arrive and at most `order_hold` seconds waiting for an older one."""
+        siblings to arrive and at most `order_hold` seconds waiting for an older one.
+        `on_links` is given the evidence links an update stored, after its commit
+        (bot/workers/linkjobs.py LinkCheckQueue.submit); it must not block."""
         self.storage = storage
         self.forms = forms if forms is not None else builtin_forms()
         self.clock = clock
@@ -108,6 +114,7 @@ class Phieu:
         self.ordered = ordered
         self.order_grace = order_grace
         self.order_hold = order_hold
+        self.on_links = on_links
 
     async def handle(
         self,
@@ -150,7 +157,7 @@ class Phieu:
         waited_from = time.monotonic()
         while True:
             try:
-                return await retrying(
+                outcome = await retrying(
                     lambda: self._handle_once(
                         channel,
                         chat_id,
@@ -169,6 +176,19 @@ class Phieu:
             except _NotYourTurn as turn:
                 log.debug("%s waits for older update %s of its chat", what, turn.older)
                 await asyncio.sleep(_TURN_POLL)
+                continue
+            self._check_links(outcome)
+            return outcome
+
+    def _check_links(self, outcome: Outcome) -> None:
+        """Hand the committed update's new evidence links to the checker: never blocking,
+        never failing the update (a link not handed over is found by the worker's sweep)."""
+        if not outcome.links or self.on_links is None:
+            return
+        try:
+            self.on_links(list(outcome.links))
+        except Exception:
+            log.exception("evidence links not queued for checking")
 
     async def _handle_once(
         self,
@@ -325,9 +345,15 @@ class Phieu:
             known=known_facts(agency, campaign),
             previous=await self._previous(unit, form, agency, campaign, status),
         )
+        before = dict(answers)  # the engine may change `answers` in place
         entry = engine.handle_edit if incoming.edited else engine.handle
         step = entry(form, answers, state, incoming, ctx)
         await unit.apply_changes(sub.id, step.changes, user.id, channel, now)
+        links = tuple(
+            EvidenceLink(url, sub.id, item, channel, chat_id, step.state.lang)
+            for item, new in step.changes.items()
+            for url in new_links(before.get(item), new)
+        )
         if step.transition:
             new = next_status(sub.status, step.transition)
             # A submission after the deadline is accepted; its history row says it was late.
@@ -343,7 +369,7 @@ class Phieu:
         await unit.enqueue_many(channel, chat_id, payloads)
         if any(e.name == "submitted" for e in step.events):
             await self._notify_reviewers(unit, agency, form)
-        return Outcome(step=step, replies=len(step.replies))
+        return Outcome(step=step, replies=len(step.replies), links=links)
 
     async def _previous(
         self,

@@ -7,6 +7,7 @@ reviewer's screens; one row per URL, shared by every answer giving that URL (iss
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -60,8 +61,11 @@ class LinksUnit(UnitBase):
                 found[rec.url] = rec
         return found
 
-    async def evidence_page(self, after_id: int, limit: int) -> list[EvidenceRec]:
-        """Answers with evidence, by id after `after_id`, at most `limit` (a paging scan)."""
+    async def evidence_page(
+        self, after_id: int, limit: int, before: datetime | None = None
+    ) -> list[EvidenceRec]:
+        """Answers with evidence, by id after `after_id`, at most `limit` (a paging scan);
+        with `before`, only answers last changed before then."""
         stmt = (
             select(
                 AnswerRow.id.label("answer_id"),
@@ -74,6 +78,8 @@ class LinksUnit(UnitBase):
             .order_by(AnswerRow.id)
             .limit(limit)
         )
+        if before is not None:
+            stmt = stmt.where(AnswerRow.updated_at < before)
         return [EvidenceRec(**fields(r)) for r in await self._exec(stmt)]
 
     async def answer_evidence(self, submission_id: int, item_id: str) -> Any:

@@ -95,5 +95,7 @@ async def test_evidence_is_paged_and_read_per_item(storage: Storage) -> None:
         assert await u.answer_evidence(sub.id, "3.2") == doc
         assert await u.answer_evidence(sub.id, "1.1") is None
         assert await u.answer_evidence(sub.id, "9.9") is None
+        assert await u.evidence_page(0, 10, before=NOW) == []  # changed at NOW: not before
+        assert len(await u.evidence_page(0, 10, before=NOW + timedelta(seconds=1))) == 2
     assert first == [EvidenceRec(first[0].answer_id, sub.id, "3.1", URL, user.id)]
     assert [(e.item_id, e.evidence) for e in rest] == [("3.2", doc)]

@@ -11,117 +11,14 @@ import asyncio
 import itertools
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from bot.netguard import AddressPolicy, ForbiddenAddress, static_resolver, vetting_socket_factory
 from bot.workers.linkcheck import Limits, LinkChecker, check_link, page_title
-
-TITLE = "Kế hoạch số 12/KH-UBND về ứng dụng CNTT năm 2025"
-
-
-@dataclass
-class Site:
-    """A local server that counts what reaches it."""
-
-    server: TestServer
-    hits: list[str] = field(default_factory=list)
-    in_flight: int = 0
-    most_in_flight: int = 0
-    huge_finished: bool = False
-    close_connections: bool = False  # no keep-alive: every request a new connection
-
-    @property
-    def port(self) -> int:
-        assert self.server.port is not None
-        return self.server.port
-
-
-def _pages(site: Site) -> web.Application:
-    async def count(request: web.Request, handler):  # type: ignore[no-untyped-def]
-        site.hits.append(request.path_qs)
-        site.in_flight += 1
-        site.most_in_flight = max(site.most_in_flight, site.in_flight)
-        try:
-            response = await handler(request)
-            if site.close_connections:
-                response.force_close()
-            return response
-        finally:
-            site.in_flight -= 1
-
-    async def ok(_: web.Request) -> web.Response:
-        body = f"<html><head><title>\n  {TITLE} &amp; phụ lục </title></head><body>x</body>"
-        return web.Response(text=body, content_type="text/html", charset="utf-8")
-
-    async def legacy(_: web.Request) -> web.Response:
-        # windows-1258 writes tones as combining marks: "Sở" is S, ơ (F5), hook above (D2).
-        body = b'<meta charset="windows-1258"><title>B\xe1o c\xe1o S\xf5\xd2 TTTT</title>'
-        return web.Response(body=body, content_type="text/html")
-
-    async def pdf(_: web.Request) -> web.Response:
-        return web.Response(body=b"%PDF-1.4" + b"0" * 5000, content_type="application/pdf")
-
-    async def missing(_: web.Request) -> web.Response:
-        return web.Response(
-            status=404, text="<title>Không tìm thấy</title>", content_type="text/html"
-        )
-
-    async def hop(request: web.Request) -> web.Response:
-        raise web.HTTPFound(request.query["to"])
-
-    async def loop_a(_: web.Request) -> web.Response:
-        raise web.HTTPMovedPermanently("/loop-b")
-
-    async def loop_b(_: web.Request) -> web.Response:
-        raise web.HTTPFound("/loop-a")
-
-    async def chain(request: web.Request) -> web.Response:
-        n = int(request.match_info["n"])
-        raise web.HTTPFound(f"/chain/{n + 1}")
-
-    async def slow(_: web.Request) -> web.Response:
-        await asyncio.sleep(5)
-        return web.Response(text="<title>late</title>", content_type="text/html")
-
-    async def hold(_: web.Request) -> web.Response:
-        await asyncio.sleep(0.15)
-        return web.Response(text="<title>held</title>", content_type="text/html")
-
-    async def huge(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/html"})
-        await response.prepare(request)
-        chunk = b"<p>" + b"x" * (64 * 1024) + b"</p>"
-        for _ in range(1600):  # ~100 MB, far more than a check may read
-            await response.write(chunk)
-        site.huge_finished = True
-        return response
-
-    app = web.Application(middlewares=[web.middleware(count)])
-    app.router.add_get("/ok", ok)
-    app.router.add_get("/legacy", legacy)
-    app.router.add_get("/kh.pdf", pdf)
-    app.router.add_get("/missing", missing)
-    app.router.add_get("/hop", hop)
-    app.router.add_get("/loop-a", loop_a)
-    app.router.add_get("/loop-b", loop_b)
-    app.router.add_get("/chain/{n}", chain)
-    app.router.add_get("/slow", slow)
-    app.router.add_get("/hold", hold)
-    app.router.add_get("/huge", huge)
-    app.router.add_get("/{tail:.*}", ok)  # the forbidden servers answer anything
-    return app
-
-
-async def _site(host: str, port: int | None = None) -> Site:
-    site = Site(server=None)  # type: ignore[arg-type]
-    site.server = TestServer(_pages(site), host=host, port=port)
-    await site.server.start_server()
-    return site
+from tests.fakes.link_pages import TITLE, Site
+from tests.fakes.link_pages import start_site as _site
 
 
 @pytest.fixture
