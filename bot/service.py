@@ -349,10 +349,15 @@ class Phieu:
         entry = engine.handle_edit if incoming.edited else engine.handle
         step = entry(form, answers, state, incoming, ctx)
         await unit.apply_changes(sub.id, step.changes, user.id, channel, now)
-        links = tuple(
-            EvidenceLink(url, sub.id, item, channel, chat_id, step.state.lang)
+        # One check per new link, even when a table row's cells share it.
+        given = {
+            url: item
             for item, new in step.changes.items()
             for url in new_links(before.get(item), new)
+        }
+        links = tuple(
+            EvidenceLink(url, sub.id, item, channel, chat_id, step.state.lang)
+            for url, item in given.items()
         )
         if step.transition:
             new = next_status(sub.status, step.transition)

@@ -297,15 +297,17 @@ class LinkSweep:
 
     async def run(self, stop: asyncio.Event) -> None:
         """A pass every `every` seconds until `stop` is set; a failed pass is logged."""
-        while not stop.is_set():
-            try:
-                n = await self.run_once()
-                if n:
-                    log.info("link sweep checked %d links", n)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("link sweep failed; next pass in %.0f s", self.every)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.every)
-        await self.checker.close()
+        try:
+            while not stop.is_set():
+                try:
+                    n = await self.run_once()
+                    if n:
+                        log.info("link sweep checked %d links", n)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("link sweep failed; next pass in %.0f s", self.every)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.every)
+        finally:
+            await self.checker.close()

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.netguard import AddressPolicy, ForbiddenAddress, static_resolver, vetting_socket_factory
 from bot.workers.linkcheck import Limits, LinkChecker, check_link, page_title
@@ -335,3 +337,25 @@ def test_page_title_reads_charsets_and_cut_bodies() -> None:
     assert page_title("<title>Ủy ban".encode()[:-1]) is None  # no closing tag: no title
     assert page_title(b"<html>no title</html>") is None
     assert page_title(b"<title>" + b"a" * 1000 + b"</title>") == "a" * 300
+
+
+URLISH = st.one_of(
+    st.text(max_size=80),
+    st.builds(
+        lambda scheme, host, rest: f"{scheme}{host}{rest}",
+        st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "//", "http:/", ""]),
+        st.text(max_size=30),
+        st.text(max_size=30),
+    ),
+)
+
+
+@settings(max_examples=150)
+@given(URLISH)
+def test_checking_any_text_never_raises_and_never_connects(text: str) -> None:
+    """No allowed port at all: whatever the text, the result is a record with an error, and
+    nothing is connected to (a bug in parsing would raise, or reach the network)."""
+    policy = AddressPolicy(ports=frozenset())
+    rec = asyncio.run(check_link(text, policy=policy, resolver=static_resolver({})))
+    assert rec.error is not None and not rec.ok
+    assert rec.url == text

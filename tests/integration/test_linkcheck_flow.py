@@ -4,6 +4,7 @@ process missed. On SQLite and PostgreSQL, against a local web server."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -230,3 +231,38 @@ def test_describe_says_what_was_found_in_both_languages() -> None:
         "http://x.vn", None, None, None, None, None, 3, "forbidden_address:loopback", at
     )
     assert "địa chỉ nội bộ" in describe(refused)
+
+
+async def test_the_sweep_runs_until_stopped_and_closes_its_session(
+    storage: Storage, pages: Site
+) -> None:
+    user_id, sub_id = await official(storage)
+    async with storage.unit() as u:
+        await u.apply_changes(
+            sub_id,
+            {"2.1": Answer(True, evidence=f"http://{HOST}:{pages.port}/ok")},
+            user_id,
+            "telegram",
+            NOW - timedelta(hours=1),
+        )
+    stop = asyncio.Event()
+    sweep = LinkSweep(storage, checker(pages), clock=lambda: NOW, every=0.05)
+    task = asyncio.create_task(sweep.run(stop))
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert pages.hits == ["/ok"]  # checked once, then fresh: not again
+    assert sweep.checker._session is None
+
+
+def test_the_apps_queue_links_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.telegram_app import link_queue, polling_phieu, webhook_phieu
+
+    storage = object()
+    monkeypatch.setenv("PHIEU_LINKCHECK", "1")
+    queue = link_queue(storage)  # type: ignore[arg-type]
+    assert queue is not None
+    assert polling_phieu(storage, queue).on_links == queue.submit  # type: ignore[arg-type]
+    assert webhook_phieu(storage, queue).on_links == queue.submit  # type: ignore[arg-type]
+    monkeypatch.setenv("PHIEU_LINKCHECK", "0")
+    assert link_queue(storage) is None  # type: ignore[arg-type]
