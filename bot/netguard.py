@@ -24,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, MutableSequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,7 +229,8 @@ class VettedResolver(AbstractResolver):
     def __init__(self, policy: AddressPolicy, names: NameResolver = system_resolver) -> None:
         self.policy = policy
         self.names = names
-        self.refused: list[ForbiddenAddress] = []  # what was refused, for tests and logs
+        # The latest refusals, for tests and logs (bounded: a server runs for months).
+        self.refused: deque[ForbiddenAddress] = deque(maxlen=100)
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -267,7 +269,7 @@ class VettedResolver(AbstractResolver):
 
 
 def vetting_socket_factory(
-    policy: AddressPolicy, refused: list[ForbiddenAddress] | None = None
+    policy: AddressPolicy, refused: MutableSequence[ForbiddenAddress] | None = None
 ) -> Callable[[tuple[Any, ...]], socket.socket]:
     """An aiohttp `socket_factory` that refuses to create a socket for a forbidden
     destination: the last gate, seen by every TCP connection (IP literals included, which

@@ -153,6 +153,22 @@ async def settle(unit: Unit, rec: LinkCheckRec, link: EvidenceLink) -> bool:
     return True
 
 
+async def check_and_record(
+    storage: Storage, url: str, *, checker: LinkChecker | None = None
+) -> LinkCheckRec:
+    """Check `url` now and keep the result (a reviewer opening an item): never raises for
+    the link's sake; a database error after the check is raised as usual. No notice."""
+    if checker is None:
+        async with LinkChecker() as own:
+            rec = await own.check(url)
+    else:
+        rec = await checker.check(url)
+    if len(url) <= MAX_URL:
+        async with storage.unit() as unit:
+            await unit.record_link_check(rec)
+    return rec
+
+
 class LinkCheckQueue:
     """Checks submitted links with `workers` tasks, never blocking whoever submits.
 

@@ -13,7 +13,14 @@ import pytest
 from bot.netguard import AddressPolicy, static_resolver
 from bot.service import Phieu, Sender
 from bot.workers.linkcheck import LinkChecker
-from bot.workers.linkjobs import EvidenceLink, LinkCheckQueue, LinkSweep, describe, links_in
+from bot.workers.linkjobs import (
+    EvidenceLink,
+    LinkCheckQueue,
+    LinkSweep,
+    check_and_record,
+    describe,
+    links_in,
+)
 from flows.state import Answer, Incoming
 from storage import Storage
 from storage.records import LinkCheckRec
@@ -266,3 +273,15 @@ def test_the_apps_queue_links_unless_turned_off(monkeypatch: pytest.MonkeyPatch)
     assert webhook_phieu(storage, queue).on_links == queue.submit  # type: ignore[arg-type]
     monkeypatch.setenv("PHIEU_LINKCHECK", "0")
     assert link_queue(storage) is None  # type: ignore[arg-type]
+
+
+async def test_a_reviewer_recheck_is_recorded_without_a_notice(
+    storage: Storage, pages: Site
+) -> None:
+    await official(storage)
+    url = f"http://{HOST}:{pages.port}/missing"
+    async with checker(pages) as c:
+        rec = await check_and_record(storage, url, checker=c)
+    async with storage.unit() as u:
+        assert await u.link_check(url) == rec
+    assert rec.status == 404 and await notices(storage) == []
