@@ -124,7 +124,10 @@ async def run(n: int, hosts: int, port: int) -> None:
                 now = datetime.now(UTC)
                 changes = {f"i{i}": Answer(True, evidence=url) for i, url in enumerate(links)}
                 await u.apply_changes(sub.id, changes, user.id, "telegram", now)
-            queue = LinkCheckQueue(storage, checker_for(port, hosts), workers=50, max_pending=n)
+            # No confirming re-check of transient failures: the figure is one check per link.
+            queue = LinkCheckQueue(
+                storage, checker_for(port, hosts), workers=50, max_pending=n, confirm_after=0
+            )
             started = time.perf_counter()
             queue.submit(
                 EvidenceLink(url, sub.id, f"i{i}", "telegram", "1") for i, url in enumerate(links)

@@ -38,7 +38,7 @@ from aiohttp import web
 from bot.channels.telegram import CHANNEL, TelegramTransport, build_routers, set_commands
 from bot.config import ConfigError, Settings
 from bot.service import Phieu, utcnow
-from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, linkcheck_enabled
+from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, link_queue, linkcheck_enabled
 from bot.workers.outbox import OutboxWorker, RateLimiter
 from bot.workers.pacing import RateShare, SendSettings, bot_key
 from bot.workers.sender import ReplySender
@@ -197,12 +197,6 @@ def make_worker(
         idle_sleep=send.poll,
         keep_sent=send.keep_sent,
     )
-
-
-def link_queue(storage: Storage) -> LinkCheckQueue | None:
-    """The background checker of evidence links given in this process (issue #10), unless
-    PHIEU_LINKCHECK=0; close it on shutdown (what it had not finished, the sweep redoes)."""
-    return LinkCheckQueue(storage) if linkcheck_enabled() else None
 
 
 def polling_phieu(storage: Storage, links: LinkCheckQueue | None = None) -> Phieu:

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,6 +82,20 @@ class EvidenceLink:
     channel: str
     chat_id: str
     lang: str = "vi"
+    attempt: int = 0  # 1 for the confirming second check after a transient failure
+
+
+# Failures that may be the network's, not the link's: checked once more before anyone is
+# told, so a DNS or server blip does not send officials a false "link không mở được".
+TRANSIENT = frozenset({"timeout", "connect", "dns", "http"})
+CONFIRM_AFTER = 20.0  # seconds before the confirming check
+
+
+def transient(rec: LinkCheckRec) -> bool:
+    """A failure worth one more check: a network-level error or a 5xx status."""
+    if rec.ok:
+        return False
+    return rec.error_code in TRANSIENT or (rec.error is None and (rec.status or 0) >= 500)
 
 
 def _size(n: int) -> str:
@@ -174,7 +188,9 @@ class LinkCheckQueue:
 
     `submit` is synchronous and returns at once (call it from the event loop); at most
     `max_pending` links wait, more are dropped with a log line — never lost, since the
-    sweep of `phieu worker` checks every link never checked.
+    sweep of `phieu worker` checks every link never checked. A transient failure
+    (`transient`) is recorded, then checked again `confirm_after` seconds later; only a
+    second failure is told to the official.
     """
 
     def __init__(
@@ -185,11 +201,14 @@ class LinkCheckQueue:
         workers: int = 4,
         max_pending: int = 1000,
         retry: RetryPolicy = DEFAULT_POLICY,
+        confirm_after: float = CONFIRM_AFTER,
     ) -> None:
         self.storage = storage
         self.checker = checker or LinkChecker()
         self.workers = workers
         self.retry = retry
+        self.confirm_after = confirm_after
+        self._waiting: set[asyncio.Task[None]] = set()  # confirming checks not yet queued
         self._queue: asyncio.Queue[EvidenceLink] = asyncio.Queue(max_pending)
         self._tasks: list[asyncio.Task[None]] = []
         self.done = 0  # links checked and recorded
@@ -208,18 +227,29 @@ class LinkCheckQueue:
                 log.warning("link check queue full: %s left to the sweep", link.url)
 
     async def join(self) -> None:
-        """Wait until every submitted link is checked and recorded (tests, benches)."""
-        await self._queue.join()
+        """Wait until every submitted link is checked and recorded, confirming checks
+        included (tests, benches)."""
+        while True:
+            await self._queue.join()
+            if not self._waiting:
+                return
+            await asyncio.gather(*self._waiting, return_exceptions=True)
 
     async def close(self) -> None:
         """Stop the workers (a check cut short is redone by the sweep), close the session."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._waiting]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self._waiting.clear()
         await self.checker.close()
+
+    async def _later(self, link: EvidenceLink) -> None:
+        await asyncio.sleep(self.confirm_after)
+        self.submit([link])
 
     async def _work(self) -> None:
         while True:
@@ -235,15 +265,30 @@ class LinkCheckQueue:
 
     async def _one(self, link: EvidenceLink) -> None:
         rec = await self.checker.check(link.url)
+        confirm = transient(rec) and link.attempt == 0 and self.confirm_after > 0
 
         async def record() -> bool:
             async with self.storage.unit() as unit:
+                if confirm:
+                    await unit.record_link_check(rec)
+                    return False
                 return await settle(unit, rec, link)
 
         told = await retrying(record, what=f"link check {link.url}", policy=self.retry)
         self.done += 1
         self.notices += told
+        if confirm:
+            again = replace(link, attempt=1)
+            task = asyncio.create_task(self._later(again), name="linkcheck-confirm")
+            self._waiting.add(task)
+            task.add_done_callback(self._waiting.discard)
         log.info("link %s: %s", link.url, "ok" if rec.ok else rec.error or rec.status)
+
+
+def link_queue(storage: Storage) -> LinkCheckQueue | None:
+    """The background checker of evidence links given in this process (issue #10), unless
+    PHIEU_LINKCHECK=0; close it on shutdown (what it had not finished, the sweep redoes)."""
+    return LinkCheckQueue(storage) if linkcheck_enabled() else None
 
 
 class LinkSweep:
@@ -264,9 +309,11 @@ class LinkSweep:
         every: float = 600.0,
         page: int = 500,
         clock: Callable[[], datetime] = utcnow,
+        confirm_after: float = CONFIRM_AFTER,
     ) -> None:
         self.storage = storage
         self.checker = checker or LinkChecker()
+        self.confirm_after = confirm_after
         self.stale_after = stale_after
         self.grace = grace
         self.every = every
@@ -291,6 +338,11 @@ class LinkSweep:
                     if last is None or last.checked_at < now - self.stale_after:
                         due.setdefault(url, []).append((r.submission_id, r.item_id, r.updated_by))
             recs = await asyncio.gather(*(self.checker.check(url) for url in due))
+            doubtful = [r.url for r in recs if transient(r) and r.url not in known]
+            if doubtful and self.confirm_after > 0:  # never told on one blip (see TRANSIENT)
+                await asyncio.sleep(self.confirm_after)
+                again = {r.url: r for r in await asyncio.gather(*map(self.checker.check, doubtful))}
+                recs = [again.get(r.url, r) for r in recs]
             for rec in recs:
                 await self._settle(rec, due[rec.url], first=rec.url not in known)
             checked += len(recs)

@@ -2,7 +2,8 @@
 
 Routes: /ok (HTML with a Vietnamese title), /legacy (windows-1258), /kh.pdf, /missing (404),
 /hop?to=URL (302), /loop-a ⇄ /loop-b, /chain/N (endless redirects), /slow (5 s), /hold
-(0.15 s), /wait/MS (MS milliseconds, then like /ok), /huge (~100 MB of HTML, no length);
+(0.15 s), /wait/MS (MS milliseconds, then like /ok),
+/flaky (503 `flaky_left` times, then like /ok), /huge (~100 MB of HTML, no length);
 anything else: like /ok.
 """
 
@@ -27,6 +28,7 @@ class Site:
     most_in_flight: int = 0
     huge_finished: bool = False
     close_connections: bool = False  # no keep-alive: every request a new connection
+    flaky_left: int = 1  # /flaky answers 503 this many times, then like /ok
 
     @property
     def port(self) -> int:
@@ -81,6 +83,12 @@ def _pages(site: Site) -> web.Application:
         await asyncio.sleep(5)
         return web.Response(text="<title>late</title>", content_type="text/html")
 
+    async def flaky(request: web.Request) -> web.Response:
+        if site.flaky_left > 0:
+            site.flaky_left -= 1
+            return web.Response(status=503, text="busy")
+        return await ok(request)
+
     async def wait(request: web.Request) -> web.Response:
         await asyncio.sleep(int(request.match_info["ms"]) / 1000)
         return await ok(request)
@@ -110,6 +118,7 @@ def _pages(site: Site) -> web.Application:
     app.router.add_get("/slow", slow)
     app.router.add_get("/hold", hold)
     app.router.add_get("/wait/{ms}", wait)
+    app.router.add_get("/flaky", flaky)
     app.router.add_get("/huge", huge)
     app.router.add_get("/{tail:.*}", ok)  # the forbidden servers answer anything
     return app

@@ -231,7 +231,17 @@ async def test_a_name_resolving_to_a_private_address_is_refused(
 
 
 @pytest.mark.parametrize(
-    "answers", [["10.1.2.3"], ["192.168.1.1"], ["100.64.0.9"], ["fd00::1"], ["fe80::1"]]
+    "answers",
+    [
+        ["10.1.2.3"],
+        ["192.168.1.1"],
+        ["100.64.0.9"],
+        ["169.254.169.254"],
+        ["::1"],
+        ["::ffff:10.0.0.1"],
+        ["fd00::1"],
+        ["fe80::1"],
+    ],
 )
 async def test_names_pointing_inside_are_refused_whatever_the_range(
     pages: Site, answers: list[str]
@@ -359,3 +369,23 @@ def test_checking_any_text_never_raises_and_never_connects(text: str) -> None:
     rec = asyncio.run(check_link(text, policy=policy, resolver=static_resolver({})))
     assert rec.error is not None and not rec.ok
     assert rec.url == text
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://ok.example.test:{page}@127.0.0.1:{bad}/",  # the host is 127.0.0.1, not ok.…
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:{bad}/_SET%20x",
+        "http://ok.example.test:22/",
+    ],
+)
+async def test_a_redirect_is_vetted_like_the_first_link(
+    pages: Site, forbidden: Site, target: str
+) -> None:
+    to = target.format(page=pages.port, bad=forbidden.port)
+    async with _checker(pages, forbidden.port) as checker:
+        rec = await checker.check(f"http://ok.example.test:{pages.port}/hop?to={to}")
+    assert rec.error in ("userinfo", "scheme", "port") and not rec.ok
+    assert forbidden.hits == []
+    assert len(pages.hits) == 1

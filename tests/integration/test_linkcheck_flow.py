@@ -5,6 +5,8 @@ process missed. On SQLite and PostgreSQL, against a local web server."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -53,6 +55,15 @@ def checker(pages: Site, clock: Callable[[], datetime] = lambda: NOW) -> LinkChe
         resolver=static_resolver({HOST: ["127.0.0.1"]}),
         clock=clock,
     )
+
+
+HOUR = timedelta(hours=1)
+
+
+def ticking() -> Callable[[], datetime]:
+    """A clock one second further on each call: each check newer than the one before."""
+    ticks = itertools.count()
+    return lambda: NOW + timedelta(seconds=next(ticks))
 
 
 async def official(storage: Storage) -> tuple[int, int]:
@@ -263,7 +274,8 @@ async def test_the_sweep_runs_until_stopped_and_closes_its_session(
 
 
 def test_the_apps_queue_links_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.telegram_app import link_queue, polling_phieu, webhook_phieu
+    from bot.telegram_app import polling_phieu, webhook_phieu
+    from bot.workers.linkjobs import link_queue
 
     storage = object()
     monkeypatch.setenv("PHIEU_LINKCHECK", "1")
@@ -285,3 +297,63 @@ async def test_a_reviewer_recheck_is_recorded_without_a_notice(
     async with storage.unit() as u:
         assert await u.link_check(url) == rec
     assert rec.status == 404 and await notices(storage) == []
+
+
+async def test_a_passing_server_error_is_confirmed_before_anyone_is_told(
+    storage: Storage, pages: Site
+) -> None:
+    """503 then 200: recorded, checked again, fine — the official hears nothing."""
+    _, sub_id = await official(storage)
+    url = f"http://{HOST}:{pages.port}/flaky"
+    async with storage.unit() as u:
+        await u.apply_changes(sub_id, {"2.1": Answer(True, evidence=url)}, None, "telegram", NOW)
+    queue = LinkCheckQueue(storage, checker(pages, ticking()), confirm_after=0.05)
+    queue.submit([EvidenceLink(url, sub_id, "2.1", "telegram", "111")])
+    await queue.join()
+    await queue.close()
+    async with storage.unit() as u:
+        rec = await u.link_check(url)
+    assert rec is not None and rec.ok
+    assert pages.hits == ["/flaky", "/flaky"]
+    assert await notices(storage) == []
+
+
+async def test_a_server_that_stays_down_is_told_after_the_confirming_check(
+    storage: Storage, pages: Site
+) -> None:
+    _, sub_id = await official(storage)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    url = f"http://down.binhdinh.gov.vn:{closed}/kh"
+    async with storage.unit() as u:
+        await u.apply_changes(sub_id, {"2.1": Answer(True, evidence=url)}, None, "telegram", NOW)
+    down = LinkChecker(
+        policy=AddressPolicy.testing(("127.0.0.1", closed)),
+        resolver=static_resolver({"down.binhdinh.gov.vn": ["127.0.0.1"]}),
+    )
+    queue = LinkCheckQueue(storage, down, confirm_after=0.05)
+    queue.submit([EvidenceLink(url, sub_id, "2.1", "telegram", "111")])
+    await queue.join()
+    await queue.close()
+    assert queue.done == 2
+    [told] = await notices(storage)
+    assert "không kết nối được máy chủ" in told
+
+
+async def test_the_sweep_confirms_a_blip_too(storage: Storage, pages: Site) -> None:
+    user_id, sub_id = await official(storage)
+    url = f"http://{HOST}:{pages.port}/flaky"
+    async with storage.unit() as u:
+        await u.apply_changes(
+            sub_id,
+            {"2.1": Answer(True, evidence=url)},
+            user_id,
+            "telegram",
+            NOW - timedelta(hours=1),
+        )
+    sweep = LinkSweep(storage, checker(pages, ticking()), clock=lambda: NOW, confirm_after=0.05)
+    assert await sweep.run_once() == 1
+    await sweep.checker.close()
+    assert pages.hits == ["/flaky", "/flaky"]
+    assert await notices(storage) == [] and await notices(storage, "zalo", "z-9") == []
