@@ -18,7 +18,7 @@ import hmac
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -38,7 +38,7 @@ from aiohttp import web
 from bot.channels.telegram import CHANNEL, TelegramTransport, build_routers, set_commands
 from bot.config import ConfigError, Settings
 from bot.service import Phieu, utcnow
-from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, link_queue, linkcheck_enabled
+from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, link_queue
 from bot.workers.outbox import OutboxWorker, RateLimiter
 from bot.workers.pacing import RateShare, SendSettings, bot_key
 from bot.workers.sender import ReplySender
@@ -225,6 +225,12 @@ def webhook_phieu(storage: Storage, links: LinkCheckQueue | None = None) -> Phie
     )
 
 
+def swept(storage: Storage, with_worker: bool) -> AbstractAsyncContextManager[object]:
+    """The evidence-link sweep beside the outbox worker (none without it: `phieu worker`
+    runs it then)."""
+    return LinkSweep.running(storage) if with_worker else contextlib.nullcontext()
+
+
 @dataclass
 class Sending:
     """Everything that sends, for one process, sharing one limiter: the reply sender, the
@@ -288,7 +294,7 @@ async def run_polling(
         )
         await when_reachable("setMyCommands", lambda: set_commands(bot))
         out = Sending.build(storage, bot, send or SendSettings.from_env())
-        async with out.running(with_worker=with_worker):
+        async with out.running(with_worker=with_worker), swept(storage, with_worker):
             dp = make_dispatcher(phieu, out.sender)
             release_startup_memory()
             stopper = None
@@ -376,7 +382,7 @@ def make_web_app(
                 ),
             )
             await when_reachable("setMyCommands", lambda: set_commands(bot))
-        async with out.running(with_worker=with_worker):
+        async with out.running(with_worker=with_worker), swept(storage, with_worker):
             release_startup_memory()
             yield
         if links is not None:
@@ -415,17 +421,11 @@ async def run_worker(
             await runner.setup()
             await web.TCPSite(runner, settings.host, health_port).start()
             log.info("worker health on http://%s:%d/healthz", settings.host, health_port)
-        async with Sending.build(storage, bot, send).running(with_worker=True):
-            # Evidence links never checked (a process died first) or stale: issue #10.
-            sweep = (
-                asyncio.create_task(LinkSweep(storage).run(stop), name="link-sweep")
-                if linkcheck_enabled()
-                else None
-            )
+        async with (
+            Sending.build(storage, bot, send).running(with_worker=True),
+            LinkSweep.running(storage),  # evidence links never checked, or stale (#10)
+        ):
             await stop.wait()
-            if sweep is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(sweep, 10)
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -19,6 +19,20 @@ from storage.records import EvidenceRec, LinkCheckRec
 MAX_URL = 2048  # link_checks.url's length; longer links are refused by the checker
 
 
+def _values(rec: LinkCheckRec) -> dict[str, Any]:
+    return {
+        "url": rec.url,
+        "status": rec.status,
+        "final_url": rec.final_url,
+        "title": rec.title,
+        "content_type": rec.content_type,
+        "size": rec.size,
+        "elapsed_ms": rec.elapsed_ms,
+        "error": rec.error,
+        "checked_at": rec.checked_at,
+    }
+
+
 class LinksUnit(UnitBase):
     async def record_link_check(self, rec: LinkCheckRec) -> bool:
         """Keep `rec` as the URL's latest check; False (nothing written) when a check at
@@ -26,23 +40,28 @@ class LinksUnit(UnitBase):
         Raises ValueError for a URL longer than MAX_URL characters."""
         if len(rec.url) > MAX_URL:
             raise ValueError(f"link of {len(rec.url)} characters: at most {MAX_URL}")
-        values = {
-            "url": rec.url,
-            "status": rec.status,
-            "final_url": rec.final_url,
-            "title": rec.title,
-            "content_type": rec.content_type,
-            "size": rec.size,
-            "elapsed_ms": rec.elapsed_ms,
-            "error": rec.error,
-            "checked_at": rec.checked_at,
-        }
+        values = _values(rec)
         stmt = self._insert(LinkCheck).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[LinkCheck.url],
             set_={k: stmt.excluded[k] for k in values if k != "url"},
             where=LinkCheck.checked_at < stmt.excluded.checked_at,
         ).returning(LinkCheck.url)
+        return (await self._exec(stmt)).first() is not None
+
+    async def add_first_link_check(self, rec: LinkCheckRec) -> bool:
+        """Keep `rec` only if `url` was never checked; True if it was written. Two units
+        racing on one URL cannot both get True (the primary key decides: on PostgreSQL the
+        second waits for the first to commit), so whoever gets True may announce the result
+        once (bot/workers/linkjobs.py LinkSweep)."""
+        if len(rec.url) > MAX_URL:
+            raise ValueError(f"link of {len(rec.url)} characters: at most {MAX_URL}")
+        stmt = (
+            self._insert(LinkCheck)
+            .values(**_values(rec))
+            .on_conflict_do_nothing(index_elements=[LinkCheck.url])
+            .returning(LinkCheck.url)
+        )
         return (await self._exec(stmt)).first() is not None
 
     async def link_check(self, url: str) -> LinkCheckRec | None:

@@ -8,10 +8,12 @@ is told at once when a link is dead ("link không mở được — kiểm tra l
   links (bounded concurrency; a full queue drops, the sweep catches up) and, in ONE unit,
   record the result and — when the link is dead and the item still gives it — queue a
   notice to the chat that gave it, with the item number and a button/command to fix it.
-- `LinkSweep` (in `phieu worker`): pages through the stored evidence and checks every link
-  never checked (a crash or restart lost nothing: a check not recorded is done here, and
-  its dead-link notice sent to the person who gave it) or checked longer ago than
-  `stale_after` (recorded only: the reviewer sees a fresh result).
+- `LinkSweep` (in every process running the outbox worker: `phieu worker`, and `phieu run
+  telegram` / `phieu serve` unless --no-worker): pages through the stored evidence and
+  checks every link never checked (a crash or restart lost nothing: a check not recorded
+  is done here, and its dead-link notice sent to the person who gave it — once, however
+  many sweepers run: only the unit writing a URL's first check announces it) or checked
+  longer ago than `stale_after` (recorded only: the reviewer sees a fresh result).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -351,8 +354,12 @@ class LinkSweep:
         self, rec: LinkCheckRec, givers: list[tuple[int, str, int | None]], first: bool
     ) -> None:
         async with self.storage.unit() as unit:
-            await unit.record_link_check(rec)
-            if rec.ok or not first:
+            # Only the unit that writes the URL's first check may announce it: another
+            # sweeper or the in-process queue recorded it first → that one told, or will.
+            if not first or not await unit.add_first_link_check(rec):
+                await unit.record_link_check(rec)
+                return
+            if rec.ok:
                 return
             for submission_id, item_id, user_id in givers:
                 if user_id is None or not await _still_given(unit, submission_id, item_id, rec.url):
@@ -362,6 +369,24 @@ class LinkSweep:
                 for ident in await unit.identities(user_id):
                     payload = dead_link_notice(rec, item_id, lang)
                     await unit.enqueue(ident.channel, ident.external_id, payload, kind="notice")
+
+    @classmethod
+    @asynccontextmanager
+    async def running(cls, storage: Storage) -> AsyncIterator[LinkSweep | None]:
+        """The sweep as a background task for the block's duration (None when
+        PHIEU_LINKCHECK=0): in every process that runs the outbox worker."""
+        if not linkcheck_enabled():
+            yield None
+            return
+        sweep = cls(storage)
+        stop = asyncio.Event()
+        task = asyncio.create_task(sweep.run(stop), name="link-sweep")
+        try:
+            yield sweep
+        finally:
+            stop.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
 
     async def run(self, stop: asyncio.Event) -> None:
         """A pass every `every` seconds until `stop` is set; a failed pass is logged."""

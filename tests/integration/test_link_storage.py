@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -99,3 +100,16 @@ async def test_evidence_is_paged_and_read_per_item(storage: Storage) -> None:
         assert len(await u.evidence_page(0, 10, before=NOW + timedelta(seconds=1))) == 2
     assert first == [EvidenceRec(first[0].answer_id, sub.id, "3.1", URL, user.id)]
     assert [(e.item_id, e.evidence) for e in rest] == [("3.2", doc)]
+
+
+async def test_only_the_first_check_of_a_url_is_added_even_in_a_race(storage: Storage) -> None:
+    async def add(at: datetime) -> bool:
+        async with storage.unit() as u:
+            return await u.add_first_link_check(rec(at, status=404))
+
+    results = await asyncio.gather(add(NOW), add(NOW + timedelta(seconds=1)))
+    assert sorted(results) == [False, True]
+    async with storage.unit() as u:
+        assert await u.add_first_link_check(rec(NOW + timedelta(days=1))) is False
+        kept = await u.link_check(URL)
+    assert kept is not None and kept.status == 404

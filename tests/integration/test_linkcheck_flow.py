@@ -357,3 +357,16 @@ async def test_the_sweep_confirms_a_blip_too(storage: Storage, pages: Site) -> N
     await sweep.checker.close()
     assert pages.hits == ["/flaky", "/flaky"]
     assert await notices(storage) == [] and await notices(storage, "zalo", "z-9") == []
+
+
+async def test_the_sweep_runs_beside_the_worker_unless_turned_off(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PHIEU_LINKCHECK", "1")
+    async with LinkSweep.running(storage) as sweep:
+        assert sweep is not None
+        await asyncio.sleep(0.1)  # one pass over no evidence
+    assert sweep.checker._session is None
+    monkeypatch.setenv("PHIEU_LINKCHECK", "0")
+    async with LinkSweep.running(storage) as off:
+        assert off is None
