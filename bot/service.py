@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render import reply_payloads, reply_to_json
-from bot.workers.linkjobs import EvidenceLink, new_links
+from bot.workers.linkjobs import EvidenceLink, links_in, new_links
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
 from flows.loader import builtin_forms
@@ -349,16 +349,7 @@ class Phieu:
         entry = engine.handle_edit if incoming.edited else engine.handle
         step = entry(form, answers, state, incoming, ctx)
         await unit.apply_changes(sub.id, step.changes, user.id, channel, now)
-        # One check per new link, even when a table row's cells share it.
-        given = {
-            url: item
-            for item, new in step.changes.items()
-            for url in new_links(before.get(item), new)
-        }
-        links = tuple(
-            EvidenceLink(url, sub.id, item, channel, chat_id, step.state.lang)
-            for url, item in given.items()
-        )
+        links = await self._links_to_check(unit, before, step, sub.id, channel, chat_id)
         if step.transition:
             new = next_status(sub.status, step.transition)
             # A submission after the deadline is accepted; its history row says it was late.
@@ -375,6 +366,37 @@ class Phieu:
         if any(e.name == "submitted" for e in step.events):
             await self._notify_reviewers(unit, agency, form)
         return Outcome(step=step, replies=len(step.replies), links=links)
+
+    async def _links_to_check(
+        self,
+        unit: Unit,
+        before: dict[str, Answer],
+        step: Step,
+        submission_id: int,
+        channel: str,
+        chat_id: str,
+    ) -> tuple[EvidenceLink, ...]:
+        """The evidence links this step gives to check after the commit: new ones, and ones
+        given again whose last check failed (the official fixed the page and sends the same
+        link). One check per link, even when a table row's cells share it."""
+        given: dict[str, str] = {}
+        again: dict[str, str] = {}
+        for item, new in step.changes.items():
+            fresh = new_links(before.get(item), new)
+            given.update(dict.fromkeys(fresh, item))
+            if new is not None:
+                again.update({u: item for u in links_in(new.evidence) if u not in fresh})
+        for event in step.events:  # evidence sent again unchanged: not in step.changes
+            item = event.data.get("item") if event.name == "evidence_given" else None
+            if isinstance(item, str) and item not in step.changes and item in before:
+                again.update({u: item for u in links_in(before[item].evidence) if u not in given})
+        if again:
+            checks = await unit.link_checks(again)
+            given.update({u: i for u, i in again.items() if u in checks and not checks[u].ok})
+        return tuple(
+            EvidenceLink(url, submission_id, item, channel, chat_id, step.state.lang)
+            for url, item in given.items()
+        )
 
     async def _previous(
         self,

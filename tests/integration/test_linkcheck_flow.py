@@ -370,3 +370,27 @@ async def test_the_sweep_runs_beside_the_worker_unless_turned_off(
     monkeypatch.setenv("PHIEU_LINKCHECK", "0")
     async with LinkSweep.running(storage) as off:
         assert off is None
+
+
+async def test_the_same_link_sent_again_after_a_fix_is_checked_again(
+    storage: Storage, pages: Site
+) -> None:
+    await official(storage)
+    pages.flaky_left = 2  # down for the check and its confirmation
+    queue = LinkCheckQueue(storage, checker(pages, ticking()), confirm_after=0.01)
+    phieu = Phieu(storage, {FORM.id: FORM}, clock=lambda: NOW, on_links=queue.submit)
+    url = f"http://{HOST}:{pages.port}/flaky"
+    await say(phieu, "/sua 2.1", 1)
+    await say(phieu, f"Có, {url}", 2)
+    await queue.join()
+    assert len(await notices(storage)) == 1
+    # The agency fixes its page and sends the very same link again.
+    await say(phieu, "/minhchung 2.1", 3)
+    await say(phieu, url, 4)
+    await queue.join()
+    await queue.close()
+    async with storage.unit() as u:
+        rec = await u.link_check(url)
+    assert rec is not None and rec.ok
+    assert pages.hits == ["/flaky"] * 3
+    assert len(await notices(storage)) == 1
