@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bot import choosing
 from bot.render import reply_payloads, reply_to_json
+from bot.workers.linkjobs import EvidenceLink, links_in, new_links
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
 from flows.loader import builtin_forms
@@ -65,6 +66,8 @@ class Outcome:
     duplicate: bool = False
     step: Step | None = None
     replies: int = 0
+    # Evidence links this update gave (new ones only), to check once it has committed.
+    links: tuple[EvidenceLink, ...] = ()
 
 
 def utcnow() -> datetime:
@@ -96,12 +99,15 @@ class Phieu:
         ordered: bool = False,
         order_grace: float = 0.05,
         order_hold: float = 5.0,
+        on_links: Callable[[list[EvidenceLink]], object] | None = None,
     ) -> None:
         """`retry`: how long a unit is retried on transient database errors (bounded by
         default; `retry.forever()` where giving up would lose the update). `on_retry` is
         told of each retry (the console shows "đang kết nối lại…"). `ordered` turns on the
         per-chat order of concurrent updates (webhooks), with `order_grace` seconds for
-        siblings to arrive and at most `order_hold` seconds waiting for an older one."""
+        siblings to arrive and at most `order_hold` seconds waiting for an older one.
+        `on_links` is given the evidence links an update stored, after its commit
+        (bot/workers/linkjobs.py LinkCheckQueue.submit); it must not block."""
         self.storage = storage
         self.forms = forms if forms is not None else builtin_forms()
         self.clock = clock
@@ -112,6 +118,7 @@ class Phieu:
         self.order_hold = order_hold
         # Forms served, with the cohorts each is for: what decides which campaigns are offered.
         self._form_cohorts = {f.id: f.cohorts for f in self.forms.values()}
+        self.on_links = on_links
 
     async def handle(
         self,
@@ -154,7 +161,7 @@ class Phieu:
         waited_from = time.monotonic()
         while True:
             try:
-                return await retrying(
+                outcome = await retrying(
                     lambda: self._handle_once(
                         channel,
                         chat_id,
@@ -173,6 +180,19 @@ class Phieu:
             except _NotYourTurn as turn:
                 log.debug("%s waits for older update %s of its chat", what, turn.older)
                 await asyncio.sleep(_TURN_POLL)
+                continue
+            self._check_links(outcome)
+            return outcome
+
+    def _check_links(self, outcome: Outcome) -> None:
+        """Hand the committed update's new evidence links to the checker: never blocking,
+        never failing the update (a link not handed over is found by the worker's sweep)."""
+        if not outcome.links or self.on_links is None:
+            return
+        try:
+            self.on_links(list(outcome.links))
+        except Exception:
+            log.exception("evidence links not queued for checking")
 
     def _today(self) -> date:
         """Today in Việt Nam: campaigns open on a date there (Campaign.opens_on)."""
@@ -437,9 +457,11 @@ class Phieu:
             known=known_facts(agency, campaign),
             previous=await self._previous(unit, form, agency, campaign, status),
         )
+        answers_before = dict(answers)  # the engine may change `answers` in place
         entry = engine.handle_edit if incoming.edited else engine.handle
         step = entry(form, answers, state, incoming, ctx)
         await unit.apply_changes(sub.id, step.changes, user.id, channel, now)
+        links = await self._links_to_check(unit, answers_before, step, sub.id, channel, chat_id)
         if step.transition:
             new = next_status(sub.status, step.transition)
             # A submission after the deadline is accepted; its history row says it was late.
@@ -464,7 +486,38 @@ class Phieu:
         await unit.enqueue_many(channel, chat_id, payloads)
         if any(e.name == "submitted" for e in step.events):
             await self._notify_reviewers(unit, agency, form)
-        return Outcome(step=step, replies=len(replies))
+        return Outcome(step=step, replies=len(replies), links=links)
+
+    async def _links_to_check(
+        self,
+        unit: Unit,
+        before: dict[str, Answer],
+        step: Step,
+        submission_id: int,
+        channel: str,
+        chat_id: str,
+    ) -> tuple[EvidenceLink, ...]:
+        """The evidence links this step gives to check after the commit: new ones, and ones
+        given again whose last check failed (the official fixed the page and sends the same
+        link). One check per link, even when a table row's cells share it."""
+        given: dict[str, str] = {}
+        again: dict[str, str] = {}
+        for item, new in step.changes.items():
+            fresh = new_links(before.get(item), new)
+            given.update(dict.fromkeys(fresh, item))
+            if new is not None:
+                again.update({u: item for u in links_in(new.evidence) if u not in fresh})
+        for event in step.events:  # evidence sent again unchanged: not in step.changes
+            item = event.data.get("item") if event.name == "evidence_given" else None
+            if isinstance(item, str) and item not in step.changes and item in before:
+                again.update({u: item for u in links_in(before[item].evidence) if u not in given})
+        if again:
+            checks = await unit.link_checks(again)
+            given.update({u: i for u, i in again.items() if u in checks and not checks[u].ok})
+        return tuple(
+            EvidenceLink(url, submission_id, item, channel, chat_id, step.state.lang)
+            for url, item in given.items()
+        )
 
     async def _previous(
         self,

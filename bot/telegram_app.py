@@ -18,7 +18,7 @@ import hmac
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ from aiohttp import web
 from bot.channels.telegram import CHANNEL, TelegramTransport, build_routers, set_commands
 from bot.config import ConfigError, Settings
 from bot.service import Phieu, utcnow
+from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, link_queue
 from bot.workers.outbox import OutboxWorker, RateLimiter
 from bot.workers.pacing import RateShare, SendSettings, bot_key
 from bot.workers.sender import ReplySender
@@ -198,19 +199,36 @@ def make_worker(
     )
 
 
-def polling_phieu(storage: Storage) -> Phieu:
+def polling_phieu(storage: Storage, links: LinkCheckQueue | None = None) -> Phieu:
     """The service as polling needs it: a transient database error is retried until the
     database is back. aiogram confirms an update (the next getUpdates offset) as soon as its
     handler returns or raises, so a handler that gave up would drop the update for good;
-    blocking instead holds the offset, and a restart gets the update again."""
-    return Phieu(storage, retry=DEFAULT_POLICY.forever())
+    blocking instead holds the offset, and a restart gets the update again. Evidence links
+    go to `links` after each commit."""
+    return Phieu(
+        storage,
+        retry=DEFAULT_POLICY.forever(),
+        on_links=links.submit if links is not None else None,
+    )
 
 
-def webhook_phieu(storage: Storage) -> Phieu:
+def webhook_phieu(storage: Storage, links: LinkCheckQueue | None = None) -> Phieu:
     """The service as webhooks need it: one chat's concurrent updates applied in update_id
     order (several connections or processes), and a bounded retry: after WEBHOOK_RETRY_S the
-    request fails with 500 and Telegram resends the update later."""
-    return Phieu(storage, retry=DEFAULT_POLICY.bounded(WEBHOOK_RETRY_S), ordered=True)
+    request fails with 500 and Telegram resends the update later. Evidence links go to
+    `links` after each commit."""
+    return Phieu(
+        storage,
+        retry=DEFAULT_POLICY.bounded(WEBHOOK_RETRY_S),
+        ordered=True,
+        on_links=links.submit if links is not None else None,
+    )
+
+
+def swept(storage: Storage, with_worker: bool) -> AbstractAsyncContextManager[object]:
+    """The evidence-link sweep beside the outbox worker (none without it: `phieu worker`
+    runs it then)."""
+    return LinkSweep.running(storage) if with_worker else contextlib.nullcontext()
 
 
 @dataclass
@@ -268,14 +286,15 @@ async def run_polling(
 ) -> None:
     """Long polling until SIGINT/SIGTERM (or `stop`, for benchmarks and tests)."""
     bot = make_bot(settings)
-    phieu = polling_phieu(storage)
+    links = link_queue(storage)
+    phieu = polling_phieu(storage, links)
     try:
         await when_reachable(
             "deleteWebhook", lambda: bot.delete_webhook(drop_pending_updates=False)
         )
         await when_reachable("setMyCommands", lambda: set_commands(bot))
         out = Sending.build(storage, bot, send or SendSettings.from_env())
-        async with out.running(with_worker=with_worker):
+        async with out.running(with_worker=with_worker), swept(storage, with_worker):
             dp = make_dispatcher(phieu, out.sender)
             release_startup_memory()
             stopper = None
@@ -299,6 +318,8 @@ async def run_polling(
                 if stopper is not None:
                     stopper.cancel()
     finally:
+        if links is not None:
+            await links.close()
         await bot.session.close()
 
 
@@ -317,7 +338,8 @@ def make_web_app(
     send: SendSettings | None = None,
 ) -> web.Application:
     """The webhook server: POST updates, GET /healthz; graceful start and stop."""
-    phieu = webhook_phieu(storage)
+    links = link_queue(storage)
+    phieu = webhook_phieu(storage, links)
     out = Sending.build(storage, bot, send or SendSettings.from_env())
     dp = make_dispatcher(phieu, out.sender)
     secret = settings.webhook_secret or ""
@@ -360,9 +382,11 @@ def make_web_app(
                 ),
             )
             await when_reachable("setMyCommands", lambda: set_commands(bot))
-        async with out.running(with_worker=with_worker):
+        async with out.running(with_worker=with_worker), swept(storage, with_worker):
             release_startup_memory()
             yield
+        if links is not None:
+            await links.close()
         await bot.session.close()
 
     app.router.add_post(settings.webhook_path, webhook)
@@ -397,7 +421,10 @@ async def run_worker(
             await runner.setup()
             await web.TCPSite(runner, settings.host, health_port).start()
             log.info("worker health on http://%s:%d/healthz", settings.host, health_port)
-        async with Sending.build(storage, bot, send).running(with_worker=True):
+        async with (
+            Sending.build(storage, bot, send).running(with_worker=True),
+            LinkSweep.running(storage),  # evidence links never checked, or stale (#10)
+        ):
             await stop.wait()
     finally:
         if runner is not None:

@@ -875,6 +875,8 @@ class _Run(Offers, Cells):
         old = self.answers.get(q.id) or Answer()
         before = self._section_done(q)
         self._save(q.id, replace(old, evidence=evidence))
+        # Even when unchanged: the same link sent again is asked to be checked again.
+        self.events.append(Event("evidence_given", {"item": q.id}))
         self.answered = {"item": q.id, "kind": "evidence"}
         self.share_evidence(evidence)  # the other cells of a row typed at once
         self.say(

@@ -418,3 +418,22 @@ class InviteFailure(Base):
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime]
+
+
+class LinkCheck(Base):
+    """The latest check of an evidence link (bot/workers/linkcheck.py; issue #10).
+
+    One row per URL, shared by every answer that gives it; a newer check replaces an older
+    one, never the reverse."""
+
+    __tablename__ = "link_checks"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    status: Mapped[int | None] = mapped_column(Integer)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    elapsed_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(255))
+    checked_at: Mapped[datetime] = mapped_column(index=True)

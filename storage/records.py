@@ -183,3 +183,46 @@ class InviteRec:
             and (self.uses_left is None or self.uses_left > 0)
             and (self.expires_at is None or self.expires_at > now)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCheckRec:
+    """What opening an evidence link found (bot/workers/linkcheck.py; issue #10).
+
+    `status` is the final HTTP status (None when no response came); `final_url` the address
+    after redirects; `title` the page's <title> (HTML only, from its first bytes); `size` in
+    bytes (the declared Content-Length, else what was read when the whole body fit under the
+    cap, else None); `elapsed_ms` the whole check, redirects included; `error` a short code
+    ("timeout", "dns", "forbidden_address:loopback", …; see linkcheck.ERRORS) or None.
+    """
+
+    url: str
+    status: int | None
+    final_url: str | None
+    title: str | None
+    content_type: str | None
+    size: int | None
+    elapsed_ms: int
+    error: str | None
+    checked_at: datetime
+
+    @property
+    def ok(self) -> bool:
+        """The link opened: an answer came, with a status below 400, and no error."""
+        return self.error is None and self.status is not None and self.status < 400
+
+    @property
+    def error_code(self) -> str | None:
+        """`error` without its detail ("forbidden_address:loopback" → "forbidden_address")."""
+        return None if self.error is None else self.error.split(":", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRec:
+    """An answer's evidence as stored, with who gave it (for the link worker's pass)."""
+
+    answer_id: int
+    submission_id: int
+    item_id: str
+    evidence: Any
+    updated_by: int | None

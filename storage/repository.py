@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage._campaigns import CampaignsUnit
 from storage._chat import ChatUnit
+from storage._links import LinksUnit
 from storage._order import OrderUnit
 from storage._people import PeopleUnit
 from storage._submissions import SubmissionsUnit
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "phieu_outbox"
 
 
-class Unit(PeopleUnit, CampaignsUnit, SubmissionsUnit, ChatUnit, OrderUnit):
+class Unit(PeopleUnit, CampaignsUnit, SubmissionsUnit, ChatUnit, OrderUnit, LinksUnit):
     """The operations available inside one transaction (see the mixins for each group)."""
 
 

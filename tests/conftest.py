@@ -19,3 +19,9 @@ def _vietnamese_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("LC_ALL", "LC_MESSAGES"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+# Conversations in tests give links like https://sotttt.binhdinh.gov.vn/…: the apps under
+# test must not try to open them on the Internet. Link-check tests build their own checker
+# against local servers (tests/integration/test_linkcheck*.py).
+os.environ.setdefault("PHIEU_LINKCHECK", "0")

@@ -128,18 +128,24 @@ def chat(
     _setup_logging(verbose)
     from bot.channels.console import ensure_demo, run_lines
     from bot.service import Phieu, utcnow
+    from bot.workers.linkjobs import link_queue
 
     async def main(storage: Storage) -> None:
         user = await ensure_demo(storage, utcnow().date(), agency)
-        phieu = Phieu(storage)
-        if script is not None:
-            lines: Iterator[str] = iter(script.read_text(encoding="utf-8").splitlines())
-            await run_lines(phieu, user, lines, typer.echo, echo=True, comments=True)
-        elif sys.stdin.isatty():
-            typer.echo(t(N_("Phiếu — gõ /help để xem lệnh, /quit để thoát.")) + "\n")
-            await run_lines(phieu, user, _tty_lines(), typer.echo)
-        else:
-            await run_lines(phieu, user, iter(sys.stdin.readline, ""), typer.echo, echo=True)
+        links = link_queue(storage)  # evidence links checked in the background (issue #10)
+        phieu = Phieu(storage, on_links=links.submit if links is not None else None)
+        try:
+            if script is not None:
+                lines: Iterator[str] = iter(script.read_text(encoding="utf-8").splitlines())
+                await run_lines(phieu, user, lines, typer.echo, echo=True, comments=True)
+            elif sys.stdin.isatty():
+                typer.echo(t(N_("Phiếu — gõ /help để xem lệnh, /quit để thoát.")) + "\n")
+                await run_lines(phieu, user, _tty_lines(), typer.echo)
+            else:
+                await run_lines(phieu, user, iter(sys.stdin.readline, ""), typer.echo, echo=True)
+        finally:
+            if links is not None:
+                await links.close()
 
     with_storage(database_url(db), main, setting_of(db))
 
