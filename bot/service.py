@@ -21,6 +21,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render import reply_payloads, reply_to_json
+from bot.review.desk import ReviewDesk
+from bot.review.desk import SubmissionMoved as _SubmissionMoved
+from bot.review.scope import REVIEW_ROLES
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
 from flows.loader import builtin_forms
@@ -45,8 +48,9 @@ class _NotYourTurn(Exception):
         self.older = older
 
 
-class SubmissionMoved(Exception):
-    """Another worker moved the submission first; the whole update is handled again."""
+# Another worker (an official, a reviewer) moved the submission first: the whole update is
+# handled again. Defined with the review desk, which raises it too.
+SubmissionMoved = _SubmissionMoved
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,8 @@ class Outcome:
     duplicate: bool = False
     step: Step | None = None
     replies: int = 0
+    # Evidence links a reviewer just opened: checked again after the commit (check_links).
+    links: tuple[str, ...] = ()
 
 
 def utcnow() -> datetime:
@@ -94,12 +100,15 @@ class Phieu:
         ordered: bool = False,
         order_grace: float = 0.05,
         order_hold: float = 5.0,
+        check_link: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         """`retry`: how long a unit is retried on transient database errors (bounded by
         default; `retry.forever()` where giving up would lose the update). `on_retry` is
         told of each retry (the console shows "đang kết nối lại…"). `ordered` turns on the
         per-chat order of concurrent updates (webhooks), with `order_grace` seconds for
-        siblings to arrive and at most `order_hold` seconds waiting for an older one."""
+        siblings to arrive and at most `order_hold` seconds waiting for an older one.
+        `check_link(url)` re-checks an evidence link a reviewer opened, after the commit
+        (bot/review/links.py refresh_link; None: not checked)."""
         self.storage = storage
         self.forms = forms if forms is not None else builtin_forms()
         self.clock = clock
@@ -108,6 +117,9 @@ class Phieu:
         self.ordered = ordered
         self.order_grace = order_grace
         self.order_hold = order_hold
+        self.check_link = check_link
+        self.review = ReviewDesk(self.forms, lambda: self.clock())
+        self._link_tasks: set[asyncio.Task[None]] = set()
 
     async def handle(
         self,
@@ -150,7 +162,7 @@ class Phieu:
         waited_from = time.monotonic()
         while True:
             try:
-                return await retrying(
+                outcome = await retrying(
                     lambda: self._handle_once(
                         channel,
                         chat_id,
@@ -166,6 +178,8 @@ class Phieu:
                     policy=self.retry,
                     on_retry=self.on_retry,
                 )
+                self._check_links(outcome.links)
+                return outcome
             except _NotYourTurn as turn:
                 log.debug("%s waits for older update %s of its chat", what, turn.older)
                 await asyncio.sleep(_TURN_POLL)
@@ -205,6 +219,15 @@ class Phieu:
             except SubmissionMoved:
                 log.info("submission moved concurrently; retry %d", attempt + 1)
         raise RuntimeError("submission kept moving; giving up")
+
+    def _check_links(self, urls: tuple[str, ...]) -> None:
+        """Re-check the links a reviewer opened, in the background (never blocks a reply)."""
+        if self.check_link is None:
+            return
+        for url in urls:
+            task = asyncio.create_task(self.check_link(url))
+            self._link_tasks.add(task)
+            task.add_done_callback(self._link_tasks.discard)
 
     async def _take_turn(
         self, unit: Unit, channel: str, chat_id: str, update_id: str, seq: int, late: bool
@@ -254,18 +277,13 @@ class Phieu:
             )
             return Outcome(replies=1)
         user, agency, campaign = standing.user, standing.agency, standing.campaign
-        if user.role != "official":
-            await self.say(
-                unit,
-                channel,
-                chat_id,
-                normalise_language(user.lang) if fresh else lang,
-                N_(
-                    "Anh/chị dùng tài khoản thẩm định: Phiếu sẽ báo cho anh/chị mỗi khi "
-                    "một cơ quan nộp phiếu."
-                ),
+        if user.role in REVIEW_ROLES:
+            if fresh:
+                state.lang = normalise_language(user.lang)
+            done = await self.review.reviewer_turn(
+                unit, channel, chat_id, conv_id, state, incoming, user
             )
-            return Outcome(replies=1)
+            return Outcome(replies=done.replies, links=tuple(done.links))
         if agency is None:
             await self.say(
                 unit,
@@ -291,6 +309,11 @@ class Phieu:
                 sender.language if user.lang == "vi" and sender.language else user.lang
             )
         sub = standing.submission or await unit.submission(campaign.id, agency.id)
+        replied = await self.review.agency_turn(
+            unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign, sub
+        )
+        if replied is not None:
+            return Outcome(replies=replied)
         return await self._run_engine(
             unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign, sub
         )
@@ -333,7 +356,13 @@ class Phieu:
             # A submission after the deadline is accepted; its history row says it was late.
             late = any(e.name == "submitted" and e.data.get("late") for e in step.events)
             if new is None or not await unit.move_submission(
-                sub.id, Status(sub.status), new, user.id, now, note="late" if late else None
+                sub.id,
+                Status(sub.status),
+                new,
+                user.id,
+                now,
+                note="late" if late else None,
+                channel=channel,
             ):
                 raise SubmissionMoved
         await unit.save_conversation(conv_id, step.state, user.id)
@@ -342,7 +371,9 @@ class Phieu:
         payloads = [p for r in step.replies for p in reply_payloads(channel, r)]
         await unit.enqueue_many(channel, chat_id, payloads)
         if any(e.name == "submitted" for e in step.events):
-            await self._notify_reviewers(unit, agency, form)
+            moved = await unit.submission_by_id(sub.id)
+            assert moved is not None
+            await self.review.notify_submitted(unit, agency, campaign, form, moved)
         return Outcome(step=step, replies=len(step.replies))
 
     async def _previous(
@@ -358,23 +389,6 @@ class Phieu:
             return {}
         forms = (form.id, *form.carry_over.forms)
         return await unit.previous_answers(agency.id, forms, campaign.id)
-
-    async def _notify_reviewers(self, unit: Unit, agency: AgencyRec, form: Form) -> None:
-        """Reviewers of the Sở TTTT hear of each submission on every channel they use."""
-        for reviewer, identities in await unit.users_with_role("reviewer"):
-            lang = normalise_language(reviewer.lang)
-            text = translate(
-                lang,
-                N_("📥 {agency} đã nộp phiếu “{form}”. Mời thẩm định."),
-                {"agency": agency.name, "form": form.title.get(lang)},
-            )
-            for ident in identities:
-                await unit.enqueue(
-                    ident.channel,
-                    ident.external_id,
-                    reply_to_json(Reply(text, kind="notice")),
-                    kind="notice",
-                )
 
     async def say(self, unit: Unit, channel: str, chat_id: str, lang: str, msgid: str) -> None:
         await unit.enqueue(channel, chat_id, reply_to_json(Reply(translate(lang, msgid))))

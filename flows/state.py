@@ -64,6 +64,9 @@ class ConversationState:
     # Where the official was before /sua or /kad took them elsewhere: asked again once that
     # detour is answered or skipped, if still open (NEWCOMER #10, "keep the official's place").
     back_to: str | None = None
+    # The review conversation (flows/review.py) of a reviewer, or of an official fixing
+    # returned items / confirming the final data: {"sub", "await", "choices", …}.
+    review: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -89,6 +92,7 @@ class ConversationState:
             album=data.get("album"),
             back_to=data.get("back_to"),
             split=data.get("split"),
+            review=data.get("review"),
         )
 
     def copy(self) -> ConversationState:

@@ -1,0 +1,261 @@
+"""The review loop through Phieu.handle on SQLite and PostgreSQL (issue #10): submit, notify,
+verify, return one item, fix, resubmit, accept, confirm; refusals; a race of two reviewers.
+
+Replies and notices are read from the outbox, as a channel's worker would after the commit;
+buttons are pressed by sending the payload the outbox row carries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.service import Phieu, Sender
+from flows.machines import Status
+from flows.review import LinkView
+from flows.state import Answer, Incoming
+from storage import Storage, Unit
+from tests.engine_driver import inline_form
+
+FORM = inline_form("""
+sections:
+  - id: "1"
+    title: THÔNG TIN CHUNG
+    items:
+      - {id: "1.8", type: integer, text: Tổng số CBCC của khối Văn phòng, unit: người}
+      - {id: "1.9", type: yes_no, text: Cơ quan có mạng LAN, evidence: link}
+      - {id: "1.10", type: yes_no, text: Có cổng thông tin điện tử, evidence: link}
+""")
+START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 09:00 in Quy Nhơn, before 26/11
+LINK_A = "https://lan.binhdinh.gov.vn/qd-12"
+LINK_B = "https://cong.binhdinh.gov.vn/old"
+LINK_B2 = "https://cong.binhdinh.gov.vn/gioi-thieu"
+
+
+class Clock:
+    """Each reading a second later: verdicts, returns and fixes are ordered in time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@dataclass
+class Chat:
+    phieu: Phieu
+    channel: str
+    chat_id: str
+    seen: set[int] = field(default_factory=set)
+    last: list[dict[str, Any]] = field(default_factory=list)
+    n: int = 0
+
+    async def send(self, text: str | None = None, payload: str | None = None) -> str:
+        self.n += 1
+        await self.phieu.handle(
+            self.channel,
+            self.chat_id,
+            f"{self.chat_id}-{self.n}",
+            Incoming(text=text, payload=payload),
+            Sender(self.chat_id, "x", "vi"),
+        )
+        return await self.read()
+
+    async def read(self) -> str:
+        async with self.phieu.storage.unit() as unit:
+            rows = await unit.pending_for_chat(self.channel, self.chat_id)
+        fresh = [r for r in rows if r.id not in self.seen]
+        self.seen.update(r.id for r in fresh)
+        if fresh:
+            self.last = [r.payload for r in fresh]
+        return "\n".join(str(r.payload.get("text", "")) for r in fresh)
+
+    def button(self, label: str) -> str:
+        for payload in reversed(self.last):
+            for lab, data in [*payload.get("choices", []), *payload.get("actions", [])]:
+                if label in lab:
+                    return str(data)
+        have = [c[0] for p in self.last for c in [*p.get("choices", []), *p.get("actions", [])]]
+        raise AssertionError(f"no button {label!r}; have {have}")
+
+    async def press(self, label: str) -> str:
+        return await self.send(payload=self.button(label))
+
+
+@dataclass
+class World:
+    storage: Storage
+    phieu: Phieu
+    ids: dict[str, int]
+
+    async def sub(self) -> Any:
+        async with self.storage.unit() as u:
+            return await u.submission(self.ids["campaign"], self.ids["agency"])
+
+
+async def make_world(storage: Storage) -> World:
+    async with storage.unit() as u:
+        agency = await u.add_agency("STTTT", "Sở Thông tin và Truyền thông", "so")
+        other = await u.add_agency("SYT", "Sở Y tế", "so")
+        lan = await u.add_user("Nguyễn Thị Lan", agency.id, "official")
+        await u.bind_identity(lan.id, "telegram", "111", "Lan")
+        minh = await u.add_user("Phạm Minh", agency.id, "official")
+        await u.bind_identity(minh.id, "telegram", "222", "Minh")
+        hoa = await u.add_user("Trần Văn Hoà", None, "reviewer")
+        await u.bind_identity(hoa.id, "telegram", "501", "Hoà")
+        await u.bind_identity(hoa.id, "console", "console:hoa", "console")
+        nam = await u.add_user("Lê Nam", None, "reviewer")
+        await u.bind_identity(nam.id, "telegram", "502", "Nam")
+        boss = await u.add_user("Quản trị", None, "admin")
+        await u.bind_identity(boss.id, "telegram", "900", "Admin")
+        campaign = await u.add_campaign(FORM.id, FORM.version, "Năm 2026", date(2026, 11, 26))
+        sub = await u.submission(campaign.id, agency.id)
+        await u.apply_changes(
+            sub.id,
+            {
+                "1.8": Answer(30),
+                "1.9": Answer(True, None, LINK_A),
+                "1.10": Answer(True, None, LINK_B),
+            },
+            lan.id,
+            "telegram",
+            START,
+        )
+    ids = {
+        "agency": agency.id,
+        "other": other.id,
+        "lan": lan.id,
+        "hoa": hoa.id,
+        "nam": nam.id,
+        "campaign": campaign.id,
+        "sub": sub.id,
+    }
+    return World(storage, Phieu(storage, {FORM.id: FORM}, clock=Clock(START)), ids)
+
+
+async def submit(world: World) -> Chat:
+    lan = Chat(world.phieu, "telegram", "111")
+    assert "Nộp phiếu của Sở Thông tin và Truyền thông?" in await lan.send("/nop")
+    assert "📤 Đã nộp phiếu." in await lan.press("Nộp phiếu")
+    return lan
+
+
+def good_links(monkeypatch: pytest.MonkeyPatch, *urls: str) -> None:
+    """The link checker's stored results (bot/review/links.py), as it would record them."""
+
+    async def stored(unit: Unit, wanted: Any) -> dict[str, LinkView]:
+        return {u: LinkView(u, 200, u, "Quyết định 12", "text/html", 2048, 120) for u in urls}
+
+    monkeypatch.setattr("bot.review.desk.stored_checks", stored)
+
+
+async def test_the_whole_loop(storage: Storage) -> None:
+    world = await make_world(storage)
+    lan = await submit(world)
+
+    # Notified: both reviewers (no assignment = all), each chat, with the facts and a button.
+    hoa = Chat(world.phieu, "telegram", "501")
+    notice = await hoa.read()
+    assert "📥 Sở Thông tin và Truyền thông đã nộp phiếu “Phiếu thử”. Mời thẩm định." in notice
+    assert "Đúng hạn." in notice
+    assert "Đã trả lời 3/3 mục; 2 mục có minh chứng cần xem." in notice
+    assert (
+        "Sở Thông tin và Truyền thông" in await Chat(world.phieu, "console", "console:hoa").read()
+    )
+    assert "Mời thẩm định" in await Chat(world.phieu, "telegram", "502").read()
+
+    # The queue, then open: in review; items with evidence first.
+    assert "1. Sở Thông tin và Truyền thông" in await hoa.send("/thamdinh")
+    text = await hoa.press("🔎 Sở Thông tin")
+    assert "🔎 Thẩm định phiếu của Sở Thông tin và Truyền thông (Năm 2026): 2 mục cần xem." in text
+    assert "1.9. Cơ quan có mạng LAN" in text and LINK_A in text
+    assert "🔗 Link: đang kiểm tra…" in text
+    assert (await world.sub()).status is Status.IN_REVIEW
+
+    text = await hoa.press("Đạt")
+    assert "Đã ghi: 1.9 — ✅ Đạt." in text and "1.10. Có cổng thông tin điện tử" in text
+    assert "Nhập nhận xét cho mục 1.10" in await hoa.press("Trả lại")
+    assert "ít nhất 3 ký tự" in await hoa.send("ok")
+    text = await hoa.send("Link không mở được")
+    assert "Đã ghi: 1.10 — ↩️ Trả lại." in text and "gửi phiếu về cơ quan để sửa?" in text
+
+    text = await hoa.press("Trả phiếu về cơ quan")
+    assert "↩️ Đã trả phiếu của Sở Thông tin và Truyền thông với 1 mục cần sửa" in text
+    assert (await world.sub()).status is Status.RETURNED
+
+    # ONE message to each official, listing only the returned item with the comment.
+    returned = await lan.read()
+    assert returned.count("↩️ Sở TTTT trả lại phiếu") == 1
+    assert "• 1.10: Link không mở được" in returned and "1.9" not in returned
+    minh = Chat(world.phieu, "telegram", "222")
+    assert "• 1.10: Link không mở được" in await minh.read()
+
+    # The bot asks just that item; the rest is read-only.
+    text = await lan.press("Sửa các mục bị trả lại")
+    assert (
+        "1.10. Có cổng thông tin điện tử" in text and "Nhận xét của Sở: Link không mở được" in text
+    )
+    assert "Chỉ sửa được các mục bị trả lại: 1.10" in await lan.send("/sua 1.8")
+    text = await lan.send(f"Có, {LINK_B2}")
+    assert "Đã lưu 1.10: Có" in text and "Nộp lại phiếu cho Sở TTTT?" in text
+    assert "📤 Đã nộp lại phiếu" in await lan.press("Nộp lại")
+    assert (await world.sub()).status is Status.RESUBMITTED
+
+    # The reviewer hears of it and sees old → new first.
+    notice = await hoa.read()
+    assert "🔁 Sở Thông tin và Truyền thông đã nộp lại phiếu" in notice
+    assert "Đã sửa 1 mục bị trả lại." in notice
+    text = await hoa.press("Bắt đầu thẩm định")
+    assert "1 mục cần xem" in text
+    assert "🔁 Đã sửa: Có → Có" in text and LINK_B2 in text and f"Minh chứng cũ: {LINK_B}" in text
+    text = await hoa.press("Đạt")
+    assert "Chấp nhận phiếu?" in text
+
+    # Any item on request: a correction with a reason; the official value stays.
+    text = await hoa.send("1.8")
+    assert "1.8. Tổng số CBCC" in text and "Trả lời: 30 người" in text
+    assert "Gõ giá trị đúng cho mục 1.8" in await hoa.press("Sửa")
+    assert "Ví dụ" in await hoa.send("ba mươi hai")
+    assert "Giá trị sửa: 30 người → 32 người" in await hoa.send("32")
+    assert "Đã ghi: 1.8 — ✏️ Sửa." in await hoa.send("Theo báo cáo biên chế 2026")
+    assert "✅ Đã chấp nhận phiếu" in await hoa.press("Chấp nhận phiếu")
+    assert (await world.sub()).status is Status.ACCEPTED
+
+    # The officials are asked to confirm, with the corrected values.
+    asked = await lan.read()
+    assert "Mời anh/chị xác nhận số liệu" in asked
+    assert "• 1.8: 30 người → 32 người (Theo báo cáo biên chế 2026)" in asked
+    assert "🔒 Đã xác nhận số liệu" in await lan.press("Xác nhận số liệu")
+    sub = await world.sub()
+    assert sub.status is Status.CONFIRMED
+    async with storage.unit() as u:
+        events = await u.submission_events(sub.id)
+        verdicts = await u.item_verdicts(sub.id)
+        history = await u.item_reviews(sub.id, "1.10")
+        answers = await u.load_answers(sub.id)
+    assert [(e.to_status.value, e.channel) for e in events] == [
+        ("submitted", "telegram"),
+        ("in_review", "telegram"),
+        ("returned", "telegram"),
+        ("resubmitted", "telegram"),
+        ("in_review", "telegram"),
+        ("accepted", "telegram"),
+        ("confirmed", "telegram"),
+    ]
+    assert [e.user_id for e in events] == [
+        world.ids[k] for k in ("lan", "hoa", "hoa", "lan", "hoa", "hoa", "lan")
+    ]
+    assert {k: v.verdict for k, v in verdicts.items()} == {
+        "1.9": "dat",
+        "1.10": "dat",
+        "1.8": "sua",
+    }
+    assert verdicts["1.8"].corrected == Answer(32) and verdicts["1.8"].comment
+    assert [h.verdict for h in history] == ["tra_lai", "dat"]
+    assert answers["1.8"] == Answer(30)  # the official's value is kept beside the correction
+    assert answers["1.10"] == Answer(True, None, LINK_B2)
