@@ -96,7 +96,7 @@ class ReviewDesk:
             verdicts=verdicts,
             today=self._today(campaign),
             round_start=sub.submitted_at,
-            reporting_year=campaign.deadline.year,
+            reporting_year=campaign.reporting_year or campaign.deadline.year,
             links=links,
             changed=changed,
         )
@@ -387,7 +387,7 @@ class ReviewDesk:
             answers=await unit.load_answers(sub.id),
             verdicts=verdicts,
             today=self._today(campaign),
-            reporting_year=campaign.deadline.year,
+            reporting_year=campaign.reporting_year or campaign.deadline.year,
             changed=await _changed_since_return(unit, sub.id, verdicts),
         )
 

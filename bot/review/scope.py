@@ -1,8 +1,7 @@
 """Which agencies a campaign targets, and which of them a reviewer may act on (issue #10).
 
-Targets come from the campaign model (`unit.campaign_targets`, the campaigns engineer's
-contract) when it exists; until that is merged, every agency of a cohort the campaign's form
-is for. An admin acts on every target; a reviewer on the agencies their assignments give
+Targets come from the campaign model (`unit.campaign_targets`: its cohorts ∪ its explicit
+list, archived agencies left out), kept to the cohorts the campaign's form is for. An admin acts on every target; a reviewer on the agencies their assignments give
 (`reviewer_assignments`: a cohort, an agency, or the whole campaign), or on every target
 when the campaign has no assignment at all.
 """
@@ -17,12 +16,12 @@ REVIEW_ROLES = frozenset({"reviewer", "admin"})
 
 
 async def campaign_targets(unit: Unit, campaign: CampaignRec, form: Form | None) -> list[AgencyRec]:
-    """The agencies the campaign asks, in id order."""
-    targets = getattr(unit, "campaign_targets", None)
-    if targets is not None:  # the campaign model (campaigns-foundation)
-        return list(await targets(campaign.id))
+    """The agencies the campaign asks (`unit.campaign_targets`), of the cohorts its form is
+    for (a campaign targeting every cohort still offers a cohort's form only to it)."""
     cohorts = set(form.cohorts) if form is not None else set()
-    return [a for a in await unit.list_agencies() if not cohorts or a.cohort in cohorts]
+    return [
+        a for a in await unit.campaign_targets(campaign.id) if not cohorts or a.cohort in cohorts
+    ]
 
 
 async def allowed_agencies(
