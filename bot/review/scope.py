@@ -1,7 +1,8 @@
 """Which agencies a campaign targets, and which of them a reviewer may act on (issue #10).
 
 Targets come from the campaign model (`unit.campaign_targets`: its cohorts ∪ its explicit
-list, archived agencies left out), kept to the cohorts the campaign's form is for. An admin acts on every target; a reviewer on the agencies their assignments give
+list, archived agencies left out), kept to the cohorts the campaign's form is for. An
+admin acts on every target; a reviewer on the agencies their assignments give
 (`reviewer_assignments`: a cohort, an agency, or the whole campaign), or on every target
 when the campaign has no assignment at all.
 """
