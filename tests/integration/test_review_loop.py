@@ -7,6 +7,8 @@ buttons are pressed by sending the payload the outbox row carries.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 
 from bot.service import Phieu, Sender
 from flows.machines import Status
-from flows.review import LinkView
+from flows.review import LinkView, rpack
 from flows.state import Answer, Incoming
 from storage import Storage, Unit
 from tests.engine_driver import inline_form
@@ -33,6 +35,9 @@ START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 09:00 in Quy Nhơn, before 2
 LINK_A = "https://lan.binhdinh.gov.vn/qd-12"
 LINK_B = "https://cong.binhdinh.gov.vn/old"
 LINK_B2 = "https://cong.binhdinh.gov.vn/gioi-thieu"
+
+
+_UPDATES = itertools.count(1)  # update ids, unique across the chats of a test
 
 
 class Clock:
@@ -53,14 +58,12 @@ class Chat:
     chat_id: str
     seen: set[int] = field(default_factory=set)
     last: list[dict[str, Any]] = field(default_factory=list)
-    n: int = 0
 
     async def send(self, text: str | None = None, payload: str | None = None) -> str:
-        self.n += 1
         await self.phieu.handle(
             self.channel,
             self.chat_id,
-            f"{self.chat_id}-{self.n}",
+            f"{self.chat_id}-{next(_UPDATES)}",
             Incoming(text=text, payload=payload),
             Sender(self.chat_id, "x", "vi"),
         )
@@ -259,3 +262,195 @@ async def test_the_whole_loop(storage: Storage) -> None:
     assert [h.verdict for h in history] == ["tra_lai", "dat"]
     assert answers["1.8"] == Answer(30)  # the official's value is kept beside the correction
     assert answers["1.10"] == Answer(True, None, LINK_B2)
+
+
+async def _in_review(world: World) -> tuple[Chat, Chat]:
+    """Submitted and opened by Hoà, every item to verify settled: ready to accept."""
+    lan = await submit(world)
+    hoa = Chat(world.phieu, "telegram", "501")
+    await hoa.read()
+    await hoa.send(payload=rpack(world.ids["sub"], "open"))
+    await hoa.press("Đạt")
+    assert "Chấp nhận phiếu?" in await hoa.press("Đạt")
+    return lan, hoa
+
+
+async def test_officials_cannot_use_reviewer_commands(storage: Storage) -> None:
+    world = await make_world(storage)
+    lan = Chat(world.phieu, "telegram", "111")
+    for command in ("/thamdinh", "/progress", "/tiendo"):
+        assert "Lệnh này dành cho cán bộ thẩm định" in await lan.send(command)
+    await submit(world)
+    # A forged button (accept, a verdict) from an official: refused, nothing moves.
+    for action in ("open", "accept", "v:dat:1.9", "bulk_ok"):
+        text = await lan.send(payload=rpack(world.ids["sub"], action))
+        assert "Nút này đã cũ" in text or "dành cho cán bộ thẩm định" in text
+    assert "dành cho cán bộ thẩm định" in await lan.send(
+        payload=rpack(world.ids["sub"] + 7, "open")
+    )
+    assert (await world.sub()).status is Status.SUBMITTED
+    async with storage.unit() as u:
+        assert await u.item_verdicts(world.ids["sub"]) == {}
+
+
+async def test_a_reviewer_cannot_act_on_agencies_not_assigned(storage: Storage) -> None:
+    world = await make_world(storage)
+    async with storage.unit() as u:
+        await u.assign_reviewer(
+            world.ids["campaign"], world.ids["hoa"], agency_id=world.ids["agency"]
+        )
+        await u.assign_reviewer(
+            world.ids["campaign"], world.ids["nam"], agency_id=world.ids["other"]
+        )
+    await submit(world)
+    nam = Chat(world.phieu, "telegram", "502")
+    assert await nam.read() == ""  # not notified: not his agency
+    assert "Không có phiếu nào chờ thẩm định." in await nam.send("/review")
+    # A stale or forged button naming the submission: refused, nothing revealed or moved.
+    for action in ("open", "accept", "v:dat:1.9", "next"):
+        text = await nam.send(payload=rpack(world.ids["sub"], action))
+        assert "Anh/chị không được giao thẩm định phiếu này." in text
+        assert "Cơ quan có mạng LAN" not in text
+    assert (await world.sub()).status is Status.SUBMITTED
+    # The admin may act on every agency.
+    admin = Chat(world.phieu, "telegram", "900")
+    assert "1.9. Cơ quan có mạng LAN" in await admin.send(payload=rpack(world.ids["sub"], "open"))
+    assert (await world.sub()).status is Status.IN_REVIEW
+    # Nam's progress lists only his agency.
+    text = await nam.send("/progress")
+    assert "Sở Y tế: chưa bắt đầu" in text and "Sở Thông tin và Truyền thông" not in text
+
+
+async def test_pause_and_resume_where_the_reviewer_stopped(storage: Storage) -> None:
+    world = await make_world(storage)
+    await submit(world)
+    hoa = Chat(world.phieu, "telegram", "501")
+    await hoa.read()
+    await hoa.send(payload=rpack(world.ids["sub"], "open"))
+    await hoa.press("Đạt")  # 1.9
+    assert "Đã lưu chỗ" in await hoa.press("Tạm dừng")
+    text = await hoa.send("/thamdinh")
+    assert "Đang thẩm định (bấm để tiếp tục):" in text
+    text = await hoa.send("1")  # typed, as on the console: the first button
+    assert "1.10. Có cổng thông tin điện tử" in text and "Còn 1 mục cần xem." in text
+
+
+async def test_accept_every_item_whose_link_answered(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good_links(monkeypatch, LINK_A)  # LINK_B was never checked
+    world = await make_world(storage)
+    await submit(world)
+    hoa = Chat(world.phieu, "telegram", "501")
+    await hoa.read()
+    text = await hoa.send(payload=rpack(world.ids["sub"], "open"))
+    assert "🔗 ✅ Link: 200 · “Quyết định 12” · text/html · 2 KB · 120 ms" in text
+    text = await hoa.press("Đạt hàng loạt")
+    assert "Các mục có link mở được và đúng trang (1):" in text
+    assert f"• 1.9: {LINK_A} — Quyết định 12" in text and "1.10" not in text.split("\n")[1]
+    text = await hoa.press("Đạt tất cả các mục này")
+    assert "Đã ghi Đạt cho 1 mục." in text and "1.10. Có cổng thông tin điện tử" in text
+    async with storage.unit() as u:
+        assert {k: v.verdict for k, v in (await u.item_verdicts(world.ids["sub"])).items()} == {
+            "1.9": "dat"
+        }
+
+
+def test_a_redirect_to_another_site_does_not_match() -> None:
+    moved = LinkView(LINK_A, 200, "https://login.example.com/", "Đăng nhập")
+    assert moved.answered and not moved.matches
+    assert LinkView(LINK_A, 200, LINK_A.replace("https://", "https://www.")).matches
+    assert not LinkView(LINK_A, 404, LINK_A).answered
+    assert not LinkView(LINK_A, None, None, error="timeout").matches
+
+
+async def test_a_dispute_goes_back_to_the_reviewer(storage: Storage) -> None:
+    world = await make_world(storage)
+    lan, hoa = await _in_review(world)
+    await hoa.press("Chấp nhận phiếu")
+    await lan.read()
+    assert "Sở không sửa giá trị nào." in lan.last[-1]["text"]
+    assert "vì sao?" in await lan.press("Không đồng ý")
+    assert "ít nhất 5 ký tự" in await lan.send("sai")
+    assert "Đã gửi ý kiến" in await lan.send("Mục 1.8 là 32 người theo biên chế")
+    sub = await world.sub()
+    assert sub.status is Status.IN_REVIEW
+    text = await hoa.read()
+    assert "❗ Sở Thông tin và Truyền thông không đồng ý với số liệu đã chấp nhận" in text
+    assert "Mục 1.8 là 32 người theo biên chế" in text
+    async with storage.unit() as u:
+        last = (await u.submission_events(sub.id))[-1]
+    assert (last.from_status, last.to_status, last.note) == (
+        Status.ACCEPTED,
+        Status.IN_REVIEW,
+        "Mục 1.8 là 32 người theo biên chế",
+    )
+
+
+async def test_impossible_moves_are_refused_clearly(storage: Storage) -> None:
+    world = await make_world(storage)
+    lan, hoa = await _in_review(world)
+    assert "✅ Đã chấp nhận" in await hoa.press("Chấp nhận phiếu")
+    # Pressed again (an old message): the submission is accepted; no second move.
+    text = await hoa.send(payload=rpack(world.ids["sub"], "accept"))
+    assert "đang ở trạng thái: đã được chấp nhận; không thẩm định được nữa" in text
+    assert "🔒" in await lan.send("/xacnhan")
+    text = await lan.send(payload=rpack(world.ids["sub"], "confirm"))
+    assert "Nút này đã cũ" in text
+    async with storage.unit() as u:
+        events = await u.submission_events(world.ids["sub"])
+    assert [e.to_status for e in events].count(Status.ACCEPTED) == 1
+    assert [e.to_status for e in events].count(Status.CONFIRMED) == 1
+
+
+async def test_two_reviewers_accepting_at_once_move_it_once(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read the submission in review before either moves it (PostgreSQL: a barrier
+    inside both transactions); one compare-and-set wins, the other update runs again and
+    is told the submission is accepted already."""
+    world = await make_world(storage)
+    await _in_review(world)
+    nam = Chat(world.phieu, "telegram", "502")
+    hoa = Chat(world.phieu, "telegram", "501")
+    await nam.read()
+    await hoa.read()
+    if storage.engine.dialect.name == "postgresql":
+        from bot.review.desk import ReviewDesk
+
+        barrier = asyncio.Barrier(2)
+        original = ReviewDesk._view
+        calls: list[int] = []
+
+        async def meeting(self: ReviewDesk, *args: Any) -> Any:
+            view = await original(self, *args)
+            calls.append(1)
+            if len(calls) <= 2:  # the first reading of each: both hold IN_REVIEW
+                await asyncio.wait_for(barrier.wait(), 10)
+            return view
+
+        monkeypatch.setattr(ReviewDesk, "_view", meeting)
+    texts = await asyncio.gather(
+        hoa.send(payload=rpack(world.ids["sub"], "accept")),
+        nam.send(payload=rpack(world.ids["sub"], "accept")),
+    )
+    assert sum("✅ Đã chấp nhận phiếu" in t for t in texts) == 1
+    assert sum("không thẩm định được nữa" in t for t in texts) == 1
+    async with storage.unit() as u:
+        events = await u.submission_events(world.ids["sub"])
+    assert [e.to_status for e in events].count(Status.ACCEPTED) == 1
+    # The officials were asked to confirm once, not twice.
+    assert (await Chat(world.phieu, "telegram", "111").read()).count("Mời anh/chị xác nhận") == 1
+
+
+async def test_late_submissions_are_marked(storage: Storage) -> None:
+    world = await make_world(storage)
+    world.phieu.clock = Clock(datetime(2026, 11, 29, 3, 0, tzinfo=UTC))  # 3 days late
+    await submit(world)
+    hoa = Chat(world.phieu, "telegram", "501")
+    assert "⏰ Trễ hạn 3 ngày." in await hoa.read()
+    assert "1. Sở Thông tin và Truyền thông ⏰ trễ 3 ngày" in await hoa.send("/thamdinh")
+    text = await hoa.send("/progress")
+    assert "Sở Thông tin và Truyền thông: đã nộp (trễ 3 ngày)" in text
+    assert "Sở Y tế: chưa bắt đầu" in text
+    assert "Tổng 2 cơ quan: chưa bắt đầu 1 · đã nộp 1" in text
