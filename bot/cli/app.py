@@ -97,14 +97,20 @@ def chat(
     agency: str | None = typer.Option(None, "--agency", help="Mã cơ quan"),
     script: Path | None = typer.Option(None, "--script", help="Mỗi dòng là một tin nhắn"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
+    as_user: int | None = typer.Option(
+        None, "--user", help="Chat với tư cách người dùng số này (cán bộ thẩm định, quản trị…)"
+    ),
 ) -> None:
     """Chat in the terminal as an agency's official (a demo agency on first run)."""
     _setup_logging(verbose)
-    from bot.channels.console import ensure_demo, run_lines
+    from bot.channels.console import ensure_demo, ensure_user, run_lines
     from bot.service import Phieu, utcnow
 
     async def main(storage: Storage) -> None:
-        user = await ensure_demo(storage, utcnow().date(), agency)
+        if as_user is not None:
+            user = await ensure_user(storage, as_user)
+        else:
+            user = await ensure_demo(storage, utcnow().date(), agency)
         phieu = Phieu(storage)
         if script is not None:
             lines: Iterator[str] = iter(script.read_text(encoding="utf-8").splitlines())
