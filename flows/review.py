@@ -161,9 +161,8 @@ def items_to_verify(form: Form, answers: Mapping[str, Answer]) -> list[str]:
     values = values_of(form, answers)
     visible = [q.id for q in visible_questions(form, values) if q.answerable]
     with_evidence = [i for i in visible if i in answers and answers[i].evidence]
-    failed: list[str] = []
-    for f in failed_checks(form, values):
-        failed.extend(i for i in f.check.items if i in answers and i not in failed)
+    in_checks = {i for f in failed_checks(form, values) for i in f.check.items}
+    failed = [q.id for q in form.questions if q.id in in_checks and q.id in answers]
     na = [i for i in visible if i in answers and answers[i].is_na]
     out: list[str] = []
     for item in (*with_evidence, *failed, *na):
@@ -285,10 +284,17 @@ class _Turn:
                 return rpack(self.view.sub_id, f"v:{verdict}:{item}")
         return None
 
+    def ensure_in_review(self) -> None:
+        """A verdict or a decision on a submission not yet opened (an old card's button after
+        a resubmission) first moves it in review, once."""
+        if self.view.status is not Status.IN_REVIEW and not any(
+            op.name == "move" for op in self.ops
+        ):
+            self.ops.append(Op("move", {"trigger": "start_review"}))
+
     def on_action(self, action: str) -> None:
         if action == "open":
-            if self.view.status is not Status.IN_REVIEW:
-                self.ops.append(Op("move", {"trigger": "start_review"}))
+            self.ensure_in_review()
             self.opening()
             self.show_next()
         elif action == "next":
@@ -499,6 +505,7 @@ class _Turn:
     def record(
         self, item: str, verdict: str, comment: str | None = None, corrected: Answer | None = None
     ) -> None:
+        self.ensure_in_review()
         self.ops.append(
             Op(
                 "verdict",
@@ -548,6 +555,7 @@ class _Turn:
             self.say(N_("Nút này đã cũ."), "error")
             self.show_next()
             return
+        self.ensure_in_review()
         for item in items:
             self.ops.append(
                 Op("verdict", {"item": item, "verdict": "dat", "comment": None, "corrected": None})
@@ -603,6 +611,7 @@ class _Turn:
             self.show_decision()
             return
         trigger = "accept" if action == "accept" else "return_to_agency"
+        self.ensure_in_review()
         self.ops.append(Op("move", {"trigger": trigger, "returned": returned}))
         self.state.pop("item", None)
         if action == "accept":
