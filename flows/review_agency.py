@@ -35,6 +35,9 @@ from flows.state import Answer, Choice, Incoming, Reply
 _MIN_REASON = 5
 _COMMAND_RESUBMIT = frozenset({"nop", "submit", "send", "noplai"})
 _COMMAND_CONFIRM = frozenset({"xacnhan", "confirm"})
+_COMMAND_DISPUTE = frozenset({"khongdongy", "dispute"})
+# What the desk hands to this flow on an accepted submission (the rest goes to the engine).
+ACCEPTED_COMMANDS = _COMMAND_CONFIRM | _COMMAND_DISPUTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,9 @@ def accepted_notice(view: AgencyView, lang: str) -> Reply:
             )
     else:
         lines.append(prompts.t(lang, N_("Sở không sửa giá trị nào.")))
+    lines.append(
+        prompts.t(lang, N_("(Hoặc gõ /xacnhan để xác nhận, /khongdongy nếu không đồng ý.)"))
+    )
     return Reply(
         "\n".join(lines),
         (
@@ -179,7 +185,8 @@ class _Turn:
         incoming: Incoming,
     ) -> None:
         action = picked[1] if picked else None
-        if action == "resubmit" or command in _COMMAND_RESUBMIT:
+        typed_one = not self.state.get("item") and text == "1"  # the only choice shown
+        if action == "resubmit" or command in _COMMAND_RESUBMIT or typed_one:
             self.resubmit()
         elif action == "fix" or command is not None or picked is not None:
             if command == "sua" and text.split()[1:2]:
@@ -335,7 +342,7 @@ class _Turn:
             self.state.pop("await", None)
             self.transition = "confirm"
             self.say(N_("🔒 Đã xác nhận số liệu. Phiếu đã khoá để chấm điểm. Cảm ơn anh/chị!"))
-        elif action == "dispute":
+        elif action == "dispute" or command in _COMMAND_DISPUTE:
             self.state["await"] = "dispute"
             self.say(
                 N_(

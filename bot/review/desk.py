@@ -420,7 +420,7 @@ class ReviewDesk:
             and (
                 picked is not None
                 or review.get("await") == "dispute"
-                or command in ("xacnhan", "confirm")
+                or command in aflow.ACCEPTED_COMMANDS
             )
         )
         if not ours:

@@ -197,3 +197,20 @@ def test_the_agency_confirms_or_disputes_after_acceptance() -> None:
     assert step.transition is None
     done = aflow.handle(av, step.state, Incoming(text="Băng thông đúng là 100 Mbps"), "vi")
     assert (done.transition, done.note) == ("dispute", "Băng thông đúng là 100 Mbps")
+
+
+def test_typed_commands_where_there_are_no_buttons() -> None:
+    """Console and Zalo: /khongdongy disputes, /xacnhan confirms, "1" resubmits."""
+    verdicts = {"1.3": VerdictView("tra_lai", "Link hỏng", None, T0)}
+    returned = aflow.AgencyView(
+        FORM, 7, "Sở TTTT", Status.RETURNED, ANSWERS, verdicts, date(2026, 11, 20)
+    )
+    assert aflow.handle(returned, {}, Incoming(text="1"), "vi").transition == "submit"
+    accepted = aflow.AgencyView(
+        FORM, 7, "Sở TTTT", Status.ACCEPTED, ANSWERS, {}, date(2026, 11, 20)
+    )
+    assert "/xacnhan" in aflow.accepted_notice(accepted, "vi").text
+    assert "/confirm" in aflow.accepted_notice(accepted, "en").text
+    step = aflow.handle(accepted, {}, Incoming(text="/khongdongy"), "vi")
+    assert step.state and step.state["await"] == "dispute"
+    assert aflow.handle(accepted, {}, Incoming(text="/xacnhan"), "vi").transition == "confirm"
