@@ -454,3 +454,30 @@ async def test_late_submissions_are_marked(storage: Storage) -> None:
     assert "Sở Thông tin và Truyền thông: đã nộp (trễ 3 ngày)" in text
     assert "Sở Y tế: chưa bắt đầu" in text
     assert "Tổng 2 cơ quan: chưa bắt đầu 1 · đã nộp 1" in text
+
+
+async def test_progress_per_agency_and_per_cohort(storage: Storage) -> None:
+    world = await make_world(storage)
+    async with storage.unit() as u:
+        huyen = await u.add_agency("HAN", "UBND huyện An Nhơn", "huyen")
+        other = await u.submission(world.ids["campaign"], world.ids["other"])
+        await u.apply_changes(other.id, {"1.8": Answer(12)}, None, "telegram", START)
+        await u.submission(world.ids["campaign"], huyen.id)  # opened, nothing answered
+    lan, hoa = await _in_review(world)
+    del lan
+    admin = Chat(world.phieu, "telegram", "900")
+    text = await admin.send("/tiendo")
+    assert "📊 Tiến độ “Năm 2026”" in text
+    assert "Sở, ban, ngành: đang trả lời 1 · đang thẩm định 1" in text
+    assert "• Sở Y tế: đang trả lời (33%)" in text
+    assert "• Sở Thông tin và Truyền thông: đang thẩm định" in text
+    assert "Huyện: chưa bắt đầu 1" in text and "• UBND huyện An Nhơn: chưa bắt đầu" in text
+    assert "Tổng 3 cơ quan: chưa bắt đầu 1 · đang trả lời 1 · đang thẩm định 1" in text
+    assert text == await hoa.send("/progress")  # no assignment: the reviewer sees all
+    # An English reviewer reads it in English.
+    async with storage.unit() as u:
+        await u.set_user_lang(world.ids["nam"], "en")
+    nam = Chat(world.phieu, "telegram", "502")
+    await nam.read()
+    text = await nam.send("/progress")
+    assert "📊 Progress of “Năm 2026”" in text and "Sở Y tế: answering (33%)" in text
