@@ -297,7 +297,7 @@ class _Turn:
         both = parse_with_evidence(q, text, today, reporting_year=year)
         if both is not None:
             value, evidence = both
-            return Answer(value.value, None, evidence.value)  # type: ignore[union-attr]
+            return Answer(value.value, None, evidence.value)
         result = parse_answer(q, text, today, reporting_year=year)
         if not isinstance(result, Problem):
             return Answer(result.value, None, old.evidence)

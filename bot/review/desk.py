@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render import reply_payloads, reply_to_json
@@ -26,7 +27,7 @@ from flows.model import Form
 from flows.navigation import summarise
 from flows.review import LinkView, ReviewView, VerdictView, rpack, runpack
 from flows.state import Answer, Choice, ConversationState, Incoming, Reply
-from storage.records import AgencyRec, CampaignRec, SubmissionRec, UserRec
+from storage.records import AgencyRec, CampaignRec, IdentityRec, SubmissionRec, UserRec
 from storage.repository import Unit
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class ReviewDesk:
         payloads = [p for r in replies for p in reply_payloads(channel, r)]
         await unit.enqueue_many(channel, chat_id, payloads)
 
-    async def _tell_user(self, unit: Unit, identities: list, reply: Reply) -> None:  # type: ignore[type-arg]
+    async def _tell_user(self, unit: Unit, identities: list[IdentityRec], reply: Reply) -> None:
         for ident in identities:
             await unit.enqueue(
                 ident.channel, ident.external_id, reply_to_json(reply), kind="notice"
@@ -101,7 +102,7 @@ class ReviewDesk:
             changed=changed,
         )
 
-    def _today(self, campaign: CampaignRec):  # type: ignore[no-untyped-def]
+    def _today(self, campaign: CampaignRec) -> date:
         return self.clock().astimezone(ZoneInfo(campaign.timezone)).date()
 
     # -- the reviewer ----------------------------------------------------------------------
@@ -150,10 +151,10 @@ class ReviewDesk:
         chat_id: str,
         user: UserRec,
         sub_id: int,
-        review: dict,  # type: ignore[type-arg]
+        review: dict[str, Any],
         incoming: Incoming,
         lang: str,
-    ) -> tuple[list[Reply], dict, list[str]]:  # type: ignore[type-arg]
+    ) -> tuple[list[Reply], dict[str, Any], list[str]]:
         sub = await unit.submission_by_id(sub_id)
         campaign = await unit.campaign(sub.campaign_id) if sub else None
         agency = await unit.agency(sub.agency_id) if sub else None
@@ -177,7 +178,7 @@ class ReviewDesk:
         view = await self._view(unit, sub, agency, campaign)
         step = rflow.handle(view, review, incoming, lang)
         links: list[str] = []
-        forwards: list[dict] = []  # type: ignore[type-arg]
+        forwards: list[dict[str, Any]] = []
         now = self.clock()
         for op in step.ops:
             if op.name == "verdict":
@@ -502,7 +503,7 @@ def _unjson_answer(answer: Answer | None) -> Answer | None:
     return Answer(rflow.unjson(answer.value), answer.na_reason, answer.evidence)
 
 
-def _typed_choice(incoming: Incoming, review: dict) -> Incoming:  # type: ignore[type-arg]
+def _typed_choice(incoming: Incoming, review: dict[str, Any]) -> Incoming:
     """A typed number picks the queue's button of that number (console, Zalo)."""
     text = (incoming.text or "").strip()
     shown = review.get("choices") or []
