@@ -481,3 +481,22 @@ async def test_progress_per_agency_and_per_cohort(storage: Storage) -> None:
     await nam.read()
     text = await nam.send("/progress")
     assert "📊 Progress of “Năm 2026”" in text and "Sở Y tế: answering (33%)" in text
+
+
+async def test_opening_an_item_rechecks_its_link_after_the_commit(storage: Storage) -> None:
+    world = await make_world(storage)
+    await submit(world)
+    checked: list[str] = []
+    done = asyncio.Event()
+
+    async def check(url: str) -> None:
+        async with storage.unit() as u:  # the reviewer's unit has committed: no deadlock
+            assert (await u.submission_by_id(world.ids["sub"])) is not None
+        checked.append(url)
+        done.set()
+
+    world.phieu.check_link = check
+    hoa = Chat(world.phieu, "telegram", "501")
+    await hoa.send(payload=rpack(world.ids["sub"], "open"))
+    await asyncio.wait_for(done.wait(), 5)
+    assert checked == [LINK_A]
