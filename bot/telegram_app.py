@@ -20,6 +20,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
@@ -37,6 +38,7 @@ from aiohttp import web
 
 from bot.channels.telegram import CHANNEL, TelegramTransport, build_routers, set_commands
 from bot.config import ConfigError, Settings
+from bot.review.links import refresh_link
 from bot.service import Phieu, utcnow
 from bot.workers.outbox import OutboxWorker, RateLimiter
 from bot.workers.pacing import RateShare, SendSettings, bot_key
@@ -203,14 +205,19 @@ def polling_phieu(storage: Storage) -> Phieu:
     database is back. aiogram confirms an update (the next getUpdates offset) as soon as its
     handler returns or raises, so a handler that gave up would drop the update for good;
     blocking instead holds the offset, and a restart gets the update again."""
-    return Phieu(storage, retry=DEFAULT_POLICY.forever())
+    return Phieu(storage, retry=DEFAULT_POLICY.forever(), check_link=partial(refresh_link, storage))
 
 
 def webhook_phieu(storage: Storage) -> Phieu:
     """The service as webhooks need it: one chat's concurrent updates applied in update_id
     order (several connections or processes), and a bounded retry: after WEBHOOK_RETRY_S the
     request fails with 500 and Telegram resends the update later."""
-    return Phieu(storage, retry=DEFAULT_POLICY.bounded(WEBHOOK_RETRY_S), ordered=True)
+    return Phieu(
+        storage,
+        retry=DEFAULT_POLICY.bounded(WEBHOOK_RETRY_S),
+        ordered=True,
+        check_link=partial(refresh_link, storage),  # a reviewer's re-check (issue #10)
+    )
 
 
 @dataclass
