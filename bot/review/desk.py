@@ -267,7 +267,9 @@ class ReviewDesk:
         """Submitted and resubmitted submissions the user may review, oldest first (late ones
         marked), then those in review (to resume). Returns the replies and the payloads."""
         lines: list[str] = []
-        choices: list[Choice] = []
+        # Every entry is numbered (typed on the console or Zalo); Telegram shows buttons for
+        # the first _QUEUE_BUTTONS.
+        entries: list[Choice] = []
         reviewing: list[tuple[SubmissionRec, AgencyRec]] = []
         for campaign in await self._open_campaigns(unit):
             form = self.forms[campaign.form_id]
@@ -288,7 +290,7 @@ class ReviewDesk:
                     {"campaign": campaign.name, "n": len(mine)},
                 )
             )
-            for n, sub in enumerate(mine, len(choices) + 1):
+            for sub in mine:
                 agency = allowed[sub.agency_id]
                 late = progress_view.days_late(sub.submitted_at, campaign)
                 mark = " " + translate(lang, N_("⏰ trễ {n} ngày"), {"n": late}) if late else ""
@@ -297,19 +299,17 @@ class ReviewDesk:
                     if sub.status is Status.RESUBMITTED
                     else ""
                 )
-                lines.append(f"{n}. {agency.name}{again}{mark}")
-                if len(choices) < _QUEUE_BUTTONS:
-                    choices.append(Choice(f"🔎 {agency.name}"[:60], rpack(sub.id, "open")))
+                entries.append(Choice(f"🔎 {agency.name}"[:60], rpack(sub.id, "open")))
+                lines.append(f"{len(entries)}. {agency.name}{again}{mark}")
         if reviewing:
             lines.append(translate(lang, N_("Đang thẩm định (bấm để tiếp tục):")))
             for sub, agency in reviewing:
-                if len(choices) < _QUEUE_BUTTONS:
-                    choices.append(Choice(f"▶️ {agency.name}"[:60], rpack(sub.id, "next")))
-                lines.append(f"{len(choices)}. {agency.name}")
+                entries.append(Choice(f"▶️ {agency.name}"[:60], rpack(sub.id, "next")))
+                lines.append(f"{len(entries)}. {agency.name}")
         if not lines:
             lines.append(translate(lang, N_("Không có phiếu nào chờ thẩm định.")))
-        reply = Reply("\n".join(lines), tuple(choices), kind="question")
-        return [reply], [c.payload for c in choices]
+        reply = Reply("\n".join(lines), tuple(entries[:_QUEUE_BUTTONS]), kind="question")
+        return [reply], [c.payload for c in entries]
 
     async def progress(self, unit: Unit, user: UserRec, lang: str) -> list[Reply]:
         out = []
@@ -507,7 +507,7 @@ def _typed_choice(incoming: Incoming, review: dict[str, Any]) -> Incoming:
     """A typed number picks the queue's button of that number (console, Zalo)."""
     text = (incoming.text or "").strip()
     shown = review.get("choices") or []
-    if review.get("await") or not (text.isascii() and text.isdigit() and len(text) <= 3):
+    if review.get("await") or not (text.isascii() and text.isdigit() and len(text) <= 4):
         return incoming
     n = int(text)
     if 1 <= n <= len(shown):

@@ -500,3 +500,24 @@ async def test_opening_an_item_rechecks_its_link_after_the_commit(storage: Stora
     await hoa.send(payload=rpack(world.ids["sub"], "open"))
     await asyncio.wait_for(done.wait(), 5)
     assert checked == [LINK_A]
+
+
+async def test_a_long_queue_is_numbered_past_the_buttons(storage: Storage) -> None:
+    """A reviewer with many agencies: 20 buttons, but every entry can be typed."""
+    world = await make_world(storage)
+    async with storage.unit() as u:
+        subs = []
+        for n in range(23):
+            agency = await u.add_agency(f"X{n:02d}", f"UBND xã số {n:02d}", "xa")
+            sub = await u.submission(world.ids["campaign"], agency.id)
+            moved = START + timedelta(minutes=n)
+            assert await u.move_submission(sub.id, Status.DRAFT, Status.SUBMITTED, None, moved)
+            subs.append(sub.id)
+    hoa = Chat(world.phieu, "telegram", "501")
+    text = await hoa.send("/thamdinh")
+    assert "1. UBND xã số 00" in text and "23. UBND xã số 22" in text  # oldest first
+    assert len(hoa.last[-1]["choices"]) == 20
+    await hoa.send("23")
+    async with storage.unit() as u:
+        assert (await u.submission_by_id(subs[22])).status is Status.IN_REVIEW
+        assert (await u.submission_by_id(subs[0])).status is Status.SUBMITTED
