@@ -521,3 +521,16 @@ async def test_a_long_queue_is_numbered_past_the_buttons(storage: Storage) -> No
     async with storage.unit() as u:
         assert (await u.submission_by_id(subs[22])).status is Status.IN_REVIEW
         assert (await u.submission_by_id(subs[0])).status is Status.SUBMITTED
+
+
+async def test_a_redelivered_verdict_is_recorded_once(storage: Storage) -> None:
+    world = await make_world(storage)
+    await submit(world)
+    hoa = Chat(world.phieu, "telegram", "501")
+    await hoa.send(payload=rpack(world.ids["sub"], "open"))
+    press = Incoming(payload=rpack(world.ids["sub"], "v:dat:1.9"))
+    first = await world.phieu.handle("telegram", "501", "again-1", press, Sender("501"))
+    second = await world.phieu.handle("telegram", "501", "again-1", press, Sender("501"))
+    assert not first.duplicate and second.duplicate
+    async with storage.unit() as u:
+        assert len(await u.item_reviews(world.ids["sub"], "1.9")) == 1
