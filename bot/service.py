@@ -22,6 +22,9 @@ from zoneinfo import ZoneInfo
 
 from bot import choosing
 from bot.render import reply_payloads, reply_to_json
+from bot.review.desk import ReviewDesk
+from bot.review.desk import SubmissionMoved as _SubmissionMoved
+from bot.review.scope import REVIEW_ROLES
 from bot.workers.linkjobs import EvidenceLink, links_in, new_links
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
@@ -48,8 +51,9 @@ class _NotYourTurn(Exception):
         self.older = older
 
 
-class SubmissionMoved(Exception):
-    """Another worker moved the submission first; the whole update is handled again."""
+# Another worker (an official, a reviewer) moved the submission first: the whole update is
+# handled again. Defined with the review desk, which raises it too.
+SubmissionMoved = _SubmissionMoved
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class Outcome:
     replies: int = 0
     # Evidence links this update gave (new ones only), to check once it has committed.
     links: tuple[EvidenceLink, ...] = ()
+    # Evidence links a reviewer just opened: checked again after the commit (check_link).
+    recheck: tuple[str, ...] = ()
 
 
 def utcnow() -> datetime:
@@ -100,6 +106,7 @@ class Phieu:
         order_grace: float = 0.05,
         order_hold: float = 5.0,
         on_links: Callable[[list[EvidenceLink]], object] | None = None,
+        check_link: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         """`retry`: how long a unit is retried on transient database errors (bounded by
         default; `retry.forever()` where giving up would lose the update). `on_retry` is
@@ -107,7 +114,9 @@ class Phieu:
         per-chat order of concurrent updates (webhooks), with `order_grace` seconds for
         siblings to arrive and at most `order_hold` seconds waiting for an older one.
         `on_links` is given the evidence links an update stored, after its commit
-        (bot/workers/linkjobs.py LinkCheckQueue.submit); it must not block."""
+        (bot/workers/linkjobs.py LinkCheckQueue.submit); it must not block.
+        `check_link(url)` re-checks an evidence link a reviewer opened, after the commit
+        (bot/review/links.py refresh_link; None: not checked)."""
         self.storage = storage
         self.forms = forms if forms is not None else builtin_forms()
         self.clock = clock
@@ -119,6 +128,9 @@ class Phieu:
         # Forms served, with the cohorts each is for: what decides which campaigns are offered.
         self._form_cohorts = {f.id: f.cohorts for f in self.forms.values()}
         self.on_links = on_links
+        self.check_link = check_link
+        self.review = ReviewDesk(self.forms, lambda: self.clock())
+        self._link_tasks: set[asyncio.Task[None]] = set()
 
     async def handle(
         self,
@@ -182,6 +194,7 @@ class Phieu:
                 await asyncio.sleep(_TURN_POLL)
                 continue
             self._check_links(outcome)
+            self._recheck_links(outcome.recheck)
             return outcome
 
     def _check_links(self, outcome: Outcome) -> None:
@@ -248,6 +261,15 @@ class Phieu:
                 log.info("submission moved concurrently; retry %d", attempt + 1)
         raise RuntimeError("submission kept moving; giving up")
 
+    def _recheck_links(self, urls: tuple[str, ...]) -> None:
+        """Re-check the links a reviewer opened, in the background (never blocks a reply)."""
+        if self.check_link is None:
+            return
+        for url in urls:
+            task = asyncio.create_task(self.check_link(url))
+            self._link_tasks.add(task)
+            task.add_done_callback(self._link_tasks.discard)
+
     async def _take_turn(
         self, unit: Unit, channel: str, chat_id: str, update_id: str, seq: int, late: bool
     ) -> None:
@@ -301,18 +323,13 @@ class Phieu:
             )
             return Outcome(replies=1)
         user, agency, campaign = standing.user, standing.agency, standing.campaign
-        if user.role != "official":
-            await self.say(
-                unit,
-                channel,
-                chat_id,
-                normalise_language(user.lang) if fresh else lang,
-                N_(
-                    "Anh/chị dùng tài khoản thẩm định: Phiếu sẽ báo cho anh/chị mỗi khi "
-                    "một cơ quan nộp phiếu."
-                ),
+        if user.role in REVIEW_ROLES:
+            if fresh:
+                state.lang = normalise_language(user.lang)
+            done = await self.review.reviewer_turn(
+                unit, channel, chat_id, conv_id, state, incoming, user
             )
-            return Outcome(replies=1)
+            return Outcome(replies=done.replies, recheck=tuple(done.links))
         if agency is None:
             await self.say(
                 unit,
@@ -354,6 +371,11 @@ class Phieu:
                 chat.last_answer, chat.album = None, None  # an item of another campaign
             chat.campaign = campaign.id
         sub = standing.submission or await unit.submission(campaign.id, agency.id)
+        replied = await self.review.agency_turn(
+            unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign, sub
+        )
+        if replied is not None:
+            return Outcome(replies=replied)
         return await self._run_engine(
             unit,
             channel,
@@ -467,7 +489,13 @@ class Phieu:
             # A submission after the deadline is accepted; its history row says it was late.
             late = any(e.name == "submitted" and e.data.get("late") for e in step.events)
             if new is None or not await unit.move_submission(
-                sub.id, Status(sub.status), new, user.id, now, note="late" if late else None
+                sub.id,
+                Status(sub.status),
+                new,
+                user.id,
+                now,
+                note="late" if late else None,
+                channel=channel,
             ):
                 raise SubmissionMoved
         # The place goes to the person's position in this campaign, the rest to the chat:
@@ -485,7 +513,9 @@ class Phieu:
         payloads = [p for r in replies for p in reply_payloads(channel, r)]
         await unit.enqueue_many(channel, chat_id, payloads)
         if any(e.name == "submitted" for e in step.events):
-            await self._notify_reviewers(unit, agency, form)
+            moved = await unit.submission_by_id(sub.id)
+            assert moved is not None
+            await self.review.notify_submitted(unit, agency, campaign, form, moved)
         return Outcome(step=step, replies=len(replies), links=links)
 
     async def _links_to_check(
@@ -532,23 +562,6 @@ class Phieu:
             return {}
         forms = (form.id, *form.carry_over.forms)
         return await unit.previous_answers(agency.id, forms, campaign.id)
-
-    async def _notify_reviewers(self, unit: Unit, agency: AgencyRec, form: Form) -> None:
-        """Reviewers of the Sở TTTT hear of each submission on every channel they use."""
-        for reviewer, identities in await unit.users_with_role("reviewer"):
-            lang = normalise_language(reviewer.lang)
-            text = translate(
-                lang,
-                N_("📥 {agency} đã nộp phiếu “{form}”. Mời thẩm định."),
-                {"agency": agency.name, "form": form.title.get(lang)},
-            )
-            for ident in identities:
-                await unit.enqueue(
-                    ident.channel,
-                    ident.external_id,
-                    reply_to_json(Reply(text, kind="notice")),
-                    kind="notice",
-                )
 
     async def say(self, unit: Unit, channel: str, chat_id: str, lang: str, msgid: str) -> None:
         await unit.enqueue(channel, chat_id, reply_to_json(Reply(translate(lang, msgid))))

@@ -20,6 +20,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
@@ -37,6 +38,7 @@ from aiohttp import web
 
 from bot.channels.telegram import CHANNEL, TelegramTransport, build_routers, set_commands
 from bot.config import ConfigError, Settings
+from bot.review.links import refresh_link
 from bot.service import Phieu, utcnow
 from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, link_queue
 from bot.workers.outbox import OutboxWorker, RateLimiter
@@ -204,11 +206,12 @@ def polling_phieu(storage: Storage, links: LinkCheckQueue | None = None) -> Phie
     database is back. aiogram confirms an update (the next getUpdates offset) as soon as its
     handler returns or raises, so a handler that gave up would drop the update for good;
     blocking instead holds the offset, and a restart gets the update again. Evidence links
-    go to `links` after each commit."""
+    go to `links` after each commit; a reviewer's opened links are re-checked."""
     return Phieu(
         storage,
         retry=DEFAULT_POLICY.forever(),
         on_links=links.submit if links is not None else None,
+        check_link=partial(refresh_link, storage),
     )
 
 
@@ -222,6 +225,7 @@ def webhook_phieu(storage: Storage, links: LinkCheckQueue | None = None) -> Phie
         retry=DEFAULT_POLICY.bounded(WEBHOOK_RETRY_S),
         ordered=True,
         on_links=links.submit if links is not None else None,
+        check_link=partial(refresh_link, storage),  # a reviewer's re-check (issue #10)
     )
 
 

@@ -22,6 +22,8 @@ class Act(StrEnum):
     CONFIRM = "y"
     LANG = "l"
     KEEP = "k"  # what Phiếu offers: k|3.1|keep, k|3.1|ask (one by one), k||3 (all of Mục 3)
+    # Review (issue #10): r|<submission id>|<action>[:<verdict>][:<item>] (flows/review.py).
+    REVIEW = "r"
 
 
 @dataclass(frozen=True, slots=True)

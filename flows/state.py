@@ -67,6 +67,9 @@ class ConversationState:
     # The campaign this chat is answering, when the agency has several open (issue #9); a
     # chat-level field the engine never reads (the service keeps each campaign's place).
     campaign: int | None = None
+    # The review conversation (flows/review.py) of a reviewer, or of an official fixing
+    # returned items / confirming the final data: {"sub", "await", "choices", …}.
+    review: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -93,6 +96,7 @@ class ConversationState:
             back_to=data.get("back_to"),
             split=data.get("split"),
             campaign=data.get("campaign") if isinstance(data.get("campaign"), int) else None,
+            review=data.get("review"),
         )
 
     def copy(self) -> ConversationState:

@@ -28,6 +28,7 @@ from storage._chat import ChatUnit
 from storage._links import LinksUnit
 from storage._order import OrderUnit
 from storage._people import PeopleUnit
+from storage._review import ReviewUnit
 from storage._submissions import SubmissionsUnit
 from storage.database import DatabaseSetupError, describe_failure, make_engine, safe_url
 from storage.migrate import upgrade
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "phieu_outbox"
 
 
-class Unit(PeopleUnit, CampaignsUnit, SubmissionsUnit, ChatUnit, OrderUnit, LinksUnit):
+class Unit(PeopleUnit, CampaignsUnit, SubmissionsUnit, ChatUnit, OrderUnit, LinksUnit, ReviewUnit):
     """The operations available inside one transaction (see the mixins for each group)."""
 
 

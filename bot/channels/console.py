@@ -81,6 +81,20 @@ async def ensure_demo(storage: Storage, today: date, agency_code: str | None) ->
     return ConsoleUser(chat_id, code)
 
 
+async def ensure_user(storage: Storage, user_id: int) -> ConsoleUser:
+    """Chat as an existing person (a reviewer, an admin, an official): their console account
+    is console:user:<id>, bound on first use. Raises SystemExit for an unknown id."""
+    chat_id = f"console:user:{user_id}"
+    async with storage.unit() as unit:
+        user = await unit.user(user_id)
+        if user is None:
+            raise SystemExit(f"Không có người dùng số {user_id}.")
+        if await unit.identity(CHANNEL, chat_id) is None:
+            await unit.bind_identity(user.id, CHANNEL, chat_id, "console")
+        agency = await unit.agency(user.agency_id) if user.agency_id else None
+    return ConsoleUser(chat_id, agency.code if agency else "")
+
+
 async def deliver(
     storage: Storage,
     chat_id: str,
@@ -97,8 +111,10 @@ async def deliver(
     sent = 0
 
     async def claim() -> list[OutboxRec]:
+        # This chat's rows only: a notice for another console account (a reviewer) waits
+        # for that account's session instead of being printed here.
         async with storage.unit() as unit:
-            return await unit.claim_outbox(now_factory(), 50, channels=(CHANNEL,))
+            return await unit.claim_chat(CHANNEL, chat_id, now_factory(), 50)
 
     while True:
         rows = await retrying(claim, what="console claim", policy=policy, on_retry=on_retry)

@@ -107,6 +107,9 @@ class TelegramTransport:
             if "edit" in payload:
                 await self._edit(chat_id, payload["edit"])
                 return
+            if isinstance(payload.get("file"), dict):
+                await self._send_file(chat_id, payload["file"], str(payload.get("text") or ""))
+                return
             reply = reply_from_json(payload)
             # Rows queued by the service are split already (render.reply_payloads); this
             # covers a row queued whole by other code.
@@ -127,6 +130,19 @@ class TelegramTransport:
         except TelegramAPIError as e:
             # 401, 404, 409…: not about this message; retried with backoff, then given up.
             raise TransientError(str(e)) from e
+
+    async def _send_file(self, chat_id: str, file: dict[str, Any], caption: str) -> None:
+        """An official's evidence file, sent again by its file id (review forwards it to the
+        reviewer, issue #10); the caption says which item it belongs to."""
+        caption = caption[:1024]  # Telegram's caption limit
+        if file.get("kind") == "photo":
+            await self.bot.send_photo(
+                chat_id=int(chat_id), photo=str(file["file_id"]), caption=caption
+            )
+        else:
+            await self.bot.send_document(
+                chat_id=int(chat_id), document=str(file["file_id"]), caption=caption
+            )
 
     async def _edit(self, chat_id: str, edit: dict[str, Any]) -> None:
         try:

@@ -16,6 +16,7 @@ from bot.cli.campaign import campaign_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
 from bot.cli.lang import LANG_FLAG, LocalisedGroup, t
+from bot.cli.review import review_app
 from bot.config import ConfigError, Settings, load_settings
 from flows.i18n import N_
 from storage.database import DatabaseSetupError
@@ -46,6 +47,7 @@ app.add_typer(forms_app, name="forms")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(invite_app, name="invite")
+app.add_typer(review_app, name="review")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -120,20 +122,35 @@ def chat(
     script: Path | None = typer.Option(
         None, "--script", help=N_("Tệp văn bản, mỗi dòng là một tin nhắn")
     ),
+    as_user: int | None = typer.Option(
+        None,
+        "--user",
+        help=N_("Chat với tư cách người dùng số này (cán bộ thẩm định, quản trị…)"),
+    ),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
     ),
 ) -> None:
     """Chat in the terminal as an agency's official (a demo agency on first run)."""
     _setup_logging(verbose)
-    from bot.channels.console import ensure_demo, run_lines
+    from functools import partial
+
+    from bot.channels.console import ensure_demo, ensure_user, run_lines
+    from bot.review.links import refresh_link
     from bot.service import Phieu, utcnow
     from bot.workers.linkjobs import link_queue
 
     async def main(storage: Storage) -> None:
-        user = await ensure_demo(storage, utcnow().date(), agency)
+        if as_user is not None:
+            user = await ensure_user(storage, as_user)
+        else:
+            user = await ensure_demo(storage, utcnow().date(), agency)
         links = link_queue(storage)  # evidence links checked in the background (issue #10)
-        phieu = Phieu(storage, on_links=links.submit if links is not None else None)
+        phieu = Phieu(
+            storage,
+            on_links=links.submit if links is not None else None,
+            check_link=partial(refresh_link, storage),
+        )
         try:
             if script is not None:
                 lines: Iterator[str] = iter(script.read_text(encoding="utf-8").splitlines())

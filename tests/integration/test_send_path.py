@@ -414,12 +414,13 @@ async def test_a_commit_that_queued_rows_wakes_workers_of_other_processes(
 
 
 async def test_notices_to_reviewers_are_queued_as_notices(storage: Storage) -> None:
-    agency, _ = await seed_campaign(storage)
+    agency, campaign = await seed_campaign(storage)
     async with storage.unit() as unit:
         reviewer = await unit.add_user("Thẩm định", None, "reviewer")
         await unit.bind_identity(reviewer.id, CHANNEL, "777", "Thẩm định")
-        await Phieu(storage)._notify_reviewers(
-            unit, agency, Phieu(storage).forms["binh-dinh-2019-so"]
+        sub = await unit.submission(campaign.id, agency.id)
+        await Phieu(storage).review.notify_submitted(
+            unit, agency, campaign, Phieu(storage).forms["binh-dinh-2019-so"], sub
         )
         [row] = await unit.pending_for_chat(CHANNEL, "777")
     assert row.kind == "notice"

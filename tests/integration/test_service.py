@@ -318,8 +318,14 @@ async def _assert_submitted_once(world: World, by: UserRec) -> None:
         (Status.DRAFT, Status.SUBMITTED, by.id)
     ]
     agency, form = "Sở Thông tin và Truyền thông", "Phiếu thử"
-    vi = f"📥 {agency} đã nộp phiếu “{form}”. Mời thẩm định."
-    en = f"📥 {agency} has submitted the form “{form}”. Please review it."
+    vi = (
+        f"📥 {agency} đã nộp phiếu “{form}”. Mời thẩm định.\nĐúng hạn.\n"
+        "Đã trả lời 2/2 mục; 0 mục có minh chứng cần xem."
+    )
+    en = (
+        f"📥 {agency} has submitted the form “{form}”. Please review it.\nOn time.\n"
+        "2/2 items answered; 0 items carry evidence to check."
+    )
     # Every chat of every reviewer, in the reviewer's language; none for one without a chat.
     assert await _notifications(world.storage) == [
         ("telegram", "501", vi),
