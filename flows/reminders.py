@@ -317,9 +317,16 @@ def _reminders(
             seen.add(person.user_id)
             reply = message(campaign, agency, case, slot, role, person.lang, today, form_title)
             yield Reminder(
-                campaign.id, agency.agency_id, person.user_id, slot, case, role, at,
-                person.lang, reply,
-            )  # fmt: skip
+                campaign.id,
+                agency.agency_id,
+                person.user_id,
+                slot,
+                case,
+                role,
+                at,
+                person.lang,
+                reply,
+            )
 
 
 CONTINUE = pack(Act.COMMAND, "", "continue")
@@ -341,8 +348,10 @@ def _sections(lang: str, ids: Sequence[str]) -> str:
 def progress_text(lang: str, agency: AgencyStanding) -> str:
     """ "đã trả lời 112/204 câu, còn thiếu Mục 6 và Mục 8" (or without the missing part)."""
     done = translate(
-        lang, N_("đã trả lời {answered}/{total} câu"), {"answered": agency.answered, "total": agency.total}
-    )  # fmt: skip
+        lang,
+        N_("đã trả lời {answered}/{total} câu"),
+        {"answered": agency.answered, "total": agency.total},
+    )
     if not agency.missing_sections:
         return done
     missing = _sections(lang, agency.missing_sections)
@@ -362,7 +371,7 @@ def _when(lang: str, deadline: date, today: date) -> str:
         return translate(lang, N_("hôm nay là hạn cuối ({deadline})"), {"deadline": day})
     return translate(
         lang, N_("đã quá hạn {days} ngày (hạn {deadline})"), {"days": -left, "deadline": day}
-    )  # fmt: skip
+    )
 
 
 def message(

@@ -140,7 +140,12 @@ def test_no_weekends_moves_a_saturday_slot_to_monday_at_the_plan_hour() -> None:
     assert due(campaign(date(2026, 12, 1)), plan, [agency()], local(2026, 11, 28, 10)) == []
     assert due(campaign(date(2026, 12, 1)), plan, [agency()], local(2026, 11, 29, 10)) == []
     # Without the setting, Saturday is an ordinary day.
-    assert [r.slot for r in due(campaign(date(2026, 12, 1)), ReminderPlan(), [agency()], local(2026, 11, 28, 10))] == ["d-3"]  # fmt: skip
+    assert [
+        r.slot
+        for r in due(
+            campaign(date(2026, 12, 1)), ReminderPlan(), [agency()], local(2026, 11, 28, 10)
+        )
+    ] == ["d-3"]
 
 
 def test_the_deadline_day_sends_its_morning_reminder() -> None:
@@ -268,7 +273,9 @@ def test_overdue_also_goes_to_head_and_reviewer_unless_configured_off() -> None:
     off = ReminderPlan(overdue_to_head=False, overdue_to_reviewer=False)
     assert {r.role for r in due(campaign(), off, [agency()], now)} == {"official"}
     # Before the deadline, only officials.
-    assert {r.role for r in due(campaign(), ReminderPlan(), [agency()], local(2026, 11, 25, 9))} == {"official"}  # fmt: skip
+    assert {
+        r.role for r in due(campaign(), ReminderPlan(), [agency()], local(2026, 11, 25, 9))
+    } == {"official"}
     # No head in the model: skipped, the rest still go.
     assert {r.role for r in due(campaign(), ReminderPlan(), [agency(head=None)], now)} == {
         "official",
