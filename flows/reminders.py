@@ -300,6 +300,9 @@ def _reminders(
     form_title: str,
 ) -> Iterable[Reminder]:
     today = at.astimezone(ZoneInfo(campaign.timezone)).date()
+    # Reviewers get one overdue digest each (the agencies they review that are late), not
+    # one message per agency: a reviewer of 300 late agencies is told once.
+    digests: dict[int, tuple[Person, list[str]]] = {}
     for agency in agencies:
         case = CASE_OF_STATUS.get(agency.status)
         if case is None or (slot == OVERDUE and case not in OVERDUE_CASES):
@@ -309,7 +312,9 @@ def _reminders(
             if plan.overdue_to_head and agency.head is not None:
                 people.append((agency.head, "head"))
             if plan.overdue_to_reviewer:
-                people += [(p, "reviewer") for p in agency.reviewers]
+                for reviewer in agency.reviewers:
+                    if reviewer.user_id not in muted:
+                        digests.setdefault(reviewer.user_id, (reviewer, []))[1].append(agency.name)
         seen: set[int] = set()
         for person, role in people:
             if person.user_id in muted or person.user_id in seen:
@@ -317,16 +322,32 @@ def _reminders(
             seen.add(person.user_id)
             reply = message(campaign, agency, case, slot, role, person.lang, today, form_title)
             yield Reminder(
-                campaign.id,
-                agency.agency_id,
-                person.user_id,
-                slot,
-                case,
-                role,
-                at,
-                person.lang,
-                reply,
-            )
+                campaign.id, agency.agency_id, person.user_id, slot, case, role, at,
+                person.lang, reply,
+            )  # fmt: skip
+    for reviewer, names in digests.values():
+        reply = reviewer_digest(campaign, names, reviewer.lang, today, form_title)
+        yield Reminder(
+            campaign.id, 0, reviewer.user_id, slot, Case.PENDING, "reviewer", at, reviewer.lang,
+            reply,
+        )  # fmt: skip
+
+
+def reviewer_digest(
+    campaign: CampaignInfo, names: Sequence[str], lang: str, today: date, form_title: str = ""
+) -> Reply:
+    """The reviewer's overdue notice: how many agencies are late, naming the first ten."""
+    shown = list(names[:10])
+    if len(names) > 10:
+        shown.append(translate(lang, N_("{n} cơ quan khác"), {"n": len(names) - 10}))
+    params = {
+        "n": len(names),
+        "form": form_title or campaign.name,
+        "when": _when(lang, campaign.deadline, today),
+        "agencies": "\n".join(f"• {name}" for name in shown),
+    }
+    msgid = N_("⏰ {n} cơ quan chưa nộp (hoặc chưa nộp lại) phiếu “{form}”, {when}:\n{agencies}")
+    return Reply(translate(lang, msgid, params), kind="notice")
 
 
 CONTINUE = pack(Act.COMMAND, "", "continue")

@@ -342,3 +342,21 @@ def test_next_allowed_is_allowed_and_never_earlier(naive: datetime) -> None:
     assert out >= t
     assert plan.allowed(out)
     assert out - t < timedelta(days=3)
+
+
+def test_a_reviewer_gets_one_overdue_digest_for_all_late_agencies() -> None:
+    late = [
+        agency(agency_id=i, name=f"UBND xã {i}", officials=(Person(100 + i, "x"),))
+        for i in range(12)
+    ]
+    done = agency(Status.SUBMITTED, agency_id=99, name="Sở Xong")
+    rs = due(campaign(), ReminderPlan(), [*late, done], local(2026, 11, 27, 9))
+    digest = [r for r in rs if r.role == "reviewer"]
+    assert len(digest) == 1
+    assert digest[0].key == "remind:1:0:30:overdue"
+    text = digest[0].reply.text
+    assert text.startswith(
+        "⏰ 12 cơ quan chưa nộp (hoặc chưa nộp lại) phiếu “Đợt 2026”, đã quá hạn 1 ngày"
+    )
+    assert "• UBND xã 9" in text and "• 2 cơ quan khác" in text and "Sở Xong" not in text
+    assert len([r for r in rs if r.role == "official"]) == 12
