@@ -191,7 +191,7 @@ def worker(
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Only send queued messages (run beside `phieu serve --no-worker`)."""
+    """Send queued messages and plan reminders (run beside `phieu serve --no-worker`)."""
     _setup_logging(verbose)
     settings = _settings()
     from bot.telegram_app import run_worker

@@ -306,3 +306,39 @@ def test_remind_every_setting() -> None:
     for bad in ("0", "abc", "-5", "100000"):
         with pytest.raises(ConfigError, match="PHIEU_REMIND_EVERY=60"):
             every_from_env({"PHIEU_REMIND_EVERY": bad})
+
+
+async def test_phieu_worker_plans_and_sends_through_the_bot_api(storage: Storage) -> None:
+    """`phieu worker` (run_worker) runs the planner beside the delivery: an overdue reminder
+    reaches the official's Telegram chat with its “Tiếp tục” button."""
+    from bot.telegram_app import run_worker
+    from tests.e2e.telegram_support import TOKEN, settings_for
+    from tests.fakes import FakeTelegram
+
+    async with storage.unit() as u:
+        camp = await u.add_campaign("binh-dinh-2019-so", 1, "Đợt cũ", date(2020, 1, 1))
+        # No quiet hours, weekends allowed: the overdue notice is due whenever the test runs.
+        settings = {
+            "days_before": [7, 3, 1], "at": "08:00", "on_deadline": True, "overdue": True,
+            "quiet_start": "00:00", "quiet_end": "00:00", "no_weekends": False,
+            "overdue_to_head": True, "overdue_to_reviewer": False,
+        }  # fmt: skip
+        await u.set_reminder_plan(camp.id, settings, datetime.now(UTC))
+        agency = await u.add_agency("S9", "Sở Chín", "so")
+        user = await u.add_user("Lan", agency.id, "official")
+        await u.bind_identity(user.id, "telegram", "4242", None)
+    stop = asyncio.Event()
+    async with FakeTelegram(token=TOKEN) as tg:
+        tg.user(4242)
+        task = asyncio.create_task(run_worker(settings_for(tg), storage, stop=stop, forms=FORMS))
+        try:
+            call = await tg.wait_for_call("sendMessage", timeout=20)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 20)
+        assert call.params["chat_id"] == 4242
+        assert "Sở Chín" in call.params["text"] and "quá hạn" in call.params["text"]
+        buttons = call.params["reply_markup"]["inline_keyboard"]
+        assert buttons[0][0]["callback_data"] == "c||continue"
+    async with storage.unit() as u:
+        assert (await u.outbox_counts())["sent"] == 1
