@@ -88,6 +88,11 @@ def parse_days(text: str) -> tuple[int, ...]:
     return tuple(sorted(days, reverse=True))
 
 
+def parse_at(text: str) -> time:
+    """ "08:00" → 08:00, the local hour reminders go at; raises PlanError with an example."""
+    return _hhmm(text, "Giờ gửi")
+
+
 def parse_quiet(text: str) -> tuple[time, time]:
     """ "21:00-07:00" → (21:00, 07:00); raises PlanError with an example."""
     parts = text.replace("–", "-").split("-")
@@ -471,3 +476,18 @@ def plan_from_row(row: Mapping[str, Any] | None) -> ReminderPlan:
         overdue_to_head=bool(row.get("overdue_to_head", True)),
         overdue_to_reviewer=bool(row.get("overdue_to_reviewer", True)),
     )
+
+
+def plan_to_row(plan: ReminderPlan) -> dict[str, Any]:
+    """The fields stored in reminder_plans for `plan` (plan_from_row reads them back)."""
+    return {
+        "days_before": list(plan.days_before),
+        "at": f"{plan.at:%H:%M}",
+        "on_deadline": plan.on_deadline,
+        "overdue": plan.overdue,
+        "quiet_start": f"{plan.quiet_start:%H:%M}",
+        "quiet_end": f"{plan.quiet_end:%H:%M}",
+        "no_weekends": plan.no_weekends,
+        "overdue_to_head": plan.overdue_to_head,
+        "overdue_to_reviewer": plan.overdue_to_reviewer,
+    }
