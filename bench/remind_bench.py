@@ -33,6 +33,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -47,6 +49,7 @@ from flows import reminders as rp  # noqa: E402
 from flows.loader import builtin_forms  # noqa: E402
 from flows.machines import Status  # noqa: E402
 from flows.state import Reply  # noqa: E402
+from storage.models import Agency, Identity, User  # noqa: E402
 from storage.repository import Storage  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
 
@@ -98,13 +101,32 @@ def bench_pure(n: int) -> None:
 
 
 async def seed(storage: Storage, n: int) -> int:
+    """A campaign, n agencies of the `so` cohort, two officials each with a Telegram
+    account: bulk inserts (one statement per 500 rows), not the admin commands."""
     async with storage.unit() as u:
         camp = await u.add_campaign("binh-dinh-2019-so", 1, "CQĐT 2026", DEADLINE)
-        for i in range(n):
-            agency = await u.add_agency(f"A{i:05d}", f"Sở số {i}", "so")
-            for k in range(2):
-                user = await u.add_user(f"Cán bộ {i}.{k}", agency.id, "official")
-                await u.bind_identity(user.id, CHANNEL, str(FIRST_CHAT + 2 * i + k), None)
+        now = datetime.now(UTC)
+        for start in range(0, n, 500):
+            ids = range(start, min(n, start + 500))
+            agencies = [
+                {"code": f"A{i:05d}", "name": f"Sở số {i}", "cohort": "so", "created_at": now}
+                for i in ids
+            ]
+            made = list((await u._exec(insert(Agency).returning(Agency.id), agencies)).scalars())
+            users = [
+                {"name": f"Cán bộ {i}.{k}", "agency_id": a, "role": "official", "lang": "vi",
+                 "created_at": now}
+                for i, a in zip(ids, made, strict=True)
+                for k in range(2)
+            ]  # fmt: skip
+            people = list((await u._exec(insert(User).returning(User.id), users)).scalars())
+            first = FIRST_CHAT + 2 * start
+            chats = [
+                {"user_id": user, "channel": CHANNEL, "external_id": str(first + j),
+                 "created_at": now}
+                for j, user in enumerate(people)
+            ]  # fmt: skip
+            await u._exec(insert(Identity), chats)
     return camp.id
 
 

@@ -198,6 +198,7 @@ def make_worker(
         limiter=limiter,
         idle_sleep=send.poll,
         keep_sent=send.keep_sent,
+        parallel=send.parallel,
     )
 
 

@@ -174,15 +174,19 @@ class ReminderPlanner:
         submission id) only for the agencies in `with_progress`."""
         form = self.forms.get(snap.campaign.form_id)
         counted = set(with_progress)
+        blank: tuple[int, int, tuple[str, ...]] | None = None
         reviewers = tuple(_person(u) for u in snap.reviewers)
         out = []
         for agency in agencies:
             sub_id, status = snap.submissions.get(agency.id, (0, Status.DRAFT.value))
-            answered, total, missing = (
-                progress(form, (answers or {}).get(sub_id, {}))
-                if agency.id in counted
-                else (0, 0, ())
-            )
+            mine = (answers or {}).get(sub_id) or {}
+            if agency.id not in counted:
+                answered, total, missing = 0, 0, ()
+            elif not mine:  # not started: the same numbers for every such agency
+                blank = blank or progress(form, {})
+                answered, total, missing = blank
+            else:
+                answered, total, missing = progress(form, mine)
             out.append(
                 rp.AgencyStanding(
                     agency.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -342,3 +343,61 @@ async def test_phieu_worker_plans_and_sends_through_the_bot_api(storage: Storage
         assert buttons[0][0]["callback_data"] == "c||continue"
     async with storage.unit() as u:
         assert (await u.outbox_counts())["sent"] == 1
+
+
+@dataclass
+class Timed:
+    """Records monotonic send times; answers 429 (RetryAfter) on the calls listed."""
+
+    at: list[tuple[float, str]] = field(default_factory=list)
+    refuse: set[int] = field(default_factory=set)
+    calls: int = 0
+
+    async def deliver(self, chat_id: str, payload: dict[str, Any]) -> None:
+        from bot.workers.outbox import RetryAfter
+
+        self.calls += 1
+        if self.calls in self.refuse:
+            raise RetryAfter(0.5)
+        started = time.monotonic()  # when the request leaves: what the rate is about
+        await asyncio.sleep(0.01)  # a round trip
+        self.at.append((started, chat_id))
+
+
+async def test_a_worker_sending_chats_in_parallel_stays_within_the_rate_and_loses_nothing(
+    storage: Storage,
+) -> None:
+    await setup(storage, n=45)
+    clock = Clock(local(2026, 11, 19, 8))
+    assert await planner(storage, clock).run_once() == 45
+    transport = Timed(refuse={5})
+    w = OutboxWorker(
+        storage, {"telegram": transport}, utcnow_real, limiter=RateLimiter(20), parallel=4
+    )
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        await w.run_once()
+        async with storage.unit() as u:
+            if (await u.outbox_counts())["sent"] == 45:
+                break
+        await asyncio.sleep(0.05)
+    sent = Counter(chat for _, chat in transport.at)
+    assert len(sent) == 45 and set(sent.values()) == {1}
+    times = sorted(t for t, _ in transport.at)
+    peak = max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+    assert peak <= 21  # the bot's rate (20/s), however many chats are in flight
+
+
+def utcnow_real() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_send_parallel_setting() -> None:
+    from bot.config import ConfigError
+    from bot.workers.pacing import SendSettings
+
+    assert SendSettings.from_env({}).parallel == 4
+    assert SendSettings.from_env({"PHIEU_SEND_PARALLEL": "1"}).parallel == 1
+    for bad in ("0", "2.5", "x"):
+        with pytest.raises(ConfigError, match="PHIEU_SEND_PARALLEL=4"):
+            SendSettings.from_env({"PHIEU_SEND_PARALLEL": bad})
