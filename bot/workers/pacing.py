@@ -55,7 +55,8 @@ class SendSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SendSettings:
         """Read PHIEU_SEND_RATE, PHIEU_CHAT_INTERVAL, PHIEU_CHAT_BURST, PHIEU_OUTBOX_POLL,
-        PHIEU_OUTBOX_KEEP_DAYS, PHIEU_SEND_PARALLEL; raises ConfigError naming the variable and an example."""
+        PHIEU_OUTBOX_KEEP_DAYS, PHIEU_SEND_PARALLEL; raises ConfigError naming the
+        variable and an example."""
         env = os.environ if env is None else env
         return cls(
             rate=_number(env, "PHIEU_SEND_RATE", cls.rate, "30"),
