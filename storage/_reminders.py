@@ -25,6 +25,7 @@ from storage.models import (
     ReminderPlanRow,
     Submission,
     User,
+    utcnow,
 )
 from storage.records import IdentityRec, UserRec
 
@@ -76,8 +77,17 @@ class RemindersUnit(UnitBase):
         dedupe_key (and optionally kind, default "notice"; not_before). Returns the keys
         actually inserted, in key order; taken keys are skipped without error."""
         inserted: list[str] = []
-        # In key order: two planners inserting the same keys then wait on each other in the
-        # same order on PostgreSQL (one waits, the other commits) instead of deadlocking.
+        # One statement, compiled once and executed for many rows (SQLAlchemy batches them
+        # as multi-row INSERTs with RETURNING): a VALUES list built per chunk cost seconds
+        # to compile for 20,000 reminders. In key order: two planners inserting the same
+        # keys then wait on each other in the same order on PostgreSQL instead of
+        # deadlocking.
+        stmt = (
+            self._insert(Outbox)
+            .on_conflict_do_nothing(index_elements=[Outbox.dedupe_key])
+            .returning(Outbox.dedupe_key)
+        )
+        now = utcnow()
         for chunk in _chunks(sorted(rows, key=lambda r: str(r["dedupe_key"]))):
             values = [
                 {
@@ -87,16 +97,14 @@ class RemindersUnit(UnitBase):
                     "kind": r.get("kind", "notice"),
                     "not_before": r.get("not_before") or SEND_AT_ONCE,
                     "dedupe_key": r["dedupe_key"],
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
                 }
                 for r in chunk
             ]
-            stmt = (
-                self._insert(Outbox)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=[Outbox.dedupe_key])
-                .returning(Outbox.dedupe_key)
-            )
-            inserted += [str(k) for k in (await self._exec(stmt)).scalars()]
+            result = await self._exec(stmt, values)
+            inserted += [str(k) for k in result.scalars() if k is not None]
         if inserted:
             self.queued = True
         return inserted
