@@ -66,16 +66,13 @@ async def campaign_targets(
 ) -> list[AgencyRec]:
     """Which agencies a campaign targets: the ONE place reminders decide it.
 
-    With the campaign model of the "campaigns" work (Unit.campaign_targets: cohorts ∪ the
-    explicit list, archived agencies out), that; until it is merged, the agencies of the
-    cohorts the campaign's form is for (every agency when the form names none) — the same
-    rule Unit.standing uses to put an official in a campaign."""
-    targets = getattr(unit, "campaign_targets", None)
-    if targets is not None:
-        return list(await targets(campaign.id))
+    The campaign's targets (Unit.campaign_targets: its cohorts' agencies ∪ its explicit
+    list, archived agencies out) that its form is for (the form's cohorts; every cohort when
+    it names none): the service offers a form only to those, so only they are reminded."""
     form = forms.get(campaign.form_id)
     cohorts = set(form.cohorts) if form is not None else set()
-    return [a for a in await unit.list_agencies() if not cohorts or a.cohort in cohorts]
+    targets = await unit.campaign_targets(campaign.id)
+    return [a for a in targets if not cohorts or a.cohort in cohorts]
 
 
 def progress(form: Form | None, answers: Mapping[str, Any]) -> tuple[int, int, tuple[str, ...]]:
