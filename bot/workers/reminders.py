@@ -206,8 +206,8 @@ class ReminderPlanner:
         snap = await self.snapshot(campaign_id)
         if snap is None or rp.current_slot(snap.info, snap.plan, now) is None:
             return []
-        rough = rp.due(snap.info, snap.plan, self.standings(snap, snap.agencies), now, snap.muted)
-        todo = [r for r in rough if r.key not in snap.taken]
+        rough = self.standings(snap, snap.agencies)
+        todo = rp.due(snap.info, snap.plan, rough, now, snap.muted, taken=snap.taken)
         if not todo:
             return []
         wanted = {r.agency_id for r in todo}
@@ -217,8 +217,7 @@ class ReminderPlanner:
         async with self.storage.unit() as unit:
             answers = await unit.answers_of(subs)
         standings = self.standings(snap, agencies, answers, wanted)
-        full = rp.due(snap.info, snap.plan, standings, now, snap.muted)
-        return [r for r in full if r.key not in snap.taken]
+        return rp.due(snap.info, snap.plan, standings, now, snap.muted, taken=snap.taken)
 
     async def plan_campaign(self, campaign_id: int) -> int:
         """Queue what is due now for one campaign; the rows inserted."""

@@ -360,3 +360,12 @@ def test_a_reviewer_gets_one_overdue_digest_for_all_late_agencies() -> None:
     )
     assert "• UBND xã 9" in text and "• 2 cơ quan khác" in text and "Sở Xong" not in text
     assert len([r for r in rs if r.role == "official"]) == 12
+
+
+def test_taken_keys_are_left_out() -> None:
+    a = agency(officials=(LAN, HUNG))
+    now = local(2026, 11, 27, 9)
+    rs = due(campaign(), ReminderPlan(), [a], now, taken={"remind:1:5:10:overdue"})
+    assert [(r.user_id, r.role) for r in rs] == [(11, "official"), (20, "head"), (30, "reviewer")]
+    rs = due(campaign(), ReminderPlan(), [a], now, taken=["remind:1:0:30:overdue"])
+    assert (30, "reviewer") not in [(r.user_id, r.role) for r in rs]
