@@ -31,7 +31,17 @@ from flows.i18n import N_, normalise_language, translate
 from flows.loader import builtin_forms
 from flows.machines import EDITABLE_STATUSES, Mode, Status, next_status
 from flows.model import Form
-from flows.state import Answer, Context, ConversationState, Incoming, Reply, Step
+from flows.payload import Act, pack
+from flows.state import (
+    Answer,
+    Choice,
+    Context,
+    ConversationState,
+    Event,
+    Incoming,
+    Reply,
+    Step,
+)
 from storage.records import AgencyRec, CampaignRec, StandingRec, SubmissionRec, UserRec
 from storage.repository import Storage, Unit
 from storage.retry import DEFAULT_POLICY, RetryPolicy, retrying
@@ -516,7 +526,39 @@ class Phieu:
             moved = await unit.submission_by_id(sub.id)
             assert moved is not None
             await self.review.notify_submitted(unit, agency, campaign, form, moved)
-        return Outcome(step=step, replies=len(replies), links=links)
+        count = len(replies)
+        for event in step.events:
+            if event.name == "reminders_mute":
+                await self._mute(unit, channel, chat_id, step.state.lang, user, campaign, event)
+                count += 1
+        return Outcome(step=step, replies=count, links=links)
+
+    async def _mute(
+        self,
+        unit: Unit,
+        channel: str,
+        chat_id: str,
+        lang: str,
+        user: UserRec,
+        campaign: CampaignRec,
+        event: Event,
+    ) -> None:
+        """/tatnhac, /batnhac: record the change (with its time and channel) and say it."""
+        muted = await unit.set_reminder_mute(
+            campaign.id, user.id, event.data.get("muted"), self.clock(), channel
+        )
+        msgid = (
+            N_(
+                "🔕 Đã tắt nhắc hạn nộp của đợt “{campaign}”. Gõ /batnhac (hoặc /tatnhac lần "
+                "nữa) để bật lại."
+            )
+            if muted
+            else N_("🔔 Đã bật lại nhắc hạn nộp của đợt “{campaign}”. Gõ /tatnhac để tắt.")
+        )
+        text = translate(lang, msgid, {"campaign": campaign.name})
+        label = translate(lang, N_("▶️ Tiếp tục"))
+        reply = Reply(text, actions=(Choice(label, pack(Act.COMMAND, "", "continue")),))
+        await unit.enqueue_many(channel, chat_id, reply_payloads(channel, reply))
 
     async def _links_to_check(
         self,

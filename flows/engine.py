@@ -105,6 +105,12 @@ COMMANDS: dict[str, str] = {
     "evidence": "evidence",
     "proof": "evidence",
     "fix": "fix",
+    # Reminders of the deadline (issue #11): /tatnhac turns them off, or on again when off;
+    # /batnhac turns them on.
+    "tatnhac": "mute",
+    "mute": "mute",
+    "batnhac": "unmute",
+    "unmute": "unmute",
 }
 _DONE_WORDS = frozenset({"xong", "xong roi", "het", "het roi", "done", "finish", "finished"})
 _AGREE = frozenset(
@@ -277,6 +283,12 @@ class _Run(Offers, Cells):
             self.set_language(arg or ("en" if self.lang == "vi" else "vi"))
         elif action == "review":
             self.review(arg)
+        elif action in ("mute", "unmute"):
+            # Whether reminders are on is kept outside the conversation (reminder_mutes): the
+            # caller records the change in the same transaction and says what it did.
+            self.events.append(
+                Event("reminders_mute", {"muted": None if action == "mute" else False})
+            )
         elif not self.editable:
             self.read_only()
         elif action == "continue":

@@ -116,7 +116,8 @@ class ChatUnit(UnitBase):
         Telegram redelivers an update for at most a day, and after a week without updates it
         may start ids anew at random: an old id kept for ever could swallow a new update.
         A sent outbox row is only a record once it went out; `keep_sent` after its sending it
-        is deleted (pending, sending and failed rows are never pruned). Returns rows deleted.
+        is deleted (pending, sending and failed rows are never pruned, nor rows with a dedupe
+        key: storage/_reminders.py). Returns rows deleted.
         """
         cutoff = now - keep
         done = await self._exec(
@@ -126,7 +127,13 @@ class ChatUnit(UnitBase):
             delete(InviteFailure).where(InviteFailure.at < now - timedelta(days=1))
         )
         sent = await self._exec(
-            delete(Outbox).where(Outbox.status == "sent", Outbox.sent_at < now - keep_sent)
+            delete(Outbox).where(
+                Outbox.status == "sent",
+                Outbox.sent_at < now - keep_sent,
+                # A keyed row (reminder, broadcast) is the record that it went out: deleting
+                # it would let the planner queue the same reminder again.
+                Outbox.dedupe_key.is_(None),
+            )
         )
         return int(done.rowcount or 0) + int(failures.rowcount or 0) + int(sent.rowcount or 0)
 

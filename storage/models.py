@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -382,6 +383,9 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set by reminders and broadcasts only: a row with a key is queued once, ever (ON
+    # CONFLICT DO NOTHING), and kept by prune (the key is the record that it went out).
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
 class SendWorker(Base):
@@ -485,5 +489,38 @@ class ItemReview(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     corrected: Mapped[dict[str, Any] | None] = mapped_column(_exact_json())
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime]
+
+
+class ReminderPlanRow(Base):
+    """A campaign's reminder settings (flows/reminders.py ReminderPlan); none = defaults."""
+
+    __tablename__ = "reminder_plans"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    days_before: Mapped[Any] = mapped_column(JSON)  # [7, 3, 1]
+    at: Mapped[str] = mapped_column(String(5))  # "08:00", local time
+    on_deadline: Mapped[bool] = mapped_column(Boolean)
+    overdue: Mapped[bool] = mapped_column(Boolean)
+    quiet_start: Mapped[str] = mapped_column(String(5))
+    quiet_end: Mapped[str] = mapped_column(String(5))
+    no_weekends: Mapped[bool] = mapped_column(Boolean)
+    overdue_to_head: Mapped[bool] = mapped_column(Boolean)
+    overdue_to_reviewer: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime]
+
+
+class ReminderMute(Base):
+    """A person turning a campaign's reminders off (muted) or on again; rows are appended,
+    the latest per (campaign, user) stands, so when and through which channel is kept."""
+
+    __tablename__ = "reminder_mutes"
+    __table_args__ = (Index(None, "campaign_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    muted: Mapped[bool] = mapped_column(Boolean)
     channel: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[datetime]

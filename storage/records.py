@@ -194,6 +194,7 @@ class OutboxRec:
     sent_at: datetime | None
     last_error: str | None
     kind: str = "reply"  # "reply" or "notice" (storage.models.OUTBOX_KINDS)
+    dedupe_key: str | None = None  # reminders and broadcasts: queued once, ever
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from storage._chat import ChatUnit
 from storage._links import LinksUnit
 from storage._order import OrderUnit
 from storage._people import PeopleUnit
+from storage._reminders import RemindersUnit
 from storage._review import ReviewUnit
 from storage._submissions import SubmissionsUnit
 from storage.database import DatabaseSetupError, describe_failure, make_engine, safe_url
@@ -39,7 +40,16 @@ log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "phieu_outbox"
 
 
-class Unit(PeopleUnit, CampaignsUnit, SubmissionsUnit, ChatUnit, OrderUnit, LinksUnit, ReviewUnit):
+class Unit(
+    PeopleUnit,
+    CampaignsUnit,
+    SubmissionsUnit,
+    ChatUnit,
+    OrderUnit,
+    LinksUnit,
+    ReviewUnit,
+    RemindersUnit,
+):
     """The operations available inside one transaction (see the mixins for each group)."""
 
 

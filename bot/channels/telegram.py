@@ -59,6 +59,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("nop", "Nộp phiếu"),
         ("help", "Hướng dẫn"),
         ("lang", "Ngôn ngữ: /lang en"),
+        ("tatnhac", "Tắt/bật nhắc hạn nộp"),
     ],
     "en": [
         ("start", "Start / menu"),
@@ -69,6 +70,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("nop", "Submit the form"),
         ("help", "Help"),
         ("lang", "Language: /lang vi"),
+        ("tatnhac", "Turn deadline reminders off/on"),
     ],
 }
 

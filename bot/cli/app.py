@@ -16,6 +16,7 @@ from bot.cli.campaign import campaign_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
 from bot.cli.lang import LANG_FLAG, LocalisedGroup, t
+from bot.cli.remind import remind_app
 from bot.cli.review import review_app
 from bot.config import ConfigError, Settings, load_settings
 from flows.i18n import N_
@@ -48,6 +49,7 @@ app.add_typer(agencies_app, name="agencies")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(invite_app, name="invite")
 app.add_typer(review_app, name="review")
+app.add_typer(remind_app, name="remind")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -263,7 +265,7 @@ def worker(
         False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
     ),
 ) -> None:
-    """Only send queued messages (run beside `phieu serve --no-worker`)."""
+    """Send queued messages and plan reminders (run beside `phieu serve --no-worker`)."""
     _setup_logging(verbose)
     settings = _settings()
     from bot.telegram_app import run_worker

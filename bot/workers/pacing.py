@@ -41,6 +41,7 @@ class SendSettings:
     poll: seconds between the worker's safety-net polls (wake-ups make them rare).
     keep_sent_days: days a sent outbox row is kept before it is pruned.
     heartbeat: seconds between a sending process's heartbeats.
+    parallel: chats the worker sends to at once within a claimed batch (PHIEU_SEND_PARALLEL).
     """
 
     rate: float = 30.0
@@ -49,11 +50,13 @@ class SendSettings:
     poll: float = 1.0
     keep_sent_days: float = 7.0
     heartbeat: float = 5.0
+    parallel: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SendSettings:
         """Read PHIEU_SEND_RATE, PHIEU_CHAT_INTERVAL, PHIEU_CHAT_BURST, PHIEU_OUTBOX_POLL,
-        PHIEU_OUTBOX_KEEP_DAYS; raises ConfigError naming the variable and an example."""
+        PHIEU_OUTBOX_KEEP_DAYS, PHIEU_SEND_PARALLEL; raises ConfigError naming the
+        variable and an example."""
         env = os.environ if env is None else env
         return cls(
             rate=_number(env, "PHIEU_SEND_RATE", cls.rate, "30"),
@@ -61,6 +64,7 @@ class SendSettings:
             chat_burst=int(_number(env, "PHIEU_CHAT_BURST", cls.chat_burst, "3", whole=True)),
             poll=_number(env, "PHIEU_OUTBOX_POLL", cls.poll, "1"),
             keep_sent_days=_number(env, "PHIEU_OUTBOX_KEEP_DAYS", cls.keep_sent_days, "7"),
+            parallel=int(_number(env, "PHIEU_SEND_PARALLEL", cls.parallel, "4", whole=True)),
         )
 
     def limiter(self) -> RateLimiter:

@@ -21,6 +21,7 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import re
 import time
 from collections import deque
@@ -109,8 +110,16 @@ class FakeTelegram:
         auto_webhook: bool = True,
         first_update_id: int = 100_000,
         contract: Contract | None = None,
+        rate_limit: float | None = None,
     ) -> None:
         self.token = token
+        # Flood control, off unless asked for (set_rate_limit): messages sent by the bot are
+        # counted in a token bucket; beyond it the call is answered 429 with retry_after.
+        self.rate_limit: float | None = None
+        self.rate_burst = 0.0
+        self._bucket = 0.0
+        self._bucket_at = 0.0
+        self.rate_limited = 0  # 429s answered by flood control (not fail_next ones)
         self.contract = contract or Contract()
         self.auto_webhook = auto_webhook
         self.base_url = ""
@@ -149,6 +158,8 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
         self._closed = False
+        if rate_limit is not None:
+            self.set_rate_limit(rate_limit)
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -241,6 +252,32 @@ class FakeTelegram:
         }
         self._file_bytes[path] = content
         return dict(self._files[file_id])
+
+    def set_rate_limit(self, per_second: float | None, burst: float | None = None) -> None:
+        """Answer like Telegram's flood control: the bot may send about `per_second` messages
+        a second in all (Telegram: ≈30), with a burst of `burst` (default: one second's
+        worth); a message beyond that gets 429 "Too Many Requests: retry after N" (N ≥ 1, the
+        seconds until a message fits again) and is not sent. Counted: every call that sends
+        a message (sendMessage, sendPhoto, …; not edits, not sendChatAction). None: off."""
+        self.rate_limit = per_second
+        self.rate_burst = float(burst if burst is not None else (per_second or 0.0))
+        self._bucket = self.rate_burst
+        self._bucket_at = time.monotonic()
+
+    def _flood_wait(self, method: str) -> int | None:
+        """Seconds to wait when `method` now would exceed the bot's rate, else None (taken)."""
+        if self.rate_limit is None or not method.startswith("send") or method == "sendChatAction":
+            return None
+        now = time.monotonic()
+        self._bucket = min(
+            self.rate_burst, self._bucket + (now - self._bucket_at) * self.rate_limit
+        )
+        self._bucket_at = now
+        if self._bucket >= 1.0:
+            self._bucket -= 1.0
+            return None
+        self.rate_limited += 1
+        return max(1, math.ceil((1.0 - self._bucket) / self.rate_limit))
 
     def fail_next(
         self,
@@ -391,6 +428,8 @@ class FakeTelegram:
         if faults := self._faults.get(call.method):
             fault = faults.popleft()
             return fault.status, fault_body(fault)
+        if (wait := self._flood_wait(call.method)) is not None:
+            return 429, fault_body(Fault(429, wait, None))
         try:
             result = await self._dispatch(call.method, call.params)
         except ApiError as e:
