@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 SQLITE_FILE_MODE = 0o600
 _EXAMPLES = "postgresql://phieu:mật-khẩu@localhost:5432/phieu hoặc sqlite+aiosqlite:///phieu.db"
 # PostgreSQL: connections older than this are replaced (a pooler or firewall may drop idle
-# ones silently); every checkout is pre-pinged, so a cut connection is replaced, not used.
+# ones silently); a checkout of a connection idle for PING_IDLE_S or more is pinged first, so
+# a connection cut while idle is replaced, not used (see _ping_when_idle).
 POOL_RECYCLE_S = 1800
+PING_IDLE_S = 5.0
 
 
 class DatabaseSetupError(RuntimeError):
@@ -111,9 +114,11 @@ def make_engine(
         _configure_sqlite(engine, float(connect_args["timeout"]))
         _inline_statements(engine)
     else:
-        engine_kwargs.setdefault("pool_pre_ping", True)
         engine_kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
+        ping_idle = "pool_pre_ping" not in engine_kwargs
         engine = create_async_engine(resolved, **engine_kwargs)
+        if ping_idle:
+            _ping_when_idle(engine)
     log.info("database engine for %s", safe_url(resolved))
     return engine
 
@@ -212,3 +217,31 @@ def _inline_statements(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "do_connect")
     def _connect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
         return dialect.dbapi.connect(*cargs, async_creator_fn=_inline_connect, **cparams)
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled PostgreSQL connection at checkout only if it sat idle PING_IDLE_S or more.
+
+    SQLAlchemy's pool_pre_ping pings at every checkout; on asyncpg a ping is three round
+    trips (BEGIN, ";", ROLLBACK), as many as a fifth of an update's. A connection in steady
+    use was just seen working; one idle for a while is the one a restart, failover, pooler
+    or firewall may have cut (a new connection is pinged too). A failed ping raises DisconnectionError: the pool drops that
+    connection and checks out another (SQLAlchemy's documented pessimistic recipe). A cut
+    met within PING_IDLE_S fails its unit, which storage/retry.py runs again on a fresh
+    connection (the pool is invalidated on a disconnect).
+    """
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "checkin")
+    def _checked_in(_dbapi: Any, record: Any) -> None:
+        record.info["phieu_idle_since"] = time.monotonic()
+
+    @event.listens_for(sync, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("phieu_idle_since")
+        if since is not None and time.monotonic() - since < PING_IDLE_S:
+            return
+        try:
+            sync.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"ping failed: {exc}") from exc
