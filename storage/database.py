@@ -225,10 +225,10 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
     SQLAlchemy's pool_pre_ping pings at every checkout; on asyncpg a ping is three round
     trips (BEGIN, ";", ROLLBACK), as many as a fifth of an update's. A connection in steady
     use was just seen working; one idle for a while is the one a restart, failover, pooler
-    or firewall may have cut (a new connection is pinged too). A failed ping raises DisconnectionError: the pool drops that
-    connection and checks out another (SQLAlchemy's documented pessimistic recipe). A cut
-    met within PING_IDLE_S fails its unit, which storage/retry.py runs again on a fresh
-    connection (the pool is invalidated on a disconnect).
+    or firewall may have cut (a new connection is pinged too). A failed ping raises
+    DisconnectionError: the pool drops that connection and checks out another
+    (SQLAlchemy's documented pessimistic recipe). A cut met within PING_IDLE_S fails its
+    unit, which storage/retry.py runs again on a fresh connection.
     """
     sync = engine.sync_engine
 
