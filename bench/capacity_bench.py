@@ -8,7 +8,8 @@ send path and no rate limit: what is measured is how many updates one process ca
 
 Printed per database: updates/s (all updates over the wall time), p50/p99 latency of one
 update (queueing for the database included), SQL statements per update, commits per update
-and driver calls per update (each one a thread hop on aiosqlite, a round trip on asyncpg).
+and driver calls per update (each one a thread hop on aiosqlite — only BEGIN and COMMIT since
+statements run inline, storage/database.py —, a round trip on asyncpg).
 
     python3 bench/capacity_bench.py [--chats 50] [--messages 40] [--postgres-url URL]
     python3 bench/capacity_bench.py --profile sqlite     # pyinstrument of the same run

@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,6 +53,66 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _CONFLICT_RETRIES = 3
 _TURN_POLL = 0.02  # seconds between looks at whether an older update was applied
+
+
+class PreviousAnswers:
+    """Last year's answers per (agency, campaign, forms), read once and kept a short while.
+
+    Every update offers them ("Giữ nguyên"), and they are up to a whole form of rows read
+    on every update otherwise, yet they change only when an EARLIER campaign's submission of
+    the agency is written. Rules that keep what is offered right:
+    - `changed(agency, campaign)`: a write of this process to the agency's submission in
+      `campaign` drops the agency's entries of every OTHER campaign (one of those may read
+      that submission as its previous one); the entries of `campaign` itself stay, since
+      they read only earlier campaigns.
+    - an entry lives `ttl` seconds: what another process (a second worker, the CLI, a
+      reviewer's correction) writes to an earlier campaign is offered at most that late.
+    - at most `size` entries (least recently used dropped): memory stays flat in users.
+    """
+
+    def __init__(
+        self, ttl: float = 30.0, size: int = 512, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._entries: OrderedDict[tuple[int, int, tuple[str, ...]], tuple[float, Any]] = (
+            OrderedDict()
+        )
+
+    def get(self, agency_id: int, campaign_id: int, forms: tuple[str, ...]) -> Any | None:
+        key = (agency_id, campaign_id, forms)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(
+        self,
+        agency_id: int,
+        campaign_id: int,
+        forms: tuple[str, ...],
+        answers: Mapping[str, Answer],
+    ) -> Mapping[str, Answer]:
+        """Keep `answers` (read-only from now on) and return them."""
+        kept = MappingProxyType(dict(answers))
+        self._entries[(agency_id, campaign_id, forms)] = (self.clock() + self.ttl, kept)
+        self._entries.move_to_end((agency_id, campaign_id, forms))
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return kept
+
+    def changed(self, agency_id: int, campaign_id: int) -> None:
+        """The agency's submission in `campaign_id` was written (see the class rules)."""
+        for key in [k for k in self._entries if k[0] == agency_id and k[1] != campaign_id]:
+            del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class _NotYourTurn(Exception):
@@ -141,6 +203,7 @@ class Phieu:
         self.check_link = check_link
         self.review = ReviewDesk(self.forms, lambda: self.clock())
         self._link_tasks: set[asyncio.Task[None]] = set()
+        self.previous = PreviousAnswers()
 
     async def handle(
         self,
@@ -492,7 +555,8 @@ class Phieu:
         answers_before = dict(answers)  # the engine may change `answers` in place
         entry = engine.handle_edit if incoming.edited else engine.handle
         step = entry(form, answers, state, incoming, ctx)
-        await unit.apply_changes(sub.id, step.changes, user.id, channel, now)
+        if await unit.apply_changes(sub.id, step.changes, user.id, channel, now):
+            self.previous.changed(agency.id, campaign.id)
         links = await self._links_to_check(unit, answers_before, step, sub.id, channel, chat_id)
         if step.transition:
             new = next_status(sub.status, step.transition)
@@ -598,12 +662,17 @@ class Phieu:
         agency: AgencyRec,
         campaign: CampaignRec,
         status: Status,
-    ) -> dict[str, Answer]:
-        """Last year's answers to offer ("Giữ nguyên"); not read once nothing can change."""
+    ) -> Mapping[str, Answer]:
+        """Last year's answers to offer ("Giữ nguyên"); not read once nothing can change,
+        read from the database at most once per `self.previous.ttl` (PreviousAnswers)."""
         if status not in EDITABLE_STATUSES:
             return {}
         forms = (form.id, *form.carry_over.forms)
-        return await unit.previous_answers(agency.id, forms, campaign.id)
+        kept = self.previous.get(agency.id, campaign.id, forms)
+        if kept is None:
+            answers = await unit.previous_answers(agency.id, forms, campaign.id)
+            kept = self.previous.put(agency.id, campaign.id, forms, answers)
+        return kept
 
     async def say(self, unit: Unit, channel: str, chat_id: str, lang: str, msgid: str) -> None:
         await unit.enqueue(channel, chat_id, reply_to_json(Reply(translate(lang, msgid))))

@@ -200,13 +200,26 @@ class Form:
     reporting_year: int | None = None
     carry_over: CarryOver = field(default_factory=CarryOver)
     _by_id: dict[str, Question] = field(default_factory=dict, repr=False, compare=False)
+    _questions: tuple[Question, ...] = field(default=(), init=False, repr=False, compare=False)
+    _computed: tuple[Question, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_id.update({q.id: q for s in self.sections for q in s.questions})
+        # Built once: every update walks the questions several times (issue #8, engine CPU).
+        ordered = tuple(q for s in self.sections for q in s.questions)
+        object.__setattr__(self, "_questions", ordered)
+        computed = tuple(q for q in ordered if q.type is ItemType.COMPUTED and q.formula)
+        object.__setattr__(self, "_computed", computed)
 
     @property
     def questions(self) -> list[Question]:
-        return [q for s in self.sections for q in s.questions]
+        """Every question in asking order (a new list: the caller's own)."""
+        return list(self._questions)
+
+    @property
+    def computed(self) -> tuple[Question, ...]:
+        """The computed questions that have a formula, in asking order."""
+        return self._computed
 
     def question(self, item_id: str) -> Question | None:
         return self._by_id.get(item_id)

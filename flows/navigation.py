@@ -18,10 +18,9 @@ def values_of(form: Form, answers: Answers) -> dict[str, Any]:
     values: dict[str, Any] = {
         item: a.value for item, a in answers.items() if not a.is_na and a.value is not None
     }
-    for q in form.questions:
-        if q.type is ItemType.COMPUTED and q.formula:
-            result = expr.evaluate(q.formula, values)
-            values[q.id] = round(result, 4) if isinstance(result, float) else result
+    for q in form.computed:
+        result = expr.evaluate(q.formula or "", values)
+        values[q.id] = round(result, 4) if isinstance(result, float) else result
     return values
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -42,6 +42,19 @@ class Answer:
         return cls(data.get("value"), data.get("na_reason"), data.get("evidence"))
 
 
+def _plain(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists, tuples, scalars), as asdict makes it."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return type(value)(_plain(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
 @dataclass(slots=True)
 class ConversationState:
     """Where one chat is. Kept in storage; nothing about a chat lives in process memory."""
@@ -72,7 +85,9 @@ class ConversationState:
     review: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """A deep copy as plain data (what storage keeps). The same as dataclasses.asdict,
+        which costed a fifth of the engine's time per update (issue #8)."""
+        data = {f.name: _plain(getattr(self, f.name)) for f in _STATE_FIELDS}
         data["mode"] = str(self.mode)
         return data
 
@@ -101,6 +116,9 @@ class ConversationState:
 
     def copy(self) -> ConversationState:
         return ConversationState.from_json(self.to_json())
+
+
+_STATE_FIELDS = fields(ConversationState)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,19 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Insert,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -43,6 +55,20 @@ _SAVE = (
 )
 _SAVE_BOUND = _SAVE.values(user_id=bindparam("user"))
 _ENQUEUE = insert(Outbox).returning(Outbox.id)
+# The PostgreSQL notification channel a unit that queued outbox rows notifies on commit.
+OUTBOX_CHANNEL = "phieu_outbox"
+
+
+@lru_cache(maxsize=4)
+def _enqueue_notifying(tag: str) -> Insert:
+    """_ENQUEUE that also notifies OUTBOX_CHANNEL with this process's `tag` (PostgreSQL).
+
+    pg_notify in RETURNING is sent when the transaction commits, like a NOTIFY statement,
+    and PostgreSQL folds the same (channel, payload) of one transaction into one
+    notification: the rows and the wake-up travel in one round trip instead of two.
+    One tag per process, so the cache holds one statement.
+    """
+    return insert(Outbox).returning(Outbox.id, func.pg_notify(OUTBOX_CHANNEL, literal(tag)))
 
 
 @lru_cache(maxsize=2)
@@ -56,8 +82,11 @@ def _mark_statement(postgres: bool) -> Insert:
 
 
 class ChatUnit(UnitBase):
-    # Set when this unit queued outbox rows: Storage.unit then NOTIFYs workers on PostgreSQL.
+    # Set when this unit queued outbox rows: Storage.unit then NOTIFYs workers on PostgreSQL,
+    # unless `notified` (the rows' INSERT notified already, with `notify_tag`).
     queued: bool = False
+    notified: bool = False
+    notify_tag: str | None = None
 
     # -- conversations ----------------------------------------------------------------------
 
@@ -188,7 +217,12 @@ class ChatUnit(UnitBase):
             for p in payloads
         ]
         self.queued = True
-        return sorted(int(i) for i in (await self._exec(_ENQUEUE, rows)).scalars())
+        stmt = _ENQUEUE
+        if self._postgres and self.notify_tag is not None:
+            stmt = _enqueue_notifying(self.notify_tag)
+        ids = sorted(int(i) for i in (await self._exec(stmt, rows)).scalars())
+        self.notified = self.notified or stmt is not _ENQUEUE
+        return ids
 
     async def claim_outbox(
         self,

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage._campaigns import CampaignsUnit
-from storage._chat import ChatUnit
+from storage._chat import OUTBOX_CHANNEL, ChatUnit
 from storage._links import LinksUnit
 from storage._order import OrderUnit
 from storage._people import PeopleUnit
@@ -35,9 +35,6 @@ from storage.database import DatabaseSetupError, describe_failure, make_engine, 
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
-
-# The PostgreSQL notification channel a unit that queued outbox rows notifies on commit.
-OUTBOX_CHANNEL = "phieu_outbox"
 
 
 class Unit(
@@ -124,9 +121,10 @@ class Storage:
         turn: AbstractAsyncContextManager[object] = self._writer or nullcontext()
         async with turn, self.engine.begin() as conn:
             unit = Unit(conn)
+            unit.notify_tag = self.notify_tag
             try:
                 yield unit
-                if unit.queued and conn.dialect.name == "postgresql":
+                if unit.queued and not unit.notified and conn.dialect.name == "postgresql":
                     # Delivered by PostgreSQL only when this transaction commits: wakes the
                     # workers of other processes (bot/workers/wakeup.py) without a poll delay.
                     await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}, '{self.notify_tag}'")

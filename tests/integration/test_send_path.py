@@ -408,6 +408,20 @@ async def test_a_commit_that_queued_rows_wakes_workers_of_other_processes(
         async with first.unit() as unit:
             await unit.enqueue(CHANNEL, "1", {"n": 2}, kind="notice")
         await asyncio.wait_for(wake.wait(), 2)
+        wake.clear()
+        # enqueue_many notifies in its INSERT (pg_notify): still only once committed.
+        with pytest.raises(RuntimeError):
+            async with first.unit() as unit:
+                await unit.enqueue_many(CHANNEL, "1", [{"n": 3}, {"n": 4}])
+                raise RuntimeError("rolled back")
+        await asyncio.sleep(0.3)
+        assert not wake.is_set()
+        async with first.unit() as unit:
+            await unit.enqueue_many(CHANNEL, "1", [{"n": 5}, {"n": 6}])
+            assert unit.notified
+            await asyncio.sleep(0.3)
+            assert not wake.is_set(), "woken before the commit"
+        await asyncio.wait_for(wake.wait(), 2)
     finally:
         stop.set()
         await asyncio.wait_for(listening, 5)
