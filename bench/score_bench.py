@@ -1,0 +1,144 @@
+"""Score and rank many submissions of one form, then write the workbook (issue #12).
+
+Answers are generated (seeded, so runs compare): every question gets a plausible value of
+its type; now and then an item is left blank, a link is missing, a reviewer rejects or
+corrects an item, a whole group is "không áp dụng", a submission is late. Timed apart:
+scoring + ranking (goal < 1 s for 5,000) and the workbook (goal < 20 s); peak memory of the
+process (tracemalloc) printed with them.
+
+    python3 bench/score_bench.py [--agencies 5000] [--form binh-dinh-2019-so]
+                                 [--out /tmp/score_bench.xlsx] [--tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flows.loader import builtin_forms  # noqa: E402
+from flows.model import Evidence, Form, ItemType, Question  # noqa: E402
+from flows.state import Answer  # noqa: E402
+from scoring.model import SubmissionFacts, Verdict  # noqa: E402
+from scoring.ranking import rank  # noqa: E402
+from scoring.scales import scale_for  # noqa: E402
+from scoring.score import score_submission  # noqa: E402
+from scoring.workbook import write_workbook  # noqa: E402
+
+COHORTS = ("so", "huyen", "xa")
+
+
+def value_for(q: Question, rng: random.Random) -> Any:
+    """A plausible value of the question's type."""
+    t = q.type
+    if t is ItemType.INTEGER:
+        return rng.choice([0, 1, 2, 3, 5, 8, 12, 20, 35, 60, 120])
+    if t is ItemType.DECIMAL:
+        return round(rng.uniform(0, 200), 1)
+    if t is ItemType.YES_NO:
+        return rng.random() < 0.7
+    if t is ItemType.STATUS:
+        return rng.choice(["hoan_chinh", "hoan_chinh", "thu_nghiem", "chua_co"])
+    if t is ItemType.CHOICE:
+        return rng.choice(q.options).value if q.options else None
+    if t is ItemType.MULTI_CHOICE:
+        return [o.value for o in q.options if rng.random() < 0.5]
+    if t is ItemType.LIST:
+        return [{c.id: "x" for c in q.columns} for _ in range(rng.randint(0, 3))]
+    if t is ItemType.YEAR:
+        return 2019
+    if t is ItemType.DOCUMENT:
+        return {"number": "12/KH-UBND", "date": "2019-01-15", "title": "Kế hoạch", "link": None}
+    if t is ItemType.PERSON:
+        return {"name": "Nguyễn Văn A", "position": "Phó Giám đốc"}
+    return "=SUM(A1)" if rng.random() < 0.01 else "văn bản"
+
+
+def generate(form: Form, n: int, seed: int = 7) -> list[SubmissionFacts]:
+    """`n` agencies' facts for `form`, deterministic for a seed."""
+    rng = random.Random(seed)
+    out = []
+    questions = [q for q in form.questions if q.answerable]
+    for i in range(n):
+        answers: dict[str, Answer] = {}
+        verdicts: dict[str, Verdict] = {}
+        na_all = rng.random() < 0.15
+        for q in questions:
+            if rng.random() < 0.04:
+                continue  # blank
+            if q.na_allowed and (na_all or rng.random() < 0.05):
+                answers[q.id] = Answer(None, "Đơn vị không có nhiệm vụ này")
+                continue
+            value = value_for(q, rng)
+            evidence = None
+            if q.evidence is not Evidence.NONE and rng.random() < 0.85:
+                evidence = f"https://so{i}.binhdinh.gov.vn/{q.id}"
+            answers[q.id] = Answer(value, None, evidence)
+            r = rng.random()
+            if r < 0.02:
+                verdicts[q.id] = Verdict("khong_dat", "không có tin bài trong năm")
+            elif r < 0.03 and isinstance(value, int) and not isinstance(value, bool):
+                verdicts[q.id] = Verdict(
+                    "sua", "số liệu thực tế", Answer(value // 2, None, evidence)
+                )
+        cohort = form.cohorts[0] if form.cohorts else COHORTS[i % len(COHORTS)]
+        out.append(
+            SubmissionFacts(
+                agency=f"Cơ quan {i + 1:05d}",
+                code=f"CQ{i + 1:05d}",
+                cohort=cohort,
+                answers=answers,
+                verdicts=verdicts,
+                manual={"4.3": float(rng.randint(0, 20))} if rng.random() < 0.8 else {},
+                submitted=rng.random() > 0.01,
+                late=rng.random() < 0.02,
+            )
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--agencies", type=int, default=5000)
+    ap.add_argument("--form", default="binh-dinh-2019-so")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--tiny", action="store_true", help="60 agencies, for the test suite")
+    args = ap.parse_args(argv)
+    n = 60 if args.tiny else args.agencies
+    form = builtin_forms()[args.form]
+    scale = scale_for(form.id)
+    if scale is None:
+        print(f"no scale for {form.id}")
+        return 2
+    facts = generate(form, n)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    scores = [score_submission(scale, form, f) for f in facts]
+    t1 = time.perf_counter()
+    ranking = rank(scale, scores)
+    t2 = time.perf_counter()
+    out = args.out or Path(tempfile.mkdtemp()) / "score_bench.xlsx"
+    write_workbook(ranking, out)
+    t3 = time.perf_counter()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    ranked = sum(len(v) for v in ranking.groups.values())
+    print(f"form {form.id}, scale {scale.label}: {n} agencies, {len(scale.criteria())} criteria")
+    print(f"score   {t1 - t0:7.3f} s  ({(t1 - t0) / n * 1e3:.3f} ms/agency)")
+    print(f"rank    {t2 - t1:7.3f} s  ({ranked} ranked, {len(ranking.unranked)} apart)")
+    print(f"score+rank {t2 - t0:7.3f} s  (goal < 1 s for 5,000)")
+    print(f"workbook {t3 - t2:7.3f} s  (goal < 20 s) → {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    print(f"peak memory (tracemalloc) {peak / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
