@@ -131,6 +131,8 @@ SUBMISSION_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "return_to_agency", "source": Status.IN_REVIEW, "dest": Status.RETURNED},
     {"trigger": "accept", "source": Status.IN_REVIEW, "dest": Status.ACCEPTED},
     {"trigger": "confirm", "source": Status.ACCEPTED, "dest": Status.CONFIRMED},
+    # The agency disputes a correction after acceptance (issue #10): back to the reviewer.
+    {"trigger": "dispute", "source": Status.ACCEPTED, "dest": Status.IN_REVIEW},
 ]
 
 _SUBMISSION = Machine(

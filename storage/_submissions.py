@@ -292,6 +292,7 @@ class SubmissionsUnit(UnitBase):
         user_id: int | None,
         now: datetime,
         note: str | None = None,
+        channel: str | None = None,
     ) -> bool:
         """Compare-and-set the status: True only if it was still `expected` and now is `new`.
 
@@ -325,6 +326,7 @@ class SubmissionsUnit(UnitBase):
             user_id=user_id,
             at=now,
             note=note,
+            channel=channel,
         )
         await self._exec(event)
         return True

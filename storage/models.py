@@ -45,6 +45,8 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 # "reply" answers the chat's own message (sent first, no per-chat budget); "notice" is
 # unsolicited (reviewer notices, reminders): paced per chat and sent after replies.
 OUTBOX_KINDS = ("reply", "notice")
+# A reviewer's verdict on one item (issue #10): đạt, không đạt, trả lại, sửa.
+VERDICTS = ("dat", "khong_dat", "tra_lai", "sua")
 STATUSES = tuple(s.value for s in Status)
 
 
@@ -245,6 +247,8 @@ class SubmissionEvent(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
+    # Where the move was made (telegram, zalo, console, cli); None for rows before 0005.
+    channel: Mapped[str | None] = mapped_column(String(16))
 
 
 class AnswerRow(Base):
@@ -383,4 +387,50 @@ class InviteFailure(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]
+
+
+class ReviewerAssignment(Base):
+    """Which agencies of a campaign one reviewer reviews (issue #10).
+
+    A row names a cohort, an agency, or neither (every target of the campaign). A campaign
+    with no row at all is reviewed by every reviewer, for every target agency.
+    """
+
+    __tablename__ = "reviewer_assignments"
+    __table_args__ = (
+        Index(None, "campaign_id", "user_id"),
+        CheckConstraint(f"cohort IS NULL OR {_in('cohort', COHORTS)}", name="cohort"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    cohort: Mapped[str | None] = mapped_column(String(16))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ItemReview(Base):
+    """A reviewer's verdict on one item of a submission; rows are only appended.
+
+    The latest row per (submission, item) is the standing verdict; the earlier ones are the
+    history. `corrected` is the Answer JSON the reviewer put in place of the official's for
+    a 'sua' verdict (the official's own value stays in `answers`).
+    """
+
+    __tablename__ = "item_reviews"
+    __table_args__ = (
+        Index(None, "submission_id", "item_id"),
+        CheckConstraint(_in("verdict", VERDICTS), name="verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    corrected: Mapped[dict[str, Any] | None] = mapped_column(_exact_json())
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[datetime]

@@ -121,6 +121,38 @@ class SubmissionEventRec:
     user_id: int | None
     at: datetime
     note: str | None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewerAssignmentRec:
+    """One reviewer's share of a campaign: a cohort, an agency, or (both None) all of it."""
+
+    id: int
+    campaign_id: int
+    user_id: int
+    cohort: str | None
+    agency_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ItemReviewRec:
+    """One verdict on one item: 'dat' | 'khong_dat' | 'tra_lai' | 'sua' (storage VERDICTS).
+
+    `corrected` is the reviewer's Answer for 'sua' (None otherwise); `comment` is required
+    by the review flow for every verdict but 'dat'.
+    """
+
+    id: int
+    submission_id: int
+    item_id: str
+    verdict: str
+    comment: str | None
+    corrected: Answer | None
+    reviewer_id: int | None
+    channel: str | None
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

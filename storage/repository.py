@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage._chat import ChatUnit
 from storage._order import OrderUnit
 from storage._people import PeopleUnit
+from storage._review import ReviewUnit
 from storage._submissions import SubmissionsUnit
 from storage.database import DatabaseSetupError, describe_failure, make_engine, safe_url
 from storage.migrate import upgrade
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "phieu_outbox"
 
 
-class Unit(PeopleUnit, SubmissionsUnit, ChatUnit, OrderUnit):
+class Unit(PeopleUnit, SubmissionsUnit, ChatUnit, OrderUnit, ReviewUnit):
     """The operations available inside one transaction (see the mixins for each group)."""
 
 
