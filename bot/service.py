@@ -14,19 +14,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render import reply_payloads, reply_to_json
+from bot.score_facts import facts_of
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
 from flows.loader import builtin_forms
 from flows.machines import EDITABLE_STATUSES, Status, next_status
 from flows.model import Form
 from flows.state import Answer, Context, ConversationState, Incoming, Reply, Step
+from scoring.scales import builtin_scales
+from scoring.score import provisional
+from scoring.texts import provisional_text
 from storage.records import AgencyRec, CampaignRec, SubmissionRec, UserRec
 from storage.repository import Storage, Unit
 from storage.retry import DEFAULT_POLICY, RetryPolicy, retrying
@@ -102,6 +106,7 @@ class Phieu:
         siblings to arrive and at most `order_hold` seconds waiting for an older one."""
         self.storage = storage
         self.forms = forms if forms is not None else builtin_forms()
+        self.scales = builtin_scales()
         self.clock = clock
         self.retry = retry
         self.on_retry = on_retry
@@ -313,6 +318,10 @@ class Phieu:
         now = self.clock()
         local_now = now.astimezone(ZoneInfo(campaign.timezone))
         status = Status(sub.status)
+        # /diem needs the reviewers' verdicts: read only for that command.
+        scorer = None
+        if engine.command_of(incoming) == "score":
+            scorer = await self._scorer(unit, form, campaign, agency, sub)
         ctx = Context(
             now=local_now,
             agency_name=agency.name,
@@ -324,6 +333,7 @@ class Phieu:
             reporting_year=campaign.reporting_year or form.reporting_year,
             known=known_facts(agency, campaign),
             previous=await self._previous(unit, form, agency, campaign, status),
+            scorer=scorer,
         )
         entry = engine.handle_edit if incoming.edited else engine.handle
         step = entry(form, answers, state, incoming, ctx)
@@ -344,6 +354,28 @@ class Phieu:
         if any(e.name == "submitted" for e in step.events):
             await self._notify_reviewers(unit, agency, form)
         return Outcome(step=step, replies=len(step.replies))
+
+    async def _scorer(
+        self,
+        unit: Unit,
+        form: Form,
+        campaign: CampaignRec,
+        agency: AgencyRec,
+        sub: SubmissionRec,
+    ) -> Callable[[Mapping[str, Answer], str], str] | None:
+        """The /diem scorer: the agency's provisional score on the form's scale (with the
+        reviewers' verdicts so far), as a pure function of the answers; None without a
+        scale for the form."""
+        scale = self.scales.get(form.id)
+        if scale is None:
+            return None
+        facts = await facts_of(unit, campaign, agency, sub, answers={})
+
+        def scorer(answers: Mapping[str, Answer], lang: str) -> str:
+            score = provisional(scale, form, replace(facts, answers=answers))
+            return provisional_text(scale, score, lang)
+
+        return scorer
 
     async def _previous(
         self,

@@ -15,6 +15,7 @@ from bot.cli.agencies import agencies_app
 from bot.cli.campaign import campaign_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
+from bot.cli.score import score as score_command
 from bot.config import ConfigError, Settings, load_settings
 from storage.database import DatabaseSetupError
 from storage.repository import Storage
@@ -27,6 +28,7 @@ app.add_typer(forms_app, name="forms")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(invite_app, name="invite")
+app.command("score")(score_command)
 
 
 def _setup_logging(verbose: bool) -> None:
