@@ -192,6 +192,8 @@ class _Scorer:
             best, points = max(cases, key=lambda pc: pc[1])
             inner = self.score(best)
             reason = inner[0] if len(inner) == 1 else None
+            if points == 0 and reason is not None:  # no case scores: say why (blank…)
+                return [self.result(c, 0.0, reason.reason, reason.params, reason.corrected)]
             params = {"case": best.text}
             if reason is not None:
                 params.update({"inner": reason.reason, **reason.params})

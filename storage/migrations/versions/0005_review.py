@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_review"
-down_revision: str | Sequence[str] | None = "0005_campaigns"  # chained after campaigns in the scoring branch (both foundations merged)
+# Chained after 0005_campaigns in the scoring branch, which merged both foundations.
+down_revision: str | Sequence[str] | None = "0005_campaigns"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
