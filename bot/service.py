@@ -28,6 +28,7 @@ from flows.loader import builtin_forms
 from flows.machines import EDITABLE_STATUSES, Status, next_status
 from flows.model import Form
 from flows.state import Answer, Context, ConversationState, Incoming, Reply, Step
+from scoring.model import Scale
 from scoring.scales import builtin_scales
 from scoring.score import provisional
 from scoring.texts import provisional_text
@@ -98,15 +99,17 @@ class Phieu:
         ordered: bool = False,
         order_grace: float = 0.05,
         order_hold: float = 5.0,
+        scales: dict[str, Scale] | None = None,
     ) -> None:
         """`retry`: how long a unit is retried on transient database errors (bounded by
         default; `retry.forever()` where giving up would lose the update). `on_retry` is
         told of each retry (the console shows "đang kết nối lại…"). `ordered` turns on the
         per-chat order of concurrent updates (webhooks), with `order_grace` seconds for
-        siblings to arrive and at most `order_hold` seconds waiting for an older one."""
+        siblings to arrive and at most `order_hold` seconds waiting for an older one.
+        `scales` by form id (default: scoring/scales/) give /diem its provisional score."""
         self.storage = storage
         self.forms = forms if forms is not None else builtin_forms()
-        self.scales = builtin_scales()
+        self.scales = scales if scales is not None else builtin_scales()
         self.clock = clock
         self.retry = retry
         self.on_retry = on_retry

@@ -698,3 +698,30 @@ sections:
 """
     s = parse_scale(yaml.safe_load(text), "x.yaml", FORM)
     assert s.label == "Thang (minh họa)" and s.version == 2
+
+
+# ---- /diem through the pure engine -----------------------------------------------------------
+def test_engine_diem_replies_with_the_scorer_and_changes_nothing() -> None:
+    from dataclasses import replace
+
+    from flows.engine import command_of
+    from flows.state import Incoming
+    from tests.engine_driver import Chat
+
+    s = scale_of([{"id": "w", "text": "WAN", "rule": "yes_no", "max": 10, "item": "wan"}])
+    chat = Chat(FORM)
+
+    def scorer(answers: Any, lang: str) -> str:
+        return provisional_text(s, provisional(s, FORM, facts(dict(answers))), lang)
+
+    chat.ctx = replace(chat.ctx, scorer=scorer)
+    chat.say("/sua wan")
+    chat.say("có")
+    before = (chat.state.mode, chat.state.item, dict(chat.answers))
+    text = chat.say("/diem")
+    assert "Tổng: 10/10 điểm" in text and not chat.last.changes
+    assert (chat.state.mode, chat.state.item, dict(chat.answers)) == before
+    assert command_of(Incoming("/diem")) == command_of(Incoming("/score")) == "score"
+    assert command_of(Incoming("12")) is None
+    chat.ctx = replace(chat.ctx, scorer=None)
+    assert "chưa có thang điểm" in chat.say("/diem")
