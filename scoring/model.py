@@ -203,7 +203,7 @@ class SubmissionFacts:
 # ---- results ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: 400,000 of them are built scoring 5,000 agencies
 class CriterionScore:
     """Points of one criterion for one agency and why (`reason`, a code of
     scoring.texts.REASONS, with `params`). `corrected`: a reviewer-corrected value was

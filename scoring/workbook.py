@@ -182,32 +182,31 @@ def _leaves(c: Criterion) -> list[Criterion]:
 
 def _reasons_sheet(wb: Workbook, ranking: Ranking) -> None:
     """Why: each criterion an agency did not get in full (and each "không áp dụng", bonus,
-    manual or reviewer-corrected one), with its reason; unranked agencies with theirs."""
+    manual or reviewer-corrected one), with its reason; unranked agencies with theirs.
+    Six columns (the criterion's wording is in the scale and the "Điểm tiêu chí" header):
+    this sheet is most of the workbook's cells."""
     ws = wb.create_sheet("Lý do")
     ws.freeze_panes = f"D{_TOP + 2}"
-    _widths(ws, [14, 10, 40, 12, 50, 8, 8, 9, 50])
+    _widths(ws, [10, 40, 12, 8, 8, 60])
     top = _title(ws, ranking, "Lý do từng tiêu chí")
-    header = ["Khối", "Mã", "Cơ quan", "Tiêu chí", "Nội dung", "Điểm", "Tối đa", "Điểm cộng"]
-    ws.append([_cell(ws, h, bold=True) for h in (*header, "Lý do")])
+    header = ["Mã", "Cơ quan", "Tiêu chí", "Điểm", "Tối đa", "Lý do"]
+    ws.append([_cell(ws, h, bold=True) for h in header])
     n = 0
-    for group, rank, _, s in _all(ranking):
+    for _, rank, _, s in _all(ranking):
+        code, name = _cell(ws, s.code), _cell(ws, s.agency)
         if rank is None:
-            why = "Không xếp hạng: " + unranked_text(s)
-            _row(ws, [group, s.code, s.agency, "", "", None, None, "", why])
+            ws.append([code, name, None, None, None, "Không xếp hạng: " + unranked_text(s)])
             n += 1
         for c in s.criteria:
             if c.points >= c.max and not c.corrected and c.reason not in _SAID:
                 continue
-            bonus = "có" if c.bonus else ""
-            _row(
-                ws,
-                [group, s.code, s.agency, c.id, c.text, c.points, c.max, bonus, reason_text(c)],
-            )
+            why = reason_text(c)
+            ws.append([code, name, c.id, c.points, c.max, f"điểm cộng: {why}" if c.bonus else why])
             n += 1
         for d, pts in s.deductions:
-            _row(ws, [group, s.code, s.agency, d.id, d.text, -pts, None, "", "trừ điểm"])
+            ws.append([code, name, d.id, -pts, None, f"trừ điểm: {d.text}"])
             n += 1
-    ws.auto_filter.ref = f"A{top + 1}:I{top + 1 + n}"
+    ws.auto_filter.ref = f"A{top + 1}:F{top + 1 + n}"
 
 
 def _chart_sheet(wb: Workbook, ranking: Ranking) -> None:
