@@ -147,6 +147,14 @@ class _Scorer:
         nums = [v for i in items if (v := self.value(i)) is not None]
         return sum(nums) if nums else None
 
+    def posted(self, c: Criterion) -> bool:
+        """At least one post in the year: a count above 0; for a status or yes/no item
+        (the Điện Biên survey), anything but "Chưa có"/"Không"."""
+        n = self.total(c.items)
+        if n is not None and any(isinstance(self.values.get(i), int | float) for i in c.items):
+            return n > 0
+        return any(_positive(self.values.get(i)) for i in c.items)
+
     # ---- the Cao Bằng gate ----------------------------------------------------------------
     def gate(self, c: Criterion) -> CriterionScore | None:
         """A score decided before the criterion's own rule, or None to apply the rule."""
@@ -169,7 +177,7 @@ class _Scorer:
             return self.result(c, 0.0, "blank", corrected=corrected)
         if c.rule == "ratio" and all(blank(i) for i in c.per):
             return self.result(c, 0.0, "blank", corrected=corrected)
-        if c.posts and not (self.total(c.items) or 0) > 0:
+        if c.posts and not self.posted(c):
             return self.result(c, 0.0, "no_posts", corrected=corrected)
         if c.link:
             for i in c.items:
