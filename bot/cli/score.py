@@ -38,6 +38,7 @@ def read_manual(path: Path, scale: Scale) -> dict[str, dict[str, float]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         typer.echo(f"Không đọc được {path}: {e}", err=True)
+        typer.echo(f"Ví dụ:\n{MANUAL_EXAMPLE}", err=True)
         raise typer.Exit(2) from None
     problems = []
     out: dict[str, dict[str, float]] = {}
