@@ -101,3 +101,35 @@ def test_competition_ranks_properties(values: list[int]) -> None:
         assert r == 1 + sum(1 for w in ordered if w > v)
         if i and ordered[i - 1] == v:
             assert ranks[i - 1] == r
+
+
+def _bench_generate() -> object:
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "score_bench.py"
+    spec = importlib.util.spec_from_file_location("score_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["score_bench"] = module
+    spec.loader.exec_module(module)
+    return module.generate
+
+
+@pytest.mark.parametrize("form_id", FORMS)
+@given(seed=st.integers(min_value=0, max_value=10_000))
+def test_any_answers_score_within_the_maxima(form_id: str, seed: int) -> None:
+    """Whatever was answered, blank, not applicable, rejected or corrected: every criterion
+    within 0..max, the sections add up to the total, the index within 0–1."""
+    from scoring.ranking import rank
+
+    scale, form = builtin_scales()[form_id], builtin_forms()[form_id]
+    facts = _bench_generate()(form, 3, seed)  # type: ignore[operator]
+    scores = [score_submission(scale, form, f) for f in facts]
+    for s in rank(scale, scores).groups.values():
+        for r in s:
+            for c in r.score.criteria:
+                assert 0 <= c.points <= c.max, c
+            raw = sum(r.score.sections.values()) - sum(p for _, p in r.score.deductions)
+            assert r.score.total == round(max(raw, 0.0), 4)
+            assert 0 <= r.score.index <= 1 and r.band
