@@ -11,11 +11,18 @@ before its own rule:
   returned item ("trả lại") waiting for its evidence → 0;
 - a reviewer-corrected value ('sua') is used instead of the agency's, and said so.
 A late or missing submission is scored but not ranked (scoring.ranking).
+
+Speed (issue #12: 5,000 agencies × ~100 criteria scored and ranked in under a second): a
+scale is compiled once per form into one closure per criterion (`_Plan`), with its items,
+maxima, flags and rule constants bound, so scoring an agency reads each item straight from
+its answers — no full values dict, no per-criterion list building, no dataclass
+`replace`. Results with the same points and reason share one immutable-in-practice
+`CriterionScore` (most criteria of most agencies are "blank", "yes", "no"…).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -31,48 +38,25 @@ from scoring.model import (
     Scale,
     SubmissionFacts,
     Variant,
-    Verdict,
 )
 
 _NO_POSTS = "khong co tin bai"
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
-_FORMS: dict[int, tuple[Form, dict[str, ItemType], tuple[tuple[str, str], ...]]] = {}
+_SHARED_MAX = 4096  # shared results kept per criterion (bounded: the bot process lives long)
 
 
-def _form_info(form: Form) -> tuple[dict[str, ItemType], tuple[tuple[str, str], ...]]:
-    """Item types by id and the computed items' formulas, once per form (scoring 5,000
-    agencies reads them 400,000 times)."""
-    hit = _FORMS.get(id(form))
-    if hit is None or hit[0] is not form:
-        types = {q.id: q.type for q in form.questions}
-        computed = tuple(
-            (q.id, q.formula) for q in form.questions if q.type is ItemType.COMPUTED and q.formula
-        )
-        hit = _FORMS[id(form)] = (form, types, computed)
-    return hit[1], hit[2]
-
-
-def _values(form: Form, answers: Mapping[str, Answer]) -> dict[str, Any]:
-    """flows.navigation.values_of, with the computed items read from the per-form cache."""
-    _, computed = _form_info(form)
-    values: dict[str, Any] = {
-        item: a.value for item, a in answers.items() if a.na_reason is None and a.value is not None
-    }
-    for item, formula in computed:
-        result = expr.evaluate(formula, values)
-        values[item] = round(result, 4) if isinstance(result, float) else result
-    return values
-
-
-def effective_answers(facts: SubmissionFacts) -> tuple[dict[str, Answer], set[str]]:
+def effective_answers(facts: SubmissionFacts) -> tuple[Mapping[str, Answer], set[str]]:
     """The answers scoring reads: the agency's, with each reviewer correction ('sua') in
-    place of the agency's answer; and the ids that were corrected."""
+    place of the agency's answer; and the ids that were corrected. The agency's mapping is
+    returned as is (not copied) when nothing was corrected."""
+    corrected = {
+        item for item, v in facts.verdicts.items() if v.verdict == "sua" and v.corrected is not None
+    }
+    if not corrected:
+        return facts.answers, corrected
     answers = dict(facts.answers)
-    corrected = set()
-    for item, v in facts.verdicts.items():
-        if v.verdict == "sua" and v.corrected is not None:
-            answers[item] = v.corrected
-            corrected.add(item)
+    for item in corrected:
+        answers[item] = facts.verdicts[item].corrected  # type: ignore[assignment]
     return answers, corrected
 
 
@@ -102,207 +86,322 @@ def _positive(value: Any) -> bool:
     return not (isinstance(value, int | float) and not isinstance(value, bool) and value == 0)
 
 
-class _Scorer:
-    """One agency's pass over a scale (see module doc for the order of the rules)."""
+class _Agency:
+    """One agency's facts as the compiled criteria read them."""
+
+    __slots__ = ("answers", "best", "computed", "corrected", "manual", "verdicts")
 
     def __init__(
-        self, scale: Scale, form: Form, facts: SubmissionFacts, best: Mapping[str, float] | None
+        self,
+        answers: Mapping[str, Answer],
+        corrected: set[str],
+        verdicts: Mapping[str, Any],
+        manual: Mapping[str, float],
+        best: Mapping[str, float] | None,
     ) -> None:
+        self.answers = answers
+        self.corrected = corrected
+        self.verdicts = verdicts
+        self.manual = manual
+        self.best = best
+        self.computed: dict[str, Any] = {}
+
+
+_Fn = Callable[[_Agency], CriterionScore]
+
+
+class _Plan:
+    """A scale compiled for one form: a closure per listed criterion (a `sum` is listed by
+    its parts), the computed items' parsed formulas, the variants' items."""
+
+    def __init__(self, scale: Scale, form: Form) -> None:
         self.scale = scale
         self.form = form
-        self.facts = facts
-        self.answers, self.corrected = effective_answers(facts)
-        self.types, _ = _form_info(form)
-        self.values = _values(form, self.answers)
-        self.verdicts = facts.verdicts
-        self.best = best
+        types = {q.id: q.type for q in form.questions}
+        self.computed_types = frozenset(i for i, t in types.items() if t is ItemType.COMPUTED)
+        self.multi = frozenset(i for i, t in types.items() if t is ItemType.MULTI_CHOICE)
+        self.formulas = tuple(
+            (q.id, expr.parse(q.formula), expr.refs(q.formula))
+            for q in form.questions
+            if q.type is ItemType.COMPUTED and q.formula
+        )
+        self.deductions = tuple(
+            (d, expr.parse(d.when), expr.refs(d.when)) for d in scale.deductions
+        )
+        self.variants = tuple(
+            (
+                v,
+                tuple(i for cid in v.drop if (c := scale.criterion(cid)) for i in c.all_items()),
+                frozenset(v.drop),
+            )
+            for v in scale.variants
+        )
+        self.tops: tuple[tuple[str, tuple[_Fn, ...]], ...] = tuple(
+            (c.id, tuple(self.many(c, False))) for c in scale.criteria()
+        )
 
-    # ---- item reading --------------------------------------------------------------------
-    def answer(self, item: str) -> Answer | None:
-        return self.answers.get(item)
+    # ---- item reading (the same answers as flows.navigation.values_of) --------------------
+    def value_of(self, ag: _Agency, item: str) -> Any:
+        computed = ag.computed
+        if item in computed:
+            return computed[item]
+        a = ag.answers.get(item)
+        return a.value if a is not None and a.na_reason is None else None
 
-    def blank(self, item: str) -> bool:
-        if self.types.get(item) is ItemType.COMPUTED:
-            return self.values.get(item) is None
-        a = self.answers.get(item)
+    def blank(self, ag: _Agency, item: str) -> bool:
+        if item in self.computed_types:
+            return self.value_of(ag, item) is None
+        a = ag.answers.get(item)
         if a is None:
             return True
         v = a.value
-        return a.na_reason is None and (v is None or v == "" or v == [] or v == {}) and v != 0
+        return a.na_reason is None and (v is None or v == "" or v == [] or v == {})
 
-    def na(self, item: str) -> Answer | None:
-        a = self.answers.get(item)
-        return a if a is not None and a.na_reason is not None else None
+    def na(self, ag: _Agency, item: str) -> bool:
+        a = ag.answers.get(item)
+        return a is not None and a.na_reason is not None
 
-    def value(self, item: str) -> float | None:
-        raw = self.values.get(item)
+    def number(self, ag: _Agency, item: str) -> float | None:
+        raw = self.value_of(ag, item)
         if raw is None:
             return None
-        if self.types.get(item) is ItemType.MULTI_CHOICE:
+        if item in self.multi:
             return float(len(raw))
         return _number(raw)
 
-    def total(self, items: Iterable[str]) -> float | None:
+    def total(self, ag: _Agency, items: tuple[str, ...]) -> float | None:
         """Sum of the items' values; None when every one is blank."""
-        nums = [v for i in items if (v := self.value(i)) is not None]
+        number = self.number
+        nums = [v for i in items if (v := number(ag, i)) is not None]
         return sum(nums) if nums else None
 
-    def posted(self, c: Criterion) -> bool:
-        """At least one post in the year: a count above 0; for a status or yes/no item
-        (the Điện Biên survey), anything but "Chưa có"/"Không"."""
-        n = self.total(c.items)
-        if n is not None and any(isinstance(self.values.get(i), int | float) for i in c.items):
-            return n > 0
-        return any(_positive(self.values.get(i)) for i in c.items)
-
-    # ---- the Cao Bằng gate ----------------------------------------------------------------
-    def gate(self, c: Criterion) -> CriterionScore | None:
-        """A score decided before the criterion's own rule, or None to apply the rule."""
-        items = c.items + c.per if c.per else c.items
-        corrected = bool(self.corrected) and any(i in self.corrected for i in items)
-        for i in items if self.verdicts else ():
-            v: Verdict | None = self.verdicts.get(i)
-            if v is not None and v.verdict == "khong_dat":
-                comment = (v.comment or "").strip()
-                if c.posts and _NO_POSTS in fold(comment):
-                    return self.result(c, 0.0, "no_posts", corrected=corrected)
-                reason = "rejected_link" if c.link else "rejected"
-                return self.result(c, 0.0, reason, {"item": i, "comment": comment}, corrected)
-        blank = self.blank
-        answered = [i for i in items if not blank(i)]
-        nas = [a for i in answered if (a := self.na(i)) is not None]
-        if nas and len(nas) == len(answered):
-            return self.result(c, c.max, "na", {"reason": nas[0].na_reason or ""}, corrected)
-        if c.rule != "manual" and (not answered or all(blank(i) for i in c.items)):
-            return self.result(c, 0.0, "blank", corrected=corrected)
-        if c.rule == "ratio" and all(blank(i) for i in c.per):
-            return self.result(c, 0.0, "blank", corrected=corrected)
-        if c.posts and not self.posted(c):
-            return self.result(c, 0.0, "no_posts", corrected=corrected)
-        if c.link:
-            for i in c.items:
-                a = self.answers.get(i)
-                if a is None or a.na_reason is not None or not _positive(a.value):
+    def scan(self, ag: _Agency, items: tuple[str, ...]) -> tuple[int, int, Answer | None]:
+        """(answered, answered "không áp dụng", the first of those) among `items`."""
+        answers = ag.answers
+        computed_types = self.computed_types
+        answered = nas = 0
+        first = None
+        for i in items:
+            a = answers.get(i)
+            if i in computed_types:
+                if self.value_of(ag, i) is None:
                     continue
-                v = self.verdicts.get(i)
-                if v is not None and v.verdict == "tra_lai":
-                    return self.result(c, 0.0, "returned", {"item": i}, corrected)
-                if not _has_link(a.evidence):
-                    return self.result(c, 0.0, "no_link", {"item": i}, corrected)
-        return None
+            elif a is None:
+                continue
+            elif a.na_reason is None:
+                v = a.value
+                if v is None or v == "" or v == [] or v == {}:
+                    continue
+            answered += 1
+            if a is not None and a.na_reason is not None:
+                nas += 1
+                if first is None:
+                    first = a
+        return answered, nas, first
 
-    def result(
-        self,
-        c: Criterion,
-        points: float,
-        reason: str,
-        params: Mapping[str, Any] | None = None,
-        corrected: bool | None = None,
-        value: float | None = None,
-        pending: bool = False,
-    ) -> CriterionScore:
-        if corrected is None:
-            corrected = bool(self.corrected) and any(
-                i in self.corrected for i in (*c.items, *c.per)
-            )
-        return CriterionScore(
-            id=c.id,
-            section=c.section,
-            text=c.text,
-            points=round(min(max(points, 0.0), c.max), 4),
-            max=c.max,
-            reason=reason,
-            params=params if params else _NO_PARAMS,
-            corrected=corrected,
-            bonus=c.bonus,
-            value=value,
-            pending_best=pending,
-        )
-
-    # ---- the rules -----------------------------------------------------------------------
-    def score(self, c: Criterion) -> list[CriterionScore]:
-        """Scores of `c`: one entry, or the entries of a `sum`'s parts (so every point
-        keeps its own reason)."""
+    # ---- compiling -----------------------------------------------------------------------
+    def many(self, c: Criterion, bonus: bool) -> list[_Fn]:
+        """Closures listing `c`: one, or one per part of a `sum` (each point keeps its own
+        reason); `bonus`: inside a bonus `sum`, so every part is bonus."""
         if c.rule == "sum":
-            out = [s for p in c.parts for s in self.score(p)]
-            if c.bonus:
-                out = [replace(s, bonus=True) for s in out]
-            return out
+            return [f for p in c.parts for f in self.many(p, bonus or c.bonus)]
         if c.rule == "best_of":
-            cases = [(p, sum(s.points for s in self.score(p))) for p in c.parts]
-            best, points = max(cases, key=lambda pc: pc[1])
-            inner = self.score(best)
+            return [self.best_of(c, bonus)]
+        return [self.leaf(c, bonus)]
+
+    def maker(
+        self, c: Criterion, bonus: bool
+    ) -> Callable[[float, str, Mapping[str, Any] | None, bool, float | None, bool], CriterionScore]:
+        """The result builder of `c`: points held within 0–max and rounded; results without
+        parameters or value are shared (they are never changed after scoring)."""
+        cid, section, text, cmax, bonus = c.id, c.section, c.text, c.max, bonus or c.bonus
+        shared: dict[tuple[float, str, bool], CriterionScore] = {}
+
+        def make(
+            points: float,
+            reason: str,
+            params: Mapping[str, Any] | None = None,
+            corrected: bool = False,
+            value: float | None = None,
+            pending: bool = False,
+        ) -> CriterionScore:
+            points = round(min(max(points, 0.0), cmax), 4)
+            if params or value is not None or pending:
+                return CriterionScore(
+                    cid, section, text, points, cmax, reason, params, corrected, bonus, value,
+                    pending,
+                )  # fmt: skip
+            key = (points, reason, corrected)
+            hit = shared.get(key)
+            if hit is None:
+                hit = CriterionScore(
+                    cid, section, text, points, cmax, reason, _NO_PARAMS, corrected, bonus
+                )
+                if len(shared) < _SHARED_MAX:
+                    shared[key] = hit
+            return hit
+
+        return make
+
+    def best_of(self, c: Criterion, bonus: bool) -> _Fn:
+        make = self.maker(c, bonus)
+        cases = tuple((p, tuple(self.many(p, False))) for p in c.parts)
+
+        def score(ag: _Agency) -> CriterionScore:
+            best = None
+            for p, fns in cases:
+                inner = [f(ag) for f in fns]
+                points = sum(s.points for s in inner)
+                if best is None or points > best[2]:  # the first of equal cases, like max()
+                    best = (p, inner, points)
+            assert best is not None  # the loader refuses a best_of without parts
+            case, inner, points = best
             reason = inner[0] if len(inner) == 1 else None
             if points == 0 and reason is not None:  # no case scores: say why (blank…)
-                return [self.result(c, 0.0, reason.reason, reason.params, reason.corrected)]
-            params = {"case": best.text}
+                return make(0.0, reason.reason, reason.params, reason.corrected)
+            params: dict[str, Any] = {"case": case.text}
             if reason is not None:
                 params.update({"inner": reason.reason, **reason.params})
-            corrected = any(s.corrected for s in inner)
-            return [self.result(c, points, "best_case", params, corrected)]
-        gated = self.gate(c)
-        if gated is not None:
-            return [gated]
-        return [self.rule(c)]
+            return make(points, "best_case", params, any(s.corrected for s in inner))
 
-    def rule(self, c: Criterion) -> CriterionScore:
-        if c.rule == "ratio":
-            a = self.total(c.items) or 0.0
-            b = self.total(c.per) or 0.0
-            if b == 0:
-                full = c.zero == "full"
-                return self.result(c, c.max if full else 0.0, f"zero_den_{c.zero}")
-            return self.result(c, c.max * min(a / b, 1.0), "ratio", {"a": a, "b": b})
-        if c.rule == "ratio_to_best":
-            v = self.total(c.items) or 0.0
-            if c.per:
-                b = self.total(c.per) or 0.0
-                if b == 0:
-                    full = c.zero == "full"
-                    return self.result(c, c.max if full else 0.0, f"zero_den_{c.zero}")
-                v = v / b
-            return self.settle(c, v)
-        if c.rule == "bands":
-            v = self.total(c.items) or 0.0
-            if c.per:
-                b = self.total(c.per) or 0.0
-                if b == 0:
-                    full = c.zero == "full"
-                    return self.result(c, c.max if full else 0.0, f"zero_den_{c.zero}")
-                v = v / b
-            for s in c.steps:
-                if v >= s.min:
-                    return self.result(c, s.points, "band", {"value": v, "min": s.min}, value=v)
-            low = c.steps[-1].min if c.steps else 0
-            return self.result(c, 0.0, "below", {"value": v, "min": low}, value=v)
-        if c.rule == "count_capped":
-            n = self.total(c.items) or 0.0
-            pts = n * (c.points or 0.0)
-            return self.result(
-                c, pts, "count", {"count": n, "each": c.points or 0, "max": c.max}, value=n
-            )
-        if c.rule == "yes_no":
-            yes = self.values.get(c.items[0]) is True
-            return self.result(c, c.max if yes else 0.0, "yes" if yes else "no")
-        if c.rule == "levels":
-            level = self.values.get(c.items[0])
-            share = c.levels.get(str(level), 0.0)
-            return self.result(c, c.max * share, "level", {"level": str(level), "share": share})
-        if c.rule == "manual":
-            if c.id not in self.facts.manual:
-                return self.result(c, 0.0, "manual_missing")
-            pts = float(self.facts.manual[c.id])
-            return self.result(c, pts, "manual", {"points": pts})
-        raise ValueError(f"unknown rule {c.rule}")  # the loader refuses it first
+        return score
 
-    def settle(self, c: Criterion, v: float) -> CriterionScore:
-        """ratio_to_best: points against the best in the cohort when it is known; otherwise
-        pending, for scoring.ranking's second pass."""
-        if self.best is None or c.id not in self.best:
-            return self.result(c, 0.0, "pending_best", {"value": v}, value=v, pending=True)
-        return settle_best(
-            self.result(c, 0.0, "pending_best", value=v, pending=True), c, self.best[c.id]
-        )
+    def leaf(self, c: Criterion, bonus: bool) -> _Fn:
+        make = self.maker(c, bonus)
+        cid, items, per, rule, cmax, zero = c.id, c.items, c.per, c.rule, c.max, c.zero
+        gate_items = items + per if per else items
+        rejected = "rejected_link" if c.link else "rejected"
+        posts, link = c.posts, c.link
+        is_manual, is_ratio = rule == "manual", rule == "ratio"
+        scan, total, value_of = self.scan, self.total, self.value_of
+        zero_reason = f"zero_den_{zero}"
+        zero_points = cmax if zero == "full" else 0.0
+        steps = tuple((s.min, s.points) for s in c.steps)
+        low = c.steps[-1].min if c.steps else 0
+        each = c.points or 0.0
+        levels = c.levels
+        first_item = items[0] if items else ""
+
+        def posted(ag: _Agency) -> bool:
+            n = total(ag, items)
+            if n is not None and any(isinstance(value_of(ag, i), int | float) for i in items):
+                return n > 0
+            return any(_positive(value_of(ag, i)) for i in items)
+
+        def apply(ag: _Agency, corrected: bool) -> CriterionScore:  # the criterion's own rule
+            if is_ratio:
+                a = total(ag, items) or 0.0
+                b = total(ag, per) or 0.0
+                if b == 0:
+                    return make(zero_points, zero_reason, None, corrected)
+                return make(cmax * min(a / b, 1.0), "ratio", {"a": a, "b": b}, corrected)
+            if rule == "yes_no":
+                if value_of(ag, first_item) is True:
+                    return make(cmax, "yes", None, corrected)
+                return make(0.0, "no", None, corrected)
+            if rule == "levels":
+                level = value_of(ag, first_item)
+                share = levels.get(str(level), 0.0)
+                return make(cmax * share, "level", {"level": str(level), "share": share}, corrected)
+            if rule == "bands" or rule == "ratio_to_best":
+                v = total(ag, items) or 0.0
+                if per:
+                    b = total(ag, per) or 0.0
+                    if b == 0:
+                        return make(zero_points, zero_reason, None, corrected)
+                    v = v / b
+                if rule == "ratio_to_best":
+                    best = ag.best
+                    if best is None or cid not in best:
+                        return make(0.0, "pending_best", {"value": v}, corrected, v, True)
+                    pending = make(0.0, "pending_best", None, corrected, v, True)
+                    return settle_best(pending, c, best[cid])
+                for lo, pts in steps:
+                    if v >= lo:
+                        return make(pts, "band", {"value": v, "min": lo}, corrected, v)
+                return make(0.0, "below", {"value": v, "min": low}, corrected, v)
+            if rule == "count_capped":
+                n = total(ag, items) or 0.0
+                params = {"count": n, "each": c.points or 0, "max": cmax}
+                return make(n * each, "count", params, corrected, n)
+            if is_manual:
+                if cid not in ag.manual:
+                    return make(0.0, "manual_missing", None, corrected)
+                pts = float(ag.manual[cid])
+                return make(pts, "manual", {"points": pts}, corrected)
+            raise ValueError(f"unknown rule {rule}")  # the loader refuses it first
+
+        def score(ag: _Agency) -> CriterionScore:
+            corr = ag.corrected
+            corrected = bool(corr) and any(i in corr for i in gate_items)
+            verdicts = ag.verdicts
+            if verdicts:
+                for i in gate_items:
+                    v = verdicts.get(i)
+                    if v is not None and v.verdict == "khong_dat":
+                        comment = (v.comment or "").strip()
+                        if posts and _NO_POSTS in fold(comment):
+                            return make(0.0, "no_posts", None, corrected)
+                        return make(0.0, rejected, {"item": i, "comment": comment}, corrected)
+            answered, nas, first = scan(ag, items)
+            if per:
+                answered_per, nas_per, first_per = scan(ag, per)
+            else:
+                answered_per, nas_per, first_per = 0, 0, None
+            if nas + nas_per and nas + nas_per == answered + answered_per:
+                na = first or first_per
+                return make(cmax, "na", {"reason": na.na_reason or ""}, corrected)  # type: ignore[union-attr]
+            if not is_manual and answered == 0:
+                return make(0.0, "blank", None, corrected)
+            if is_ratio and answered_per == 0:
+                return make(0.0, "blank", None, corrected)
+            if posts and not posted(ag):
+                return make(0.0, "no_posts", None, corrected)
+            if link:
+                answers = ag.answers
+                for i in items:
+                    a = answers.get(i)
+                    if a is None or a.na_reason is not None or not _positive(a.value):
+                        continue
+                    v = verdicts.get(i)
+                    if v is not None and v.verdict == "tra_lai":
+                        return make(0.0, "returned", {"item": i}, corrected)
+                    if not _has_link(a.evidence):
+                        return make(0.0, "no_link", {"item": i}, corrected)
+            return apply(ag, corrected)
+
+        return score
+
+    # ---- one agency ----------------------------------------------------------------------
+    def prepare(self, facts: SubmissionFacts, best: Mapping[str, float] | None) -> _Agency:
+        answers, corrected = effective_answers(facts)
+        ag = _Agency(answers, corrected, facts.verdicts, facts.manual, best)
+        value_of = self.value_of
+        for item, node, refs in self.formulas:
+            result = expr._eval(node, {r: value_of(ag, r) for r in refs})
+            ag.computed[item] = round(result, 4) if isinstance(result, float) else result
+        return ag
+
+    def variant(self, ag: _Agency) -> tuple[Variant | None, frozenset[str]]:
+        """The first variant whose dropped criteria are all answered "không áp dụng"."""
+        for v, items, drop in self.variants:
+            answered = [i for i in items if not self.blank(ag, i)]
+            if answered and all(self.na(ag, i) for i in answered):
+                return v, drop
+        return None, frozenset()
+
+
+_PLANS: dict[tuple[int, int], _Plan] = {}
+
+
+def _plan(scale: Scale, form: Form) -> _Plan:
+    """The compiled scale for `form`, once per (scale, form) object."""
+    hit = _PLANS.get((id(scale), id(form)))
+    if hit is None or hit.scale is not scale or hit.form is not form:
+        if len(_PLANS) > 64:  # tests build many inline scales
+            _PLANS.clear()
+        hit = _PLANS[(id(scale), id(form))] = _Plan(scale, form)
+    return hit
 
 
 def settle_best(s: CriterionScore, c: Criterion, best: float) -> CriterionScore:
@@ -318,16 +417,6 @@ def settle_best(s: CriterionScore, c: Criterion, best: float) -> CriterionScore:
     )
 
 
-def _variant(scale: Scale, scorer: _Scorer) -> Variant | None:
-    """The first variant whose dropped criteria are all answered "không áp dụng"."""
-    for v in scale.variants:
-        items = [i for cid in v.drop if (c := scale.criterion(cid)) for i in c.all_items()]
-        answered = [i for i in items if not scorer.blank(i)]
-        if answered and all(scorer.na(i) is not None for i in answered):
-            return v
-    return None
-
-
 def score_submission(
     scale: Scale,
     form: Form,
@@ -337,17 +426,22 @@ def score_submission(
     """Score one agency. `best`: the cohort's best value per ratio_to_best criterion, when
     known (otherwise those criteria stay pending until scoring.ranking.rank settles them).
     Late and missing submissions are scored and marked `unranked`."""
-    scorer = _Scorer(scale, form, facts, best)
-    variant = _variant(scale, scorer)
-    dropped = set(variant.drop) if variant else set()
+    plan = _plan(scale, form)
+    ag = plan.prepare(facts, best)
+    variant, dropped = plan.variant(ag)
     results: list[CriterionScore] = []
-    for c in scale.criteria():
-        if c.id not in dropped:
-            results.extend(scorer.score(c))
+    append = results.append
+    for cid, fns in plan.tops:
+        if cid not in dropped:
+            for f in fns:
+                append(f(ag))
+    value_of = plan.value_of
     deductions = tuple(
-        (d, d.points) for d in scale.deductions if expr.evaluate(d.when, scorer.values) is True
+        (d, d.points)
+        for d, node, refs in plan.deductions
+        if expr._eval(node, {r: value_of(ag, r) for r in refs}) is True
     )
-    unranked, params = None, {}
+    unranked = None
     if not facts.submitted:
         unranked = "missing"
     elif facts.late:
@@ -361,7 +455,7 @@ def score_submission(
         variant=variant,
         deductions=deductions,
         unranked=unranked,
-        unranked_params=params,
+        unranked_params={},
     )
 
 
