@@ -13,6 +13,7 @@ process (max RSS) printed with them.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import resource
 import sys
@@ -27,30 +28,33 @@ sys.path.insert(0, str(ROOT))
 from flows.loader import builtin_forms  # noqa: E402
 from flows.model import Evidence, Form, ItemType, Question  # noqa: E402
 from flows.state import Answer  # noqa: E402
-from scoring.model import SubmissionFacts, Verdict  # noqa: E402
+from scoring.model import Scale, SubmissionFacts, Verdict  # noqa: E402
 from scoring.ranking import rank  # noqa: E402
 from scoring.scales import scale_for  # noqa: E402
 from scoring.score import score_submission  # noqa: E402
 from scoring.workbook import write_workbook  # noqa: E402
 
 COHORTS = ("so", "huyen", "xa")
+_NUMBERS = {ItemType.INTEGER, ItemType.DECIMAL}
 
 
-def value_for(q: Question, rng: random.Random) -> Any:
-    """A plausible value of the question's type."""
+def value_for(q: Question, rng: random.Random, quality: float) -> Any:
+    """A plausible value of the question's type; `quality` (0–1) is how well the agency
+    does (yes, "Hoàn chỉnh"…)."""
     t = q.type
     if t is ItemType.INTEGER:
         return rng.choice([0, 1, 2, 3, 5, 8, 12, 20, 35, 60, 120])
     if t is ItemType.DECIMAL:
         return round(rng.uniform(0, 200), 1)
     if t is ItemType.YES_NO:
-        return rng.random() < 0.7
+        return rng.random() < quality
     if t is ItemType.STATUS:
-        return rng.choice(["hoan_chinh", "hoan_chinh", "thu_nghiem", "chua_co"])
+        r = rng.random()
+        return "hoan_chinh" if r < quality else "thu_nghiem" if r < (1 + quality) / 2 else "chua_co"
     if t is ItemType.CHOICE:
         return rng.choice(q.options).value if q.options else None
     if t is ItemType.MULTI_CHOICE:
-        return [o.value for o in q.options if rng.random() < 0.5]
+        return [o.value for o in q.options if rng.random() < quality]
     if t is ItemType.LIST:
         return [{c.id: "x" for c in q.columns} for _ in range(rng.randint(0, 3))]
     if t is ItemType.YEAR:
@@ -62,32 +66,88 @@ def value_for(q: Question, rng: random.Random) -> Any:
     return "=SUM(A1)" if rng.random() < 0.01 else "văn bản"
 
 
-def generate(form: Form, n: int, seed: int = 7) -> list[SubmissionFacts]:
-    """`n` agencies' facts for `form`, deterministic for a seed."""
+def _realistic(
+    scale: Scale, form: Form, answers: dict[str, Answer], rng: random.Random, quality: float
+) -> None:
+    """Make the numbers hang together the way a real agency's do, criterion by criterion:
+    a ratio's numerator at most its denominator (usually all of it), a band's value usually
+    at its top step, a capped count usually at its cap."""
+    types = {q.id: q.type for q in form.questions}
+
+    def number(i: str) -> float:
+        a = answers.get(i)
+        v = a.value if a is not None else None
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0.0
+
+    def put(i: str, v: float) -> None:
+        a = answers.get(i)
+        if a is None or a.na_reason is not None or types.get(i) not in _NUMBERS:
+            return
+        value = round(v) if types[i] is ItemType.INTEGER else round(v, 1)
+        answers[i] = Answer(value, None, a.evidence)
+
+    for top in scale.criteria():
+        for c in top.walk():
+            good = rng.random() < quality
+            if c.rule == "ratio":
+                share = 1.0 if good else rng.uniform(0.4, 1.0)
+                if len(c.items) == len(c.per):
+                    for i, d in zip(c.items, c.per, strict=True):
+                        put(i, number(d) * share)
+                else:
+                    put(c.items[0], sum(number(d) for d in c.per) * share)
+            elif c.rule == "bands" and c.steps and not c.per and good:
+                put(c.items[0], c.steps[0].min + rng.choice([0, 0, 1, 2]))
+            elif c.rule == "count_capped" and c.points and good:
+                need = math.ceil(c.max / c.points)
+                if len(c.items) == 1:
+                    put(c.items[0], need)
+                else:
+                    for i in c.items[:need]:
+                        a = answers.get(i)
+                        if (
+                            a is not None
+                            and a.na_reason is None
+                            and types.get(i) is ItemType.YES_NO
+                        ):
+                            answers[i] = Answer(True, None, a.evidence)
+
+
+def generate(
+    form: Form, n: int, seed: int = 7, scale: Scale | None = None
+) -> list[SubmissionFacts]:
+    """`n` agencies' facts for `form`, deterministic for a seed. Realistic: most agencies
+    answer most items well (quality 0.75–1, one in ten weaker), few blanks, few missing
+    links, few reviewer rejections and corrections; one in ten has no online services
+    (every "không áp dụng" item so); 2 % late, 1 % missing."""
     rng = random.Random(seed)
     out = []
     questions = [q for q in form.questions if q.answerable]
     for i in range(n):
+        quality = rng.uniform(0.4, 0.75) if rng.random() < 0.1 else rng.uniform(0.75, 1.0)
         answers: dict[str, Answer] = {}
         verdicts: dict[str, Verdict] = {}
-        na_all = rng.random() < 0.15
+        na_all = rng.random() < 0.10
         for q in questions:
-            if rng.random() < 0.04:
+            if rng.random() < 0.01:
                 continue  # blank
-            if q.na_allowed and (na_all or rng.random() < 0.05):
+            if q.na_allowed and (na_all or rng.random() < 0.01):
                 answers[q.id] = Answer(None, "Đơn vị không có nhiệm vụ này")
                 continue
-            value = value_for(q, rng)
+            value = value_for(q, rng, quality)
             evidence = None
-            if q.evidence is not Evidence.NONE and rng.random() < 0.85:
+            if q.evidence is not Evidence.NONE and rng.random() < 0.97:
                 evidence = f"https://so{i}.binhdinh.gov.vn/{q.id}"
             answers[q.id] = Answer(value, None, evidence)
+        if scale is not None:
+            _realistic(scale, form, answers, rng, quality)
+        for item, a in answers.items():
             r = rng.random()
-            if r < 0.02:
-                verdicts[q.id] = Verdict("khong_dat", "không có tin bài trong năm")
-            elif r < 0.03 and isinstance(value, int) and not isinstance(value, bool):
-                verdicts[q.id] = Verdict(
-                    "sua", "số liệu thực tế", Answer(value // 2, None, evidence)
+            if r < 0.01 and a.na_reason is None:
+                verdicts[item] = Verdict("khong_dat", "không có tin bài trong năm")
+            elif r < 0.015 and isinstance(a.value, int) and not isinstance(a.value, bool):
+                verdicts[item] = Verdict(
+                    "sua", "số liệu thực tế", Answer(a.value // 2, None, a.evidence)
                 )
         cohort = form.cohorts[0] if form.cohorts else COHORTS[i % len(COHORTS)]
         out.append(
@@ -97,7 +157,7 @@ def generate(form: Form, n: int, seed: int = 7) -> list[SubmissionFacts]:
                 cohort=cohort,
                 answers=answers,
                 verdicts=verdicts,
-                manual={"4.3": float(rng.randint(0, 20))} if rng.random() < 0.8 else {},
+                manual={"4.3": float(rng.randint(10, 20))} if rng.random() < 0.8 else {},
                 submitted=rng.random() > 0.01,
                 late=rng.random() < 0.02,
             )
@@ -118,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if scale is None:
         print(f"no scale for {form.id}")
         return 2
-    facts = generate(form, n)
+    facts = generate(form, n, scale=scale)
     t0 = time.perf_counter()
     scores = [score_submission(scale, form, f) for f in facts]
     t1 = time.perf_counter()

@@ -32,7 +32,10 @@ _POINTS = "0.00"
 _INDEX = "0.0000"
 _BOLD = Font(bold=True)
 _TOP = 2  # title rows above each sheet's header
-_SAID = frozenset({"na", "manual", "zero_den_full", "zero_best_full", "best_case"})
+# Full marks listed anyway, because the reader should see why they were given without the
+# work: "không áp dụng" and a zero denominator/best. Other full marks are only in "Điểm tiêu
+# chí" (listing them made this sheet most of the workbook: 5,000 agencies × 80 criteria).
+_SAID = frozenset({"na", "zero_den_full", "zero_best_full"})
 
 
 def _cell(ws: WriteOnlyWorksheet, value: Any, fmt: str | None = None, bold: bool = False) -> Any:
