@@ -207,6 +207,13 @@ class _Plan:
             return [f for p in c.parts for f in self.many(p, bonus or c.bonus)]
         if c.rule == "best_of":
             return [self.best_of(c, bonus)]
+        plain = not c.posts and all(
+            i not in self.computed_types and i not in self.multi for i in (*c.items, *c.per)
+        )
+        if plain and len(c.items) == 1 and not c.per and c.rule in ("yes_no", "levels", "bands"):
+            return [self.single(c, bonus)]
+        if plain and len(c.items) == 1 and len(c.per) == 1 and c.rule == "ratio" and not c.link:
+            return [self.single_ratio(c, bonus)]
         return [self.leaf(c, bonus)]
 
     def maker(
@@ -263,6 +270,109 @@ class _Plan:
             if reason is not None:
                 params.update({"inner": reason.reason, **reason.params})
             return make(points, "best_case", params, any(s.corrected for s in inner))
+
+        return score
+
+    def single(self, c: Criterion, bonus: bool) -> _Fn:
+        """`leaf` for the commonest shape (a yes/no, levels or bands criterion reading one
+        plain item, no website-content rule): the same gate and rule, inlined."""
+        make = self.maker(c, bonus)
+        item, rule, cmax, link, levels = c.items[0], c.rule, c.max, c.link, c.levels
+        rejected = "rejected_link" if c.link else "rejected"
+        steps = tuple((s.min, s.points) for s in c.steps)
+        low = c.steps[-1].min if c.steps else 0
+        is_yes_no, is_levels = rule == "yes_no", rule == "levels"
+
+        def score(ag: _Agency) -> CriterionScore:
+            corr = ag.corrected
+            corrected = item in corr if corr else False
+            verdicts = ag.verdicts
+            v = verdicts.get(item) if verdicts else None
+            if v is not None and v.verdict == "khong_dat":
+                comment = (v.comment or "").strip()
+                return make(0.0, rejected, {"item": item, "comment": comment}, corrected)
+            a = ag.answers.get(item)
+            if a is None:
+                return make(0.0, "blank", None, corrected)
+            if a.na_reason is not None:
+                return make(cmax, "na", {"reason": a.na_reason or ""}, corrected)
+            value = a.value
+            if value is None or value == "" or value == [] or value == {}:
+                return make(0.0, "blank", None, corrected)
+            if link and _positive(value):
+                if v is not None and v.verdict == "tra_lai":
+                    return make(0.0, "returned", {"item": item}, corrected)
+                if not _has_link(a.evidence):
+                    return make(0.0, "no_link", {"item": item}, corrected)
+            if is_yes_no:
+                if value is True:
+                    return make(cmax, "yes", None, corrected)
+                return make(0.0, "no", None, corrected)
+            if is_levels:
+                share = levels.get(str(value), 0.0)
+                return make(cmax * share, "level", {"level": str(value), "share": share}, corrected)
+            n = _number(value) or 0.0
+            for lo, pts in steps:
+                if n >= lo:
+                    return make(pts, "band", {"value": n, "min": lo}, corrected, n)
+            return make(0.0, "below", {"value": n, "min": low}, corrected, n)
+
+        return score
+
+    def single_ratio(self, c: Criterion, bonus: bool) -> _Fn:
+        """`leaf` for a ratio of one plain item over one plain item, without link or
+        website-content rule: the same gate and rule, inlined."""
+        make = self.maker(c, bonus)
+        item, den, cmax = c.items[0], c.per[0], c.max
+        rejected = "rejected_link" if c.link else "rejected"
+        zero_reason = f"zero_den_{c.zero}"
+        zero_points = cmax if c.zero == "full" else 0.0
+
+        def score(ag: _Agency) -> CriterionScore:
+            corr = ag.corrected
+            corrected = (item in corr or den in corr) if corr else False
+            verdicts = ag.verdicts
+            if verdicts:
+                for i in (item, den):
+                    v = verdicts.get(i)
+                    if v is not None and v.verdict == "khong_dat":
+                        comment = (v.comment or "").strip()
+                        return make(0.0, rejected, {"item": i, "comment": comment}, corrected)
+            answers = ag.answers
+            a, d = answers.get(item), answers.get(den)
+            num = den_num = None
+            answered = nas = 0
+            first = None
+            if a is not None:
+                if a.na_reason is not None:
+                    answered = nas = 1
+                    first = a
+                else:
+                    value = a.value
+                    if not (value is None or value == "" or value == [] or value == {}):
+                        answered = 1
+                        num = _number(value)
+            answered_den = 0
+            if d is not None:
+                if d.na_reason is not None:
+                    answered_den = 1
+                    nas += 1
+                    if first is None:
+                        first = d
+                else:
+                    value = d.value
+                    if not (value is None or value == "" or value == [] or value == {}):
+                        answered_den = 1
+                        den_num = _number(value)
+            if nas and nas == answered + answered_den:
+                return make(cmax, "na", {"reason": first.na_reason or ""}, corrected)  # type: ignore[union-attr]
+            if answered == 0 or answered_den == 0:
+                return make(0.0, "blank", None, corrected)
+            x = num or 0.0
+            b = den_num or 0.0
+            if b == 0:
+                return make(zero_points, zero_reason, None, corrected)
+            return make(cmax * min(x / b, 1.0), "ratio", {"a": x, "b": b}, corrected)
 
         return score
 
