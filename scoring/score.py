@@ -136,9 +136,19 @@ class _Plan:
             )
             for v in scale.variants
         )
+        self._listed: dict[frozenset[str], tuple[_Fn, ...]] = {}
         self.tops: tuple[tuple[str, tuple[_Fn, ...]], ...] = tuple(
             (c.id, tuple(self.many(c, False))) for c in scale.criteria()
         )
+
+    def listed(self, dropped: frozenset[str]) -> tuple[_Fn, ...]:
+        """The closures of every listed criterion but the `dropped` top-level ones."""
+        hit = self._listed.get(dropped)
+        if hit is None:
+            hit = self._listed[dropped] = tuple(
+                f for cid, fns in self.tops if cid not in dropped for f in fns
+            )
+        return hit
 
     # ---- item reading (the same answers as flows.navigation.values_of) --------------------
     def value_of(self, ag: _Agency, item: str) -> Any:
@@ -207,12 +217,19 @@ class _Plan:
             return [f for p in c.parts for f in self.many(p, bonus or c.bonus)]
         if c.rule == "best_of":
             return [self.best_of(c, bonus)]
-        plain = not c.posts and all(
+        plain = all(
             i not in self.computed_types and i not in self.multi for i in (*c.items, *c.per)
         )
         if plain and len(c.items) == 1 and not c.per and c.rule in ("yes_no", "levels", "bands"):
             return [self.single(c, bonus)]
-        if plain and len(c.items) == 1 and len(c.per) == 1 and c.rule == "ratio" and not c.link:
+        if (
+            plain
+            and len(c.items) == 1
+            and len(c.per) == 1
+            and c.rule == "ratio"
+            and not c.link
+            and not c.posts
+        ):
             return [self.single_ratio(c, bonus)]
         return [self.leaf(c, bonus)]
 
@@ -275,9 +292,11 @@ class _Plan:
 
     def single(self, c: Criterion, bonus: bool) -> _Fn:
         """`leaf` for the commonest shape (a yes/no, levels or bands criterion reading one
-        plain item, no website-content rule): the same gate and rule, inlined."""
+        plain item): the same gate and rule, inlined."""
         make = self.maker(c, bonus)
-        item, rule, cmax, link, levels = c.items[0], c.rule, c.max, c.link, c.levels
+        item, rule, cmax, link, levels, posts = c.items[0], c.rule, c.max, c.link, c.levels, c.posts
+        blank, yes, no = make(0.0, "blank"), make(cmax, "yes"), make(0.0, "no")
+        no_posts = make(0.0, "no_posts")
         rejected = "rejected_link" if c.link else "rejected"
         steps = tuple((s.min, s.points) for s in c.steps)
         low = c.steps[-1].min if c.steps else 0
@@ -290,24 +309,34 @@ class _Plan:
             v = verdicts.get(item) if verdicts else None
             if v is not None and v.verdict == "khong_dat":
                 comment = (v.comment or "").strip()
+                if posts and _NO_POSTS in fold(comment):
+                    return make(0.0, "no_posts", None, corrected)
                 return make(0.0, rejected, {"item": item, "comment": comment}, corrected)
             a = ag.answers.get(item)
             if a is None:
-                return make(0.0, "blank", None, corrected)
+                return make(0.0, "blank", None, corrected) if corrected else blank
             if a.na_reason is not None:
                 return make(cmax, "na", {"reason": a.na_reason or ""}, corrected)
             value = a.value
             if value is None or value == "" or value == [] or value == {}:
-                return make(0.0, "blank", None, corrected)
+                return make(0.0, "blank", None, corrected) if corrected else blank
+            if posts:
+                n = _number(value)
+                if not (n > 0 if isinstance(value, int | float) else _positive(value)):  # type: ignore[operator]
+                    return make(0.0, "no_posts", None, corrected) if corrected else no_posts
             if link and _positive(value):
                 if v is not None and v.verdict == "tra_lai":
                     return make(0.0, "returned", {"item": item}, corrected)
                 if not _has_link(a.evidence):
                     return make(0.0, "no_link", {"item": item}, corrected)
             if is_yes_no:
-                if value is True:
-                    return make(cmax, "yes", None, corrected)
-                return make(0.0, "no", None, corrected)
+                if corrected:
+                    return (
+                        make(cmax, "yes", None, True)
+                        if value is True
+                        else make(0.0, "no", None, True)
+                    )
+                return yes if value is True else no
             if is_levels:
                 share = levels.get(str(value), 0.0)
                 return make(cmax * share, "level", {"level": str(value), "share": share}, corrected)
@@ -539,12 +568,7 @@ def score_submission(
     plan = _plan(scale, form)
     ag = plan.prepare(facts, best)
     variant, dropped = plan.variant(ag)
-    results: list[CriterionScore] = []
-    append = results.append
-    for cid, fns in plan.tops:
-        if cid not in dropped:
-            for f in fns:
-                append(f(ag))
+    results = [f(ag) for f in plan.listed(dropped)]
     value_of = plan.value_of
     deductions = tuple(
         (d, d.points)
