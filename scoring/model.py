@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from flows.state import Answer
@@ -248,9 +249,9 @@ class AgencyScore:
             out[c.section] = out.get(c.section, 0.0) + c.points
         return out
 
-    @property
+    @cached_property  # read several times per agency when ranking; the fields never change
     def total(self) -> float:
-        raw = sum(c.points for c in self.criteria) - sum(p for _, p in self.deductions)
+        raw = sum([c.points for c in self.criteria]) - sum(p for _, p in self.deductions)
         return round(max(raw, 0.0), 4)
 
     @property

@@ -42,23 +42,27 @@ def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencySc
     scores = list(scores)
     by_id = {c.id: c for top in scale.criteria() for c in top.walk()}
     best: dict[tuple[str, str], float] = {}
-    for s in scores:
-        if s.unranked:
+    # Where each agency's pending criteria are (found once: 5,000 agencies × 80 criteria).
+    pending = [[k for k, c in enumerate(s.criteria) if c.pending_best] for s in scores]
+    for s, at in zip(scores, pending, strict=True):
+        if s.unranked or not at:
             continue
-        for c in s.criteria:
-            if c.pending_best:
-                key = (s.group, c.id)
-                best[key] = max(best.get(key, 0.0), c.value or 0.0)
+        group = s.group
+        for k in at:
+            c = s.criteria[k]
+            key = (group, c.id)
+            best[key] = max(best.get(key, 0.0), c.value or 0.0)
     out = []
-    for s in scores:
-        if not any(c.pending_best for c in s.criteria):
+    for s, at in zip(scores, pending, strict=True):
+        if not at:
             out.append(s)
             continue
-        settled = tuple(
-            settle_best(c, by_id[c.id], best.get((s.group, c.id), 0.0)) if c.pending_best else c
-            for c in s.criteria
-        )
-        out.append(replace(s, criteria=settled))
+        settled = list(s.criteria)
+        group = s.group
+        for k in at:
+            c = settled[k]
+            settled[k] = settle_best(c, by_id[c.id], best.get((group, c.id), 0.0))
+        out.append(replace(s, criteria=tuple(settled)))
     return out
 
 

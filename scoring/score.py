@@ -549,10 +549,14 @@ def settle_best(s: CriterionScore, c: Criterion, best: float) -> CriterionScore:
     top = max(best, v)
     if top <= 0:
         pts = c.max if c.zero == "full" else 0.0
-        return replace(s, points=pts, reason=f"zero_best_{c.zero}", pending_best=False)
-    pts = round(c.max * v / top, 4)
-    return replace(
-        s, points=pts, reason="to_best", params={"value": v, "best": top}, pending_best=False
+        reason, params = f"zero_best_{c.zero}", s.params
+    else:
+        pts = round(c.max * v / top, 4)
+        reason, params = "to_best", {"value": v, "best": top}
+    # dataclasses.replace, spelt out: it is several times slower and runs once per agency
+    # and ratio_to_best criterion when ranking.
+    return CriterionScore(
+        s.id, s.section, s.text, pts, s.max, reason, params, s.corrected, s.bonus, s.value, False
     )
 
 
