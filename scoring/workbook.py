@@ -168,10 +168,12 @@ def _points_sheet(wb: Workbook, ranking: Ranking) -> None:
     )
     n = 0
     for group, _, _, s in _all(ranking):
-        got = {c.id: c.points for c in s.criteria}
-        ws.append(
-            [_cell(ws, group), _cell(ws, s.code), _cell(ws, s.agency)] + [got.get(i) for i in ids]
-        )
+        if len(s.criteria) == len(ids):  # every criterion listed, in the scale's order
+            points = [c.points for c in s.criteria]
+        else:  # a variant dropped some: blank cells there
+            got = {c.id: c.points for c in s.criteria}
+            points = [got.get(i) for i in ids]
+        ws.append([_cell(ws, group), _cell(ws, s.code), _cell(ws, s.agency), *points])
         n += 1
     ws.auto_filter.ref = f"A{top + 1}:{_column(3 + len(ids))}{top + 1 + n}"
 
@@ -195,16 +197,26 @@ def _reasons_sheet(wb: Workbook, ranking: Ranking) -> None:
     header = ["Mã", "Cơ quan", "Tiêu chí", "Điểm", "Tối đa", "Lý do"]
     ws.append([_cell(ws, h, bold=True) for h in header])
     n = 0
+    said: dict[tuple[str, bool, bool], str] = {}  # reasons without parameters, worded once
+    append = ws.append
     for _, rank, _, s in _all(ranking):
         code, name = _cell(ws, s.code), _cell(ws, s.agency)
         if rank is None:
-            ws.append([code, name, None, None, None, "Không xếp hạng: " + unranked_text(s)])
+            append([code, name, None, None, None, "Không xếp hạng: " + unranked_text(s)])
             n += 1
         for c in s.criteria:
             if c.points >= c.max and not c.corrected and c.reason not in _SAID:
                 continue
-            why = reason_text(c)
-            ws.append([code, name, c.id, c.points, c.max, f"điểm cộng: {why}" if c.bonus else why])
+            if c.params:
+                why = reason_text(c)
+                why = f"điểm cộng: {why}" if c.bonus else why
+            else:
+                key = (c.reason, c.corrected, c.bonus)
+                why = said.get(key)  # type: ignore[assignment]
+                if why is None:
+                    why = reason_text(c)
+                    why = said[key] = f"điểm cộng: {why}" if c.bonus else why
+            append([code, name, c.id, c.points, c.max, why])
             n += 1
         for d, pts in s.deductions:
             ws.append([code, name, d.id, -pts, None, f"trừ điểm: {d.text}"])
