@@ -301,6 +301,7 @@ class _Plan:
         steps = tuple((s.min, s.points) for s in c.steps)
         low = c.steps[-1].min if c.steps else 0
         is_yes_no, is_levels = rule == "yes_no", rule == "levels"
+        memo: dict[tuple[Any, bool], CriterionScore] = {}
 
         def score(ag: _Agency) -> CriterionScore:
             corr = ag.corrected
@@ -337,14 +338,26 @@ class _Plan:
                         else make(0.0, "no", None, True)
                     )
                 return yes if value is True else no
+            # The rule's result depends on the value alone from here: met again and again
+            # across agencies, so shared (a 0 is not, to keep a -0.0 as it came).
+            key = (str(value) if is_levels else _number(value) or 0.0, corrected)
+            hit = memo.get(key) if key[0] else None
+            if hit is not None:
+                return hit
             if is_levels:
                 share = levels.get(str(value), 0.0)
-                return make(cmax * share, "level", {"level": str(value), "share": share}, corrected)
-            n = _number(value) or 0.0
-            for lo, pts in steps:
-                if n >= lo:
-                    return make(pts, "band", {"value": n, "min": lo}, corrected, n)
-            return make(0.0, "below", {"value": n, "min": low}, corrected, n)
+                res = make(cmax * share, "level", {"level": str(value), "share": share}, corrected)
+            else:
+                n = _number(value) or 0.0
+                for lo, pts in steps:
+                    if n >= lo:
+                        res = make(pts, "band", {"value": n, "min": lo}, corrected, n)
+                        break
+                else:
+                    res = make(0.0, "below", {"value": n, "min": low}, corrected, n)
+            if len(memo) < _SHARED_MAX:
+                memo[key] = res
+            return res
 
         return score
 
@@ -356,6 +369,7 @@ class _Plan:
         rejected = "rejected_link" if c.link else "rejected"
         zero_reason = f"zero_den_{c.zero}"
         zero_points = cmax if c.zero == "full" else 0.0
+        memo: dict[tuple[float, float, bool], CriterionScore] = {}
 
         def score(ag: _Agency) -> CriterionScore:
             corr = ag.corrected
@@ -401,7 +415,14 @@ class _Plan:
             b = den_num or 0.0
             if b == 0:
                 return make(zero_points, zero_reason, None, corrected)
-            return make(cmax * min(x / b, 1.0), "ratio", {"a": x, "b": b}, corrected)
+            key = (x, b, corrected)
+            hit = memo.get(key) if x else None  # shared, as in `single`
+            if hit is not None:
+                return hit
+            res = make(cmax * min(x / b, 1.0), "ratio", {"a": x, "b": b}, corrected)
+            if len(memo) < _SHARED_MAX:
+                memo[key] = res
+            return res
 
         return score
 
