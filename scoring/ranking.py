@@ -13,9 +13,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import fields
 
-from scoring.model import AgencyScore, Band, Ranked, Ranking, Scale
+from scoring.model import AgencyScore, Band, CriterionScore, Ranked, Ranking, Scale
 from scoring.score import settle_best
 
 
@@ -62,8 +62,17 @@ def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencySc
         for k in at:
             c = settled[k]
             settled[k] = settle_best(c, by_id[c.id], best.get((group, c.id), 0.0))
-        out.append(replace(s, criteria=tuple(settled)))
+        out.append(_with_criteria(s, tuple(settled)))
     return out
+
+
+_KEPT = tuple(f.name for f in fields(AgencyScore) if f.name != "criteria")
+
+
+def _with_criteria(s: AgencyScore, criteria: tuple[CriterionScore, ...]) -> AgencyScore:
+    """`replace(s, criteria=criteria)` without replace's per-call introspection (it runs
+    once per agency with a ratio_to_best criterion)."""
+    return AgencyScore(criteria=criteria, **{k: getattr(s, k) for k in _KEPT})
 
 
 def rank(scale: Scale, scores: Iterable[AgencyScore]) -> Ranking:

@@ -185,6 +185,18 @@ class _Plan:
         nums = [v for i in items if (v := number(ag, i)) is not None]
         return sum(nums) if nums else None
 
+    def total_plain(self, ag: _Agency, items: tuple[str, ...]) -> float | None:
+        """`total` for items that are neither computed nor multi-choice, read inline."""
+        answers = ag.answers
+        nums = []
+        for i in items:
+            a = answers.get(i)
+            if a is not None and a.na_reason is None and a.value is not None:
+                n = _number(a.value)
+                if n is not None:
+                    nums.append(n)
+        return sum(nums) if nums else None
+
     def scan(self, ag: _Agency, items: tuple[str, ...]) -> tuple[int, int, Answer | None]:
         """(answered, answered "không áp dụng", the first of those) among `items`."""
         answers = ag.answers
@@ -433,7 +445,11 @@ class _Plan:
         rejected = "rejected_link" if c.link else "rejected"
         posts, link = c.posts, c.link
         is_manual, is_ratio = rule == "manual", rule == "ratio"
-        scan, total, value_of = self.scan, self.total, self.value_of
+        scan, value_of = self.scan, self.value_of
+        plain = all(
+            i not in self.computed_types and i not in self.multi for i in (*c.items, *c.per)
+        )
+        total = self.total_plain if plain else self.total
         zero_reason = f"zero_den_{zero}"
         zero_points = cmax if zero == "full" else 0.0
         steps = tuple((s.min, s.points) for s in c.steps)
