@@ -333,10 +333,9 @@ class _Plan:
             value = a.value
             if value is None or value == "" or value == [] or value == {}:
                 return make(0.0, "blank", None, corrected) if corrected else blank
-            if posts:
-                n = _number(value)
-                if not (n > 0 if isinstance(value, int | float) else _positive(value)):  # type: ignore[operator]
-                    return make(0.0, "no_posts", None, corrected) if corrected else no_posts
+            # posts: a count (or yes/no) above 0; anything else, a positive answer
+            if posts and not (value > 0 if isinstance(value, int | float) else _positive(value)):
+                return make(0.0, "no_posts", None, corrected) if corrected else no_posts
             if link and _positive(value):
                 if v is not None and v.verdict == "tra_lai":
                     return make(0.0, "returned", {"item": item}, corrected)
@@ -352,15 +351,15 @@ class _Plan:
                 return yes if value is True else no
             # The rule's result depends on the value alone from here: met again and again
             # across agencies, so shared (a 0 is not, to keep a -0.0 as it came).
-            key = (str(value) if is_levels else _number(value) or 0.0, corrected)
-            hit = memo.get(key) if key[0] else None
+            n = str(value) if is_levels else _number(value) or 0.0
+            key = (n, corrected)
+            hit = memo.get(key) if n else None
             if hit is not None:
                 return hit
             if is_levels:
-                share = levels.get(str(value), 0.0)
-                res = make(cmax * share, "level", {"level": str(value), "share": share}, corrected)
+                share = levels.get(n, 0.0)  # type: ignore[call-overload]
+                res = make(cmax * share, "level", {"level": n, "share": share}, corrected)
             else:
-                n = _number(value) or 0.0
                 for lo, pts in steps:
                     if n >= lo:
                         res = make(pts, "band", {"value": n, "min": lo}, corrected, n)
