@@ -31,7 +31,7 @@ from flows.state import Answer  # noqa: E402
 from scoring.model import Scale, SubmissionFacts, Verdict  # noqa: E402
 from scoring.ranking import rank  # noqa: E402
 from scoring.scales import scale_for  # noqa: E402
-from scoring.score import score_all  # noqa: E402
+from scoring.score import score_submission  # noqa: E402
 from scoring.workbook import write_workbook  # noqa: E402
 
 COHORTS = ("so", "huyen", "xa")
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     facts = generate(form, n, scale=scale)
     clock = time.process_time  # CPU seconds of this process: the shared machine's load aside
     t0, c0 = time.perf_counter(), clock()
-    scores = score_all(scale, form, facts)
+    scores = [score_submission(scale, form, f) for f in facts]
     t1, c1 = time.perf_counter(), clock()
     ranking = rank(scale, scores)
     t2, c2 = time.perf_counter(), clock()

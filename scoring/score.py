@@ -22,8 +22,7 @@ its answers — no full values dict, no per-criterion list building, no dataclas
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -632,20 +631,6 @@ def score_submission(
         unranked=unranked,
         unranked_params={},
     )
-
-
-def score_all(scale: Scale, form: Form, facts: Iterable[SubmissionFacts]) -> list[AgencyScore]:
-    """`score_submission` for every agency of a campaign, with the cyclic garbage collector
-    paused: scoring builds only acyclic, long-lived results, and 5,000 agencies' worth of
-    them would otherwise set off repeated full collections that free nothing (~10 % of the
-    time). The collector is switched back on (if it was on) even when scoring raises."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        return [score_submission(scale, form, f) for f in facts]
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def provisional(scale: Scale, form: Form, facts: SubmissionFacts) -> AgencyScore:

@@ -23,7 +23,7 @@ from flows.loader import builtin_forms
 from scoring.model import AgencyScore, Ranking, Scale, SubmissionFacts
 from scoring.ranking import rank
 from scoring.scales import ScaleError, scale_for
-from scoring.score import score_all
+from scoring.score import score_submission
 from scoring.texts import scale_label, unranked_text
 from scoring.workbook import write_workbook
 from storage.repository import Unit
@@ -151,7 +151,7 @@ def score(
         raise typer.Exit(2)
     points = read_manual(manual, scale) if manual else {}
     _, facts = in_unit(db, lambda u: load_facts(u, campaign, points))
-    ranking = rank(scale, score_all(scale, form, facts))
+    ranking = rank(scale, [score_submission(scale, form, f) for f in facts])
     console = Console()
     console.print(f"[bold]{head.name}[/bold] — {scale_label(scale)}")
     if scale.illustrative:

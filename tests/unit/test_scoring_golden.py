@@ -13,7 +13,6 @@ Regenerate (only when a result is meant to change, and say why in the commit):
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import random
@@ -29,7 +28,7 @@ from flows.state import Answer
 from scoring.model import AgencyScore, SubmissionFacts, Verdict
 from scoring.ranking import rank
 from scoring.scales import builtin_scales
-from scoring.score import provisional, score_all, score_submission
+from scoring.score import provisional, score_submission
 from scoring.texts import reason_text, unranked_text
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "scoring_golden.json"
@@ -233,26 +232,6 @@ def test_golden_covers_the_cases(golden: Any) -> None:
     for r in ("blank", "na", "no_link", "rejected", "no_posts", "returned", "yes", "no"):
         assert r in reasons, r
     assert any(f["unranked"] for f in golden.values())
-
-
-def test_score_all_gives_the_same_scores_and_leaves_the_collector_as_it_was() -> None:
-    form = builtin_forms()["binh-dinh-2019-so"]
-    scale = builtin_scales()[form.id]
-    facts = generate(form, 20, seed=3)
-    one_by_one = [_score(score_submission(scale, form, f)) for f in facts]
-    assert gc.isenabled()
-    assert [_score(s) for s in score_all(scale, form, facts)] == one_by_one
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        score_all(scale, form, facts)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-    broken = [*facts[:2], None]
-    with pytest.raises(AttributeError):
-        score_all(scale, form, broken)  # type: ignore[list-item]
-    assert gc.isenabled()
 
 
 if __name__ == "__main__":
