@@ -204,7 +204,8 @@ class SubmissionFacts:
 # ---- results ----------------------------------------------------------------------------
 
 
-@dataclass(slots=True)  # not frozen: 400,000 of them are built scoring 5,000 agencies
+# Frozen: scoring.score shares one instance among the agencies with the same result.
+@dataclass(frozen=True, slots=True)
 class CriterionScore:
     """Points of one criterion for one agency and why (`reason`, a code of
     scoring.texts.REASONS, with `params`). `corrected`: a reviewer-corrected value was
