@@ -124,7 +124,8 @@ def test_any_answers_score_within_the_maxima(form_id: str, seed: int) -> None:
     from scoring.ranking import rank
 
     scale, form = builtin_scales()[form_id], builtin_forms()[form_id]
-    facts = _bench_generate()(form, 3, seed)  # type: ignore[operator]
+    generate = _bench_generate()
+    facts = generate(form, 3, seed) + generate(form, 3, seed, scale=scale)  # type: ignore[operator]
     scores = [score_submission(scale, form, f) for f in facts]
     for s in rank(scale, scores).groups.values():
         for r in s:
