@@ -16,7 +16,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -27,6 +27,7 @@ from bot.render import reply_payloads, reply_to_json
 from bot.review.desk import ReviewDesk
 from bot.review.desk import SubmissionMoved as _SubmissionMoved
 from bot.review.scope import REVIEW_ROLES
+from bot.score_facts import facts_of
 from bot.workers.linkjobs import EvidenceLink, links_in, new_links
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
@@ -44,6 +45,10 @@ from flows.state import (
     Reply,
     Step,
 )
+from scoring.model import Scale
+from scoring.scales import builtin_scales
+from scoring.score import provisional
+from scoring.texts import provisional_text
 from storage.records import AgencyRec, CampaignRec, StandingRec, SubmissionRec, UserRec
 from storage.repository import Storage, Unit
 from storage.retry import DEFAULT_POLICY, RetryPolicy, retrying
@@ -179,6 +184,7 @@ class Phieu:
         order_hold: float = 5.0,
         on_links: Callable[[list[EvidenceLink]], object] | None = None,
         check_link: Callable[[str], Awaitable[None]] | None = None,
+        scales: dict[str, Scale] | None = None,
     ) -> None:
         """`retry`: how long a unit is retried on transient database errors (bounded by
         default; `retry.forever()` where giving up would lose the update). `on_retry` is
@@ -188,9 +194,11 @@ class Phieu:
         `on_links` is given the evidence links an update stored, after its commit
         (bot/workers/linkjobs.py LinkCheckQueue.submit); it must not block.
         `check_link(url)` re-checks an evidence link a reviewer opened, after the commit
-        (bot/review/links.py refresh_link; None: not checked)."""
+        (bot/review/links.py refresh_link; None: not checked).
+        `scales` by form id (default: scoring/scales/) give /diem its provisional score."""
         self.storage = storage
         self.forms = forms if forms is not None else builtin_forms()
+        self.scales = scales if scales is not None else builtin_scales()
         self.clock = clock
         self.retry = retry
         self.on_retry = on_retry
@@ -540,6 +548,10 @@ class Phieu:
         now = self.clock()
         local_now = now.astimezone(ZoneInfo(campaign.timezone))
         status = Status(sub.status)
+        # /diem needs the reviewers' verdicts: read only for that command.
+        scorer = None
+        if engine.command_of(incoming) == "score":
+            scorer = await self._scorer(unit, form, campaign, agency, sub)
         ctx = Context(
             now=local_now,
             agency_name=agency.name,
@@ -551,6 +563,7 @@ class Phieu:
             reporting_year=campaign.reporting_year or form.reporting_year,
             known=known_facts(agency, campaign),
             previous=await self._previous(unit, form, agency, campaign, status),
+            scorer=scorer,
         )
         answers_before = dict(answers)  # the engine may change `answers` in place
         entry = engine.handle_edit if incoming.edited else engine.handle
@@ -654,6 +667,28 @@ class Phieu:
             EvidenceLink(url, submission_id, item, channel, chat_id, step.state.lang)
             for url, item in given.items()
         )
+
+    async def _scorer(
+        self,
+        unit: Unit,
+        form: Form,
+        campaign: CampaignRec,
+        agency: AgencyRec,
+        sub: SubmissionRec,
+    ) -> Callable[[Mapping[str, Answer], str], str] | None:
+        """The /diem scorer: the agency's provisional score on the form's scale (with the
+        reviewers' verdicts so far), as a pure function of the answers; None without a
+        scale for the form."""
+        scale = self.scales.get(form.id)
+        if scale is None:
+            return None
+        facts = await facts_of(unit, campaign, agency, sub, answers={})
+
+        def scorer(answers: Mapping[str, Answer], lang: str) -> str:
+            score = provisional(scale, form, replace(facts, answers=answers))
+            return provisional_text(scale, score, lang)
+
+        return scorer
 
     async def _previous(
         self,

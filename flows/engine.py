@@ -111,12 +111,25 @@ COMMANDS: dict[str, str] = {
     "mute": "mute",
     "batnhac": "unmute",
     "unmute": "unmute",
+    # The provisional score (issue #12): ctx.scorer, handed in by the service.
+    "diem": "score",
+    "score": "score",
 }
 _DONE_WORDS = frozenset({"xong", "xong roi", "het", "het roi", "done", "finish", "finished"})
 _AGREE = frozenset(
     {"dong y", "chinh xac", "xac nhan", "dung roi", "dung vay", "agree", "correct", "right"}
 )
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+
+
+def command_of(incoming: Incoming) -> str | None:
+    """The action a typed command names ("/diem" → "score"), or None: lets the caller read
+    what only one command needs (the reviewer verdicts for /diem) before calling handle."""
+    match = _COMMAND.match((incoming.text or "").strip())
+    if match is None:
+        return None
+    name = match.group(1).lower()
+    return COMMANDS.get(name, name)
 
 
 class _Run(Offers, Cells):
@@ -289,6 +302,8 @@ class _Run(Offers, Cells):
             self.events.append(
                 Event("reminders_mute", {"muted": None if action == "mute" else False})
             )
+        elif action == "score":
+            self.show_score()
         elif not self.editable:
             self.read_only()
         elif action == "continue":
@@ -312,6 +327,14 @@ class _Run(Offers, Cells):
         else:
             self.say(N_("Không hiểu lệnh /{name}. Gõ /help để xem các lệnh."), "error", name=name)
             self.reshow()
+
+    def show_score(self) -> None:
+        """/diem: the agency's provisional score, from the scorer the service handed in
+        (the engine stays pure: the scorer is a pure function of the answers)."""
+        if self.ctx.scorer is None:
+            self.say(N_("Phiếu này chưa có thang điểm, nên chưa tính được điểm tạm tính."))
+            return
+        self.replies.append(Reply(self.ctx.scorer(self.answers, self.lang), kind="info"))
 
     def on_confirm(self, p: Payload) -> None:
         mode, yes = self.state.mode, p.value in ("yes", "more")

@@ -526,6 +526,7 @@ def help_text(lang: str) -> Reply:
                 "/minhchung 8.1 — giữ câu trả lời, sửa minh chứng\n"
                 "/xem — tóm tắt; /xem 3 — câu trả lời mục 3\n"
                 "/nop — nộp phiếu\n"
+                "/diem — điểm tạm tính và những mục mất nhiều điểm nhất\n"
                 "/menu — về menu; /lang en — English"
             ),
         ),

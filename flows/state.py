@@ -7,7 +7,7 @@ can compare them, and none of them knows a chat app.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from typing import Any
@@ -156,6 +156,9 @@ class Context:
     previous: Mapping[str, Answer] = field(default_factory=dict)
     """The agency's answers to its latest earlier campaign of a form that carries over
     (flows.model.CarryOver), by item id; empty the first year."""
+    scorer: Callable[[Mapping[str, Answer], str], str] | None = None
+    """/diem: a pure function (answers, language) → the provisional score message, built
+    by the service from the campaign's scale (scoring/); None when the form has no scale."""
 
     @property
     def today(self) -> date:

@@ -18,6 +18,7 @@ from bot.cli.invite import invite_app
 from bot.cli.lang import LANG_FLAG, LocalisedGroup, t
 from bot.cli.remind import remind_app
 from bot.cli.review import review_app
+from bot.cli.score import score as score_command
 from bot.config import ConfigError, Settings, load_settings
 from flows.i18n import N_
 from storage.database import DatabaseSetupError
@@ -50,6 +51,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(invite_app, name="invite")
 app.add_typer(review_app, name="review")
 app.add_typer(remind_app, name="remind")
+app.command("score")(score_command)
 
 
 def _setup_logging(verbose: bool) -> None:

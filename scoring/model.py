@@ -1,0 +1,298 @@
+"""Scoring as plain data: the scale (what a file says), the facts handed in, the results.
+
+Pure: nothing here reads a database or a chat. `bot/cli/score.py` and the chat service build
+`SubmissionFacts` from storage; `scoring.score` turns them into `AgencyScore`s and
+`scoring.ranking` ranks them per cohort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from flows.state import Answer
+
+RULES = (
+    "ratio",
+    "ratio_to_best",
+    "bands",
+    "count_capped",
+    "yes_no",
+    "levels",
+    "best_of",
+    "sum",
+    "manual",
+)
+"""The rule vocabulary (issue #12, DESIGN.md "Scoring vocabulary"); bonus and deduction are
+flags/lists on top of it (`Criterion.bonus`, `Scale.deductions`)."""
+
+DEFAULT_LEVELS: Mapping[str, float] = {"hoan_chinh": 1.0, "thu_nghiem": 0.5, "chua_co": 0.0}
+"""Hoàn chỉnh 1 · Đang thử nghiệm ½ · Chưa có 0, as a share of the criterion's maximum."""
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A named band on the 100-point scale: an agency at `min` or above (and below the band
+    above) is in it. Default (Bình Phước, Lào Cai decisions): Tốt ≥ 85, Khá 70–84,
+    Trung bình 50–69, Yếu < 50."""
+
+    name: str
+    min: float
+
+
+DEFAULT_BANDS: tuple[Band, ...] = (
+    Band("Tốt", 85),
+    Band("Khá", 70),
+    Band("Trung bình", 50),
+    Band("Yếu", 0),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One threshold of a `bands` rule: a value at `min` or above scores `points`."""
+
+    min: float
+    points: float
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One scored line of a scale.
+
+    `items` are the form items it reads (for ratio: `a` over `b`); `parts` the sub-criteria
+    of `sum` and `best_of`. `zero` says what a zero denominator scores ("full" or "zero"),
+    stated per criterion for `ratio`, `ratio_to_best` and a `bands` rule read `per` items.
+    `link`: the answer needs a link (the form's `evidence`, or set here). `posts`: a
+    website-content item, counted only with ≥ 1 post in the year (Cao Bằng). `bonus`:
+    points on top of the maximum (cộng điểm khuyến khích).
+    """
+
+    id: str
+    text: str
+    rule: str
+    max: float
+    items: tuple[str, ...] = ()
+    per: tuple[str, ...] = ()
+    zero: str | None = None
+    steps: tuple[Step, ...] = ()
+    points: float | None = None
+    levels: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_LEVELS))
+    parts: tuple[Criterion, ...] = ()
+    link: bool = False
+    posts: bool = False
+    bonus: bool = False
+    section: str = ""
+
+    def walk(self) -> list[Criterion]:
+        """This criterion and every sub-criterion, depth first."""
+        out = [self]
+        for p in self.parts:
+            out.extend(p.walk())
+        return out
+
+    def all_items(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for c in self.walk():
+            for i in (*c.items, *c.per):
+                seen[i] = None
+        return tuple(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleSection:
+    id: str
+    title: str
+    max: float
+    criteria: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Deduction:
+    """Points taken off when `when` (a flows.expr expression over item values) is true."""
+
+    id: str
+    text: str
+    points: float
+    when: str
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A different maximum for agencies to which whole groups do not apply.
+
+    An agency takes the variant when every answered item the `drop` criteria read is
+    "không áp dụng" (and at least one is). Its maximum is the scale's minus the dropped
+    criteria's; `rank` is "together" (ranked with the others by index) or "apart" (its own
+    ranking, named after the variant)."""
+
+    id: str
+    name: str
+    drop: tuple[str, ...]
+    maximum: float
+    rank: str = "together"
+
+
+@dataclass(frozen=True)
+class Scale:
+    id: str
+    form: str
+    version: int
+    name: str
+    maximum: float
+    sections: tuple[ScaleSection, ...]
+    illustrative: bool = False
+    note: str = ""
+    bands: tuple[Band, ...] = DEFAULT_BANDS
+    deductions: tuple[Deduction, ...] = ()
+    variants: tuple[Variant, ...] = ()
+    path: str | None = None
+
+    def criteria(self) -> list[Criterion]:
+        """Top-level criteria, in order."""
+        return [c for s in self.sections for c in s.criteria]
+
+    def criterion(self, cid: str) -> Criterion | None:
+        for c in self.criteria():
+            for sub in c.walk():
+                if sub.id == cid:
+                    return sub
+        return None
+
+    @property
+    def label(self) -> str:
+        """The name, with "(minh họa)" when the scale is illustrative."""
+        return f"{self.name} (minh họa)" if self.illustrative else self.name
+
+
+# ---- facts handed in ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A reviewer's standing verdict on one item: 'dat' | 'khong_dat' | 'tra_lai' | 'sua'
+    (review contract, item_reviews); `corrected` is the corrected answer of 'sua'."""
+
+    verdict: str
+    comment: str | None = None
+    corrected: Answer | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionFacts:
+    """Everything scoring needs about one agency in one campaign.
+
+    `answers` by item id (flows.state.Answer); `verdicts` the standing reviewer verdict per
+    item; `manual` reviewer-entered points per manual criterion id. `submitted` False: no
+    form sent (missing); `late`: sent after the deadline. Either keeps it out of the
+    ranking (Cao Bằng notice: "Không đánh giá, xếp hạng đối với … gửi phiếu chậm hoặc không
+    gửi phiếu")."""
+
+    agency: str
+    cohort: str
+    answers: Mapping[str, Answer] = field(default_factory=dict)
+    verdicts: Mapping[str, Verdict] = field(default_factory=dict)
+    manual: Mapping[str, float] = field(default_factory=dict)
+    code: str = ""
+    submitted: bool = True
+    late: bool = False
+    status: str | None = None
+
+
+# ---- results ----------------------------------------------------------------------------
+
+
+# Frozen: scoring.score shares one instance among the agencies with the same result.
+@dataclass(frozen=True, slots=True)
+class CriterionScore:
+    """Points of one criterion for one agency and why (`reason`, a code of
+    scoring.texts.REASONS, with `params`). `corrected`: a reviewer-corrected value was
+    used. `value` is what the rule read (for ratio_to_best, before the cohort pass)."""
+
+    id: str
+    section: str
+    text: str
+    points: float
+    max: float
+    reason: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    corrected: bool = False
+    bonus: bool = False
+    value: float | None = None
+    pending_best: bool = False
+
+    @property
+    def lost(self) -> float:
+        return 0.0 if self.bonus else max(self.max - self.points, 0.0)
+
+
+@dataclass(frozen=True)
+class AgencyScore:
+    """One agency's score: per criterion, per section, the total, the index (total ÷
+    maximum, 0–1) and, once ranked, the rank and band; `unranked` says why it is not."""
+
+    agency: str
+    code: str
+    cohort: str
+    criteria: tuple[CriterionScore, ...]
+    maximum: float
+    variant: Variant | None = None
+    deductions: tuple[tuple[Deduction, float], ...] = ()
+    unranked: str | None = None
+    unranked_params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def sections(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for c in self.criteria:
+            out[c.section] = out.get(c.section, 0.0) + c.points
+        return out
+
+    @cached_property  # read several times per agency when ranking; the fields never change
+    def total(self) -> float:
+        raw = sum([c.points for c in self.criteria]) - sum(p for _, p in self.deductions)
+        return round(max(raw, 0.0), 4)
+
+    @property
+    def index(self) -> float:
+        """total ÷ maximum, held within 0–1 (bonus points may pass the maximum)."""
+        if self.maximum <= 0:
+            return 0.0
+        return round(min(self.total / self.maximum, 1.0), 6)
+
+    @property
+    def score100(self) -> float:
+        """The index on the 100-point scale bands are written on, to 2 decimals."""
+        return round(self.index * 100, 2)
+
+    @property
+    def corrected(self) -> list[str]:
+        return [c.id for c in self.criteria if c.corrected]
+
+    @property
+    def group(self) -> str:
+        """The ranking this agency belongs to: its cohort, or cohort / variant when the
+        variant ranks apart."""
+        if self.variant is not None and self.variant.rank == "apart":
+            return f"{self.cohort} / {self.variant.name}"
+        return self.cohort
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One line of a ranking."""
+
+    score: AgencyScore
+    rank: int
+    band: str
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Rankings per group (cohort, or cohort / variant ranked apart) and the unranked."""
+
+    scale: Scale
+    groups: dict[str, list[Ranked]]
+    unranked: list[AgencyScore]

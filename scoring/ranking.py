@@ -1,0 +1,97 @@
+"""Rank scored agencies per cohort (the second pass over the cohort).
+
+- ratio_to_best criteria are settled against the best value among the ranked agencies of
+  the same group (cohort, or cohort / variant ranked apart);
+- agencies are ordered by their index on the 100-point scale (so agencies scored out of a
+  different maximum rank fairly beside the others); equal scores share a rank and the next
+  rank is skipped (two at 17 → the next is 19: "standard competition ranking");
+- each gets the band its score falls in (scale.bands, default Tốt ≥ 85, Khá 70–84,
+  Trung bình 50–69, Yếu < 50);
+- late and missing submissions are listed apart with the reason (Cao Bằng notice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+
+from scoring.model import AgencyScore, Band, CriterionScore, Ranked, Ranking, Scale
+from scoring.score import settle_best
+
+
+def band_of(score100: float, bands: Sequence[Band]) -> str:
+    """The band a score (0–100) falls in: the highest band whose `min` it reaches."""
+    for b in sorted(bands, key=lambda b: -b.min):
+        if score100 >= b.min:
+            return b.name
+    return bands[-1].name if bands else ""
+
+
+def competition_ranks(values: Sequence[float]) -> list[int]:
+    """Ranks for values sorted best first: equal values share a rank, the next is skipped
+    ([90, 80, 80, 70] → [1, 2, 2, 4])."""
+    ranks: list[int] = []
+    for i, v in enumerate(values):
+        ranks.append(ranks[-1] if i and v == values[i - 1] else i + 1)
+    return ranks
+
+
+def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencyScore]:
+    """Settle every pending ratio_to_best criterion against its group's best value (among
+    agencies that are ranked; an unranked agency is measured against the same best)."""
+    scores = list(scores)
+    by_id = {c.id: c for top in scale.criteria() for c in top.walk()}
+    best: dict[tuple[str, str], float] = {}
+    # Where each agency's pending criteria are (found once: 5,000 agencies × 80 criteria).
+    pending = [[k for k, c in enumerate(s.criteria) if c.pending_best] for s in scores]
+    for s, at in zip(scores, pending, strict=True):
+        if s.unranked or not at:
+            continue
+        group = s.group
+        for k in at:
+            c = s.criteria[k]
+            key = (group, c.id)
+            best[key] = max(best.get(key, 0.0), c.value or 0.0)
+    out = []
+    for s, at in zip(scores, pending, strict=True):
+        if not at:
+            out.append(s)
+            continue
+        settled = list(s.criteria)
+        group = s.group
+        for k in at:
+            c = settled[k]
+            settled[k] = settle_best(c, by_id[c.id], best.get((group, c.id), 0.0))
+        out.append(_with_criteria(s, tuple(settled)))
+    return out
+
+
+_KEPT = tuple(f.name for f in fields(AgencyScore) if f.name != "criteria")
+
+
+def _with_criteria(s: AgencyScore, criteria: tuple[CriterionScore, ...]) -> AgencyScore:
+    """`replace(s, criteria=criteria)` without replace's per-call introspection (it runs
+    once per agency with a ratio_to_best criterion)."""
+    return AgencyScore(criteria=criteria, **{k: getattr(s, k) for k in _KEPT})
+
+
+def rank(scale: Scale, scores: Iterable[AgencyScore]) -> Ranking:
+    """The ranking per group, best first (ties in agency-name order), and the unranked."""
+    settled = settle_cohorts(scale, scores)
+    groups: dict[str, list[AgencyScore]] = {}
+    unranked = []
+    for s in settled:
+        if s.unranked:
+            unranked.append(s)
+        else:
+            groups.setdefault(s.group, []).append(s)
+    out: dict[str, list[Ranked]] = {}
+    for name in sorted(groups):
+        members = sorted(groups[name], key=lambda s: (-s.score100, s.agency))
+        ranks = competition_ranks([s.score100 for s in members])
+        out[name] = [
+            Ranked(s, r, band_of(s.score100, scale.bands))
+            for s, r in zip(members, ranks, strict=True)
+        ]
+    unranked.sort(key=lambda s: (s.cohort, s.agency))
+    return Ranking(scale, out, unranked)

@@ -1,0 +1,647 @@
+"""Score one agency's answers against a scale: pure, over `SubmissionFacts`.
+
+Rules of the Cao Bằng notice (seed 002, QĐ 1513/QĐ-UBND 2018), applied to every criterion
+before its own rule:
+- a reviewer's "không đạt" on an item the criterion reads → 0 (and for a website-content
+  item, a comment "không có tin bài trong năm" says so);
+- "không áp dụng" by nature, with a reason → full marks;
+- blank ("để trống") → 0;
+- a website-content criterion (`posts`) counts only with at least one post in the year;
+- an item that needs a link, answered positively without one → 0 ("chưa có link"); a
+  returned item ("trả lại") waiting for its evidence → 0;
+- a reviewer-corrected value ('sua') is used instead of the agency's, and said so.
+A late or missing submission is scored but not ranked (scoring.ranking).
+
+Speed (issue #12: 5,000 agencies × ~100 criteria scored and ranked in under a second): a
+scale is compiled once per form into one closure per criterion (`_Plan`), with its items,
+maxima, flags and rule constants bound, so scoring an agency reads each item straight from
+its answers — no full values dict, no per-criterion list building, no dataclass
+`replace`. Results with the same points and reason share one immutable-in-practice
+`CriterionScore` (most criteria of most agencies are "blank", "yes", "no"…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+from flows import expr
+from flows.model import Form, ItemType
+from flows.parsing import fold
+from flows.state import Answer
+from scoring.model import (
+    AgencyScore,
+    Criterion,
+    CriterionScore,
+    Scale,
+    SubmissionFacts,
+    Variant,
+)
+
+_NO_POSTS = "khong co tin bai"
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
+_SHARED_MAX = 4096  # shared results kept per criterion (bounded: the bot process lives long)
+
+
+def effective_answers(facts: SubmissionFacts) -> tuple[Mapping[str, Answer], set[str]]:
+    """The answers scoring reads: the agency's, with each reviewer correction ('sua') in
+    place of the agency's answer; and the ids that were corrected. The agency's mapping is
+    returned as is (not copied) when nothing was corrected."""
+    corrected = {
+        item for item, v in facts.verdicts.items() if v.verdict == "sua" and v.corrected is not None
+    }
+    if not corrected:
+        return facts.answers, corrected
+    answers = dict(facts.answers)
+    for item in corrected:
+        answers[item] = facts.verdicts[item].corrected  # type: ignore[assignment]
+    return answers, corrected
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list):
+        return float(len(value))
+    return None
+
+
+def _has_link(evidence: Any) -> bool:
+    """A link given: a link string, a document or caption with a link, or a file sent (the
+    file itself is what the reviewer checks)."""
+    if isinstance(evidence, str):
+        return bool(evidence.strip())
+    if isinstance(evidence, dict):
+        return bool(evidence.get("link") or isinstance(evidence.get("file"), dict))
+    return False
+
+
+def _positive(value: Any) -> bool:
+    if value is None or value is False or value in ("", "chua_co", [], {}):
+        return False
+    return not (isinstance(value, int | float) and not isinstance(value, bool) and value == 0)
+
+
+class _Agency:
+    """One agency's facts as the compiled criteria read them."""
+
+    __slots__ = ("answers", "best", "computed", "corrected", "manual", "verdicts")
+
+    def __init__(
+        self,
+        answers: Mapping[str, Answer],
+        corrected: set[str],
+        verdicts: Mapping[str, Any],
+        manual: Mapping[str, float],
+        best: Mapping[str, float] | None,
+    ) -> None:
+        self.answers = answers
+        self.corrected = corrected
+        self.verdicts = verdicts
+        self.manual = manual
+        self.best = best
+        self.computed: dict[str, Any] = {}
+
+
+_Fn = Callable[[_Agency], CriterionScore]
+
+
+class _Plan:
+    """A scale compiled for one form: a closure per listed criterion (a `sum` is listed by
+    its parts), the computed items' parsed formulas, the variants' items."""
+
+    def __init__(self, scale: Scale, form: Form) -> None:
+        self.scale = scale
+        self.form = form
+        types = {q.id: q.type for q in form.questions}
+        self.computed_types = frozenset(i for i, t in types.items() if t is ItemType.COMPUTED)
+        self.multi = frozenset(i for i, t in types.items() if t is ItemType.MULTI_CHOICE)
+        self.formulas = tuple(
+            (q.id, expr.parse(q.formula), expr.refs(q.formula))
+            for q in form.questions
+            if q.type is ItemType.COMPUTED and q.formula
+        )
+        self.deductions = tuple(
+            (d, expr.parse(d.when), expr.refs(d.when)) for d in scale.deductions
+        )
+        self.variants = tuple(
+            (
+                v,
+                tuple(i for cid in v.drop if (c := scale.criterion(cid)) for i in c.all_items()),
+                frozenset(v.drop),
+            )
+            for v in scale.variants
+        )
+        self._listed: dict[frozenset[str], tuple[_Fn, ...]] = {}
+        self.tops: tuple[tuple[str, tuple[_Fn, ...]], ...] = tuple(
+            (c.id, tuple(self.many(c, False))) for c in scale.criteria()
+        )
+
+    def listed(self, dropped: frozenset[str]) -> tuple[_Fn, ...]:
+        """The closures of every listed criterion but the `dropped` top-level ones."""
+        hit = self._listed.get(dropped)
+        if hit is None:
+            hit = self._listed[dropped] = tuple(
+                f for cid, fns in self.tops if cid not in dropped for f in fns
+            )
+        return hit
+
+    # ---- item reading (the same answers as flows.navigation.values_of) --------------------
+    def value_of(self, ag: _Agency, item: str) -> Any:
+        computed = ag.computed
+        if item in computed:
+            return computed[item]
+        a = ag.answers.get(item)
+        return a.value if a is not None and a.na_reason is None else None
+
+    def blank(self, ag: _Agency, item: str) -> bool:
+        if item in self.computed_types:
+            return self.value_of(ag, item) is None
+        a = ag.answers.get(item)
+        if a is None:
+            return True
+        v = a.value
+        return a.na_reason is None and (v is None or v == "" or v == [] or v == {})
+
+    def na(self, ag: _Agency, item: str) -> bool:
+        a = ag.answers.get(item)
+        return a is not None and a.na_reason is not None
+
+    def number(self, ag: _Agency, item: str) -> float | None:
+        raw = self.value_of(ag, item)
+        if raw is None:
+            return None
+        if item in self.multi:
+            return float(len(raw))
+        return _number(raw)
+
+    def total(self, ag: _Agency, items: tuple[str, ...]) -> float | None:
+        """Sum of the items' values; None when every one is blank."""
+        number = self.number
+        nums = [v for i in items if (v := number(ag, i)) is not None]
+        return sum(nums) if nums else None
+
+    def total_plain(self, ag: _Agency, items: tuple[str, ...]) -> float | None:
+        """`total` for items that are neither computed nor multi-choice, read inline."""
+        answers = ag.answers
+        nums = []
+        for i in items:
+            a = answers.get(i)
+            if a is not None and a.na_reason is None and a.value is not None:
+                n = _number(a.value)
+                if n is not None:
+                    nums.append(n)
+        return sum(nums) if nums else None
+
+    def scan(self, ag: _Agency, items: tuple[str, ...]) -> tuple[int, int, Answer | None]:
+        """(answered, answered "không áp dụng", the first of those) among `items`."""
+        answers = ag.answers
+        computed_types = self.computed_types
+        answered = nas = 0
+        first = None
+        for i in items:
+            a = answers.get(i)
+            if i in computed_types:
+                if self.value_of(ag, i) is None:
+                    continue
+            elif a is None:
+                continue
+            elif a.na_reason is None:
+                v = a.value
+                if v is None or v == "" or v == [] or v == {}:
+                    continue
+            answered += 1
+            if a is not None and a.na_reason is not None:
+                nas += 1
+                if first is None:
+                    first = a
+        return answered, nas, first
+
+    # ---- compiling -----------------------------------------------------------------------
+    def many(self, c: Criterion, bonus: bool) -> list[_Fn]:
+        """Closures listing `c`: one, or one per part of a `sum` (each point keeps its own
+        reason); `bonus`: inside a bonus `sum`, so every part is bonus."""
+        if c.rule == "sum":
+            return [f for p in c.parts for f in self.many(p, bonus or c.bonus)]
+        if c.rule == "best_of":
+            return [self.best_of(c, bonus)]
+        plain = all(
+            i not in self.computed_types and i not in self.multi for i in (*c.items, *c.per)
+        )
+        if plain and len(c.items) == 1 and not c.per and c.rule in ("yes_no", "levels", "bands"):
+            return [self.single(c, bonus)]
+        if (
+            plain
+            and len(c.items) == 1
+            and len(c.per) == 1
+            and c.rule == "ratio"
+            and not c.link
+            and not c.posts
+        ):
+            return [self.single_ratio(c, bonus)]
+        return [self.leaf(c, bonus)]
+
+    def maker(
+        self, c: Criterion, bonus: bool
+    ) -> Callable[[float, str, Mapping[str, Any] | None, bool, float | None, bool], CriterionScore]:
+        """The result builder of `c`: points held within 0–max and rounded; results without
+        parameters or value are shared (they are never changed after scoring)."""
+        cid, section, text, cmax, bonus = c.id, c.section, c.text, c.max, bonus or c.bonus
+        shared: dict[tuple[float, str, bool], CriterionScore] = {}
+
+        def make(
+            points: float,
+            reason: str,
+            params: Mapping[str, Any] | None = None,
+            corrected: bool = False,
+            value: float | None = None,
+            pending: bool = False,
+        ) -> CriterionScore:
+            points = round(min(max(points, 0.0), cmax), 4)
+            if params or value is not None or pending:
+                return CriterionScore(
+                    cid, section, text, points, cmax, reason, params, corrected, bonus, value,
+                    pending,
+                )  # fmt: skip
+            key = (points, reason, corrected)
+            hit = shared.get(key)
+            if hit is None:
+                hit = CriterionScore(
+                    cid, section, text, points, cmax, reason, _NO_PARAMS, corrected, bonus
+                )
+                if len(shared) < _SHARED_MAX:
+                    shared[key] = hit
+            return hit
+
+        return make
+
+    def best_of(self, c: Criterion, bonus: bool) -> _Fn:
+        make = self.maker(c, bonus)
+        cases = tuple((p, tuple(self.many(p, False))) for p in c.parts)
+
+        def score(ag: _Agency) -> CriterionScore:
+            best = None
+            for p, fns in cases:
+                inner = [f(ag) for f in fns]
+                points = sum(s.points for s in inner)
+                if best is None or points > best[2]:  # the first of equal cases, like max()
+                    best = (p, inner, points)
+            assert best is not None  # the loader refuses a best_of without parts
+            case, inner, points = best
+            reason = inner[0] if len(inner) == 1 else None
+            if points == 0 and reason is not None:  # no case scores: say why (blank…)
+                return make(0.0, reason.reason, reason.params, reason.corrected)
+            params: dict[str, Any] = {"case": case.text}
+            if reason is not None:
+                params.update({"inner": reason.reason, **reason.params})
+            return make(points, "best_case", params, any(s.corrected for s in inner))
+
+        return score
+
+    def single(self, c: Criterion, bonus: bool) -> _Fn:
+        """`leaf` for the commonest shape (a yes/no, levels or bands criterion reading one
+        plain item): the same gate and rule, inlined."""
+        make = self.maker(c, bonus)
+        item, rule, cmax, link, levels, posts = c.items[0], c.rule, c.max, c.link, c.levels, c.posts
+        blank, yes, no = make(0.0, "blank"), make(cmax, "yes"), make(0.0, "no")
+        no_posts = make(0.0, "no_posts")
+        rejected = "rejected_link" if c.link else "rejected"
+        steps = tuple((s.min, s.points) for s in c.steps)
+        low = c.steps[-1].min if c.steps else 0
+        is_yes_no, is_levels = rule == "yes_no", rule == "levels"
+        memo: dict[tuple[Any, bool], CriterionScore] = {}
+
+        def score(ag: _Agency) -> CriterionScore:
+            corr = ag.corrected
+            corrected = item in corr if corr else False
+            verdicts = ag.verdicts
+            v = verdicts.get(item) if verdicts else None
+            if v is not None and v.verdict == "khong_dat":
+                comment = (v.comment or "").strip()
+                if posts and _NO_POSTS in fold(comment):
+                    return make(0.0, "no_posts", None, corrected)
+                return make(0.0, rejected, {"item": item, "comment": comment}, corrected)
+            a = ag.answers.get(item)
+            if a is None:
+                return make(0.0, "blank", None, corrected) if corrected else blank
+            if a.na_reason is not None:
+                return make(cmax, "na", {"reason": a.na_reason or ""}, corrected)
+            value = a.value
+            if value is None or value == "" or value == [] or value == {}:
+                return make(0.0, "blank", None, corrected) if corrected else blank
+            # posts: a count (or yes/no) above 0; anything else, a positive answer
+            if posts and not (value > 0 if isinstance(value, int | float) else _positive(value)):
+                return make(0.0, "no_posts", None, corrected) if corrected else no_posts
+            if link and _positive(value):
+                if v is not None and v.verdict == "tra_lai":
+                    return make(0.0, "returned", {"item": item}, corrected)
+                if not _has_link(a.evidence):
+                    return make(0.0, "no_link", {"item": item}, corrected)
+            if is_yes_no:
+                if corrected:
+                    return (
+                        make(cmax, "yes", None, True)
+                        if value is True
+                        else make(0.0, "no", None, True)
+                    )
+                return yes if value is True else no
+            # The rule's result depends on the value alone from here: met again and again
+            # across agencies, so shared (a 0 is not, to keep a -0.0 as it came).
+            n = str(value) if is_levels else _number(value) or 0.0
+            key = (n, corrected)
+            hit = memo.get(key) if n else None
+            if hit is not None:
+                return hit
+            if is_levels:
+                share = levels.get(n, 0.0)  # type: ignore[call-overload]
+                res = make(cmax * share, "level", {"level": n, "share": share}, corrected)
+            else:
+                for lo, pts in steps:
+                    if n >= lo:
+                        res = make(pts, "band", {"value": n, "min": lo}, corrected, n)
+                        break
+                else:
+                    res = make(0.0, "below", {"value": n, "min": low}, corrected, n)
+            if len(memo) < _SHARED_MAX:
+                memo[key] = res
+            return res
+
+        return score
+
+    def single_ratio(self, c: Criterion, bonus: bool) -> _Fn:
+        """`leaf` for a ratio of one plain item over one plain item, without link or
+        website-content rule: the same gate and rule, inlined."""
+        make = self.maker(c, bonus)
+        item, den, cmax = c.items[0], c.per[0], c.max
+        rejected = "rejected_link" if c.link else "rejected"
+        zero_reason = f"zero_den_{c.zero}"
+        zero_points = cmax if c.zero == "full" else 0.0
+        memo: dict[tuple[float, float, bool], CriterionScore] = {}
+
+        def score(ag: _Agency) -> CriterionScore:
+            corr = ag.corrected
+            corrected = (item in corr or den in corr) if corr else False
+            verdicts = ag.verdicts
+            if verdicts:
+                for i in (item, den):
+                    v = verdicts.get(i)
+                    if v is not None and v.verdict == "khong_dat":
+                        comment = (v.comment or "").strip()
+                        return make(0.0, rejected, {"item": i, "comment": comment}, corrected)
+            answers = ag.answers
+            a, d = answers.get(item), answers.get(den)
+            num = den_num = None
+            answered = nas = 0
+            first = None
+            if a is not None:
+                if a.na_reason is not None:
+                    answered = nas = 1
+                    first = a
+                else:
+                    value = a.value
+                    if not (value is None or value == "" or value == [] or value == {}):
+                        answered = 1
+                        num = _number(value)
+            answered_den = 0
+            if d is not None:
+                if d.na_reason is not None:
+                    answered_den = 1
+                    nas += 1
+                    if first is None:
+                        first = d
+                else:
+                    value = d.value
+                    if not (value is None or value == "" or value == [] or value == {}):
+                        answered_den = 1
+                        den_num = _number(value)
+            if nas and nas == answered + answered_den:
+                return make(cmax, "na", {"reason": first.na_reason or ""}, corrected)  # type: ignore[union-attr]
+            if answered == 0 or answered_den == 0:
+                return make(0.0, "blank", None, corrected)
+            x = num or 0.0
+            b = den_num or 0.0
+            if b == 0:
+                return make(zero_points, zero_reason, None, corrected)
+            key = (x, b, corrected)
+            hit = memo.get(key) if x else None  # shared, as in `single`
+            if hit is not None:
+                return hit
+            res = make(cmax * min(x / b, 1.0), "ratio", {"a": x, "b": b}, corrected)
+            if len(memo) < _SHARED_MAX:
+                memo[key] = res
+            return res
+
+        return score
+
+    def leaf(self, c: Criterion, bonus: bool) -> _Fn:
+        make = self.maker(c, bonus)
+        cid, items, per, rule, cmax, zero = c.id, c.items, c.per, c.rule, c.max, c.zero
+        gate_items = items + per if per else items
+        rejected = "rejected_link" if c.link else "rejected"
+        posts, link = c.posts, c.link
+        is_manual, is_ratio = rule == "manual", rule == "ratio"
+        scan, value_of = self.scan, self.value_of
+        plain = all(
+            i not in self.computed_types and i not in self.multi for i in (*c.items, *c.per)
+        )
+        total = self.total_plain if plain else self.total
+        zero_reason = f"zero_den_{zero}"
+        zero_points = cmax if zero == "full" else 0.0
+        steps = tuple((s.min, s.points) for s in c.steps)
+        low = c.steps[-1].min if c.steps else 0
+        each = c.points or 0.0
+        levels = c.levels
+        first_item = items[0] if items else ""
+
+        def posted(ag: _Agency) -> bool:
+            n = total(ag, items)
+            if n is not None and any(isinstance(value_of(ag, i), int | float) for i in items):
+                return n > 0
+            return any(_positive(value_of(ag, i)) for i in items)
+
+        def apply(ag: _Agency, corrected: bool) -> CriterionScore:  # the criterion's own rule
+            if is_ratio:
+                a = total(ag, items) or 0.0
+                b = total(ag, per) or 0.0
+                if b == 0:
+                    return make(zero_points, zero_reason, None, corrected)
+                return make(cmax * min(a / b, 1.0), "ratio", {"a": a, "b": b}, corrected)
+            if rule == "yes_no":
+                if value_of(ag, first_item) is True:
+                    return make(cmax, "yes", None, corrected)
+                return make(0.0, "no", None, corrected)
+            if rule == "levels":
+                level = value_of(ag, first_item)
+                share = levels.get(str(level), 0.0)
+                return make(cmax * share, "level", {"level": str(level), "share": share}, corrected)
+            if rule == "bands" or rule == "ratio_to_best":
+                v = total(ag, items) or 0.0
+                if per:
+                    b = total(ag, per) or 0.0
+                    if b == 0:
+                        return make(zero_points, zero_reason, None, corrected)
+                    v = v / b
+                if rule == "ratio_to_best":
+                    best = ag.best
+                    if best is None or cid not in best:
+                        return make(0.0, "pending_best", {"value": v}, corrected, v, True)
+                    pending = make(0.0, "pending_best", None, corrected, v, True)
+                    return settle_best(pending, c, best[cid])
+                for lo, pts in steps:
+                    if v >= lo:
+                        return make(pts, "band", {"value": v, "min": lo}, corrected, v)
+                return make(0.0, "below", {"value": v, "min": low}, corrected, v)
+            if rule == "count_capped":
+                n = total(ag, items) or 0.0
+                params = {"count": n, "each": c.points or 0, "max": cmax}
+                return make(n * each, "count", params, corrected, n)
+            if is_manual:
+                if cid not in ag.manual:
+                    return make(0.0, "manual_missing", None, corrected)
+                pts = float(ag.manual[cid])
+                return make(pts, "manual", {"points": pts}, corrected)
+            raise ValueError(f"unknown rule {rule}")  # the loader refuses it first
+
+        def score(ag: _Agency) -> CriterionScore:
+            corr = ag.corrected
+            corrected = bool(corr) and any(i in corr for i in gate_items)
+            verdicts = ag.verdicts
+            if verdicts:
+                for i in gate_items:
+                    v = verdicts.get(i)
+                    if v is not None and v.verdict == "khong_dat":
+                        comment = (v.comment or "").strip()
+                        if posts and _NO_POSTS in fold(comment):
+                            return make(0.0, "no_posts", None, corrected)
+                        return make(0.0, rejected, {"item": i, "comment": comment}, corrected)
+            answered, nas, first = scan(ag, items)
+            if per:
+                answered_per, nas_per, first_per = scan(ag, per)
+            else:
+                answered_per, nas_per, first_per = 0, 0, None
+            if nas + nas_per and nas + nas_per == answered + answered_per:
+                na = first or first_per
+                return make(cmax, "na", {"reason": na.na_reason or ""}, corrected)  # type: ignore[union-attr]
+            if not is_manual and answered == 0:
+                return make(0.0, "blank", None, corrected)
+            if is_ratio and answered_per == 0:
+                return make(0.0, "blank", None, corrected)
+            if posts and not posted(ag):
+                return make(0.0, "no_posts", None, corrected)
+            if link:
+                answers = ag.answers
+                for i in items:
+                    a = answers.get(i)
+                    if a is None or a.na_reason is not None or not _positive(a.value):
+                        continue
+                    v = verdicts.get(i)
+                    if v is not None and v.verdict == "tra_lai":
+                        return make(0.0, "returned", {"item": i}, corrected)
+                    if not _has_link(a.evidence):
+                        return make(0.0, "no_link", {"item": i}, corrected)
+            return apply(ag, corrected)
+
+        return score
+
+    # ---- one agency ----------------------------------------------------------------------
+    def prepare(self, facts: SubmissionFacts, best: Mapping[str, float] | None) -> _Agency:
+        answers, corrected = effective_answers(facts)
+        ag = _Agency(answers, corrected, facts.verdicts, facts.manual, best)
+        value_of = self.value_of
+        for item, node, refs in self.formulas:
+            result = expr._eval(node, {r: value_of(ag, r) for r in refs})
+            ag.computed[item] = round(result, 4) if isinstance(result, float) else result
+        return ag
+
+    def variant(self, ag: _Agency) -> tuple[Variant | None, frozenset[str]]:
+        """The first variant whose dropped criteria are all answered "không áp dụng"."""
+        for v, items, drop in self.variants:
+            answered = [i for i in items if not self.blank(ag, i)]
+            if answered and all(self.na(ag, i) for i in answered):
+                return v, drop
+        return None, frozenset()
+
+
+_PLANS: dict[tuple[int, int], _Plan] = {}
+
+
+def _plan(scale: Scale, form: Form) -> _Plan:
+    """The compiled scale for `form`, once per (scale, form) object."""
+    hit = _PLANS.get((id(scale), id(form)))
+    if hit is None or hit.scale is not scale or hit.form is not form:
+        if len(_PLANS) > 64:  # tests build many inline scales
+            _PLANS.clear()
+        hit = _PLANS[(id(scale), id(form))] = _Plan(scale, form)
+    return hit
+
+
+def settle_best(s: CriterionScore, c: Criterion, best: float) -> CriterionScore:
+    """A pending ratio_to_best score once the cohort's best value is known."""
+    v = s.value or 0.0
+    top = max(best, v)
+    if top <= 0:
+        pts = c.max if c.zero == "full" else 0.0
+        reason, params = f"zero_best_{c.zero}", s.params
+    else:
+        pts = round(c.max * v / top, 4)
+        reason, params = "to_best", {"value": v, "best": top}
+    # dataclasses.replace, spelt out: it is several times slower and runs once per agency
+    # and ratio_to_best criterion when ranking.
+    return CriterionScore(
+        s.id, s.section, s.text, pts, s.max, reason, params, s.corrected, s.bonus, s.value, False
+    )
+
+
+def score_submission(
+    scale: Scale,
+    form: Form,
+    facts: SubmissionFacts,
+    best: Mapping[str, float] | None = None,
+) -> AgencyScore:
+    """Score one agency. `best`: the cohort's best value per ratio_to_best criterion, when
+    known (otherwise those criteria stay pending until scoring.ranking.rank settles them).
+    Late and missing submissions are scored and marked `unranked`."""
+    plan = _plan(scale, form)
+    ag = plan.prepare(facts, best)
+    variant, dropped = plan.variant(ag)
+    results = [f(ag) for f in plan.listed(dropped)]
+    value_of = plan.value_of
+    deductions = tuple(
+        (d, d.points)
+        for d, node, refs in plan.deductions
+        if expr._eval(node, {r: value_of(ag, r) for r in refs}) is True
+    )
+    unranked = None
+    if not facts.submitted:
+        unranked = "missing"
+    elif facts.late:
+        unranked = "late"
+    return AgencyScore(
+        agency=facts.agency,
+        code=facts.code,
+        cohort=facts.cohort,
+        criteria=tuple(results),
+        maximum=variant.maximum if variant else scale.maximum,
+        variant=variant,
+        deductions=deductions,
+        unranked=unranked,
+        unranked_params={},
+    )
+
+
+def provisional(scale: Scale, form: Form, facts: SubmissionFacts) -> AgencyScore:
+    """A score while answers are still coming in (/diem): ratio_to_best criteria are
+    measured against the agency itself (reason says so) since the cohort is not known."""
+    score = score_submission(scale, form, facts)
+    by_id = {c.id: c for top in scale.criteria() for c in top.walk()}
+    settled = []
+    for s in score.criteria:
+        if s.pending_best:
+            s = settle_best(s, by_id[s.id], s.value or 0.0)
+            s = replace(s, reason="provisional_best", params={"value": s.value or 0.0})
+        settled.append(s)
+    return replace(score, criteria=tuple(settled))

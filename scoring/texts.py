@@ -1,0 +1,179 @@
+"""Words for scores: why a criterion got its points, why an agency is not ranked, and the
+provisional score an official reads with /diem. Vietnamese msgids through gettext
+(flows.i18n), English in locales/en."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from flows.i18n import N_, format_number, translate
+from flows.model import STATUS_LEVELS
+from scoring.model import AgencyScore, CriterionScore, Scale
+
+REASONS: Mapping[str, str] = {
+    "blank": N_("để trống"),
+    "na": N_("không áp dụng: {reason}"),
+    "no_link": N_("chưa có link"),
+    "rejected": N_("thẩm định: không đạt {comment}"),
+    "rejected_link": N_("thẩm định: minh chứng không đạt {comment}"),
+    "returned": N_("đã trả lại, chờ bổ sung"),
+    "no_posts": N_("không có tin bài trong năm"),
+    "zero_den_full": N_("mẫu số bằng 0: tính điểm tối đa"),
+    "zero_den_zero": N_("mẫu số bằng 0: không tính điểm"),
+    "zero_best_full": N_("đơn vị cao nhất bằng 0: tính điểm tối đa"),
+    "zero_best_zero": N_("đơn vị cao nhất bằng 0: không tính điểm"),
+    "ratio": N_("tỉ lệ {a}/{b}"),
+    "to_best": N_("{value} so với cao nhất khối {best}"),
+    "pending_best": N_("chờ so với đơn vị cao nhất khối"),
+    "provisional_best": N_("tạm tính: chưa so với các đơn vị khác ({value})"),
+    "band": N_("giá trị {value}, đạt mức từ {min}"),
+    "below": N_("giá trị {value}, dưới mức thấp nhất ({min})"),
+    "count": N_("{count} × {each} điểm, tối đa {max}"),
+    "yes": N_("có"),
+    "no": N_("không"),
+    "level": N_("mức: {level}"),
+    "best_case": N_("trường hợp cao nhất: {case}"),
+    "manual": N_("thẩm định chấm"),
+    "manual_missing": N_("chưa chấm (tiêu chí do thẩm định chấm)"),
+}
+
+UNRANKED: Mapping[str, str] = {
+    "late": N_("gửi phiếu chậm"),
+    "missing": N_("không gửi phiếu"),
+}
+
+_LEVELS = {
+    "hoan_chinh": N_("Hoàn chỉnh"),
+    "thu_nghiem": N_("Đang thử nghiệm"),
+    "chua_co": N_("Chưa có"),
+}
+_CORRECTED = N_("số liệu đã được thẩm định điều chỉnh")
+_ILLUSTRATIVE = N_("minh họa")
+
+
+def points(lang: str, value: float) -> str:
+    return str(format_number(lang, round(value, 2)))
+
+
+def reason_text(s: CriterionScore, lang: str = "vi") -> str:
+    """Why `s` has its points, in `lang` (numbers formatted per language); a reviewer
+    correction is said after it. Memoised: a workbook says the same reasons many times."""
+    try:
+        key = tuple(sorted(s.params.items()))
+        return _reason_text(s.reason, key, s.corrected, lang)
+    except TypeError:  # an unhashable parameter: not memoised
+        return _reason_text.__wrapped__(
+            s.reason, tuple(sorted(s.params.items())), s.corrected, lang
+        )
+
+
+@lru_cache(maxsize=65536)
+def _reason_text(
+    reason: str, items: tuple[tuple[str, Any], ...], corrected: bool, lang: str
+) -> str:
+    params: dict[str, Any] = dict(items)
+    if reason == "level" and params.get("level") in STATUS_LEVELS:
+        params["level"] = translate(lang, _LEVELS[params["level"]])
+    if "comment" in params:
+        params["comment"] = f"({params['comment']})" if params["comment"] else ""
+    for k in ("a", "b", "value", "best", "min", "count", "each", "max"):
+        if isinstance(params.get(k), float):
+            params[k] = round(params[k], 3)
+    msgid = REASONS.get(reason, reason)
+    text = translate(lang, msgid, params).strip()
+    if reason == "best_case" and params.get("inner") in REASONS:
+        inner = dict(params)
+        text += " — " + translate(lang, REASONS[params["inner"]], inner).strip()
+    if corrected:
+        text += "; " + translate(lang, _CORRECTED)
+    return text
+
+
+def unranked_text(score: AgencyScore, lang: str = "vi") -> str:
+    return translate(lang, UNRANKED.get(score.unranked or "", score.unranked or ""))
+
+
+def scale_label(scale: Scale, lang: str = "vi") -> str:
+    """The scale's name, with "(minh họa)" when it is illustrative."""
+    if scale.illustrative:
+        return f"{scale.name} ({translate(lang, _ILLUSTRATIVE)})"
+    return scale.name
+
+
+def losses(score: AgencyScore, n: int = 5) -> list[CriterionScore]:
+    """The `n` criteria where the agency loses the most points, largest first."""
+    lost = [c for c in score.criteria if c.lost > 0]
+    lost.sort(key=lambda c: (-c.lost, c.id))
+    return lost[:n]
+
+
+def provisional_text(scale: Scale, score: AgencyScore, lang: str = "vi") -> str:
+    """The /diem message: provisional total, index, each section, the five biggest losses
+    ("Mục 6.1.a.1: 0/10 — chưa có link")."""
+    lines = [
+        translate(lang, N_("📊 Điểm tạm tính của {agency}"), {"agency": score.agency}),
+        translate(lang, N_("Thang điểm: {scale}"), {"scale": scale_label(scale, lang)}),
+        translate(
+            lang,
+            N_("Tổng: {total}/{max} điểm (chỉ số {index})"),
+            {
+                "total": points(lang, score.total),
+                "max": points(lang, score.maximum),
+                "index": format_number(lang, round(score.index, 2)),
+            },
+        ),
+    ]
+    if score.variant is not None:
+        lines.append(
+            translate(
+                lang,
+                N_("Tính trên {max} điểm: {variant}"),
+                {"max": points(lang, score.maximum), "variant": score.variant.name},
+            )
+        )
+    got = score.sections
+    dropped = set(score.variant.drop) if score.variant else set()
+    for sec in scale.sections:
+        smax = sec.max - sum(c.max for c in sec.criteria if c.id in dropped and not c.bonus)
+        lines.append(
+            translate(
+                lang,
+                N_("• Mục {id}. {title}: {points}/{max}"),
+                {
+                    "id": sec.id,
+                    "title": sec.title,
+                    "points": points(lang, got.get(sec.id, 0.0)),
+                    "max": points(lang, smax),
+                },
+            )
+        )
+    worst = losses(score)
+    if worst:
+        lines.append("")
+        lines.append(translate(lang, N_("Mất nhiều điểm nhất:")))
+        for c in worst:
+            lines.append(
+                translate(
+                    lang,
+                    N_("Mục {id}: {points}/{max} — {reason}"),
+                    {
+                        "id": c.id,
+                        "points": points(lang, c.points),
+                        "max": points(lang, c.max),
+                        "reason": reason_text(c, lang),
+                    },
+                )
+            )
+    lines.append("")
+    lines.append(
+        translate(
+            lang,
+            N_(
+                "Điểm tạm tính theo câu trả lời hiện có; điểm chính thức tính sau khi thẩm "
+                "định và xếp hạng."
+            ),
+        )
+    )
+    return "\n".join(lines)
