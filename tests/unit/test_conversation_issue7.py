@@ -528,7 +528,7 @@ def test_a_late_submission_is_accepted_marked_and_told(today: date, days: int) -
 # ---- English ------------------------------------------------------------------------------
 def test_every_command_has_an_english_alias() -> None:
     english = {"start", "menu", "continue", "next", "skip", "back", "na", "edit", "review"}
-    english |= {"submit", "help", "lang", "evidence", "summary", "fix", "score"}
+    english |= {"submit", "help", "lang", "evidence", "summary", "fix", "score", "mute", "unmute"}
     assert english <= set(COMMANDS)
     actions = set(COMMANDS.values())
     covered = {COMMANDS[name] for name in english}
