@@ -16,6 +16,7 @@ from bot.cli.campaign import campaign_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
 from bot.config import ConfigError, Settings, load_settings
+from bot.zalo.config import ZaloSettings, load_zalo_settings, zalo_configured
 from storage.database import DatabaseSetupError
 from storage.repository import Storage
 
@@ -132,6 +133,48 @@ def _settings(webhook: bool = False) -> Settings:
         raise typer.Exit(2) from None
 
 
+def _channels(webhook: bool = False) -> tuple[Settings | None, ZaloSettings | None]:
+    """The channels configured in the environment (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN), each
+    checked; neither set stops start-up naming both."""
+    from bot.workers.pacing import SendSettings
+
+    try:
+        SendSettings.from_env()
+        zalo = load_zalo_settings(webhook=webhook) if zalo_configured() else None
+        if zalo is not None and not os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
+            return None, zalo
+        try:
+            return load_settings(webhook=webhook), zalo
+        except ConfigError as e:
+            raise ConfigError(f"{e} (hoặc đặt ZALO_BOT_TOKEN để chạy bot Zalo)") from None
+    except ConfigError as e:
+        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+@run_app.command("zalo")
+def run_zalo(
+    no_worker: bool = typer.Option(False, "--no-worker", help="Không gửi tin (chạy worker riêng)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Zalo by long polling (getUpdates): for one machine (a laptop, a small server)."""
+    _setup_logging(verbose)
+    from bot.workers.pacing import SendSettings
+
+    try:
+        SendSettings.from_env()
+        settings = load_zalo_settings()
+    except ConfigError as e:
+        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        raise typer.Exit(2) from None
+    from bot.zalo.app import run_polling as run_zalo_polling
+
+    with_storage(
+        settings.database_url,
+        lambda storage: run_zalo_polling(settings, storage, with_worker=not no_worker),
+    )
+
+
 @run_app.command("telegram")
 def run_telegram(
     no_worker: bool = typer.Option(False, "--no-worker", help="Không gửi tin (chạy worker riêng)"),
@@ -155,16 +198,29 @@ def serve(
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Webhook server (aiohttp): POST /telegram/webhook, GET /healthz."""
+    """Webhook server (aiohttp): POST /telegram/webhook and/or /zalo/webhook, GET /healthz."""
     _setup_logging(verbose)
-    settings = _settings(webhook=True)
+    telegram, zalo = _channels(webhook=True)
     from aiohttp import web
 
-    from bot.telegram_app import make_bot, make_web_app
-
     async def build() -> web.Application:
-        storage = await Storage.open(settings.database_url)
-        app_ = make_web_app(settings, storage, make_bot(settings), with_worker=not no_worker)
+        from bot.zalo import app as zalo_app
+
+        url = telegram.database_url if telegram is not None else zalo and zalo.database_url
+        storage = await Storage.open(url)
+        if telegram is not None:
+            from bot.telegram_app import make_bot, make_web_app
+
+            app_ = make_web_app(telegram, storage, make_bot(telegram), with_worker=not no_worker)
+            if zalo is not None:
+                zalo_app.install_webhook(
+                    app_, zalo, storage, zalo_app.make_client(zalo), with_worker=not no_worker
+                )
+        else:
+            assert zalo is not None
+            app_ = zalo_app.make_web_app(
+                zalo, storage, zalo_app.make_client(zalo), with_worker=not no_worker
+            )
 
         async def close_storage(_: web.Application) -> None:
             await storage.close()
@@ -172,8 +228,10 @@ def serve(
         app_.on_cleanup.append(close_storage)
         return app_
 
+    where = telegram if telegram is not None else zalo
+    assert where is not None
     try:
-        web.run_app(build(), host=settings.host, port=settings.port, print=None)
+        web.run_app(build(), host=where.host, port=where.port, print=None)
     except DatabaseSetupError as e:
         raise database_problem(e) from None
     except ConfigError as e:
@@ -191,14 +249,17 @@ def worker(
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Only send queued messages (run beside `phieu serve --no-worker`)."""
+    """Only send queued messages, for every configured channel (beside `phieu serve
+    --no-worker`)."""
     _setup_logging(verbose)
-    settings = _settings()
-    from bot.telegram_app import run_worker
+    telegram, zalo = _channels()
+    from bot.workers.channels import run_workers
 
+    where = telegram if telegram is not None else zalo
+    assert where is not None
     with_storage(
-        settings.database_url,
-        lambda storage: run_worker(settings, storage, rate, health_port),
+        where.database_url,
+        lambda storage: run_workers(telegram, zalo, storage, rate, health_port, where.host),
     )
 
 

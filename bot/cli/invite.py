@@ -26,10 +26,18 @@ def invite_create(
     bot: str | None = typer.Option(
         None, "--bot", envvar="TELEGRAM_BOT_USERNAME", help="Tên bot Telegram, để in đường link"
     ),
+    channel: str = typer.Option(
+        "telegram", "--channel", help="telegram | zalo: kênh người được mời sẽ dùng"
+    ),
+    zalo_bot: str | None = typer.Option(
+        None, "--zalo-bot", envvar="ZALO_BOT_NAME", help="Tên bot Zalo, để in hướng dẫn"
+    ),
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Create an invitation: prints the code and the Telegram link (shown only once)."""
+    """Create an invitation: prints the code and what to send (Telegram link, or the message
+    to send the Zalo bot); the code is shown only once."""
     choice("--role", role, ROLES)
+    choice("--channel", channel, ("telegram", "zalo"))
     if uses is not None and uses < 1:
         typer.echo("--uses phải ≥ 1", err=True)
         raise typer.Exit(2)
@@ -49,11 +57,27 @@ def invite_create(
 
     in_unit(db, work)
     typer.echo(f"Mã mời: {code}")
-    typer.echo(f"Link: {invite_link(bot, code)}")
+    if channel == "zalo":
+        for line in zalo_instructions(zalo_bot, code):
+            typer.echo(line)
+    else:
+        typer.echo(f"Link: {invite_link(bot, code)}")
     typer.echo(
         f"Cơ quan {agency}, vai trò {role}, {uses or 'không giới hạn'} lần, "
         f"hết hạn {until:%d/%m/%Y %H:%M}. Mã chỉ hiện một lần."
     )
+
+
+def zalo_instructions(bot_name: str | None, code: str) -> list[str]:
+    """What to tell a Zalo user: Zalo has no deep links for bots, so the code is sent as a
+    message (alone, or as `/start <code>`) to the bot, found by name in Zalo."""
+    name = bot_name or "<tên bot Zalo>"
+    return [
+        f"Gửi cho người được mời: mở Zalo, tìm bot “{name}”, bấm Quan tâm/Nhắn tin rồi gửi "
+        "tin nhắn:",
+        f"  {code}",
+        f"(hoặc: /start {code})",
+    ]
 
 
 @invite_app.command("list")
