@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage._campaigns import CampaignsUnit
 from storage._chat import ChatUnit
 from storage._order import OrderUnit
 from storage._people import PeopleUnit
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "phieu_outbox"
 
 
-class Unit(PeopleUnit, SubmissionsUnit, ChatUnit, OrderUnit):
+class Unit(PeopleUnit, CampaignsUnit, SubmissionsUnit, ChatUnit, OrderUnit):
     """The operations available inside one transaction (see the mixins for each group)."""
 
 
