@@ -2,7 +2,7 @@
 the Zalo sender set (reply sender, safety-net worker, rate heartbeat) that `phieu serve`,
 `phieu run zalo` and `phieu worker` run beside Telegram's.
 
-Zalo gets its own OutboxWorker and limiter: its rate (PHIEU_ZALO_SEND_RATE, default 5 a
+Zalo gets its own OutboxWorker and limiter: its rate (PHIEU_ZALO_SEND_RATE, default 10 a
 second — Zalo publishes no limit) is not Telegram's, and a pause after a Zalo 429 must not
 hold Telegram's messages. The worker claims only rows of channel "zalo".
 

@@ -20,7 +20,7 @@ from storage.database import DatabaseSetupError, resolve_url
 _TOKEN = re.compile(r"^[A-Za-z0-9]{1,40}:[A-Za-z0-9_-]{8,256}$")
 # setWebhook takes a secret of 8–256 characters (FACTS.md); 16 at least, as for Telegram.
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
-DEFAULT_RATE = 5.0  # messages a second for the whole bot: Zalo publishes no limit
+DEFAULT_RATE = 10.0  # messages a second for the whole bot: Zalo publishes no limit
 DEFAULT_MEDIA_MB = 5.0  # Zalo keeps media under 5 MB
 
 

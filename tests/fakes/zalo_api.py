@@ -71,6 +71,7 @@ class FakeZalo:
         self._arrived = asyncio.Event()
         self._server: TestServer | None = None
         self.send_delay = 0.0  # seconds each send takes (benchmarks)
+        self.on_send = asyncio.Event()  # set on every message sent (benchmarks wait on it)
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> FakeZalo:
@@ -229,6 +230,7 @@ class FakeZalo:
         if self.send_delay:
             await asyncio.sleep(self.send_delay)
         self.sent.append(item)
+        self.on_send.set()
         return self._ok({"message_id": _hex_id(), "date": int(time.time() * 1000)})
 
     async def _m_sendMessage(self, body: dict[str, Any]) -> web.Response:

@@ -261,7 +261,7 @@ TOKEN = "1234567890123456789:AbCdEf-ghIjKl_mn"
 
 def test_settings_are_checked_and_the_token_never_shown() -> None:
     s = load_zalo_settings({"ZALO_BOT_TOKEN": TOKEN})
-    assert s.api_base == "https://bot-api.zaloplatforms.com" and s.send_rate == 5.0
+    assert s.api_base == "https://bot-api.zaloplatforms.com" and s.send_rate == 10.0
     assert s.media_max_bytes == 5 * 1024 * 1024
     assert "AbCdEf" not in repr(s)
     s = load_zalo_settings(
