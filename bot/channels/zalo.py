@@ -206,8 +206,11 @@ class ZaloChannel:
         else:
             before = self._unsupported
             incoming = Incoming(text="")
+        # With webhooks (Phieu.ordered) one chat's concurrent events are applied in the order
+        # of their send time in milliseconds (Zalo's ids are opaque, not sequence numbers).
+        seq = round(event.sent_at.timestamp() * 1000) if event.sent_at is not None else None
         outcome = await self.phieu.handle(
-            CHANNEL, event.chat_id, event.update_id, incoming, sender, before=before
+            CHANNEL, event.chat_id, event.update_id, incoming, sender, before=before, seq=seq
         )
         if not outcome.duplicate and self.committed is not None:
             self.committed(CHANNEL, event.chat_id)

@@ -22,7 +22,7 @@ from bot.zalo import app as zalo_app
 from flows.state import Reply
 from storage.repository import Storage
 from tests.e2e.telegram_support import TOKEN as TG_TOKEN
-from tests.e2e.telegram_support import new_invite, outbox_counts, seed_campaign
+from tests.e2e.telegram_support import answers_of, new_invite, outbox_counts, seed_campaign
 from tests.e2e.zalo_support import PUBLIC_URL, SECRET, settings_for
 from tests.fakes import FakeTelegram
 from tests.fakes.zalo_api import FakeZalo, text_update
@@ -99,6 +99,37 @@ async def test_webhook_checks_secret_json_only_and_accepts_both_shapes(
                 assert r.status == 200 and (await r.json())["status"] == "ok"
     finally:
         await server.close()
+    assert zalo.violations == []
+
+
+async def test_webhook_applies_one_chats_concurrent_events_in_send_order(
+    zalo: FakeZalo, storage: Storage, tmp_path: Path
+) -> None:
+    """Two answers posted at once, the later one first: applied in their `date` order."""
+    settings = settings_for(zalo, tmp_path, PUBLIC_URL=PUBLIC_URL, ZALO_WEBHOOK_SECRET=SECRET)
+    agency, campaign = await seed_campaign(storage)
+    code = await new_invite(storage, agency.id)
+    app = zalo_app.make_web_app(settings, storage, zalo_app.make_client(settings), send=FAST)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    url = str(server.make_url(settings.webhook_path))
+    good = {"X-Bot-Api-Secret-Token": SECRET}
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def post(body: dict) -> int:
+                async with http.post(url, json=body, headers=good) as r:
+                    return r.status
+
+            assert await post(text_update(LAN, code)) == 200
+            assert await post(text_update(LAN, "/sua 3.1.a")) == 200
+            first, second = text_update(LAN, "40"), text_update(LAN, "10")
+            second["message"]["date"] = first["message"]["date"] + 1
+            assert await asyncio.gather(post(second), post(first)) == [200, 200]
+    finally:
+        await server.close()
+    answers = await answers_of(storage, campaign.id, agency.id)
+    assert (answers["3.1.a"], answers["3.1.b"]) == (40, 10)
     assert zalo.violations == []
 
 
