@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from bot.channels.zalo import CHANNEL, ZaloChannel, ZaloTransport
+from bot.channels.zalo import CHANNEL, ZaloChannel, ZaloTransport, parse_update
 from bot.config import ConfigError
 from bot.service import Phieu, utcnow
 from bot.telegram_app import (
@@ -104,6 +105,43 @@ def zalo_sending(
     return Sending(worker, ReplySender(worker), share)
 
 
+class InOrder:
+    """Runs handlers concurrently across chats and one at a time, in arrival order, within a
+    chat; at most `limit` in flight (`submit` waits for room: polling slows down rather than
+    piling up updates in memory). A handler's failure is logged, never raised."""
+
+    def __init__(self, limit: int = 16) -> None:
+        self._room = asyncio.Semaphore(limit)
+        self._last: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, key: str, work: Callable[[], Awaitable[Any]]) -> None:
+        await self._room.acquire()
+        previous = self._last.get(key)
+
+        async def run() -> None:
+            try:
+                if previous is not None:
+                    await asyncio.wait({previous})  # its outcome is its own (logged there)
+                await work()
+            except Exception:
+                log.exception("zalo update could not be handled; dropped")
+            finally:
+                self._room.release()
+                if self._last.get(key) is task:
+                    del self._last[key]
+
+        task = asyncio.create_task(run(), name=f"zalo-update-{key}")
+        self._last[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for every handler in flight (at shutdown: updates taken are not dropped)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
 async def poll_updates(
     client: ZaloBotClient,
     channel: ZaloChannel,
@@ -111,10 +149,14 @@ async def poll_updates(
     *,
     timeout: int = POLL_TIMEOUT,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    in_flight: int = 16,
 ) -> None:
-    """getUpdates until `stop`: one update per call, handled before the next call (one
-    machine, one chat's messages in order). Zalo down: back off 1 s doubling to 60 s."""
+    """getUpdates until `stop`. Zalo returns one update per call, so the next poll goes out
+    while the update is handled: different chats' updates are handled concurrently (up to
+    `in_flight`), one chat's in order (InOrder). Zalo down: back off 1 s doubling to 60 s.
+    On stop the poll in progress is cancelled and the updates taken are finished."""
     delay = START_RETRY_FIRST
+    handlers = InOrder(in_flight)
     stopping = asyncio.ensure_future(stop.wait())
     try:
         while not stop.is_set():
@@ -137,14 +179,17 @@ async def poll_updates(
                 delay = min(delay * 2, START_RETRY_MAX)
                 continue
             delay = START_RETRY_FIRST
-            if update is None:
+            event = parse_update(update) if update is not None else None
+            if event is None:
+                if update is not None:
+                    log.info("zalo update without a message ignored")
                 continue
-            try:
-                await channel.handle_update(update)
-            except Exception:
-                log.exception("zalo update could not be handled; dropped")
+            await handlers.submit(
+                event.chat_id or "", lambda event=event: channel.handle_event(event)
+            )
     finally:
         stopping.cancel()
+        await handlers.drain()
 
 
 async def run_polling(
@@ -159,8 +204,6 @@ async def run_polling(
 ) -> None:
     """`phieu run zalo`: delete any webhook (polling and webhooks exclude each other), then
     poll until SIGINT/SIGTERM or `stop`."""
-    import signal
-
     client = make_client(settings)
     if stop is None:
         stop = asyncio.Event()
@@ -255,8 +298,12 @@ def make_web_app(
     async def health(_: web.Request) -> web.Response:
         if not await storage.ping():
             return database_down()
-        async with storage.unit() as unit:
-            backlog = await unit.outbox_backlog(utcnow())
+        try:
+            async with storage.unit() as unit:
+                backlog = await unit.outbox_backlog(utcnow())
+        except Exception:
+            log.exception("health check failed")
+            return web.json_response({"status": "error"}, status=503)
         return web.json_response({"status": "ok", "outbox": backlog})
 
     app.router.add_get("/healthz", health)
