@@ -37,6 +37,7 @@ from bot.zalo.seam import ZaloSender
 from flows.i18n import N_, normalise_language
 from flows.state import Incoming
 from storage.repository import Unit
+from storage.retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,11 @@ class ZaloChannel:
         if event.name == TEXT:
             text = event.text or ""
             code = invite_code(text)
+            # A code sent alone: from a bound official it is an answer like any other
+            # ("KH-UBND_2019_so12"), never a reason to show the menu instead.
+            alone = code is not None and not _START.match(text.strip())
+            if alone and await self._bound(event.user_id):
+                code = None
             if code is not None:
                 before = self._bind(code)
                 incoming = Incoming(text="/start")
@@ -215,6 +221,15 @@ class ZaloChannel:
         if not outcome.duplicate and self.committed is not None:
             self.committed(CHANNEL, event.chat_id)
         return outcome
+
+    async def _bound(self, user_id: str) -> bool:
+        """Whether this Zalo account is already someone's (a read, retried like the unit)."""
+
+        async def look() -> bool:
+            async with self.phieu.storage.unit() as unit:
+                return await unit.identity(CHANNEL, user_id) is not None
+
+        return await retrying(look, what=f"zalo identity {user_id}", policy=self.phieu.retry)
 
     async def _photo(self, event: ZaloEvent) -> dict[str, Any]:
         assert event.photo_url is not None

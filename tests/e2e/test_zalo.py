@@ -204,9 +204,13 @@ async def test_a_code_is_spent_once_and_a_bound_official_typing_one_just_answers
     async with storage.unit() as unit:
         (invite,) = await unit.list_invites()
         assert invite.uses_left == 0
-    # Lan sends a code-shaped text again: not a new binding, the menu as for /start.
-    shown = await lan.say("B" * 20)
-    assert not any("Mã mời" in s for s in shown) and "Xin chào Lan!" in joined(shown)
+    # Lan types a code-shaped answer: an answer like any other, not a binding nor the menu
+    await lan.say("/sua 1.2")  # the agency's name, a text
+    shown = await lan.say("KH-UBND_2019_so12")
+    assert not any("Mã mời" in s for s in shown) and "Xin chào" not in joined(shown)
+    assert "✅ Đã lưu 1.2: KH-UBND_2019_so12" in joined(shown), shown
+    # /start with a code from a bound official: the menu, as on Telegram
+    assert "Xin chào Lan!" in joined(await lan.say("/start " + "B" * 20))
     async with storage.unit() as unit:
         who = await unit.identity(CHANNEL, LAN)
         assert who is not None and who[0].role == "official"
