@@ -299,3 +299,12 @@ def test_webhook_mode_needs_a_public_url_and_a_secret() -> None:
         load_zalo_settings({"ZALO_BOT_TOKEN": TOKEN}, webhook=True)
     with pytest.raises(ConfigError, match="ZALO_WEBHOOK_SECRET"):
         load_zalo_settings({"ZALO_BOT_TOKEN": TOKEN, "PUBLIC_URL": "https://a.vn"}, webhook=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_typed_navigation_never_raises_and_only_names_engine_commands(text: str) -> None:
+    from flows.engine import COMMANDS
+
+    command = typed_navigation(text)
+    assert command is None or command[1:] in COMMANDS
