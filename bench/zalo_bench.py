@@ -235,8 +235,9 @@ async def main(argv: list[str] | None = None) -> None:
             f"{lifted['p99']:7.1f} {lifted['cpu_ms']:6.1f}"
         )
     print(
-        "Zalo hands out one update per getUpdates, so polling takes one answer per round "
-        "trip; the production rate row is PHIEU_ZALO_SEND_RATE at work. Load average now "
+        "Zalo hands out one update per getUpdates; the next poll goes out while updates are "
+        "handled (one chat in order). The production-rate row is PHIEU_ZALO_SEND_RATE at "
+        "work. Load average now "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     )
 
