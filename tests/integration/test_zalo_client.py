@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +138,30 @@ async def test_the_fake_refuses_requests_off_the_contract(zalo: FakeZalo) -> Non
             await client.call(method, body)
     assert len(zalo.violations) == len(bad)
     await client.close()
+
+
+async def test_images_are_never_fetched_from_private_addresses_or_odd_schemes(
+    zalo: FakeZalo, tmp_path: Path
+) -> None:
+    from bot.zalo.media import MediaStore
+
+    url = zalo.put_media("a.jpg", b"\xff\xd8jpeg")
+    guarded = MediaStore(tmp_path / "m", 1024)
+    for bad in (url, "http://localhost/x.jpg", "http://10.0.0.8/x.jpg", "http://169.254.169.254/"):
+        got = await guarded.fetch(bad, "k")
+        assert (
+            "not a public address" in got["download_error"] or "not found" in got["download_error"]
+        )
+    for odd in ("file:///etc/passwd", "ftp://x.vn/a.jpg", "javascript:alert(1)", ""):
+        assert (await guarded.fetch(odd, "k"))["download_error"] == "not an http(s) URL"
+    assert not (tmp_path / "m").exists()
+    # the same URL with private addresses allowed (tests only): stored under a hash name
+    allowed = MediaStore(tmp_path / "m", 1024, allow_private=True)
+    got = await allowed.fetch(url, "chat:msg")
+    assert (
+        got["file_size"] == 6 and (tmp_path / "m" / got["stored"]).read_bytes() == b"\xff\xd8jpeg"
+    )
+    assert (await allowed.fetch(url.replace("a.jpg", "none.jpg"), "k"))[
+        "download_error"
+    ] == "HTTP 404"
+    assert [p.name for p in (tmp_path / "m").iterdir()] == [got["stored"]]  # no .part left
