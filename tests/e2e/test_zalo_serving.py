@@ -318,3 +318,95 @@ def test_cli_zalo_configuration_errors_exit_2(
     r = CliRunner().invoke(cli_app, args, env=env)
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
+
+
+# ------------------------------------------------------------------------ real processes
+async def test_phieu_serve_and_worker_as_processes_with_both_channels(
+    zalo: FakeZalo, tmp_path: Path
+) -> None:
+    """`phieu serve` with both tokens: both webhooks registered, the Zalo route answers and
+    its reply is sent; SIGTERM stops it cleanly; no token in the logs. Then `phieu worker`
+    sends a notice queued for a Zalo identity."""
+    import os
+    import signal
+    import sys
+
+    from tests.e2e.test_serve_process import free_port
+
+    port = free_port()
+    db = tmp_path / "both.db"
+    async with FakeTelegram(token=TG_TOKEN, auto_webhook=False) as tg:
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+            "TELEGRAM_BOT_TOKEN": TG_TOKEN,
+            "TELEGRAM_API_BASE": tg.base_url,
+            "ZALO_BOT_TOKEN": zalo.token,
+            "ZALO_API_BASE": zalo.base_url,
+            "ZALO_WEBHOOK_SECRET": SECRET,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "PUBLIC_URL": PUBLIC_URL,
+            "WEBHOOK_SECRET": "s" * 32,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+        }
+
+        async def start(*args: str) -> asyncio.subprocess.Process:
+            return await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                *args,
+                env=env,
+                cwd=tmp_path,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+
+        async def stop(proc: asyncio.subprocess.Process) -> bytes:
+            proc.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+            assert proc.returncode == 0, err.decode()
+            return out + err
+
+        proc = await start("serve")
+        try:
+            await tg.wait_for_call("setWebhook", timeout=30)
+            await until(lambda: zalo.webhook_url != "", "Zalo setWebhook", timeout=30)
+            assert zalo.webhook_url == f"{PUBLIC_URL}/zalo/webhook"
+            async with aiohttp.ClientSession() as http:
+                for _ in range(300):  # the site listens once start-up is done
+                    try:
+                        async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                            assert r.status == 200
+                            break
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.1)
+                url = f"http://127.0.0.1:{port}/zalo/webhook"
+                async with http.post(url, json=text_update(LAN, "chào")) as r:
+                    assert r.status == 401
+                headers = {"X-Bot-Api-Secret-Token": SECRET}
+                async with http.post(url, json=text_update(LAN, "chào"), headers=headers) as r:
+                    assert r.status == 200
+            await until(lambda: len(zalo.texts_to(LAN)) == 1, "the stranger's answer")
+            logs = await stop(proc)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert b"Traceback" not in logs
+        assert zalo.token.split(":")[1].encode() not in logs and TG_TOKEN.encode() not in logs
+
+        storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+        async with storage.unit() as unit:
+            await unit.enqueue("zalo", "z-2", reply_to_json(Reply("Nhắc hạn")), kind="notice")
+        await storage.close()
+        proc = await start("worker")
+        try:
+            await until(lambda: zalo.texts_to("z-2") == ["Nhắc hạn"], "the notice", timeout=30)
+            logs = await stop(proc)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert b"Traceback" not in logs
+    assert zalo.violations == []
