@@ -376,24 +376,6 @@ async def test_a_notice_for_a_zalo_only_person_is_delivered_as_numbered_text(
     assert rig.zalo.violations == []
 
 
-async def test_a_submission_notifies_a_zalo_reviewer(rig: ZRig, storage: Storage) -> None:
-    agency, campaign = await seed_campaign(storage)
-    async with storage.unit() as unit:
-        reviewer = await unit.add_user("Thẩm định viên", None, "reviewer")
-        await unit.bind_identity(reviewer.id, CHANNEL, "rev-zalo-2", "TĐV")
-        sub = await unit.submission(campaign.id, agency.id)
-    from bot.service import Phieu
-
-    form = Phieu(storage).forms[campaign.form_id]
-    async with storage.unit() as unit:
-        await Phieu(storage)._notify_reviewers(unit, agency, form)
-    await rig.drain()
-    (text,) = rig.zalo.texts_to("rev-zalo-2")
-    assert AGENCY_NAME in text and "đã nộp phiếu" in text
-    assert sub.id
-    assert rig.zalo.violations == []
-
-
 # ------------------------------------------------------------------------ delivery errors
 async def test_outbox_retries_5xx_and_html_and_gives_up_on_a_refused_message(
     rig: ZRig, storage: Storage
