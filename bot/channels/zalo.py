@@ -261,7 +261,11 @@ class ZaloChannel:
                     channel,
                     chat_id,
                     lang,
-                    N_("Chào mừng! Tài khoản Zalo của anh/chị đã được gắn với cơ quan."),
+                    N_(
+                        "Chào mừng! Tài khoản Zalo của anh/chị đã được gắn với cơ quan.\n"
+                        "Trên Zalo, chọn bằng cách gõ số (1, 2, …); gõ “bỏ qua”, “quay lại”, "
+                        "“menu” hoặc “nộp” thay cho các nút."
+                    ),
                 )
                 return False
             msgid = (

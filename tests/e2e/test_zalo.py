@@ -63,7 +63,7 @@ async def invited(rig: ZRig, user: str = LAN) -> tuple[ZChat, int, int]:
     code = await new_invite(rig.storage, agency.id)
     chat = rig.chat(user, "Lan")
     shown = await chat.say(code)
-    assert shown[0] == "Chào mừng! Tài khoản Zalo của anh/chị đã được gắn với cơ quan.", shown
+    assert shown[0].startswith("Chào mừng! Tài khoản Zalo của anh/chị đã được gắn với cơ quan.\n")
     return chat, campaign.id, agency.id
 
 
@@ -77,7 +77,11 @@ async def test_invited_official_completes_section_3_typing_numbers_and_words(
     lan = rig.chat(LAN, "Lan")
 
     shown = await lan.say(f"/start {code}")
-    assert shown[0] == "Chào mừng! Tài khoản Zalo của anh/chị đã được gắn với cơ quan."
+    assert shown[0] == (
+        "Chào mừng! Tài khoản Zalo của anh/chị đã được gắn với cơ quan.\n"
+        "Trên Zalo, chọn bằng cách gõ số (1, 2, …); gõ “bỏ qua”, “quay lại”, “menu” hoặc "
+        "“nộp” thay cho các nút."
+    )
     assert shown[1].startswith("Xin chào Lan!") and AGENCY_NAME in shown[1]
     menu = shown[1]
     assert "1. ▶ Tiếp tục" in menu and "◻ Mục 3 — 0/33 · HẠ TẦNG KỸ THUẬT" in menu
