@@ -154,7 +154,9 @@ async def poll_updates(
     """getUpdates until `stop`. Zalo returns one update per call, so the next poll goes out
     while the update is handled: different chats' updates are handled concurrently (up to
     `in_flight`), one chat's in order (InOrder). Zalo down: back off 1 s doubling to 60 s.
-    On stop the poll in progress is cancelled and the updates taken are finished."""
+    On stop the poll in progress is cancelled and the updates taken are finished; an update
+    Zalo hands out in the very instant of the cancel is lost (getUpdates has no offset to
+    confirm with) — use the webhook where that matters."""
     delay = START_RETRY_FIRST
     handlers = InOrder(in_flight)
     stopping = asyncio.ensure_future(stop.wait())
