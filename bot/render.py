@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flows.i18n import N_, translate
+from flows.parsing import fold
 from flows.payload import Act, Payload
-from flows.state import Choice, Reply
+from flows.state import Choice, Reply, words_of
 
 COMMAND_WORDS: dict[str, str] = {
     "skip": "/bo",
@@ -35,7 +37,10 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
 
 
 # Longest text one message may carry, per channel; channels not listed have no limit.
-TEXT_LIMITS: dict[str, int] = {"telegram": 4096}
+TEXT_LIMITS: dict[str, int] = {"telegram": 4096, "zalo": 2000}
+# Channels without buttons whose messages carry the choices and actions as text after the
+# reply's own text (as_numbered_text): that room is kept free when a long reply is split.
+NUMBERED_CHANNELS: frozenset[str] = frozenset({"zalo"})
 
 
 def split_text(text: str, limit: int = 4096) -> list[str]:
@@ -62,6 +67,9 @@ def reply_payloads(channel: str, reply: Reply) -> list[dict[str, Any]]:
     """
     data = reply_to_json(reply)
     limit = TEXT_LIMITS.get(channel)
+    if limit is not None and channel in NUMBERED_CHANNELS:
+        tail = numbered_tail(reply)
+        limit = max(limit // 2, limit - len(tail) - 2) if tail else limit
     if limit is None or len(reply.text) <= limit:
         return [data]
     parts = split_text(reply.text, limit)
@@ -108,3 +116,97 @@ def as_plain_text(reply: Reply) -> str:
     if hints:
         lines.append("  [" + " · ".join(hints) + "]")
     return "\n".join(lines)
+
+
+# ---- channels without buttons (Zalo): typed words for navigation --------------------------
+# An action's own words, typed ("bỏ qua", "Skip", "quay lại"), do what pressing it would:
+# the labels in both languages and a few short forms officials use. Whole message only, so an
+# answer that merely contains the words is still an answer. Values are engine commands.
+_ACTION_LABELS: tuple[tuple[str, str], ...] = (
+    (N_("⏭ Bỏ qua"), "bo"),
+    (N_("⏭ Bổ sung sau"), "bo"),
+    (N_("↩ Quay lại"), "lai"),
+    (N_("🚫 Không áp dụng"), "kad"),
+    (N_("☰ Menu"), "menu"),
+    (N_("▶ Tiếp tục"), "tiep"),
+    (N_("📋 Xem lại câu trả lời"), "xem"),
+    (N_("📤 Nộp phiếu"), "nop"),
+    (N_("❓ Trợ giúp"), "help"),
+)
+_SHORT_WORDS: dict[str, str] = {
+    "bo qua": "bo",
+    "bo": "bo",
+    "quay lai": "lai",
+    "lai": "lai",
+    "tro lai": "lai",
+    "khong ap dung": "kad",
+    "kad": "kad",
+    "menu": "menu",
+    "nop": "nop",
+    "nop phieu": "nop",
+    "tiep": "tiep",
+    "tiep tuc": "tiep",
+    "xem": "xem",
+    "xem lai": "xem",
+    "tom tat": "xem",
+    "huong dan": "help",
+    "tro giup": "help",
+    "skip": "bo",
+    "back": "lai",
+    "submit": "nop",
+    "continue": "tiep",
+    "next": "tiep",
+    "summary": "xem",
+    "help": "help",
+    "not applicable": "kad",
+}
+
+
+def _typed_words() -> dict[str, str]:
+    words = dict(_SHORT_WORDS)
+    for msgid, command in _ACTION_LABELS:
+        for lang in ("vi", "en"):
+            words.setdefault(_folded(translate(lang, msgid)), command)
+    return words
+
+
+def _folded(text: str) -> str:
+    return " ".join(fold(words_of(text)).strip(" .!").split())
+
+
+_TYPED: dict[str, str] | None = None
+
+
+def typed_navigation(text: str) -> str | None:
+    """The slash command a whole typed message stands for ("Bỏ qua" → "/bo", "menu" →
+    "/menu", "Skip" → "/bo"), or None when it is not a navigation word."""
+    global _TYPED
+    if _TYPED is None:
+        _TYPED = _typed_words()
+    if not text or len(text) > 40:
+        return None
+    command = _TYPED.get(_folded(text))
+    return f"/{command}" if command else None
+
+
+def numbered_tail(reply: Reply) -> str:
+    """What follows a reply's text where there are no buttons: numbered choices ("1. Có"),
+    then the actions in brackets — their labels, which typed do what pressing would (see
+    typed_navigation), or the slash command where the words are not enough ("/sua 3.2.b")."""
+    lines = [f"{i}. {c.label}" for i, c in enumerate(reply.choices, 1)]
+    hints = []
+    for action in reply.actions:
+        typed = typed_command(action)
+        if typed_navigation(action.words) is not None or typed is None:
+            hints.append(action.label)
+        else:
+            hints.append(f"{typed} {action.words}")
+    if hints:
+        lines.append("[" + " · ".join(hints) + "]")
+    return "\n".join(lines)
+
+
+def as_numbered_text(reply: Reply) -> str:
+    """The whole message for a channel without buttons (Zalo)."""
+    tail = numbered_tail(reply)
+    return f"{reply.text}\n\n{tail}" if tail else reply.text

@@ -16,10 +16,9 @@ import ctypes
 import gc
 import hmac
 import logging
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -43,11 +42,8 @@ from bot.service import Phieu, utcnow
 from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, link_queue
 from bot.workers.outbox import OutboxWorker, RateLimiter
 from bot.workers.pacing import RateShare, SendSettings, bot_key
-from bot.workers.reminders import ReminderPlanner, every_from_env
 from bot.workers.sender import ReplySender
 from bot.workers.wakeup import listen_for_outbox
-from flows.loader import builtin_forms
-from flows.model import Form
 from storage.repository import Storage
 from storage.retry import DEFAULT_POLICY
 
@@ -401,53 +397,3 @@ def make_web_app(
     app.router.add_get("/healthz", health)
     app.cleanup_ctx.append(lifecycle)
     return app
-
-
-async def run_worker(
-    settings: Settings,
-    storage: Storage,
-    per_second: float | None = None,
-    health_port: int | None = None,
-    *,
-    stop: asyncio.Event | None = None,
-    forms: dict[str, Form] | None = None,
-) -> None:
-    """Only send: the worker, woken by NOTIFY on PostgreSQL, in its share of the bot's rate,
-    and the reminder planner (every PHIEU_REMIND_EVERY seconds), until SIGINT/SIGTERM (or
-    `stop`, for tests; `forms`: the forms already loaded, default the built-in ones).
-    `per_second` overrides PHIEU_SEND_RATE (the whole bot's rate,
-    shared by all senders); with `health_port`, GET /healthz is served on settings.host at
-    that port."""
-    every = every_from_env()  # a bad setting stops start-up before anything runs
-    bot = make_bot(settings)
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    send = SendSettings.from_env()
-    if per_second is not None:
-        send = replace(send, rate=per_second)
-    runner: web.AppRunner | None = None
-    try:
-        if health_port is not None:
-            runner = web.AppRunner(worker_health_app(storage), access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, settings.host, health_port).start()
-            log.info("worker health on http://%s:%d/healthz", settings.host, health_port)
-        out = Sending.build(storage, bot, send)
-        planner = ReminderPlanner(
-            storage, forms or builtin_forms(), utcnow, every=every, wake=out.worker.wake
-        )
-        async with (
-            out.running(with_worker=True),
-            LinkSweep.running(storage),  # evidence links never checked, or stale (#10)
-        ):
-            # The reminder planner runs where the worker runs: queued rows wake it at once.
-            plan = asyncio.create_task(planner.run(stop), name="reminder-planner")
-            await stop.wait()
-            await plan
-    finally:
-        if runner is not None:
-            await runner.cleanup()
-        await bot.session.close()

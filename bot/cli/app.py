@@ -20,6 +20,7 @@ from bot.cli.remind import remind_app
 from bot.cli.review import review_app
 from bot.cli.score import score as score_command
 from bot.config import ConfigError, Settings, load_settings
+from bot.zalo.config import ZaloSettings, load_zalo_settings, zalo_configured
 from flows.i18n import N_
 from storage.database import DatabaseSetupError
 from storage.repository import Storage
@@ -187,6 +188,58 @@ def _settings(webhook: bool = False) -> Settings:
         raise typer.Exit(2) from None
 
 
+def _channels(webhook: bool = False) -> tuple[Settings | None, ZaloSettings | None]:
+    """The channels configured in the environment (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN), each
+    checked; neither set stops start-up naming both."""
+    from bot.workers.pacing import SendSettings
+
+    try:
+        SendSettings.from_env()
+        zalo = load_zalo_settings(webhook=webhook) if zalo_configured() else None
+        if zalo is not None and not os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
+            return None, zalo
+        try:
+            return load_settings(webhook=webhook), zalo
+        except ConfigError as e:
+            alt = t(N_("hoặc đặt ZALO_BOT_TOKEN để chạy bot Zalo"))
+            raise ConfigError(f"{e} ({alt})") from None
+    except ConfigError as e:
+        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
+        raise typer.Exit(2) from None
+
+
+@run_app.command(
+    "zalo",
+    help=N_("Zalo theo cách hỏi liên tục (getUpdates): cho một máy (máy xách tay, máy chủ nhỏ)."),
+)
+def run_zalo(
+    sending: bool = typer.Option(
+        True,
+        "--worker/--no-worker",
+        help=N_("Gửi tin ngay trong tiến trình này (--no-worker: chạy phieu worker riêng)"),
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
+    ),
+) -> None:
+    """Zalo by long polling (getUpdates): for one machine (a laptop, a small server)."""
+    _setup_logging(verbose)
+    from bot.workers.pacing import SendSettings
+
+    try:
+        SendSettings.from_env()
+        settings = load_zalo_settings()
+    except ConfigError as e:
+        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
+        raise typer.Exit(2) from None
+    from bot.zalo.app import run_polling as run_zalo_polling
+
+    with_storage(
+        settings.database_url,
+        lambda storage: run_zalo_polling(settings, storage, with_worker=sending),
+    )
+
+
 @run_app.command(
     "telegram",
     help=N_(
@@ -214,7 +267,11 @@ def run_telegram(
     )
 
 
-@app.command(help=N_("Máy chủ webhook (aiohttp): POST /telegram/webhook, GET /healthz."))
+@app.command(
+    help=N_(
+        "Máy chủ webhook (aiohttp): POST /telegram/webhook và/hoặc /zalo/webhook, GET /healthz."
+    )
+)
 def serve(
     sending: bool = typer.Option(
         True,
@@ -225,16 +282,29 @@ def serve(
         False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
     ),
 ) -> None:
-    """Webhook server (aiohttp): POST /telegram/webhook, GET /healthz."""
+    """Webhook server (aiohttp): POST /telegram/webhook and/or /zalo/webhook, GET /healthz."""
     _setup_logging(verbose)
-    settings = _settings(webhook=True)
+    telegram, zalo = _channels(webhook=True)
     from aiohttp import web
 
-    from bot.telegram_app import make_bot, make_web_app
-
     async def build() -> web.Application:
-        storage = await Storage.open(settings.database_url)
-        app_ = make_web_app(settings, storage, make_bot(settings), with_worker=sending)
+        from bot.zalo import app as zalo_app
+
+        url = telegram.database_url if telegram is not None else zalo and zalo.database_url
+        storage = await Storage.open(url)
+        if telegram is not None:
+            from bot.telegram_app import make_bot, make_web_app
+
+            app_ = make_web_app(telegram, storage, make_bot(telegram), with_worker=sending)
+            if zalo is not None:
+                zalo_app.install_webhook(
+                    app_, zalo, storage, zalo_app.make_client(zalo), with_worker=sending
+                )
+        else:
+            assert zalo is not None
+            app_ = zalo_app.make_web_app(
+                zalo, storage, zalo_app.make_client(zalo), with_worker=sending
+            )
 
         async def close_storage(_: web.Application) -> None:
             await storage.close()
@@ -242,8 +312,10 @@ def serve(
         app_.on_cleanup.append(close_storage)
         return app_
 
+    where = telegram if telegram is not None else zalo
+    assert where is not None
     try:
-        web.run_app(build(), host=settings.host, port=settings.port, print=None)
+        web.run_app(build(), host=where.host, port=where.port, print=None)
     except DatabaseSetupError as e:
         raise database_problem(e) from None
     except ConfigError as e:
@@ -251,7 +323,12 @@ def serve(
         raise typer.Exit(2) from None
 
 
-@app.command(help=N_("Chỉ gửi các tin đang chờ (chạy cạnh phieu serve --no-worker)."))
+@app.command(
+    help=N_(
+        "Gửi các tin đang chờ của mọi kênh, lên lịch nhắc hạn và kiểm tra link minh chứng "
+        "(chạy cạnh phieu serve --no-worker)."
+    )
+)
 def worker(
     rate: float | None = typer.Option(
         None,
@@ -267,14 +344,17 @@ def worker(
         False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
     ),
 ) -> None:
-    """Send queued messages and plan reminders (run beside `phieu serve --no-worker`)."""
+    """Send queued messages for every configured channel, plan reminders and sweep evidence
+    links (run beside `phieu serve --no-worker`)."""
     _setup_logging(verbose)
-    settings = _settings()
-    from bot.telegram_app import run_worker
+    telegram, zalo = _channels()
+    from bot.workers.channels import run_workers
 
+    where = telegram if telegram is not None else zalo
+    assert where is not None
     with_storage(
-        settings.database_url,
-        lambda storage: run_worker(settings, storage, rate, health_port),
+        where.database_url,
+        lambda storage: run_workers(telegram, zalo, storage, rate, health_port, where.host),
     )
 
 

@@ -33,7 +33,10 @@ invite_app = typer.Typer(
 
 @invite_app.command(
     "create",
-    help=N_("Tạo một mã mời cho một cơ quan: in mã và đường link Telegram (mã chỉ hiện một lần)."),
+    help=N_(
+        "Tạo một mã mời cho một cơ quan: in mã và đường link Telegram, hoặc tin nhắn gửi bot "
+        "Zalo (mã chỉ hiện một lần)."
+    ),
 )
 def invite_create(
     agency: str = typer.Option(..., "--agency", metavar=N_("MÃ"), help=N_("Mã cơ quan")),
@@ -56,9 +59,23 @@ def invite_create(
         envvar="TELEGRAM_BOT_USERNAME",
         help=N_("Tên bot Telegram, để in đường link"),
     ),
+    channel: str = typer.Option(
+        "telegram",
+        "--channel",
+        metavar=N_("KÊNH"),
+        help=N_("telegram | zalo: kênh người được mời sẽ dùng"),
+    ),
+    zalo_bot: str | None = typer.Option(
+        None,
+        "--zalo-bot",
+        metavar=N_("TÊN_BOT"),
+        envvar="ZALO_BOT_NAME",
+        help=N_("Tên bot Zalo, để in hướng dẫn"),
+    ),
     db: Path | None = DB_OPTION,
 ) -> None:
     choice("--role", role, ROLES)
+    choice("--channel", channel, ("telegram", "zalo"))
     if uses is not None and uses < 1:
         fail(N_("--uses phải ≥ 1"))
     tz = ZoneInfo(TZ)
@@ -90,7 +107,10 @@ def invite_create(
 
     agency_code = in_unit(db, work)
     say(N_("Mã mời: {code}"), code=code)
-    if bot:
+    if channel == "zalo":
+        for line in zalo_instructions(zalo_bot, code):
+            typer.echo(line)
+    elif bot:
         say(N_("Link: {link}"), link=invite_link(bot, code))
     else:
         say(
@@ -107,6 +127,23 @@ def invite_create(
         uses=str(uses) if uses else t(N_("không giới hạn")),
         until=f"{until:%d/%m/%Y %H:%M}",
     )
+
+
+def zalo_instructions(bot_name: str | None, code: str) -> list[str]:
+    """What to tell a Zalo user: Zalo has no deep links for bots, so the code is sent as a
+    message (alone, or as `/start <code>`) to the bot, found by name in Zalo."""
+    name = bot_name or t(N_("<tên bot Zalo>"))
+    return [
+        t(
+            N_(
+                "Gửi cho người được mời: mở Zalo, tìm bot “{name}”, bấm Quan tâm/Nhắn tin rồi "
+                "gửi tin nhắn:"
+            ),
+            name=name,
+        ),
+        f"  {code}",
+        t(N_("(hoặc: /start {code})"), code=code),
+    ]
 
 
 def _state(i: InviteRec, now: datetime) -> str:

@@ -310,9 +310,9 @@ def test_remind_every_setting() -> None:
 
 
 async def test_phieu_worker_plans_and_sends_through_the_bot_api(storage: Storage) -> None:
-    """`phieu worker` (run_worker) runs the planner beside the delivery: an overdue reminder
+    """`phieu worker` (run_workers) runs the planner beside the delivery: an overdue reminder
     reaches the official's Telegram chat with its “Tiếp tục” button."""
-    from bot.telegram_app import run_worker
+    from bot.workers.channels import run_workers
     from tests.e2e.telegram_support import TOKEN, settings_for
     from tests.fakes import FakeTelegram
 
@@ -331,7 +331,9 @@ async def test_phieu_worker_plans_and_sends_through_the_bot_api(storage: Storage
     stop = asyncio.Event()
     async with FakeTelegram(token=TOKEN) as tg:
         tg.user(4242)
-        task = asyncio.create_task(run_worker(settings_for(tg), storage, stop=stop, forms=FORMS))
+        task = asyncio.create_task(
+            run_workers(settings_for(tg), None, storage, stop=stop, forms=FORMS)
+        )
         try:
             call = await tg.wait_for_call("sendMessage", timeout=20)
         finally:

@@ -21,7 +21,7 @@ BENCHES = sorted((ROOT / "bench").glob("*.py"))
 
 def test_there_are_benches() -> None:
     names = {p.name for p in BENCHES}
-    assert {"engine_bench.py", "official_bench.py", "linkcheck_bench.py"} <= names
+    assert {"engine_bench.py", "official_bench.py", "linkcheck_bench.py", "zalo_bench.py"} <= names
 
 
 @pytest.mark.parametrize("path", BENCHES, ids=[p.stem for p in BENCHES])
