@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage._chat import ChatUnit
+from storage._desk import DeskUnit
 from storage._order import OrderUnit
 from storage._people import PeopleUnit
 from storage._submissions import SubmissionsUnit
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "phieu_outbox"
 
 
-class Unit(PeopleUnit, SubmissionsUnit, ChatUnit, OrderUnit):
+class Unit(PeopleUnit, SubmissionsUnit, ChatUnit, OrderUnit, DeskUnit):
     """The operations available inside one transaction (see the mixins for each group)."""
 
 
