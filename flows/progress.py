@@ -91,8 +91,16 @@ class AgencyProgress:
         return self.stage not in (NOT_STARTED, ANSWERING)
 
 
-def _local_day(at: datetime, tz: str) -> date:
-    return at.astimezone(ZoneInfo(tz)).date()
+def stage_of(status: Status | None, has_answers: bool) -> str:
+    """The stage of STAGES for a submission status (None: no submission yet)."""
+    if status is None or status is Status.DRAFT:
+        return ANSWERING if has_answers else NOT_STARTED
+    return status.value
+
+
+def is_late(submitted_at: datetime, deadline: date, tz: str = "Asia/Ho_Chi_Minh") -> bool:
+    """Submitted on a local day (campaign time zone) after the deadline day."""
+    return submitted_at.astimezone(ZoneInfo(tz)).date() > deadline
 
 
 def agency_progress(
@@ -111,15 +119,11 @@ def agency_progress(
     answered_required = sum(1 for q in form.questions if q.required and q.id in done)
     required_total = answered_required + missing
     sections = section_progress_of(form, answers)
-    status = agency.status
-    if status is None or status is Status.DRAFT:
-        stage = ANSWERING if answers else NOT_STARTED
-    else:
-        stage = status.value
+    stage = stage_of(agency.status, bool(answers))
     submitted = stage not in (NOT_STARTED, ANSWERING)
     late = None
     if submitted and agency.submitted_at is not None:
-        late = _local_day(agency.submitted_at, tz) > deadline
+        late = is_late(agency.submitted_at, deadline, tz)
     overdue = not submitted and today is not None and today > deadline
     return AgencyProgress(
         code=agency.code,

@@ -210,34 +210,44 @@ class DeskUnit(UnitBase):
 
     # -- a whole campaign, for progress and export ------------------------------------------
 
-    async def campaign_answers(self, campaign_id: int) -> dict[int, dict[str, Answer]]:
-        """Every answer of the campaign: {submission id: {item id: Answer}} in one query."""
-        stmt = (
-            select(
-                AnswerRow.submission_id,
-                AnswerRow.item_id,
-                AnswerRow.value,
-                AnswerRow.na_reason,
-                AnswerRow.evidence,
-            )
-            .join(Submission, Submission.id == AnswerRow.submission_id)
-            .where(Submission.campaign_id == campaign_id)
-        )
-        out: dict[int, dict[str, Answer]] = {}
+    async def answers_of(self, submission_ids: Iterable[int]) -> dict[int, dict[str, Answer]]:
+        """The answers of several submissions: {submission id: {item id: Answer}}, one query.
+
+        Exports read a campaign a few hundred submissions at a time with it, so memory stays
+        bounded by the chunk, not the campaign."""
+        ids = list(submission_ids)
+        out: dict[int, dict[str, Answer]] = {i: {} for i in ids}
+        if not ids:
+            return out
+        stmt = select(
+            AnswerRow.submission_id,
+            AnswerRow.item_id,
+            AnswerRow.value,
+            AnswerRow.na_reason,
+            AnswerRow.evidence,
+        ).where(AnswerRow.submission_id.in_(ids))
         for r in await self._exec(stmt):
-            out.setdefault(r.submission_id, {})[r.item_id] = Answer(
-                r.value, r.na_reason, r.evidence
-            )
+            out[r.submission_id][r.item_id] = Answer(r.value, r.na_reason, r.evidence)
         return out
 
-    async def campaign_history(self, campaign_id: int) -> list[NamedHistoryRec]:
-        """Every answer change of the campaign, oldest first, with who made it."""
+    async def campaign_answers(self, campaign_id: int) -> dict[int, dict[str, Answer]]:
+        """Every answer of the campaign: {submission id: {item id: Answer}} in one query."""
+        subs = select(Submission.id).where(Submission.campaign_id == campaign_id)
+        ids = [r.id for r in await self._exec(subs)]
+        return {k: v for k, v in (await self.answers_of(ids)).items() if v}
+
+    async def history_of(self, submission_ids: Iterable[int]) -> list[NamedHistoryRec]:
+        """Every answer change of these submissions, by submission then time, with who
+        made it (None when the person is unknown)."""
+        ids = list(submission_ids)
+        if not ids:
+            return []
         stmt = (
             select(AnswerHistory, Submission.agency_id, User.name.label("user_name"))
             .join(Submission, Submission.id == AnswerHistory.submission_id)
             .outerjoin(User, User.id == AnswerHistory.user_id)
-            .where(Submission.campaign_id == campaign_id)
-            .order_by(AnswerHistory.id)
+            .where(AnswerHistory.submission_id.in_(ids))
+            .order_by(AnswerHistory.submission_id, AnswerHistory.id)
         )
         out = []
         for row in await self._exec(stmt):

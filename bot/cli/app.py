@@ -13,8 +13,10 @@ import typer
 
 from bot.cli.agencies import agencies_app
 from bot.cli.campaign import campaign_app
+from bot.cli.export import export_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
+from bot.cli.progress import progress
 from bot.config import ConfigError, Settings, load_settings
 from storage.database import DatabaseSetupError
 from storage.repository import Storage
@@ -27,6 +29,8 @@ app.add_typer(forms_app, name="forms")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(invite_app, name="invite")
+app.command("progress")(progress)
+app.add_typer(export_app, name="export")
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -123,12 +123,25 @@ def vars_of(obj: Any) -> dict[str, Any]:
 
 
 @app.command("export")
-def export(form_id: str, fmt: str = typer.Option("json", "--format", help="json")) -> None:
-    """Machine-readable form: id, title, source and the flat list of items."""
-    if fmt != "json":
-        typer.echo("Chỉ hỗ trợ --format json", err=True)
+def export(
+    form_id: str,
+    fmt: str = typer.Option("json", "--format", help="json | xlsx"),
+    out: Path | None = typer.Option(None, "--out", help="Tệp .xlsx (mặc định <mã phiếu>.xlsx)"),
+    lang: str = typer.Option("vi", "--lang", help="vi hoặc en"),
+) -> None:
+    """The form as JSON (id, title, source, flat list of items) or a printable workbook."""
+    if fmt not in ("json", "xlsx"):
+        typer.echo("--format phải là json hoặc xlsx", err=True)
         raise typer.Exit(2)
-    typer.echo(json.dumps(export_data(_form_or_exit(form_id)), ensure_ascii=False, indent=2))
+    form = _form_or_exit(form_id)
+    if fmt == "json":
+        typer.echo(json.dumps(export_data(form), ensure_ascii=False, indent=2))
+        return
+    from bot.desk.formbook import write_form
+
+    path = out or Path(f"{form.id}.xlsx")
+    items = write_form(form, path, lang)
+    typer.echo(f"{path}: {items} mục")
 
 
 @app.command("check")

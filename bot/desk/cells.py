@@ -29,8 +29,9 @@ def csv_safe(value: Any) -> str:
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
-    text = str(value)
-    return "'" + text if formula_like(text) else text
+    if not isinstance(value, str):  # a number (-3) is a number, not formula-like text
+        return str(value)
+    return "'" + value if formula_like(value) else value
 
 
 def cell(
