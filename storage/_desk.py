@@ -203,6 +203,18 @@ class DeskUnit(UnitBase):
         recs = [InviteRec(**fields(r)) for r in await self._exec(stmt)]
         return {r.user_id for r in recs if r.user_id is not None and r.usable(now)}
 
+    async def revoke_person_invites(self, user_ids: Iterable[int], now: datetime) -> int:
+        """Revoke the invitations of these people not yet revoked; how many were."""
+        ids = list(user_ids)
+        if not ids:
+            return 0
+        stmt = (
+            update(Invite)
+            .where(Invite.user_id.in_(ids), Invite.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return (await self._exec(stmt)).rowcount or 0
+
     async def add_person_invites(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert invitations made for people: dicts of Invite columns incl. `user_id`."""
         if rows:

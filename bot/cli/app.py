@@ -16,6 +16,7 @@ from bot.cli.campaign import campaign_app
 from bot.cli.export import export_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
+from bot.cli.invite_bulk import invite_bulk  # noqa: F401 - registers `invite bulk`
 from bot.cli.progress import progress
 from bot.config import ConfigError, Settings, load_settings
 from storage.database import DatabaseSetupError
