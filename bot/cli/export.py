@@ -30,6 +30,9 @@ def export_answers_command(
     file: Path = typer.Argument(..., help="Tệp ra: .xlsx (hoặc .csv với --format csv)"),
     campaign_id: int = typer.Option(..., "--campaign", help="Số đợt (phieu campaign list)"),
     fmt: str = typer.Option("xlsx", "--format", help="xlsx | csv"),
+    no_history: bool = typer.Option(
+        False, "--no-history", help="Không kèm lịch sử thay đổi (tệp nhỏ, xuất nhanh hơn)"
+    ),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Answers of a campaign: a sheet per cohort, one row per agency, one column per item,
@@ -55,7 +58,14 @@ def export_answers_command(
             with Progress(transient=True) as bar:
                 task = bar.add_task(tr(N_("Đang xuất"), None, lang), total=None)
                 result = await export_answers(
-                    storage, campaign, form, file, fmt, lang, lambda n: bar.advance(task, n)
+                    storage,
+                    campaign,
+                    form,
+                    file,
+                    fmt,
+                    lang,
+                    lambda n: bar.advance(task, n),
+                    history=not no_history,
                 )
             return campaign, result
         finally:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from bot.desk.cells import cell, csv_safe
+from bot.desk.cells import cell, csv_safe, fast
 from bot.desk.directory import COHORT_LABELS
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import tr
@@ -124,6 +124,9 @@ class _Sink:
 
 
 class XlsxSink(_Sink):
+    # Excel holds 1,048,576 rows a sheet: a longer history continues on "Lịch sử (2)"…
+    rows_per_sheet = 1_048_575
+
     def __init__(self, path: Path, lang: str, history_headers: list[str]) -> None:
         self.path = path
         self.wb = Workbook(write_only=True)
@@ -142,33 +145,46 @@ class XlsxSink(_Sink):
             ws.append([cell(ws, h, bold=True) for h in headers])
             self.sheets[cohort] = ws
             self.counts[cohort] = 0
-        ws = self.wb.create_sheet(tr(N_("Lịch sử"), None, self.lang))
+        self.history_count = 0
+        self._history_sheets = 0
+        self._new_history_sheet()
+
+    def _new_history_sheet(self) -> None:
+        if self._history is not None:
+            self._close_history()
+        self._history_sheets += 1
+        title = tr(N_("Lịch sử"), None, self.lang)
+        if self._history_sheets > 1:
+            title += f" ({self._history_sheets})"
+        ws = self.wb.create_sheet(title)
         ws.freeze_panes = "A2"
         ws.append([cell(ws, h, bold=True) for h in self.history_headers])
         self._history = ws
-        self.history_count = 0
+        self._in_sheet = 0
+
+    def _close_history(self) -> None:
+        last = get_column_letter(len(self.history_headers))
+        self._history.auto_filter.ref = f"A1:{last}{self._in_sheet + 1}"
 
     def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
         ws = self.sheets[cohort]
-        ws.append([cell(ws, v, link=link, number_format=_format(v)) for v, link in values])
+        ws.append([fast(ws, v, link) for v, link in values])
         self.counts[cohort] += 1
 
     def history(self, values: list[Any]) -> None:
+        if self._in_sheet >= self.rows_per_sheet:  # Excel's limit: continue on a new sheet
+            self._new_history_sheet()
         ws = self._history
-        ws.append([cell(ws, v, number_format=_format(v)) for v in values])
+        ws.append([fast(ws, v) for v in values])
         self.history_count += 1
+        self._in_sheet += 1
 
     def close(self) -> None:
         last = get_column_letter(max(self.width, 1))
         for cohort, ws in self.sheets.items():
             ws.auto_filter.ref = f"A1:{last}{self.counts[cohort] + 1}"
-        hist_last = get_column_letter(len(self.history_headers))
-        self._history.auto_filter.ref = f"A1:{hist_last}{self.history_count + 1}"
+        self._close_history()
         self.wb.save(self.path)
-
-
-def _format(value: Any) -> str | None:
-    return "DD/MM/YYYY HH:MM" if isinstance(value, datetime) else None
 
 
 class CsvSink(_Sink):
@@ -225,10 +241,11 @@ async def export_answers(
     lang: str = "vi",
     step: Callable[[int], None] | None = None,
     chunk: int = CHUNK,
+    history: bool = True,
 ) -> ExportResult:
     """Write the campaign's answers to `path` (fmt "xlsx" or "csv"); `step(n)` is called as
-    n agencies (then n history chunks) are written, for a progress bar. Reads in short units
-    (one per chunk), so a long export never holds the database from the bot."""
+    n agencies are written, for a progress bar; `history` False leaves the history out.
+    Reads in short units (one per chunk), so a long export never holds the database."""
     tz, tzname, deadline = ZoneInfo(campaign.timezone), campaign.timezone, campaign.deadline
     async with storage.unit() as unit:
         agencies = await campaign_agencies(unit, campaign)
@@ -289,7 +306,7 @@ async def export_answers(
                 step(len(part))
         by_id = {a.id: a for a in agencies}
         sub_ids = [subs[a.id].id for a in agencies if a.id in subs]
-        for part in _chunks(sub_ids, chunk):
+        for part in _chunks(sub_ids if history else [], chunk):
             async with storage.unit() as unit:
                 changes = await unit.history_of(part)
             for h in changes:

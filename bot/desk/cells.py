@@ -61,3 +61,12 @@ def cell(
     if number_format:
         c.number_format = number_format
     return c
+
+
+def fast(ws: Worksheet, value: Any, link: str | None = None) -> Any:
+    """What `ws.append` needs for `value`: the bare value when it needs nothing (a number, an
+    ordinary text: openpyxl writes those several times faster), else a `cell`."""
+    if link or isinstance(value, datetime) or formula_like(value):
+        fmt = "DD/MM/YYYY HH:MM" if isinstance(value, datetime) else None
+        return cell(ws, value, link=link, number_format=fmt)
+    return value

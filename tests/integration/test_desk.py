@@ -283,3 +283,25 @@ async def test_remove_refuses_an_agency_with_answers_and_archives_it(storage: St
         assert h1 is not None
         await u.delete_agency(h1.id)  # its empty submission goes with it
         assert await u.agency_by_code_ci("H1") is None
+
+
+async def test_a_long_history_continues_on_more_sheets(
+    storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.desk.answers import XlsxSink
+
+    campaign_id = await seed(storage)
+    async with storage.unit() as u:
+        campaign = await u.campaign(campaign_id)
+    assert campaign is not None
+    monkeypatch.setattr(XlsxSink, "rows_per_sheet", 5)
+    path = tmp_path / "a.xlsx"
+    result = await export_answers(storage, campaign, FORM, path)
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Huyện", "Sở", "Lịch sử", "Lịch sử (2)", "Lịch sử (3)"]
+    counts = [wb[n].max_row - 1 for n in wb.sheetnames[2:]]
+    assert counts == [5, 5, 2] and sum(counts) == result.history
+    assert wb["Lịch sử (3)"].auto_filter.ref == "A1:H3"
+    none = await export_answers(storage, campaign, FORM, tmp_path / "b.xlsx", history=False)
+    assert none.history == 0
+    assert load_workbook(tmp_path / "b.xlsx")["Lịch sử"].max_row == 1
