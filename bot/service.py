@@ -70,10 +70,10 @@ def utcnow() -> datetime:
 
 
 def known_facts(agency: AgencyRec, campaign: CampaignRec) -> dict[str, Any]:
-    """What Phiếu prefills, by prefill key: the agency record's fields and the reporting
-    year, which is the year of the campaign's deadline (a campaign due 26/11/2026 reports
-    on 2026)."""
-    return {**agency.known(), "campaign.year": campaign.deadline.year}
+    """What Phiếu prefills, by prefill key: the agency record's fields and the campaign's
+    reporting year (the year reported on, set when the campaign is opened: a campaign due
+    in 2019 may report on 2018, so it is not the deadline's year; issue #9)."""
+    return {**agency.known(), "campaign.year": campaign.reporting_year}
 
 
 def forms_for_cohort(forms: dict[str, Form], cohort: str) -> list[str]:
@@ -319,9 +319,9 @@ class Phieu:
             deadline=campaign.deadline,
             status=status,
             user_name=user.name,
-            # The campaign reports on the year of its deadline (due 26/11/2026 → 2026), the
-            # same year prefilled as 1.1; the form's own year is only a fallback.
-            reporting_year=campaign.deadline.year or form.reporting_year,
+            # The year the campaign reports on, the same year prefilled as 1.1; the form's
+            # own year only for a record built without one.
+            reporting_year=campaign.reporting_year or form.reporting_year,
             known=known_facts(agency, campaign),
             previous=await self._previous(unit, form, agency, campaign, status),
         )

@@ -3,30 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, overload
 
-from sqlalchemy import Select, and_, bindparam, delete, false, insert, or_, select, true, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from flows.machines import SUBMISSION_TRANSITIONS, Status
-from flows.state import Answer
+from flows.state import Answer, ConversationState
 from storage._base import UnitBase, fields, log
+from storage._campaigns import campaign_rec, cohort_listed
 from storage.models import (
     Agency,
     AnswerHistory,
     AnswerRow,
     Campaign,
+    CampaignAgency,
     Identity,
+    Position,
     Submission,
     SubmissionEvent,
     User,
 )
 from storage.records import (
     AgencyRec,
-    CampaignRec,
     HistoryRec,
     NotFound,
     StandingRec,
@@ -68,29 +84,55 @@ _PREFIXES = (("ag__", Agency), ("ca__", Campaign), ("su__", Submission))
 
 @lru_cache(maxsize=16)
 def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
-    """identity → user → agency → newest open campaign for its cohort → submission.
+    """identity → user → agency → the chat's campaign → submission, position, in one go.
 
-    Built once per (dialect, forms) and executed with :channel and :external_id. On
-    PostgreSQL the submission is read in a LATERAL sub-select FOR UPDATE: the row is locked
-    and its newest version returned even if another unit held it. SQLite needs no row lock
-    (the unit holds the database) and has no LATERAL: a plain outer join.
+    The campaign is the open one the chat chose (:chosen) if it still targets the agency,
+    else the newest open one that does; `n_open` counts those that do, so the caller knows
+    whether to offer a choice. A campaign targets the agency when it names it, or lists its
+    cohort and its form is for that cohort; only forms in `forms` count. The person's
+    position in that campaign comes along (`po__state`).
+
+    Built once per (dialect, forms) and executed with :channel, :external_id and :chosen.
+    On PostgreSQL the submission is read in a LATERAL sub-select FOR UPDATE: the row is
+    locked and its newest version returned even if another unit held it. SQLite needs no
+    row lock (the unit holds the database) and has no LATERAL: a plain outer join.
     """
-    newest = aliased(Campaign)
+    served = [form_id for form_id, _ in forms]
     for_all = [form_id for form_id, cohorts in forms if not cohorts]
     by_cohort: dict[str, list[str]] = {}
     for form_id, cohorts in forms:
         for cohort in cohorts:
             by_cohort.setdefault(cohort, []).append(form_id)
-    takes = [newest.form_id.in_(for_all)] if for_all else []
-    takes += [and_(Agency.cohort == c, newest.form_id.in_(ids)) for c, ids in by_cohort.items()]
-    open_for_agency = (
-        select(newest.id)
-        .where(newest.closed_at.is_(None), or_(*takes) if takes else false())
-        .order_by(newest.opened_at.desc(), newest.id.desc())
+
+    def targeted(c: Any) -> Any:
+        takes = [c.form_id.in_(for_all)] if for_all else []
+        takes += [and_(Agency.cohort == k, c.form_id.in_(ids)) for k, ids in by_cohort.items()]
+        by_cohort_ok = and_(
+            or_(*takes) if takes else false(), cohort_listed(c.cohorts, Agency.cohort, postgres)
+        )
+        named = (
+            select(CampaignAgency.agency_id)
+            .where(CampaignAgency.campaign_id == c.id, CampaignAgency.agency_id == Agency.id)
+            .exists()
+        )
+        where = [c.status == "open", c.form_id.in_(served) if served else false()]
+        archived = getattr(Agency, "archived_at", None)
+        if archived is not None:
+            where.append(archived.is_(None))
+        return and_(*where, or_(by_cohort_ok, named))
+
+    pick = aliased(Campaign)
+    chosen = bindparam("chosen", type_=Integer)
+    the_campaign = (
+        select(pick.id)
+        .where(targeted(pick))
+        .order_by(case((pick.id == chosen, 0), else_=1), pick.opened_at.desc(), pick.id.desc())
         .limit(1)
         .correlate(Agency)
         .scalar_subquery()
     )
+    other = aliased(Campaign)
+    n_open = select(func.count(other.id)).where(targeted(other)).correlate(Agency).scalar_subquery()
     submission: Any = Submission
     if postgres:
         submission = (
@@ -107,13 +149,15 @@ def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
     columns += [c.label(f"ca__{c.name}") for c in Campaign.__table__.c]
     sub_columns = submission.c if postgres else Submission.__table__.c
     columns += [sub_columns[c.name].label(f"su__{c.name}") for c in Submission.__table__.c]
+    columns += [n_open.label("n_open"), Position.state.label("po__state")]
     return (
         select(*columns)
         .select_from(Identity)
         .join(User, User.id == Identity.user_id)
         .outerjoin(Agency, Agency.id == User.agency_id)
-        .outerjoin(Campaign, Campaign.id == open_for_agency)
+        .outerjoin(Campaign, Campaign.id == the_campaign)
         .outerjoin(submission, joined_on)
+        .outerjoin(Position, and_(Position.user_id == User.id, Position.campaign_id == Campaign.id))
         .where(
             Identity.channel == bindparam("channel"),
             Identity.external_id == bindparam("external_id"),
@@ -146,82 +190,35 @@ _LOAD_ANSWERS = select(
 
 
 class SubmissionsUnit(UnitBase):
-    # -- campaigns --------------------------------------------------------------------------
-
-    async def add_campaign(
-        self,
-        form_id: str,
-        form_version: int,
-        name: str,
-        deadline: date,
-        timezone: str = "Asia/Ho_Chi_Minh",
-        opened_at: datetime | None = None,
-    ) -> CampaignRec:
-        values: dict[str, Any] = {
-            "form_id": form_id,
-            "form_version": form_version,
-            "name": name,
-            "deadline": deadline,
-            "timezone": timezone,
-        }
-        if opened_at is not None:
-            values["opened_at"] = opened_at
-        stmt = insert(Campaign).values(**values).returning(*Campaign.__table__.c)
-        return CampaignRec(**fields((await self._exec(stmt)).one()))
-
-    async def campaign(self, campaign_id: int) -> CampaignRec | None:
-        stmt = select(Campaign).where(Campaign.id == campaign_id)
-        row = (await self._exec(stmt)).one_or_none()
-        return CampaignRec(**fields(row)) if row else None
-
-    async def list_campaigns(self) -> list[CampaignRec]:
-        rows = await self._exec(select(Campaign).order_by(Campaign.id))
-        return [CampaignRec(**fields(r)) for r in rows]
-
-    async def open_campaign_for_form_ids(self, form_ids: Iterable[str]) -> CampaignRec | None:
-        """The newest campaign still open whose form is one of `form_ids`."""
-        ids = list(form_ids)
-        if not ids:
-            return None
-        stmt = (
-            select(Campaign)
-            .where(Campaign.form_id.in_(ids), Campaign.closed_at.is_(None))
-            .order_by(Campaign.opened_at.desc(), Campaign.id.desc())
-            .limit(1)
-        )
-        row = (await self._exec(stmt)).one_or_none()
-        return CampaignRec(**fields(row)) if row else None
-
-    async def close_campaign(self, campaign_id: int, now: datetime) -> bool:
-        stmt = (
-            update(Campaign)
-            .where(Campaign.id == campaign_id, Campaign.closed_at.is_(None))
-            .values(closed_at=now)
-            .returning(Campaign.id)
-        )
-        return (await self._exec(stmt)).first() is not None
-
     # -- where an official stands ------------------------------------------------------------
 
     async def standing(
-        self, channel: str, external_id: str, forms: Mapping[str, Collection[str]]
+        self,
+        channel: str,
+        external_id: str,
+        forms: Mapping[str, Collection[str]] | Collection[str],
+        chosen: int | None = None,
     ) -> StandingRec | None:
-        """A chat account's user, agency, open campaign and submission, in one statement.
+        """A chat account's user, agency, campaign, submission and position, in one statement.
 
-        What identity(), open_campaign_for_form_ids() and submission(create=False) would say
-        one after the other, in one round trip: `forms` maps each form id the caller serves
-        to the cohorts it is for (empty: every cohort), and the campaign is the newest open
-        one of a form for the agency's cohort. None for a stranger. The submission, when
-        there is one, stays locked until this unit ends (PostgreSQL: FOR UPDATE; SQLite: the
-        unit holds the database), so answers read next are exactly what is stored.
+        `forms` maps each form id the caller serves to the cohorts it is for (empty: every
+        cohort; a bare collection of ids means every cohort for each). The campaign is
+        `chosen` (the chat's pick) when it is open and targets the agency, else the newest
+        open campaign that does (see _standing_statement); `campaigns_open` counts those.
+        None for a stranger. The submission, when there is one, stays locked until this
+        unit ends (PostgreSQL: FOR UPDATE; SQLite: the unit holds the database), so answers
+        read next are exactly what is stored.
         """
-        key: FormCohorts = tuple(sorted((f, tuple(sorted(c))) for f, c in forms.items()))
+        pairs = forms.items() if isinstance(forms, Mapping) else ((f, ()) for f in forms)
+        key: FormCohorts = tuple(sorted((f, tuple(sorted(c))) for f, c in pairs))
         stmt = _standing_statement(self._postgres, key)
-        params = {"channel": channel, "external_id": external_id}
+        params = {"channel": channel, "external_id": external_id, "chosen": chosen}
         row = (await self._exec(stmt, params)).one_or_none()
         if row is None:
             return None
         data = fields(row)
+        n_open = int(data.pop("n_open") or 0)
+        position = data.pop("po__state")
         parts: dict[str, dict[str, Any]] = {prefix: {} for prefix, _ in _PREFIXES}
         user: dict[str, Any] = {}
         for name, value in data.items():
@@ -231,12 +228,19 @@ class SubmissionsUnit(UnitBase):
             else:
                 part[name[4:]] = value
         agency = AgencyRec(**parts["ag__"]) if parts["ag__"]["id"] is not None else None
-        campaign = CampaignRec(**parts["ca__"]) if parts["ca__"]["id"] is not None else None
+        campaign = campaign_rec(parts["ca__"]) if parts["ca__"]["id"] is not None else None
         sub = None
         if parts["su__"]["id"] is not None:
             sub = _submission(parts["su__"])
             self._locked_submissions.add(sub.id)
-        return StandingRec(UserRec(**user), agency, campaign, sub)
+        return StandingRec(
+            UserRec(**user),
+            agency,
+            campaign,
+            sub,
+            campaigns_open=n_open if agency is not None else 0,
+            position=None if position is None else ConversationState.from_json(position),
+        )
 
     # -- submissions ------------------------------------------------------------------------
 

@@ -46,6 +46,8 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 # unsolicited (reviewer notices, reminders): paced per chat and sent after replies.
 OUTBOX_KINDS = ("reply", "notice")
 STATUSES = tuple(s.value for s in Status)
+# A campaign is prepared (draft), then officials answer it (open), then it is over (closed).
+CAMPAIGN_STATUSES = ("draft", "open", "closed")
 
 
 def utcnow() -> datetime:
@@ -212,6 +214,7 @@ class Identity(Base):
 
 class Campaign(Base):
     __tablename__ = "campaigns"
+    __table_args__ = (CheckConstraint(_in("status", CAMPAIGN_STATUSES), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     form_id: Mapped[str] = mapped_column(String(128), index=True)
@@ -223,6 +226,37 @@ class Campaign(Base):
     )
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+    # The year the answers are about (a 2019 form due 26/11/2019 reports on 2018): prefilled
+    # as "Năm báo cáo" and used to question documents dated after it (issue #9).
+    # 0 only for a row no one gave a year (SQLite adds a NOT NULL column only with a default).
+    reporting_year: Mapped[int] = mapped_column(Integer, server_default="0")
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    opens_on: Mapped[date | None] = mapped_column(Date)
+    # Cohort codes whose agencies the campaign targets (with campaign_agencies, the explicit
+    # list); may be empty (or NULL, the same) when only the explicit list is targeted.
+    cohorts: Mapped[list[str] | None] = mapped_column(_json(), default=list)
+
+
+class CampaignAgency(Base):
+    """An agency a campaign targets by name, besides the agencies of its cohorts."""
+
+    __tablename__ = "campaign_agencies"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), primary_key=True, index=True)
+
+
+class Position(Base):
+    """Where a person is in one campaign's questionnaire (ConversationState JSON, its
+    question-level part): shared by every chat of the person, so Telegram and Zalo continue
+    at the same question. The chat row (conversations) keeps only chat-level things."""
+
+    __tablename__ = "positions"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Submission(Base):

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flows.machines import Status
-from flows.state import Answer
+from flows.state import Answer, ConversationState
 
 
 class Conflict(Exception):
@@ -85,10 +85,17 @@ class CampaignRec:
     timezone: str
     opened_at: datetime
     closed_at: datetime | None
+    # The year the answers are about (not the deadline's year: a 2019 form due in 2019 may
+    # report on 2018); 0 only in records built by hand without one.
+    reporting_year: int = 0
+    status: str = "open"  # draft | open | closed (storage.models.CAMPAIGN_STATUSES)
+    opens_on: date | None = None
+    # Cohort codes targeted; with the explicit list (Unit.campaign_agency_ids) the targets.
+    cohorts: tuple[str, ...] = ()
 
     @property
     def is_open(self) -> bool:
-        return self.closed_at is None
+        return self.status == "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +114,7 @@ class StandingRec:
     """Who a chat account is and where they stand, read in one statement (Unit.standing).
 
     `agency` is None for a user bound to no agency; `campaign` is None when no open campaign
-    takes the agency's cohort; `submission` is None until the agency's first update in that
+    targets the agency; `submission` is None until the agency's first update in that
     campaign creates it. A submission handed out here is locked until the unit ends.
     """
 
@@ -115,6 +122,10 @@ class StandingRec:
     agency: AgencyRec | None
     campaign: CampaignRec | None
     submission: SubmissionRec | None
+    # How many open campaigns target the agency (more than one: the official chooses).
+    campaigns_open: int = 0
+    # The person's place in `campaign`'s questionnaire; None before they first answered it.
+    position: ConversationState | None = None
 
 
 @dataclass(frozen=True, slots=True)

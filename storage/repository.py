@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage._campaigns import CampaignsUnit
 from storage._chat import ChatUnit
 from storage._desk import DeskUnit
 from storage._order import OrderUnit
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "phieu_outbox"
 
 
-class Unit(PeopleUnit, SubmissionsUnit, ChatUnit, OrderUnit, DeskUnit):
+class Unit(PeopleUnit, CampaignsUnit, SubmissionsUnit, ChatUnit, OrderUnit, DeskUnit):
     """The operations available inside one transaction (see the mixins for each group)."""
 
 

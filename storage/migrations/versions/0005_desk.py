@@ -1,7 +1,7 @@
 """People fields for the administrator's desk: who the officials are, how to reach them.
 
 Revision ID: 0005_desk
-Revises: 0004
+Revises: 0005_campaigns (chained after the campaigns work merged in; was 0004)
 Create Date: 2026-11-30
 
 Additive: `users.position/phone/email` and `agencies.head/archived_at` (nullable, filled by
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_desk"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005_campaigns"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
