@@ -242,12 +242,6 @@ class DeskUnit(UnitBase):
             out[r.submission_id][r.item_id] = Answer(r.value, r.na_reason, r.evidence)
         return out
 
-    async def campaign_answers(self, campaign_id: int) -> dict[int, dict[str, Answer]]:
-        """Every answer of the campaign: {submission id: {item id: Answer}} in one query."""
-        subs = select(Submission.id).where(Submission.campaign_id == campaign_id)
-        ids = [r.id for r in await self._exec(subs)]
-        return {k: v for k, v in (await self.answers_of(ids)).items() if v}
-
     async def history_of(self, submission_ids: Iterable[int]) -> list[NamedHistoryRec]:
         """Every answer change of these submissions, by submission then time, with who
         made it (None when the person is unknown)."""

@@ -31,26 +31,32 @@ from storage.repository import Unit
 
 
 async def campaign_progress(
-    unit: Unit, campaign: CampaignRec, form: Form, today: date | None = None
+    unit: Unit, campaign: CampaignRec, form: Form, today: date | None = None, chunk: int = 250
 ) -> list[AgencyProgress]:
-    """Every target agency of the campaign, by cohort then code (see flows/progress.py)."""
+    """Every target agency of the campaign, by cohort then code (see flows/progress.py).
+
+    Answers are read `chunk` submissions at a time and dropped once counted, so memory
+    follows the chunk, not the campaign (5,000 whole questionnaires are a million answers).
+    """
     agencies = await campaign_agencies(unit, campaign)
     submissions = {s.agency_id: s for s in await unit.list_submissions(campaign.id)}
-    answers = await unit.campaign_answers(campaign.id)
     first = await unit.first_submissions(campaign.id)
     rows = []
-    for a in agencies:
-        sub = submissions.get(a.id)
-        given = AgencyInput(
-            code=a.code,
-            name=a.name,
-            cohort=a.cohort,
-            status=sub.status if sub else None,
-            answers=answers.get(sub.id, {}) if sub else {},
-            submitted_at=(first.get(sub.id) or sub.submitted_at) if sub else None,
-            updated_at=sub.updated_at if sub else None,
-        )
-        rows.append(agency_progress(form, given, campaign.deadline, campaign.timezone, today))
+    for start in range(0, len(agencies), chunk):
+        part = agencies[start : start + chunk]
+        answers = await unit.answers_of(submissions[a.id].id for a in part if a.id in submissions)
+        for a in part:
+            sub = submissions.get(a.id)
+            given = AgencyInput(
+                code=a.code,
+                name=a.name,
+                cohort=a.cohort,
+                status=sub.status if sub else None,
+                answers=answers.get(sub.id, {}) if sub else {},
+                submitted_at=(first.get(sub.id) or sub.submitted_at) if sub else None,
+                updated_at=sub.updated_at if sub else None,
+            )
+            rows.append(agency_progress(form, given, campaign.deadline, campaign.timezone, today))
     return rows
 
 

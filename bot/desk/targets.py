@@ -1,8 +1,10 @@
 """The agencies a campaign asks: one function, so the rule lives in one place.
 
 With the campaign model (storage `campaign_targets`: its cohorts ∪ its explicit list,
-archived agencies excluded) that is the answer; before it, the agencies of the form's cohorts
-(every cohort when the form names none), archived ones excluded.
+archived agencies excluded), the targets are those, less the agencies of a cohort the form
+is not for unless listed by name (what the service offers: a form only to the cohorts it is
+for). Before it, the agencies of the form's cohorts (every cohort when the form names none),
+archived ones excluded.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ def form_of(campaign: CampaignRec) -> Form | None:
 
 async def campaign_agencies(unit: Unit, campaign: CampaignRec) -> list[AgencyRec]:
     """The target agencies of `campaign`, by cohort then code."""
+    form = form_of(campaign)
+    cohorts = set(form.cohorts) if form is not None and form.cohorts else None
     targets = getattr(unit, "campaign_targets", None)
     if targets is not None:
-        agencies: list[AgencyRec] = list(await targets(campaign.id))
+        named = set(await unit.campaign_agency_ids(campaign.id))
+        agencies: list[AgencyRec] = [
+            a
+            for a in await targets(campaign.id)
+            if cohorts is None or a.cohort in cohorts or a.id in named
+        ]
     else:
-        form = form_of(campaign)
-        cohorts = set(form.cohorts) if form is not None and form.cohorts else None
         agencies = [
             a
             for a in await unit.list_agencies()
