@@ -85,6 +85,8 @@ def invite_bulk(
             raise _fail(
                 N_("Không có đợt #{id}. Xem: phieu campaign list"), {"id": str(campaign_id)}
             )
+        if campaign.status == "closed":
+            raise _fail(N_("Đợt #{id} đã đóng: không tạo mã mời nữa."), {"id": str(campaign_id)})
         valid_until = until or max(
             datetime.combine(campaign.deadline, time(23, 59, 59), tz) + GRACE, now + MIN_VALID
         )

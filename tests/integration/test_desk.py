@@ -305,3 +305,25 @@ async def test_a_long_history_continues_on_more_sheets(
     none = await export_answers(storage, campaign, FORM, tmp_path / "b.xlsx", history=False)
     assert none.history == 0
     assert load_workbook(tmp_path / "b.xlsx")["Lịch sử"].max_row == 1
+
+
+async def test_targets_are_the_campaigns_less_cohorts_the_form_is_not_for(
+    storage: Storage,
+) -> None:
+    from bot.desk.targets import campaign_agencies
+
+    async with storage.unit() as u:
+        await u.import_directory(
+            [agency("A", "so"), agency("B", "so"), agency("H1", "huyen"), agency("H2", "huyen")],
+            [],
+        )
+        ids = {a.code: a.id for a in await u.list_agencies()}
+        named = await u.add_campaign(
+            "binh-dinh-2019-so", 1, "Sở", DEADLINE, cohorts=["so"], agency_ids=[ids["H1"]]
+        )
+        every = await u.add_campaign("binh-dinh-2019-so", 1, "Mọi nhóm", DEADLINE)
+        assert [a.code for a in await campaign_agencies(u, named)] == ["H1", "A", "B"]
+        assert [a.code for a in await campaign_agencies(u, every)] == ["A", "B"]
+        await u.update_agency(ids["B"], {"archived_at": EARLY})
+        await u.update_agency(ids["H1"], {"archived_at": EARLY})
+        assert [a.code for a in await campaign_agencies(u, named)] == ["A"]

@@ -72,6 +72,8 @@ async def _seed(db: Path) -> None:
                 ],
             )  # fmt: skip
             await u.add_campaign("binh-dinh-2019-so", 1, "Sở 2019", date(2099, 11, 26))
+            closed = await u.add_campaign("binh-dinh-2019-so", 1, "Cũ", date(2099, 1, 1))
+            await u.close_campaign(closed.id, datetime.now(UTC))
     finally:
         await storage.close()
 
@@ -161,6 +163,7 @@ def test_invite_bulk_never_writes_a_placeholder_link(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--campaign", "9"], "Không có đợt #9"),
+    (["--campaign", "2"], "Đợt #2 đã đóng"),
     (["--campaign", "1", "--expires", "01/01/2020"], "đã qua"),
 ])  # fmt: skip
 def test_invite_bulk_refusals(tmp_path: Path, args: list[str], message: str) -> None:
