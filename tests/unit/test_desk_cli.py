@@ -114,3 +114,19 @@ def test_forms_export_xlsx_is_the_questionnaire_in_order(tmp_path: Path) -> None
             if formula_like(c.value):
                 assert c.data_type == "s" and c.quotePrefix
     assert run("forms", "export", "binh-dinh-2019-so", "--format", "pdf").exit_code == 2
+
+
+def test_desk_output_follows_the_runs_language(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    result = CliRunner().invoke(
+        cli_app, ["progress", "--campaign", "1", "--db", str(db)], env={"PHIEU_LANG": "en"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "not started" in result.output and "submitted" in result.output
+    assert "chưa bắt đầu" not in result.output
+    bad = CliRunner().invoke(
+        cli_app, ["agencies", "import", str(tmp_path / "none.xlsx"), "--db", str(db)],
+        env={"PHIEU_LANG": "en"},
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "There is no file" in bad.output
