@@ -51,9 +51,13 @@ def agencies_add(
 
 @agencies_app.command("list")
 def agencies_list(db: Path | None = DB_OPTION) -> None:
-    """List agencies."""
-    for a in in_unit(db, lambda u: u.list_agencies()):
-        typer.echo(f"{a.code}\t{a.cohort}\t{a.name}")
+    """List agencies (archived ones marked)."""
+    agencies = in_unit(db, lambda u: u.list_agencies())
+    if not agencies:
+        _say(N_("Chưa có cơ quan nào. Thêm: phieu agencies add hoặc phieu agencies import"))
+    archived = tr(N_("(đã lưu trữ)"))
+    for a in agencies:
+        typer.echo(f"{a.code}\t{a.cohort}\t{a.name}" + (f"\t{archived}" if a.archived_at else ""))
 
 
 # -- the administrator's desk: workbooks, edit, remove (issue #9) ----------------------------

@@ -281,6 +281,12 @@ def test_edit_and_remove(tmp_path: Path) -> None:
     assert run(db, "agencies", "edit", "H1", "--head", "").exit_code == 0
     (rec,), _ = stored(db)
     assert rec.head is None
+    assert run(db, "agencies", "remove", "h1", "--archive").exit_code == 0
+    listed = run(db, "agencies", "list")
+    assert "H1\txa\tHuyện Một\t(đã lưu trữ)" in listed.output
+    assert run(db, "agencies", "import", str(path)).exit_code == 0  # re-imported: back
+    assert "(đã lưu trữ)" not in run(db, "agencies", "list").output
     removed = run(db, "agencies", "remove", "h1")
     assert removed.exit_code == 0, removed.output
     assert stored(db) == ([], [])
+    assert "Chưa có cơ quan nào" in run(db, "agencies", "list").output
