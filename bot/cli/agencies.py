@@ -67,9 +67,12 @@ def _say(msgid: str, params: dict[str, object] | None = None, *, err: bool = Fal
     typer.echo(tr(msgid, params), err=err)
 
 
-@agencies_app.command("template")
+@agencies_app.command(
+    "template",
+    help=N_("Tạo tệp Excel mẫu để điền: trang cơ quan, trang cán bộ, hướng dẫn, dòng ví dụ."),
+)
 def agencies_template(
-    file: Path = typer.Argument(..., help="Tệp .xlsx sẽ tạo, ví dụ co-quan.xlsx"),
+    file: Path = typer.Argument(..., help=N_("Tệp .xlsx sẽ tạo, ví dụ co-quan.xlsx")),
 ) -> None:
     """Write the workbook to fill: agencies and people sheets, instructions, an example row."""
     if file.suffix.lower() != ".xlsx":
@@ -84,9 +87,12 @@ def agencies_template(
     )
 
 
-@agencies_app.command("import")
+@agencies_app.command(
+    "import",
+    help=N_("Nhập cơ quan và cán bộ từ tệp Excel: nhập hết, hoặc có dòng sai thì không nhập gì."),
+)
 def agencies_import(
-    file: Path = typer.Argument(..., help="Tệp .xlsx theo mẫu (phieu agencies template)"),
+    file: Path = typer.Argument(..., help=N_("Tệp .xlsx theo mẫu (phieu agencies template)")),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Load agencies and people from the workbook: all rows or, if any is wrong, none."""
@@ -134,17 +140,19 @@ def _no_agency(code: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-@agencies_app.command("edit")
+@agencies_app.command(
+    "edit", help=N_("Sửa thông tin một cơ quan; giá trị rỗng ('') xoá một trường không bắt buộc.")
+)
 def agencies_edit(
-    code: str = typer.Argument(..., help="Mã cơ quan (chữ hoa hay thường đều được)"),
-    new_code: str | None = typer.Option(None, "--code", help="Mã mới"),
-    name: str | None = typer.Option(None, "--name", help="Tên cơ quan"),
-    cohort: str | None = typer.Option(None, "--cohort", help="Sở | Huyện | Xã"),
-    address: str | None = typer.Option(None, "--address", help="Địa chỉ ('' để xoá)"),
-    website: str | None = typer.Option(None, "--website", help="Trang web ('' để xoá)"),
-    phone: str | None = typer.Option(None, "--phone", help="Điện thoại ('' để xoá)"),
-    email: str | None = typer.Option(None, "--email", help="Thư điện tử ('' để xoá)"),
-    head: str | None = typer.Option(None, "--head", help="Thủ trưởng ('' để xoá)"),
+    code: str = typer.Argument(..., help=N_("Mã cơ quan (chữ hoa hay thường đều được)")),
+    new_code: str | None = typer.Option(None, "--code", help=N_("Mã mới")),
+    name: str | None = typer.Option(None, "--name", help=N_("Tên cơ quan")),
+    cohort: str | None = typer.Option(None, "--cohort", help=N_("Sở | Huyện | Xã")),
+    address: str | None = typer.Option(None, "--address", help=N_("Địa chỉ ('' để xoá)")),
+    website: str | None = typer.Option(None, "--website", help=N_("Trang web ('' để xoá)")),
+    phone: str | None = typer.Option(None, "--phone", help=N_("Điện thoại ('' để xoá)")),
+    email: str | None = typer.Option(None, "--email", help=N_("Thư điện tử ('' để xoá)")),
+    head: str | None = typer.Option(None, "--head", help=N_("Thủ trưởng ('' để xoá)")),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Change an agency's fields; an empty value ('') clears an optional one."""
@@ -204,11 +212,14 @@ def agencies_edit(
     )
 
 
-@agencies_app.command("remove")
+@agencies_app.command(
+    "remove",
+    help=N_("Xoá một cơ quan chưa có câu trả lời; cơ quan đã có câu trả lời chỉ lưu trữ được."),
+)
 def agencies_remove(
-    code: str = typer.Argument(..., help="Mã cơ quan"),
+    code: str = typer.Argument(..., help=N_("Mã cơ quan")),
     archive: bool = typer.Option(
-        False, "--archive", help="Lưu trữ (giữ câu trả lời, không hỏi trong đợt mới)"
+        False, "--archive", help=N_("Lưu trữ (giữ câu trả lời, không hỏi trong đợt mới)")
     ),
     db: Path | None = DB_OPTION,
 ) -> None:

@@ -17,7 +17,7 @@ from bot.cli.export import export_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
 from bot.cli.invite_bulk import invite_bulk  # noqa: F401 - registers `invite bulk`
-from bot.cli.progress import progress
+from bot.cli.progress import PROGRESS_HELP, progress
 from bot.config import ConfigError, Settings, load_settings
 from storage.database import DatabaseSetupError
 from storage.repository import Storage
@@ -30,7 +30,7 @@ app.add_typer(forms_app, name="forms")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(invite_app, name="invite")
-app.command("progress")(progress)
+app.command("progress", help=PROGRESS_HELP)(progress)
 app.add_typer(export_app, name="export")
 
 

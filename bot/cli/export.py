@@ -17,7 +17,7 @@ from storage.database import DatabaseSetupError
 from storage.records import CampaignRec
 from storage.repository import Storage
 
-export_app = typer.Typer(help="Xuất dữ liệu ra Excel / CSV.", no_args_is_help=True)
+export_app = typer.Typer(help=N_("Xuất dữ liệu ra Excel / CSV."), no_args_is_help=True)
 
 
 def _fail(msgid: str, params: dict[str, object] | None = None, code: int = 2) -> typer.Exit:
@@ -25,13 +25,19 @@ def _fail(msgid: str, params: dict[str, object] | None = None, code: int = 2) ->
     return typer.Exit(code)
 
 
-@export_app.command("answers")
+@export_app.command(
+    "answers",
+    help=N_(
+        "Câu trả lời của một đợt: mỗi nhóm một trang, mỗi cơ quan một dòng, mỗi mục một cột, "
+        "kèm lịch sử thay đổi. CSV: UTF-8 có BOM (và TỆP-lich-su.csv)."
+    ),
+)
 def export_answers_command(
-    file: Path = typer.Argument(..., help="Tệp ra: .xlsx (hoặc .csv với --format csv)"),
-    campaign_id: int = typer.Option(..., "--campaign", help="Số đợt (phieu campaign list)"),
-    fmt: str = typer.Option("xlsx", "--format", help="xlsx | csv"),
+    file: Path = typer.Argument(..., help=N_("Tệp ra: .xlsx (hoặc .csv với --format csv)")),
+    campaign_id: int = typer.Option(..., "--campaign", help=N_("Số đợt (phieu campaign list)")),
+    fmt: str = typer.Option("xlsx", "--format", help=N_("xlsx | csv")),
     no_history: bool = typer.Option(
-        False, "--no-history", help="Không kèm lịch sử thay đổi (tệp nhỏ, xuất nhanh hơn)"
+        False, "--no-history", help=N_("Không kèm lịch sử thay đổi (tệp nhỏ, xuất nhanh hơn)")
     ),
     db: Path | None = DB_OPTION,
 ) -> None:

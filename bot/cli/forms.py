@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from flows.i18n import N_
 from flows.loader import FormError, builtin_forms, get_form, load_form_file
 from flows.model import Form, Heading, Question
 
@@ -125,9 +126,9 @@ def vars_of(obj: Any) -> dict[str, Any]:
 @app.command("export")
 def export(
     form_id: str,
-    fmt: str = typer.Option("json", "--format", help="json | xlsx"),
-    out: Path | None = typer.Option(None, "--out", help="Tệp .xlsx (mặc định <mã phiếu>.xlsx)"),
-    lang: str = typer.Option("vi", "--lang", help="vi hoặc en"),
+    fmt: str = typer.Option("json", "--format", help=N_("json | xlsx")),
+    out: Path | None = typer.Option(None, "--out", help=N_("Tệp .xlsx (mặc định <mã phiếu>.xlsx)")),
+    lang: str = typer.Option("vi", "--lang", help=N_("vi hoặc en")),
 ) -> None:
     """The form as JSON (id, title, source, flat list of items) or a printable workbook."""
     if fmt not in ("json", "xlsx"):

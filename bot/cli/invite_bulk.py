@@ -30,21 +30,27 @@ def _fail(msgid: str, params: dict[str, object] | None = None, code: int = 2) ->
     return typer.Exit(code)
 
 
-@invite_app.command("bulk")
+@invite_app.command(
+    "bulk",
+    help=N_(
+        "Mỗi cán bộ đầu mối của các cơ quan trong đợt một mã mời; tệp Excel có cơ quan, người, "
+        "mã, link và mã QR của link. Mã chỉ hiện trong tệp này."
+    ),
+)
 def invite_bulk(
-    file: Path = typer.Argument(..., help="Tệp .xlsx sẽ ghi (để trộn thư)"),
-    campaign_id: int = typer.Option(..., "--campaign", help="Số đợt (phieu campaign list)"),
+    file: Path = typer.Argument(..., help=N_("Tệp .xlsx sẽ ghi (để trộn thư)")),
+    campaign_id: int = typer.Option(..., "--campaign", help=N_("Số đợt (phieu campaign list)")),
     everyone: bool = typer.Option(
-        False, "--all", help="Cả người đã vào Phiếu hoặc đã có mã còn hạn (mã cũ bị thu hồi)"
+        False, "--all", help=N_("Cả người đã vào Phiếu hoặc đã có mã còn hạn (mã cũ bị thu hồi)")
     ),
     expires: str | None = typer.Option(
-        None, "--expires", help="DD/MM/YYYY (mặc định: hạn nộp + 7 ngày, ít nhất 14 ngày)"
+        None, "--expires", help=N_("DD/MM/YYYY (mặc định: hạn nộp + 7 ngày, ít nhất 14 ngày)")
     ),
     bot: str | None = typer.Option(
-        None, "--bot", envvar="TELEGRAM_BOT_USERNAME", help="Tên bot Telegram, để ghi link"
+        None, "--bot", envvar="TELEGRAM_BOT_USERNAME", help=N_("Tên bot Telegram, để ghi link")
     ),
     codes_only: bool = typer.Option(
-        False, "--codes-only", help="Chỉ ghi mã (khi chưa biết tên bot)"
+        False, "--codes-only", help=N_("Chỉ ghi mã (khi chưa biết tên bot)")
     ),
     db: Path | None = DB_OPTION,
 ) -> None:

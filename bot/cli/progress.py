@@ -18,6 +18,11 @@ from flows.progress import AgencyProgress
 from storage.records import CampaignRec
 from storage.repository import Unit
 
+PROGRESS_HELP = N_(
+    "Tiến độ theo cơ quan: chưa bắt đầu, đang trả lời (% đã xong), đã nộp (đúng hạn / muộn), "
+    "các bước thẩm định; tổng theo nhóm; hoạt động cuối."
+)
+
 
 async def load_campaign(u: Unit, campaign_id: int) -> CampaignRec:
     """The campaign, or a polite exit (code 2) naming what is missing (progress, export)."""
@@ -38,9 +43,9 @@ async def load_campaign(u: Unit, campaign_id: int) -> CampaignRec:
 
 
 def progress(
-    campaign_id: int = typer.Option(..., "--campaign", help="Số đợt (phieu campaign list)"),
-    fmt: str = typer.Option("table", "--format", help="table | xlsx"),
-    out: Path | None = typer.Option(None, "--out", help="Tệp .xlsx khi --format xlsx"),
+    campaign_id: int = typer.Option(..., "--campaign", help=N_("Số đợt (phieu campaign list)")),
+    fmt: str = typer.Option("table", "--format", help=N_("table | xlsx")),
+    out: Path | None = typer.Option(None, "--out", help=N_("Tệp .xlsx khi --format xlsx")),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Per agency: not started, answering (% done), submitted (on time / late), review states;

@@ -10,15 +10,13 @@ from flows.i18n import normalise_language, translate
 
 
 def cli_lang() -> str:
-    """The run's language: what `--lang` set (bot/cli/common.py, once it exists), else
-    PHIEU_LANG, else Vietnamese."""
-    try:
-        from bot.cli import common
+    """The run's language: what `--lang` or the locale set (bot/cli/lang.py `language()`,
+    from the campaigns work), else PHIEU_LANG, else Vietnamese."""
+    try:  # the campaigns work's one-language-per-run module, once merged
+        from bot.cli import lang as run_lang  # type: ignore[attr-defined,unused-ignore]
 
-        chosen = getattr(common, "cli_lang", None) or getattr(common, "current_lang", None)
-        if callable(chosen):
-            return normalise_language(str(chosen()))
-    except ImportError:  # pragma: no cover - common always exists
+        return normalise_language(str(run_lang.language()))
+    except (ImportError, AttributeError):
         pass
     return normalise_language(os.environ.get("PHIEU_LANG"))
 
