@@ -9,12 +9,19 @@ from datetime import date, datetime
 from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 LINK_FONT = Font(color="0563C1", underline="single")
 BOLD = Font(bold=True)
+
+
+def printable(text: str) -> str:
+    """Control characters a workbook cannot hold (openpyxl refuses them: the whole export
+    would fail on one pasted \x1f) shown as U+FFFD; tab, LF and CR are kept."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
 
 
 def formula_like(value: Any) -> bool:
@@ -48,6 +55,8 @@ def cell(
     """
     if isinstance(value, datetime) and value.tzinfo is not None:
         value = value.replace(tzinfo=None)
+    if isinstance(value, str):
+        value = printable(value)
     c = WriteOnlyCell(ws, value)
     if isinstance(value, str):
         c.data_type = "s"  # openpyxl would store "=…" as a formula
@@ -66,6 +75,8 @@ def cell(
 def fast(ws: Worksheet, value: Any, link: str | None = None) -> Any:
     """What `ws.append` needs for `value`: the bare value when it needs nothing (a number, an
     ordinary text: openpyxl writes those several times faster), else a `cell`."""
+    if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
+        value = printable(value)
     if link or isinstance(value, datetime) or formula_like(value):
         fmt = "DD/MM/YYYY HH:MM" if isinstance(value, datetime) else None
         return cell(ws, value, link=link, number_format=fmt)

@@ -22,7 +22,7 @@ from openpyxl import Workbook
 from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Font
 
-from bot.desk.cells import formula_like
+from bot.desk.cells import formula_like, printable
 from bot.desk.text import tr
 from flows.i18n import N_
 
@@ -128,7 +128,7 @@ def write_invites(
         link = telegram_link(username, r.code) if username else None
         if link:
             values.append(link)
-        ws.append(values)
+        ws.append([printable(v) if isinstance(v, str) else v for v in values])
         row = ws.max_row
         for c in ws[row]:
             if isinstance(c.value, str):
