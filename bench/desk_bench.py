@@ -197,11 +197,12 @@ async def step_import(db: Path, book: Path) -> dict[str, Any]:
 
     storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
     try:
-        async with storage.unit() as u:
+        async with storage.unit() as u:  # as `phieu agencies import`: read outside the unit
             known = await u.agencies_by_code()
-            found = read_directory(book, known.keys())
-            if found.problems:
-                raise SystemExit(f"unexpected problems: {[str(p) for p in found.problems[:3]]}")
+        found = read_directory(book, known.keys())
+        if found.problems:
+            raise SystemExit(f"unexpected problems: {[str(p) for p in found.problems[:3]]}")
+        async with storage.unit() as u:
             counts = await u.import_directory(found.agencies, found.people)
         return {
             "agencies": counts.agencies_added + counts.agencies_updated,

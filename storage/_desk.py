@@ -22,7 +22,7 @@ from storage.models import (
     SubmissionEvent,
     User,
 )
-from storage.records import AgencyRec, HistoryRec, InviteRec, UserRec
+from storage.records import AgencyRec, Conflict, HistoryRec, InviteRec, UserRec
 
 AGENCY_FIELDS = ("name", "cohort", "address", "website", "phone", "email", "head")
 PERSON_FIELDS = ("position", "phone", "email", "role")
@@ -143,6 +143,9 @@ class DeskUnit(UnitBase):
             )
             await self._exec(stmt, changed_agencies)
         ids = {key: rec.id for key, rec in (await self.agencies_by_code()).items()}
+        gone = sorted({p["agency_code"] for p in people if code_key(p["agency_code"]) not in ids})
+        if gone:  # checked by the reader; removed since by someone else: nothing is written
+            raise Conflict(f"agency codes no longer exist: {', '.join(gone)}")
 
         agency_ids = {ids[code_key(p["agency_code"])] for p in people}
         existing: dict[tuple[int, str], int] = {}

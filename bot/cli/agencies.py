@@ -100,14 +100,14 @@ def agencies_import(
         _say(N_("Không có tệp {file}."), {"file": str(file)}, err=True)
         raise typer.Exit(2)
 
-    async def work(u: Unit) -> Directory | ImportCounts:
-        known = await u.agencies_by_code()
-        found = read_directory(file, known_codes=known.keys())
-        if found.problems:
-            return found
-        return await u.import_directory(found.agencies, found.people)
-
-    result = in_unit(db, work)
+    # The workbook is read and checked outside any transaction (a big one takes seconds: the
+    # bot keeps answering meanwhile); only the checked rows are written, in one unit.
+    known = in_unit(db, lambda u: u.agencies_by_code())
+    found = read_directory(file, known_codes=known.keys())
+    if found.problems:
+        result: Directory | ImportCounts = found
+    else:
+        result = in_unit(db, lambda u: u.import_directory(found.agencies, found.people))
     if isinstance(result, Directory):
         _say(
             N_("Không nhập gì: tệp có {count} lỗi. Sửa rồi nhập lại."),
