@@ -21,16 +21,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
-from bot.desk.cells import cell, csv_safe, fast
+from bot.desk.cells import cell, csv_safe, fast, formula_like
 from bot.desk.directory import COHORT_LABELS
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import tr
 from flows.i18n import N_
 from flows.model import Evidence, Form, ItemType, Question
 from flows.parsing import format_answer
-from flows.progress import ANSWERING, NOT_STARTED, is_late, stage_label, stage_of
+from flows.progress import (
+    ANSWERING,
+    NOT_STARTED,
+    STAGE_LABELS,
+    is_late,
+    stage_label,
+    stage_of,
+)
 from flows.prompts import evidence_text
 from flows.state import Answer
 from storage._desk import NamedHistoryRec
@@ -110,6 +118,84 @@ def value_of(col: Column, a: Answer | None, lang: str) -> tuple[Any, str | None]
     return format_answer(q, v, lang), None
 
 
+Cell = tuple[Any, str | None]  # (cell value, hyperlink or None)
+_EMPTY: Cell = (None, None)
+MEMO_LIMIT = 2048  # distinct values remembered per column (choices repeat; free text not)
+
+
+def _key(v: Any) -> Any:
+    """A dict key telling apart every stored value that could be shown differently (True
+    from 1, 1.0 from 1, Decimal 1.50 from 1.5), or None when `v` is not worth remembering."""
+    t = type(v)
+    if t is str or t is int or t is bool:
+        return (t, v)
+    if t is float or t is Decimal:
+        return (t, repr(v))
+    if v is None:
+        return (None,)
+    if t is list:
+        keys = tuple(_key(x) for x in v)
+        return ("[", keys) if None not in keys else None
+    if t is dict:
+        items = tuple((k, _key(x)) for k, x in v.items())
+        return ("{", items) if all(x is not None for _, x in items) else None
+    return None
+
+
+def _memo(fn: Callable[[Any], Any], limit: int = MEMO_LIMIT) -> Callable[[Any], Any]:
+    """`fn` (pure) remembered for up to `limit` distinct values: a choice, a level, a
+    yes/no, the same evidence link — formatted once per export, not once per agency."""
+    seen: dict[Any, Any] = {}
+
+    def remembered(v: Any) -> Any:
+        key = _key(v)
+        if key is None:
+            return fn(v)
+        found = seen.get(key, seen)
+        if found is seen:
+            found = fn(v)
+            if len(seen) < limit:
+                seen[key] = found
+        return found
+
+    return remembered
+
+
+def column_plan(col: Column, lang: str) -> Callable[[Answer | None], Cell]:
+    """`value_of(col, ·, lang)` made once per column: the item's kind decided here, and
+    the formatting of repeated values remembered (see `_memo`). Same result as value_of."""
+    q = col.question
+    na = _memo(lambda reason: (tr(N_("không áp dụng: {reason}"), {"reason": reason}, lang), None))
+    if col.evidence:
+        shown = _memo(lambda e: (evidence_text(e, lang), evidence_link(e)))
+
+        def evidence_cell(a: Answer | None) -> Cell:
+            if a is None or a.evidence is None:
+                return _EMPTY
+            return shown(a.evidence)  # type: ignore[no-any-return]
+
+        return evidence_cell
+    numeric = q.type in _NUMERIC
+    url = q.type is ItemType.URL
+    formatted = _memo(lambda v: (format_answer(q, v, lang), None))
+
+    def answer_cell(a: Answer | None) -> Cell:
+        if a is None:
+            return _EMPTY
+        if a.na_reason is not None:
+            return na(a.na_reason or "")  # type: ignore[no-any-return]
+        v = a.value
+        if v is None:
+            return _EMPTY
+        if numeric and isinstance(v, int | float | Decimal) and not isinstance(v, bool):
+            return v, None
+        if url and isinstance(v, str):
+            return v, evidence_link(v)
+        return formatted(v)  # type: ignore[no-any-return]
+
+    return answer_cell
+
+
 def _cohort_title(cohort: str) -> str:
     return COHORT_LABELS.get(cohort, cohort)
 
@@ -136,6 +222,9 @@ class XlsxSink(_Sink):
         self.history_headers = history_headers
         self.lang = lang
         self._history: Any = None
+        # Texts already found to need nothing (not formula-like, no control character):
+        # appended bare, the fastest way into openpyxl. Bounded: a value set, not a log.
+        self._plain: dict[str, bool] = {}
 
     def start(self, cohorts: list[str], headers: list[str]) -> None:
         self.width = len(headers)
@@ -166,16 +255,35 @@ class XlsxSink(_Sink):
         last = get_column_letter(len(self.history_headers))
         self._history.auto_filter.ref = f"A1:{last}{self._in_sheet + 1}"
 
+    def _cell(self, ws: Any, v: Any, link: str | None = None) -> Any:
+        """`fast(ws, v, link)`, with the common cases (a number, a text seen before that
+        needs nothing) decided without calling it."""
+        if link is None:
+            t = type(v)
+            if t is str:
+                plain = self._plain.get(v)
+                if plain is None:
+                    plain = not formula_like(v) and not ILLEGAL_CHARACTERS_RE.search(v)
+                    if len(self._plain) < 100_000:
+                        self._plain[v] = plain
+                if plain:
+                    return v
+            elif v is None or t is int or t is float:
+                return v
+        return fast(ws, v, link)
+
     def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
         ws = self.sheets[cohort]
-        ws.append([fast(ws, v, link) for v, link in values])
+        put = self._cell
+        ws.append([put(ws, v, link) for v, link in values])
         self.counts[cohort] += 1
 
     def history(self, values: list[Any]) -> None:
         if self._in_sheet >= self.rows_per_sheet:  # Excel's limit: continue on a new sheet
             self._new_history_sheet()
         ws = self._history
-        ws.append([fast(ws, v) for v in values])
+        put = self._cell
+        ws.append([put(ws, v) for v in values])
         self.history_count += 1
         self._in_sheet += 1
 
@@ -274,6 +382,8 @@ async def export_answers(
     )
     cohorts = list(dict.fromkeys(a.cohort for a in agencies))
     yes = tr(N_("có"), None, lang)
+    plans = [(c.question.id, column_plan(c, lang)) for c in columns]
+    labels = {stage: stage_label(lang, stage) for stage in STAGE_LABELS}
     history_rows = 0
     try:
         sink.start(cohorts, headers)
@@ -291,7 +401,7 @@ async def export_answers(
                 values: list[tuple[Any, str | None]] = [
                     (a.name, None),
                     (a.code, None),
-                    (stage_label(lang, stage), None),
+                    (labels[stage], None),
                     (
                         _local(submitted, tz)
                         if stage not in ("answering", "not_started")
@@ -300,7 +410,8 @@ async def export_answers(
                     ),
                     (yes if late else None, None),
                 ]
-                values += [value_of(c, given.get(c.question.id), lang) for c in columns]
+                get = given.get
+                values += [plan(get(item)) for item, plan in plans]
                 sink.row(a.cohort, values)
             if step:
                 step(len(part))
