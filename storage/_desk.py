@@ -3,12 +3,13 @@ progress and export read of a whole campaign in a few statements (never one per 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Text, bindparam, cast, delete, exists, func, insert, select, update
 
 from flows.state import Answer
 from storage._base import UnitBase, fields
@@ -21,6 +22,7 @@ from storage.models import (
     Submission,
     SubmissionEvent,
     User,
+    _untag,
 )
 from storage.records import AgencyRec, Conflict, HistoryRec, InviteRec, UserRec
 
@@ -234,15 +236,23 @@ class DeskUnit(UnitBase):
         out: dict[int, dict[str, Answer]] = {i: {} for i in ids}
         if not ids:
             return out
+        # The JSON columns are read as their text and decoded here: the same values as the
+        # column type gives (see `_json_value`) at a third of the cost per answer, which
+        # matters at a million answers.
         stmt = select(
             AnswerRow.submission_id,
             AnswerRow.item_id,
-            AnswerRow.value,
+            cast(AnswerRow.value, Text),
             AnswerRow.na_reason,
-            AnswerRow.evidence,
+            cast(AnswerRow.evidence, Text),
         ).where(AnswerRow.submission_id.in_(ids))
-        for r in await self._exec(stmt):
-            out[r.submission_id][r.item_id] = Answer(r.value, r.na_reason, r.evidence)
+        decode = _json_value
+        for sub_id, item_id, value, na_reason, evidence in (await self._exec(stmt)).tuples():
+            out[sub_id][item_id] = Answer(
+                decode(value) if value is not None else None,
+                na_reason,
+                decode(evidence) if evidence is not None else None,
+            )
         return out
 
     async def history_of(self, submission_ids: Iterable[int]) -> list[NamedHistoryRec]:
@@ -278,6 +288,17 @@ class DeskUnit(UnitBase):
         )
         rows = await self._exec(stmt)
         return {r.submission_id: _aware(r.at) for r in rows}
+
+
+def _json_value(text: str) -> Any:
+    """What ExactJSON gives back for a stored JSON text: tagged numbers undone. A plain
+    string (no escape) or a natural number is read without the JSON parser."""
+    if text[:1] == '"' and "\\" not in text:
+        return text[1:-1]
+    if text.isdigit() and text.isascii():
+        return int(text)
+    value = json.loads(text)
+    return _untag(value) if isinstance(value, dict | list) else value
 
 
 def _aware(at: datetime) -> datetime:
