@@ -261,20 +261,41 @@ class DeskUnit(UnitBase):
         ids = list(submission_ids)
         if not ids:
             return []
+        h = AnswerHistory
         stmt = (
-            select(AnswerHistory, Submission.agency_id, User.name.label("user_name"))
-            .join(Submission, Submission.id == AnswerHistory.submission_id)
-            .outerjoin(User, User.id == AnswerHistory.user_id)
-            .where(AnswerHistory.submission_id.in_(ids))
-            .order_by(AnswerHistory.submission_id, AnswerHistory.id)
+            select(
+                h.id,
+                h.submission_id,
+                h.item_id,
+                cast(h.old, Text),  # decoded here, as in answers_of
+                cast(h.new, Text),
+                h.user_id,
+                h.channel,
+                h.at,
+                Submission.agency_id,
+                User.name,
+            )
+            .join(Submission, Submission.id == h.submission_id)
+            .outerjoin(User, User.id == h.user_id)
+            .where(h.submission_id.in_(ids))
+            .order_by(h.submission_id, h.id)
         )
         out = []
-        for row in await self._exec(stmt):
-            data = fields(row)
-            agency_id, user_name = data.pop("agency_id"), data.pop("user_name")
-            data["old"] = Answer.from_json(data["old"]) if data["old"] is not None else None
-            data["new"] = Answer.from_json(data["new"]) if data["new"] is not None else None
-            out.append(NamedHistoryRec(HistoryRec(**data), agency_id, user_name))
+        decode, answer = _json_value, Answer.from_json
+        for id_, sub_id, item_id, old, new, user_id, channel, at, agency_id, user_name in (
+            await self._exec(stmt)
+        ).tuples():
+            rec = HistoryRec(
+                id_,
+                sub_id,
+                item_id,
+                answer(decode(old)) if old is not None else None,
+                answer(decode(new)) if new is not None else None,
+                user_id,
+                channel,
+                at,
+            )
+            out.append(NamedHistoryRec(rec, agency_id, user_name))
         return out
 
     async def first_submissions(self, campaign_id: int) -> dict[int, datetime]:
