@@ -24,7 +24,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
-from bot.desk.cells import cell, csv_safe, fast, formula_like
+from bot.desk.cells import cell, csv_safe, datetime_cell, fast, formula_like
 from bot.desk.directory import COHORT_LABELS
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import tr
@@ -282,6 +282,8 @@ class XlsxSink(_Sink):
                     return v
             elif v is None or t is int or t is float:
                 return v
+            elif t is datetime:
+                return datetime_cell(ws, v)
         return fast(ws, v, link)
 
     def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
