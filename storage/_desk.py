@@ -247,7 +247,7 @@ class DeskUnit(UnitBase):
             cast(AnswerRow.evidence, Text),
         ).where(AnswerRow.submission_id.in_(ids))
         decode = _json_value
-        for sub_id, item_id, value, na_reason, evidence in (await self._exec(stmt)).tuples():
+        for sub_id, item_id, value, na_reason, evidence in await self._exec(stmt):
             out[sub_id][item_id] = Answer(
                 decode(value) if value is not None else None,
                 na_reason,
@@ -282,9 +282,8 @@ class DeskUnit(UnitBase):
         )
         out = []
         decode, answer = _json_value, Answer.from_json
-        for id_, sub_id, item_id, old, new, user_id, channel, at, agency_id, user_name in (
-            await self._exec(stmt)
-        ).tuples():
+        rows = await self._exec(stmt)
+        for id_, sub_id, item_id, old, new, user_id, channel, at, agency_id, user_name in rows:
             rec = HistoryRec(
                 id_,
                 sub_id,
