@@ -74,7 +74,9 @@ async def redeem(
     ):
         await unit.record_invite_failure(channel, external_id, now)
         return RedeemResult(Redeem.INVALID)
-    user = await unit.add_user(display_name or external_id, invite.agency_id, invite.role)
+    person = await unit.user(invite.user_id) if invite.user_id is not None else None
+    # An invitation made for an imported person (phieu invite bulk) binds the account to them.
+    user = person or await unit.add_user(display_name or external_id, invite.agency_id, invite.role)
     await unit.bind_identity(user.id, channel, external_id, display_name)
     agency = await unit.agency(invite.agency_id) if invite.agency_id else None
     return RedeemResult(Redeem.BOUND, agency.name if agency else None, invite.role)

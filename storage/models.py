@@ -179,6 +179,10 @@ class Agency(Base):
     website: Mapped[str | None] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(255))
+    # The head of the agency (thủ trưởng), and when it stopped being asked (never deleted
+    # once it has answers: `phieu agencies remove` archives it then).
+    head: Mapped[str | None] = mapped_column(String(255))
+    archived_at: Mapped[datetime | None]
 
 
 class User(Base):
@@ -191,6 +195,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     lang: Mapped[str] = mapped_column(String(8), default="vi", server_default="vi")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Contact details from the administrator's workbook (`phieu agencies import`).
+    position: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(255))
 
 
 class Identity(Base):
@@ -414,6 +422,9 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The imported person this invitation is for (`phieu invite bulk`): redeeming it binds
+    # the chat account to that person instead of creating a new user.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
 
 class InviteFailure(Base):

@@ -37,6 +37,8 @@ class AgencyRec:
     website: str | None = None
     phone: str | None = None
     email: str | None = None
+    head: str | None = None
+    archived_at: datetime | None = None
 
     def known(self) -> dict[str, str]:
         """The record's values by prefill key (flows.model.PREFILL_KEYS), empty ones left out."""
@@ -58,6 +60,9 @@ class UserRec:
     role: str
     lang: str
     created_at: datetime
+    position: str | None = None
+    phone: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +213,7 @@ class InviteRec:
     created_at: datetime
     revoked_at: datetime | None
     created_by: int | None
+    user_id: int | None = None
 
     def usable(self, now: datetime) -> bool:
         """What use_invite would say now (use_invite itself is the atomic check)."""

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage._campaigns import CampaignsUnit
 from storage._chat import OUTBOX_CHANNEL, ChatUnit
+from storage._desk import DeskUnit
 from storage._links import LinksUnit
 from storage._order import OrderUnit
 from storage._people import PeopleUnit
@@ -46,6 +47,7 @@ class Unit(
     LinksUnit,
     ReviewUnit,
     RemindersUnit,
+    DeskUnit,
 ):
     """The operations available inside one transaction (see the mixins for each group)."""
 

@@ -13,9 +13,12 @@ import typer
 
 from bot.cli.agencies import agencies_app
 from bot.cli.campaign import campaign_app
+from bot.cli.export import export_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
+from bot.cli.invite_bulk import invite_bulk  # noqa: F401 - registers `invite bulk`
 from bot.cli.lang import LANG_FLAG, LocalisedGroup, t
+from bot.cli.progress import PROGRESS_HELP, progress
 from bot.cli.remind import remind_app
 from bot.cli.review import review_app
 from bot.cli.score import score as score_command
@@ -53,6 +56,8 @@ app.add_typer(invite_app, name="invite")
 app.add_typer(review_app, name="review")
 app.add_typer(remind_app, name="remind")
 app.command("score")(score_command)
+app.command("progress", help=PROGRESS_HELP)(progress)
+app.add_typer(export_app, name="export")
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -138,15 +138,31 @@ def vars_of(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__slots__}
 
 
-@app.command("export", help=N_("Mẫu phiếu dạng máy đọc được: mã, tên, nguồn và danh sách câu hỏi."))
+@app.command(
+    "export",
+    help=N_(
+        "Mẫu phiếu dạng máy đọc được (json: mã, tên, nguồn và danh sách câu hỏi) hoặc bảng "
+        "tính để in (xlsx)."
+    ),
+)
 def export(
     form_id: str = typer.Argument(..., help=N_("Mã mẫu phiếu")),
-    fmt: str = typer.Option("json", "--format", help=N_("Định dạng: json")),
+    fmt: str = typer.Option("json", "--format", help=N_("json | xlsx")),
+    out: Path | None = typer.Option(None, "--out", help=N_("Tệp .xlsx (mặc định <mã phiếu>.xlsx)")),
+    lang: str | None = typer.Option(None, "--lang", help=N_("vi hoặc en")),
 ) -> None:
-    """Machine-readable form: id, title, source and the flat list of items."""
-    if fmt != "json":
-        fail(N_("Chỉ hỗ trợ --format json"))
-    typer.echo(json.dumps(export_data(_form_or_exit(form_id)), ensure_ascii=False, indent=2))
+    """The form as JSON (id, title, source, flat list of items) or a printable workbook."""
+    if fmt not in ("json", "xlsx"):
+        fail(N_("--format phải là json hoặc xlsx"))
+    form = _form_or_exit(form_id)
+    if fmt == "json":
+        typer.echo(json.dumps(export_data(form), ensure_ascii=False, indent=2))
+        return
+    from bot.desk.formbook import write_form
+
+    path = out or Path(f"{form.id}.xlsx")
+    items = write_form(form, path, lang or language())
+    say(N_("{path}: {items} mục"), path=str(path), items=items)
 
 
 @app.command(

@@ -1,6 +1,6 @@
 """Campaigns: reporting year, status, open date, targets; positions per person per campaign.
 
-Revision ID: 0005_campaigns
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30
 
@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_campaigns"
+revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """Evidence link checks: the latest result per URL.
 
-Revision ID: 0005_linkcheck
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30
 
 `link_checks` keeps what opening each evidence link found (status, final URL, title, type,
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_linkcheck"
-down_revision: str | Sequence[str] | None = "0005_campaigns"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,7 @@
 """Reminders: outbox rows with a dedupe key (queued once, ever), reminder plans and mutes.
 
-Revision ID: 0005_reminders
-Revises: 0005_campaigns (0004 before campaigns-foundation was merged; the integrator
-re-chains the 0005 migrations)
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30
 
 `outbox.dedupe_key` (nullable, unique; NULLs never collide) lets the reminder planner and
@@ -18,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_reminders"
-down_revision: str | Sequence[str] | None = "0005_review"
+revision: str = "0008"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Review: reviewer assignments, item verdicts with history, the channel of each move.
 
-Revision ID: 0005_review
-Revises: 0005_campaigns
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30
 
 Issue #10: reviewers are assigned agencies of a campaign (by cohort, by agency, or all of
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_review"
-down_revision: str | Sequence[str] | None = "0005_linkcheck"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

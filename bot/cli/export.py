@@ -1,0 +1,106 @@
+"""`phieu export answers`: a campaign's answers to Excel or CSV (issue #9 "Answers out")."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+
+from bot.cli.common import DB_OPTION, url_of
+from bot.desk.answers import ExportResult, export_answers
+from bot.desk.targets import form_of
+from bot.desk.text import cli_lang, tr
+from flows.i18n import N_
+from storage.database import DatabaseSetupError
+from storage.records import CampaignRec
+from storage.repository import Storage
+
+export_app = typer.Typer(help=N_("Xuất dữ liệu ra Excel / CSV."), no_args_is_help=True)
+
+
+def _fail(msgid: str, params: dict[str, object] | None = None, code: int = 2) -> typer.Exit:
+    typer.echo(tr(msgid, params), err=True)
+    return typer.Exit(code)
+
+
+@export_app.command(
+    "answers",
+    help=N_(
+        "Câu trả lời của một đợt: mỗi nhóm một trang, mỗi cơ quan một dòng, mỗi mục một cột, "
+        "kèm lịch sử thay đổi. CSV: UTF-8 có BOM (và TỆP-lich-su.csv)."
+    ),
+)
+def export_answers_command(
+    file: Path = typer.Argument(..., help=N_("Tệp ra: .xlsx (hoặc .csv với --format csv)")),
+    campaign_id: int = typer.Option(..., "--campaign", help=N_("Số đợt (phieu campaign list)")),
+    fmt: str = typer.Option("xlsx", "--format", help=N_("xlsx | csv")),
+    no_history: bool = typer.Option(
+        False, "--no-history", help=N_("Không kèm lịch sử thay đổi (tệp nhỏ, xuất nhanh hơn)")
+    ),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Answers of a campaign: a sheet per cohort, one row per agency, one column per item,
+    plus the history of every change. CSV: UTF-8 with BOM (and FILE-lich-su.csv)."""
+    if fmt not in ("xlsx", "csv"):
+        raise _fail(N_("--format phải là xlsx hoặc csv."))
+    lang = cli_lang()
+
+    async def main() -> tuple[CampaignRec, ExportResult]:
+        storage = await Storage.open(url_of(db), setting="--db" if db else "DATABASE_URL")
+        try:
+            async with storage.unit() as unit:
+                campaign = await unit.campaign(campaign_id)
+            if campaign is None:
+                raise _fail(
+                    N_("Không có đợt #{id}. Xem: phieu campaign list"), {"id": str(campaign_id)}
+                )
+            form = form_of(campaign)
+            if form is None:
+                raise _fail(
+                    N_("Không tìm thấy mẫu phiếu {form} của đợt này."), {"form": campaign.form_id}
+                )
+            with Progress(transient=True) as bar:
+                task = bar.add_task(tr(N_("Đang xuất"), None, lang), total=None)
+                result = await export_answers(
+                    storage,
+                    campaign,
+                    form,
+                    file,
+                    fmt,
+                    lang,
+                    lambda n: bar.advance(task, n),
+                    history=not no_history,
+                )
+            return campaign, result
+        finally:
+            await storage.close()
+
+    try:
+        campaign, result = asyncio.run(main())
+    except DatabaseSetupError as e:
+        typer.echo(f"Lỗi cấu hình: {e}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as e:
+        raise _fail(
+            N_("Không ghi được tệp {file}: {error}"),
+            {"file": str(file), "error": e.strerror or str(e)},
+            1,
+        ) from None
+    typer.echo(
+        tr(
+            N_(
+                "Đã xuất đợt #{id}: {agencies} cơ quan, {submissions} phiếu, "
+                "{history} thay đổi → {files}"
+            ),
+            {
+                "id": str(campaign.id),
+                "agencies": result.agencies,
+                "submissions": result.submissions,
+                "history": result.history,
+                "files": ", ".join(str(f) for f in result.files),
+            },
+            lang,
+        )
+    )

@@ -1,0 +1,167 @@
+"""`phieu invite bulk`: an invitation per imported official of a campaign's agencies, and a
+workbook to mail-merge (issue #9). Registered on the `phieu invite` group."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+
+from bot.cli.common import DB_OPTION, TZ, in_unit, parse_day
+from bot.cli.invite import invite_app
+from bot.desk.invites import InviteRow, bot_username, write_invites
+from bot.desk.targets import campaign_agencies
+from bot.desk.text import cli_lang, tr
+from bot.invites import hash_code, new_code
+from flows.i18n import N_
+from storage.repository import Unit
+
+# An invitation made before the deadline stays usable a while after it: late joiners.
+GRACE = timedelta(days=7)
+MIN_VALID = timedelta(days=14)
+
+
+def _fail(msgid: str, params: dict[str, object] | None = None, code: int = 2) -> typer.Exit:
+    typer.echo(tr(msgid, params), err=True)
+    return typer.Exit(code)
+
+
+@invite_app.command(
+    "bulk",
+    help=N_(
+        "Mỗi cán bộ đầu mối của các cơ quan trong đợt một mã mời; tệp Excel có cơ quan, người, "
+        "mã, link và mã QR của link. Mã chỉ hiện trong tệp này."
+    ),
+)
+def invite_bulk(
+    file: Path = typer.Argument(..., help=N_("Tệp .xlsx sẽ ghi (để trộn thư)")),
+    campaign_id: int = typer.Option(..., "--campaign", help=N_("Số đợt (phieu campaign list)")),
+    everyone: bool = typer.Option(
+        False, "--all", help=N_("Cả người đã vào Phiếu hoặc đã có mã còn hạn (mã cũ bị thu hồi)")
+    ),
+    expires: str | None = typer.Option(
+        None, "--expires", help=N_("DD/MM/YYYY (mặc định: hạn nộp + 7 ngày, ít nhất 14 ngày)")
+    ),
+    bot: str | None = typer.Option(
+        None, "--bot", envvar="TELEGRAM_BOT_USERNAME", help=N_("Tên bot Telegram, để ghi link")
+    ),
+    codes_only: bool = typer.Option(
+        False, "--codes-only", help=N_("Chỉ ghi mã (khi chưa biết tên bot)")
+    ),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """One invitation per official of the campaign's agencies; a workbook with agency,
+    person, code, link and a QR code of the link per row. Codes are shown only here."""
+    if file.suffix.lower() != ".xlsx":
+        raise _fail(N_("Tên tệp phải có đuôi .xlsx, ví dụ: moi.xlsx"))
+    tz = ZoneInfo(TZ)
+    now = datetime.now(UTC)
+    until: datetime | None = None
+    if expires:
+        until = datetime.combine(parse_day(expires), time(23, 59, 59), tz)
+        if until <= now:
+            raise _fail(
+                N_("Ngày hết hạn {day} đã qua; chọn một ngày sau hôm nay."), {"day": expires}
+            )
+    username = asyncio.run(
+        bot_username(
+            os.environ.get("TELEGRAM_BOT_TOKEN", "").strip() or None,
+            os.environ.get("TELEGRAM_API_BASE", "").strip() or None,
+            bot,
+        )
+    )
+    if username is None and not codes_only:
+        raise _fail(
+            N_(
+                "Chưa biết tên bot nên không ghi được link mời. Đặt TELEGRAM_BOT_TOKEN (Phiếu hỏi "
+                "Telegram), hoặc TELEGRAM_BOT_USERNAME / --bot ten_bot; hoặc dùng --codes-only để "
+                "chỉ ghi mã."
+            )
+        )
+    lang = cli_lang()
+    temp = file.with_name(f".{file.name}.tmp")
+
+    async def work(u: Unit) -> tuple[int, int, int]:
+        campaign = await u.campaign(campaign_id)
+        if campaign is None:
+            raise _fail(
+                N_("Không có đợt #{id}. Xem: phieu campaign list"), {"id": str(campaign_id)}
+            )
+        if campaign.status == "closed":
+            raise _fail(N_("Đợt #{id} đã đóng: không tạo mã mời nữa."), {"id": str(campaign_id)})
+        valid_until = until or max(
+            datetime.combine(campaign.deadline, time(23, 59, 59), tz) + GRACE, now + MIN_VALID
+        )
+        agencies = {a.id: a for a in await campaign_agencies(u, campaign)}
+        officials = await u.people_of(agencies, role="official")
+        skipped = 0
+        if not everyone:
+            joined = await u.users_with_identity(p.id for p in officials)
+            holding = await u.usable_invites_of((p.id for p in officials), now)
+            chosen = [p for p in officials if p.id not in joined and p.id not in holding]
+            skipped = len(officials) - len(chosen)
+        else:
+            chosen = officials
+            await u.revoke_person_invites((p.id for p in chosen), now)
+        if not chosen:
+            return 0, skipped, 0
+        rows, invites = [], []
+        for p in chosen:
+            code = new_code()
+            agency = agencies[p.agency_id]  # type: ignore[index]
+            rows.append(
+                InviteRow(agency.code, agency.name, p.name, p.position, p.phone, p.email, code)
+            )
+            invites.append(
+                {
+                    "code_hash": hash_code(code),
+                    "agency_id": agency.id,
+                    "role": "official",
+                    "uses_left": 1,
+                    "expires_at": valid_until.astimezone(UTC),
+                    "user_id": p.id,
+                }
+            )
+        # The workbook is written before the invitations are committed, and put in place
+        # after: no code is ever valid without the administrator holding it.
+        write_invites(temp, rows, username, valid_until, TZ, lang)
+        await u.add_person_invites(invites)
+        return len(rows), skipped, len({p.agency_id for p in chosen})
+
+    try:
+        made, skipped, agencies_count = in_unit(db, work)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    if made == 0:
+        typer.echo(
+            tr(
+                N_(
+                    "Không có cán bộ đầu mối nào cần mã mời ({skipped} người đã vào Phiếu hoặc "
+                    "đã có mã còn hạn; --all để tạo lại). Nhập cán bộ: phieu agencies import."
+                ),
+                {"skipped": skipped},
+            )
+        )
+        return
+    temp.replace(file)
+    typer.echo(
+        tr(
+            N_("Đã tạo {made} mã mời cho cán bộ đầu mối của {agencies} cơ quan → {file}"),
+            {"made": made, "agencies": agencies_count, "file": str(file)},
+        )
+    )
+    if skipped:
+        typer.echo(
+            tr(
+                N_("Bỏ qua {skipped} người đã vào Phiếu hoặc đã có mã còn hạn (--all để tạo lại)."),
+                {"skipped": skipped},
+            )
+        )
+    if username is None:
+        typer.echo(tr(N_("Chưa biết tên bot: tệp chỉ có mã, không có link và mã QR.")))
+    typer.echo(tr(N_("Mã chỉ có trong tệp này: giữ tệp cẩn thận.")))

@@ -1,0 +1,500 @@
+"""Answers out (issue #9): a workbook with a sheet per cohort — one row per target agency,
+one column per item in form order — and a long history sheet; or the same as CSV.
+
+Headers carry the printed number, the question text and the unit; numbers stay numbers (so
+sums work); "không áp dụng" is written with its reason; an item asking evidence gets a
+column of its own, its link a hyperlink; the late flag is judged on the first submission.
+Every text cell goes through bot/desk/cells.py, so nothing an official typed is ever
+evaluated by Excel. The campaign is read a chunk of submissions at a time (memory stays
+bounded by the chunk: 5,000 submissions export in the bench under 500 MB).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
+
+from bot.desk.cells import cell, csv_safe, datetime_cell, fast, formula_like
+from bot.desk.directory import COHORT_LABELS
+from bot.desk.targets import campaign_agencies
+from bot.desk.text import tr
+from flows.i18n import N_
+from flows.model import Evidence, Form, ItemType, Question
+from flows.parsing import format_answer
+from flows.progress import (
+    ANSWERING,
+    NOT_STARTED,
+    STAGE_LABELS,
+    is_late,
+    stage_label,
+    stage_of,
+)
+from flows.prompts import evidence_text
+from flows.state import Answer
+from storage._desk import NamedHistoryRec
+from storage.records import AgencyRec, CampaignRec
+from storage.repository import Storage
+
+CHUNK = 250  # submissions read per query
+_NUMERIC = (ItemType.INTEGER, ItemType.DECIMAL, ItemType.COMPUTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One exported column: an item's answer, or the evidence of an item that asks for it."""
+
+    question: Question
+    evidence: bool = False
+
+    def header(self, lang: str) -> str:
+        q = self.question
+        number = q.printed or q.id
+        text = f"{number} {q.full_text(lang)}"
+        if q.unit is not None:
+            text += f" ({q.unit.get(lang)})"
+        if self.evidence:
+            text += " — " + tr(N_("minh chứng"), None, lang)
+        return text
+
+
+def columns_of(form: Form) -> list[Column]:
+    """Every item in the form's order, each evidence column right after its item."""
+    out = []
+    for q in form.questions:
+        out.append(Column(q))
+        if q.evidence is not Evidence.NONE:
+            out.append(Column(q, evidence=True))
+    return out
+
+
+def evidence_link(evidence: Any) -> str | None:
+    """The http(s) link of stored evidence (a link, or a document/file with one)."""
+    link = evidence.get("link") if isinstance(evidence, dict) else evidence
+    if isinstance(link, str) and link.lower().startswith(("http://", "https://")):
+        return link
+    return None
+
+
+def answer_text(q: Question, a: Answer | None, lang: str) -> str:
+    """How an answer reads in the history sheet and in CSV for non-numbers."""
+    if a is None:
+        return ""
+    if a.is_na:
+        return tr(N_("không áp dụng: {reason}"), {"reason": a.na_reason or ""}, lang)
+    text = format_answer(q, a.value, lang) if a.value is not None else ""
+    if a.evidence:
+        text += " 📎 " + evidence_text(a.evidence, lang)
+    return text
+
+
+def value_of(col: Column, a: Answer | None, lang: str) -> tuple[Any, str | None]:
+    """(cell value, hyperlink or None) of one column for one agency."""
+    if a is None:
+        return None, None
+    q = col.question
+    if col.evidence:
+        if a.evidence is None:
+            return None, None
+        return evidence_text(a.evidence, lang), evidence_link(a.evidence)
+    if a.is_na:
+        return tr(N_("không áp dụng: {reason}"), {"reason": a.na_reason or ""}, lang), None
+    v = a.value
+    if v is None:
+        return None, None
+    if q.type in _NUMERIC and isinstance(v, int | float | Decimal) and not isinstance(v, bool):
+        return v, None
+    if q.type is ItemType.URL and isinstance(v, str):
+        return v, evidence_link(v)
+    return format_answer(q, v, lang), None
+
+
+Cell = tuple[Any, str | None]  # (cell value, hyperlink or None)
+_EMPTY: Cell = (None, None)
+MEMO_LIMIT = 2048  # distinct values remembered per column (choices repeat; free text not)
+
+
+def _key(v: Any) -> Any:
+    """A dict key telling apart every stored value that could be shown differently (True
+    from 1, 1.0 from 1, Decimal 1.50 from 1.5), or None when `v` is not worth remembering."""
+    t = type(v)
+    if t is str or t is int or t is bool:
+        return (t, v)
+    if t is float or t is Decimal:
+        return (t, repr(v))
+    if v is None:
+        return (None,)
+    if t is list:
+        keys = tuple(_key(x) for x in v)
+        return ("[", keys) if None not in keys else None
+    if t is dict:
+        items = tuple((k, _key(x)) for k, x in v.items())
+        return ("{", items) if all(x is not None for _, x in items) else None
+    return None
+
+
+def _answer_key(a: Answer | None) -> Any:
+    """`_key` of a whole answer (value, reason, evidence), or None."""
+    if a is None:
+        return (None,)
+    value, evidence = _key(a.value), _key(a.evidence)
+    if value is None or evidence is None:
+        return None
+    return (value, a.na_reason, evidence)
+
+
+def _memo(
+    fn: Callable[[Any], Any], limit: int = MEMO_LIMIT, key_of: Callable[[Any], Any] = _key
+) -> Callable[[Any], Any]:
+    """`fn` (pure) remembered for up to `limit` distinct values: a choice, a level, a
+    yes/no, the same evidence link — formatted once per export, not once per agency."""
+    seen: dict[Any, Any] = {}
+
+    def remembered(v: Any) -> Any:
+        key = key_of(v)
+        if key is None:
+            return fn(v)
+        found = seen.get(key, seen)
+        if found is seen:
+            found = fn(v)
+            if len(seen) < limit:
+                seen[key] = found
+        return found
+
+    return remembered
+
+
+def column_plan(col: Column, lang: str) -> Callable[[Answer | None], Cell]:
+    """`value_of(col, ·, lang)` made once per column: the item's kind decided here, and
+    the formatting of repeated values remembered (see `_memo`). Same result as value_of."""
+    q = col.question
+    na = _memo(lambda reason: (tr(N_("không áp dụng: {reason}"), {"reason": reason}, lang), None))
+    if col.evidence:
+        shown = _memo(lambda e: (evidence_text(e, lang), evidence_link(e)))
+
+        def evidence_cell(a: Answer | None) -> Cell:
+            if a is None or a.evidence is None:
+                return _EMPTY
+            return shown(a.evidence)  # type: ignore[no-any-return]
+
+        return evidence_cell
+    numeric = q.type in _NUMERIC
+    url = q.type is ItemType.URL
+    formatted = _memo(lambda v: (format_answer(q, v, lang), None))
+
+    def answer_cell(a: Answer | None) -> Cell:
+        if a is None:
+            return _EMPTY
+        if a.na_reason is not None:
+            return na(a.na_reason or "")  # type: ignore[no-any-return]
+        v = a.value
+        if v is None:
+            return _EMPTY
+        if numeric and isinstance(v, int | float | Decimal) and not isinstance(v, bool):
+            return v, None
+        if url and isinstance(v, str):
+            return v, evidence_link(v)
+        return formatted(v)  # type: ignore[no-any-return]
+
+    return answer_cell
+
+
+def _cohort_title(cohort: str) -> str:
+    return COHORT_LABELS.get(cohort, cohort)
+
+
+class _Sink:
+    """Where rows go: a workbook (sheets per cohort + history) or CSV files."""
+
+    def start(self, cohorts: list[str], headers: list[str]) -> None: ...
+    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None: ...
+    def history(self, values: list[Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class XlsxSink(_Sink):
+    # Excel holds 1,048,576 rows a sheet: a longer history continues on "Lịch sử (2)"…
+    rows_per_sheet = 1_048_575
+
+    def __init__(self, path: Path, lang: str, history_headers: list[str]) -> None:
+        self.path = path
+        self.wb = Workbook(write_only=True)
+        self.sheets: dict[str, Any] = {}
+        self.counts: dict[str, int] = {}
+        self.width = 0
+        self.history_headers = history_headers
+        self.lang = lang
+        self._history: Any = None
+        # Texts already found to need nothing (not formula-like, no control character):
+        # appended bare, the fastest way into openpyxl. Bounded: a value set, not a log.
+        self._plain: dict[str, bool] = {}
+
+    def start(self, cohorts: list[str], headers: list[str]) -> None:
+        self.width = len(headers)
+        for cohort in cohorts:
+            ws = self.wb.create_sheet(_cohort_title(cohort))
+            ws.freeze_panes = "B2"  # the header row and the agency's name stay in view
+            ws.append([cell(ws, h, bold=True) for h in headers])
+            self.sheets[cohort] = ws
+            self.counts[cohort] = 0
+        self.history_count = 0
+        self._history_sheets = 0
+        self._new_history_sheet()
+
+    def _new_history_sheet(self) -> None:
+        if self._history is not None:
+            self._close_history()
+        self._history_sheets += 1
+        title = tr(N_("Lịch sử"), None, self.lang)
+        if self._history_sheets > 1:
+            title += f" ({self._history_sheets})"
+        ws = self.wb.create_sheet(title)
+        ws.freeze_panes = "A2"
+        ws.append([cell(ws, h, bold=True) for h in self.history_headers])
+        self._history = ws
+        self._in_sheet = 0
+
+    def _close_history(self) -> None:
+        last = get_column_letter(len(self.history_headers))
+        self._history.auto_filter.ref = f"A1:{last}{self._in_sheet + 1}"
+
+    def _cell(self, ws: Any, v: Any, link: str | None = None) -> Any:
+        """`fast(ws, v, link)`, with the common cases (a number, a text seen before that
+        needs nothing) decided without calling it."""
+        if link is None:
+            t = type(v)
+            if t is str:
+                plain = self._plain.get(v)
+                if plain is None:
+                    plain = not formula_like(v) and not ILLEGAL_CHARACTERS_RE.search(v)
+                    if len(self._plain) < 100_000:
+                        self._plain[v] = plain
+                if plain:
+                    return v
+            elif v is None or t is int or t is float:
+                return v
+            elif t is datetime:
+                return datetime_cell(ws, v)
+        return fast(ws, v, link)
+
+    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
+        ws = self.sheets[cohort]
+        put = self._cell
+        ws.append([put(ws, v, link) for v, link in values])
+        self.counts[cohort] += 1
+
+    def history(self, values: list[Any]) -> None:
+        if self._in_sheet >= self.rows_per_sheet:  # Excel's limit: continue on a new sheet
+            self._new_history_sheet()
+        ws = self._history
+        put = self._cell
+        ws.append([put(ws, v) for v in values])
+        self.history_count += 1
+        self._in_sheet += 1
+
+    def close(self) -> None:
+        last = get_column_letter(max(self.width, 1))
+        for cohort, ws in self.sheets.items():
+            ws.auto_filter.ref = f"A1:{last}{self.counts[cohort] + 1}"
+        self._close_history()
+        self.wb.save(self.path)
+
+
+class CsvSink(_Sink):
+    """FILE.csv (every agency, a cohort column first) and FILE-lich-su.csv (history), UTF-8
+    with a BOM so Excel opens Vietnamese right."""
+
+    def __init__(self, path: Path, lang: str, history_headers: list[str]) -> None:
+        self.path = path
+        self.history_path = path.with_name(f"{path.stem}-lich-su{path.suffix or '.csv'}")
+        self.lang = lang
+        self._fh = path.open("w", encoding="utf-8-sig", newline="")
+        self._hfh = self.history_path.open("w", encoding="utf-8-sig", newline="")
+        self._out = csv.writer(self._fh)
+        self._hout = csv.writer(self._hfh)
+        self._hout.writerow([csv_safe(h) for h in history_headers])
+
+    def start(self, cohorts: list[str], headers: list[str]) -> None:
+        self._out.writerow([csv_safe(h) for h in [tr(N_("Nhóm"), None, self.lang), *headers]])
+
+    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
+        self._out.writerow([csv_safe(_cohort_title(cohort))] + [csv_safe(v) for v, _ in values])
+
+    def history(self, values: list[Any]) -> None:
+        self._hout.writerow([csv_safe(v) for v in values])
+
+    def close(self) -> None:
+        self._fh.close()
+        self._hfh.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    agencies: int
+    submissions: int
+    history: int
+    files: tuple[Path, ...]
+
+
+def _local(at: datetime | None, tz: ZoneInfo) -> datetime | None:
+    return at.astimezone(tz) if at is not None else None
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+async def export_answers(
+    storage: Storage,
+    campaign: CampaignRec,
+    form: Form,
+    path: Path,
+    fmt: str = "xlsx",
+    lang: str = "vi",
+    step: Callable[[int], None] | None = None,
+    chunk: int = CHUNK,
+    history: bool = True,
+) -> ExportResult:
+    """Write the campaign's answers to `path` (fmt "xlsx" or "csv"); `step(n)` is called as
+    n agencies are written, for a progress bar; `history` False leaves the history out.
+    Reads in short units (one per chunk), so a long export never holds the database."""
+    tz, tzname, deadline = ZoneInfo(campaign.timezone), campaign.timezone, campaign.deadline
+    async with storage.unit() as unit:
+        agencies = await campaign_agencies(unit, campaign)
+        subs = {s.agency_id: s for s in await unit.list_submissions(campaign.id)}
+        first = await unit.first_submissions(campaign.id)
+    columns = columns_of(form)
+    lead = [N_("Cơ quan"), N_("Mã"), N_("Tình trạng"), N_("Ngày nộp"), N_("Muộn")]
+    headers = [tr(h, None, lang) for h in lead] + [c.header(lang) for c in columns]
+    history_headers = [
+        tr(h, None, lang)
+        for h in (
+            N_("Mã"),
+            N_("Cơ quan"),
+            N_("Câu"),
+            N_("Người"),
+            N_("Thời điểm"),
+            N_("Kênh"),
+            N_("Cũ"),
+            N_("Mới"),
+        )
+    ]
+    sink: _Sink = (
+        CsvSink(path, lang, history_headers)
+        if fmt == "csv"
+        else XlsxSink(path, lang, history_headers)
+    )
+    cohorts = list(dict.fromkeys(a.cohort for a in agencies))
+    yes = tr(N_("có"), None, lang)
+    plans = [(c.question.id, column_plan(c, lang)) for c in columns]
+    labels = {stage: stage_label(lang, stage) for stage in STAGE_LABELS}
+    history_rows = 0
+    try:
+        sink.start(cohorts, headers)
+        for part in _chunks(agencies, chunk):
+            ids = [subs[a.id].id for a in part if a.id in subs]
+            async with storage.unit() as unit:
+                answers = await unit.answers_of(ids)
+            for a in part:
+                sub = subs.get(a.id)
+                given = answers.get(sub.id, {}) if sub else {}
+                submitted = first.get(sub.id) or sub.submitted_at if sub else None
+                stage = stage_of(sub.status if sub else None, bool(given))
+                arrived = stage not in (ANSWERING, NOT_STARTED)
+                late = arrived and submitted is not None and is_late(submitted, deadline, tzname)
+                values: list[tuple[Any, str | None]] = [
+                    (a.name, None),
+                    (a.code, None),
+                    (labels[stage], None),
+                    (
+                        _local(submitted, tz)
+                        if stage not in ("answering", "not_started")
+                        else None,
+                        None,
+                    ),
+                    (yes if late else None, None),
+                ]
+                get = given.get
+                values += [plan(get(item)) for item, plan in plans]
+                sink.row(a.cohort, values)
+            if step:
+                step(len(part))
+        by_id = {a.id: a for a in agencies}
+        rows = HistoryRows(by_id, form, tz, lang)
+        sub_ids = [subs[a.id].id for a in agencies if a.id in subs]
+        for part in _chunks(sub_ids if history else [], chunk):
+            async with storage.unit() as unit:
+                changes = await unit.history_of(part)
+            for h in changes:
+                sink.history(rows.values(h))
+            history_rows += len(changes)
+    finally:
+        sink.close()
+    files = (path, sink.history_path) if isinstance(sink, CsvSink) else (path,)
+    return ExportResult(len(agencies), len(subs), history_rows, files)
+
+
+class HistoryRows:
+    """The history sheet's rows, made cheap: each agency's code and name, each item's label
+    and the text of each distinct old/new answer of an item worked out once per export
+    (most changes repeat: the same choices, links, "không áp dụng"), each local time once."""
+
+    def __init__(self, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str) -> None:
+        self.agencies = {i: (a.code, a.name) for i, a in agencies.items()}
+        self.form, self.tz, self.lang = form, tz, lang
+        self.items: dict[str, tuple[str, Callable[[Answer | None], str]]] = {}
+        self.times: dict[datetime, datetime] = {}
+
+    def _item(self, item_id: str) -> tuple[str, Callable[[Answer | None], str]]:
+        q = self.form.question(item_id)
+        lang = self.lang
+        if q is None:
+            return item_id, lambda a: str(a or "")
+        return q.printed or q.id, _memo(lambda a: answer_text(q, a, lang), key_of=_answer_key)
+
+    def values(self, h: NamedHistoryRec) -> list[Any]:
+        """[code, agency, item, who, local time, channel, old, new] of one change."""
+        rec = h.history
+        item = self.items.get(rec.item_id)
+        if item is None:
+            item = self.items[rec.item_id] = self._item(rec.item_id)
+        label, text = item
+        code, name = self.agencies.get(h.agency_id, ("", ""))
+        at = self.times.get(rec.at)
+        if at is None:
+            at = rec.at.astimezone(self.tz)
+            if len(self.times) < 10_000:
+                self.times[rec.at] = at
+        return [code, name, label, h.user_name or "", at, rec.channel, text(rec.old), text(rec.new)]
+
+
+def _history_values(
+    h: NamedHistoryRec, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str
+) -> list[Any]:
+    """One history row, the slow way (kept as the reference HistoryRows must match)."""
+    rec = h.history
+    q = form.question(rec.item_id)
+    agency = agencies.get(h.agency_id)
+    item = (q.printed or q.id) if q is not None else rec.item_id
+    old = answer_text(q, rec.old, lang) if q is not None else str(rec.old or "")
+    new = answer_text(q, rec.new, lang) if q is not None else str(rec.new or "")
+    return [
+        agency.code if agency else "",
+        agency.name if agency else "",
+        item,
+        h.user_name or "",
+        rec.at.astimezone(tz),
+        rec.channel,
+        old,
+        new,
+    ]

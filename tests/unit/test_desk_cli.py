@@ -1,0 +1,132 @@
+"""`phieu progress`, `phieu export answers`, `phieu forms export --format xlsx` as an
+administrator runs them (SQLite file, the built-in Sở form)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from bot.cli import app as cli_app
+from bot.desk.cells import formula_like
+from flows.loader import builtin_forms
+from flows.machines import Status
+from flows.state import Answer
+from storage import Storage
+
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli_app, list(args))
+
+
+async def _seed(db: Path) -> None:
+    storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with storage.unit() as u:
+            a = await u.add_agency("STTTT", "Sở TTTT", "so")
+            await u.add_agency("SYT", "Sở Y tế", "so")
+            await u.add_agency("H1", "Huyện Một", "huyen")  # not asked by the Sở form
+            c = await u.add_campaign(
+                "binh-dinh-2019-so", 1, "Sở 2019", datetime(2026, 11, 26).date()
+            )
+            sub = await u.submission(c.id, a.id)
+            await u.apply_changes(
+                sub.id,
+                {"1.7": Answer(25), "1.2": Answer("+84 đường dây nóng")},
+                None,
+                "telegram",
+                NOW,
+            )
+            await u.move_submission(sub.id, Status.DRAFT, Status.SUBMITTED, None, NOW)
+    finally:
+        await storage.close()
+
+
+def test_progress_table_and_workbook(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    result = run("progress", "--campaign", "1", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert "STTTT" in result.output and "SYT" in result.output
+    assert "H1" not in result.output  # a huyện is not a target of the Sở form
+    assert "đã nộp" in result.output and "chưa bắt đầu" in result.output
+    assert "đúng hạn" in result.output
+    out = tmp_path / "p.xlsx"
+    result = run(
+        "progress", "--campaign", "1", "--format", "xlsx", "--out", str(out), "--db", str(db)
+    )
+    assert result.exit_code == 0, result.output
+    ws = load_workbook(out).worksheets[0]
+    assert [r[0].value for r in ws.iter_rows(min_row=2)] == ["STTTT", "SYT"]
+    missing = run("progress", "--campaign", "7", "--db", str(db))
+    assert missing.exit_code == 2 and "Không có đợt #7" in missing.output
+    bad = run("progress", "--campaign", "1", "--format", "xlsx", "--db", str(db))
+    assert bad.exit_code == 2 and "--out" in bad.output
+
+
+def test_export_answers_command(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    out = tmp_path / "a.xlsx"
+    result = run("export", "answers", str(out), "--campaign", "1", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert "2 cơ quan, 1 phiếu, 2 thay đổi" in result.output
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["Sở", "Lịch sử"]
+    ws = wb["Sở"]
+    header = [c.value for c in ws[1]]
+    form = builtin_forms()["binh-dinh-2019-so"]
+    assert len(header) >= 5 + len(form.questions)
+    col = header.index(next(h for h in header if h and h.startswith("1.7 ")))
+    rows = {r[1].value: r for r in ws.iter_rows(min_row=2)}
+    assert rows["STTTT"][col].value == 25
+    hotline = rows["STTTT"][header.index(next(h for h in header if h and h.startswith("1.2 ")))]
+    assert hotline.value == "+84 đường dây nóng" and hotline.data_type == "s"
+    csv_out = tmp_path / "a.csv"
+    result = run(
+        "export", "answers", str(csv_out), "--campaign", "1", "--format", "csv", "--db", str(db)
+    )
+    assert result.exit_code == 0, result.output
+    assert csv_out.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert "'+84 đường dây nóng" in csv_out.read_text(encoding="utf-8-sig")
+
+
+def test_forms_export_xlsx_is_the_questionnaire_in_order(tmp_path: Path) -> None:
+    out = tmp_path / "so.xlsx"
+    result = run("forms", "export", "binh-dinh-2019-so", "--format", "xlsx", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    form = builtin_forms()["binh-dinh-2019-so"]
+    assert f"{len(form.questions)} mục" in result.output
+    ws = load_workbook(out).active
+    assert ws["A1"].value == form.title.vi
+    numbers = [r[0].value for r in ws.iter_rows(min_row=5) if r[3].value]
+    assert numbers == [q.printed or q.id for q in form.questions]
+    assert ws.print_title_rows == "$4:$4"
+    assert ws.page_setup.orientation == "landscape"
+    for row in ws.iter_rows():
+        for c in row:
+            if formula_like(c.value):
+                assert c.data_type == "s" and c.quotePrefix
+    assert run("forms", "export", "binh-dinh-2019-so", "--format", "pdf").exit_code == 2
+
+
+def test_desk_output_follows_the_runs_language(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    result = CliRunner().invoke(
+        cli_app, ["progress", "--campaign", "1", "--db", str(db)], env={"PHIEU_LANG": "en"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "not started" in result.output and "submitted" in result.output
+    assert "chưa bắt đầu" not in result.output
+    bad = CliRunner().invoke(
+        cli_app, ["agencies", "import", str(tmp_path / "none.xlsx"), "--db", str(db)],
+        env={"PHIEU_LANG": "en"},
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "There is no file" in bad.output
