@@ -239,20 +239,23 @@ class DeskUnit(UnitBase):
         # The JSON columns are read as their text and decoded here: the same values as the
         # column type gives (see `_json_value`) at a third of the cost per answer, which
         # matters at a million answers.
-        stmt = select(
-            AnswerRow.submission_id,
-            AnswerRow.item_id,
-            cast(AnswerRow.value, Text),
-            AnswerRow.na_reason,
-            cast(AnswerRow.evidence, Text),
-        ).where(AnswerRow.submission_id.in_(ids))
         decode = _json_value
-        for sub_id, item_id, value, na_reason, evidence in await self._exec(stmt):
-            out[sub_id][item_id] = Answer(
-                decode(value) if value is not None else None,
-                na_reason,
-                decode(evidence) if evidence is not None else None,
-            )
+        # At most 1,000 ids per statement: a whole campaign (the reminder planner asks for
+        # every submission) stays far below the databases' bound-parameter limits.
+        for start in range(0, len(ids), 1000):
+            stmt = select(
+                AnswerRow.submission_id,
+                AnswerRow.item_id,
+                cast(AnswerRow.value, Text),
+                AnswerRow.na_reason,
+                cast(AnswerRow.evidence, Text),
+            ).where(AnswerRow.submission_id.in_(ids[start : start + 1000]))
+            for sub_id, item_id, value, na_reason, evidence in await self._exec(stmt):
+                out[sub_id][item_id] = Answer(
+                    decode(value) if value is not None else None,
+                    na_reason,
+                    decode(evidence) if evidence is not None else None,
+                )
         return out
 
     async def history_of(self, submission_ids: Iterable[int]) -> list[NamedHistoryRec]:
