@@ -21,6 +21,7 @@ from bot.cli.lang import LANG_FLAG, LocalisedGroup, t
 from bot.cli.progress import PROGRESS_HELP, progress
 from bot.cli.remind import remind_app
 from bot.cli.review import review_app
+from bot.cli.score import SCORE_HELP
 from bot.cli.score import score as score_command
 from bot.config import ConfigError, Settings, load_settings
 from bot.zalo.config import ZaloSettings, load_zalo_settings, zalo_configured
@@ -55,7 +56,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(invite_app, name="invite")
 app.add_typer(review_app, name="review")
 app.add_typer(remind_app, name="remind")
-app.command("score")(score_command)
+app.command("score", help=SCORE_HELP)(score_command)
 app.command("progress", help=PROGRESS_HELP)(progress)
 app.add_typer(export_app, name="export")
 

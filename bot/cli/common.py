@@ -105,11 +105,21 @@ def in_unit(db: Path | None, work: Callable[[Unit], Awaitable[T]]) -> T:
     the log (INFO), never to the administrator's screen.
     """
 
+    async def in_one_unit(storage: Storage) -> T:
+        async with storage.unit() as unit:
+            return await work(unit)
+
+    return with_storage(db, in_one_unit)
+
+
+def with_storage(db: Path | None, work: Callable[[Storage], Awaitable[T]]) -> T:
+    """Open the configured database, run `work` (which opens its own units), close it; the
+    database's errors are said as in `in_unit` (exit 1 refused or busy, 2 configuration)."""
+
     async def main() -> T:
         storage = await Storage.open(url_of(db), setting="--db" if db else "DATABASE_URL")
         try:
-            async with storage.unit() as unit:
-                return await work(unit)
+            return await work(storage)
         finally:
             await storage.close()
 
