@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.agencies import agencies_app
 from bot.cli.campaign import campaign_app
+from bot.cli.common import DB_BUSY
 from bot.cli.export import export_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
@@ -110,6 +112,10 @@ def with_storage(
     except ConfigError as e:  # found once running, e.g. a token Telegram refuses
         typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
         raise typer.Exit(2) from None
+    except SQLAlchemyError:  # lost or refused mid-run: the details go to the log only
+        logging.getLogger(__name__).info("database error", exc_info=True)  # shown with -v
+        typer.echo(t(DB_BUSY), err=True)
+        raise typer.Exit(1) from None
 
 
 def _tty_lines() -> Iterator[str]:

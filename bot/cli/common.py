@@ -49,6 +49,11 @@ DB_OPTION = typer.Option(
 )
 
 
+DB_BUSY = N_(
+    "Cơ sở dữ liệu đang bận hoặc không trả lời; không có gì thay đổi. Vui lòng thử lại sau ít phút."
+)
+
+
 def say(msgid: str, /, **params: Any) -> None:
     """Print a catalog text (stdout), in the language of the run."""
     typer.echo(t(msgid, **params))
@@ -136,13 +141,7 @@ def with_storage(db: Path | None, work: Callable[[Storage], Awaitable[T]]) -> T:
         fail(N_("Lỗi cấu hình: {error}"), 2, error=str(e))
     except SQLAlchemyError as e:
         log.info("database error: %s", e)
-        fail(
-            N_(
-                "Cơ sở dữ liệu đang bận hoặc không trả lời; không có gì thay đổi. Vui lòng "
-                "thử lại sau ít phút."
-            ),
-            1,
-        )
+        fail(DB_BUSY, 1)
 
 
 def today_local() -> date:

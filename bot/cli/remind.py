@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli.common import DB_OPTION, fail, say, with_storage
-from bot.cli.lang import t
+from bot.cli.lang import language, t
 from bot.workers.reminders import (
     ReminderPlanner,
     base_key,
@@ -233,7 +233,7 @@ def plan_set(
         new_at = rp.parse_at(at) if at is not None else None
         new_quiet = rp.parse_quiet(quiet) if quiet is not None else None
     except rp.PlanError as e:
-        typer.echo(str(e), err=True)
+        typer.echo(e.text(language()), err=True)
         raise typer.Exit(2) from None
 
     async def work(storage: Storage) -> rp.ReminderPlan:
