@@ -60,7 +60,17 @@ OVERDUE_CASES = frozenset({Case.PENDING, Case.RETURNED})
 
 
 class PlanError(ValueError):
-    """A plan setting that cannot work; the message is Vietnamese and shows an example."""
+    """A plan setting that cannot work, with an example. `str()` is the Vietnamese message;
+    `text(lang)` says it in another language (the `phieu --lang en` run)."""
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        self.msgid, self.params = msgid, params
+        super().__init__(self.text("vi"))
+
+    def text(self, lang: str) -> str:
+        # "what" names the setting: a msgid of its own.
+        params = {k: translate(lang, v) if k == "what" else v for k, v in self.params.items()}
+        return translate(lang, self.msgid, params)
 
 
 def _hhmm(value: str, what: str) -> time:
@@ -70,7 +80,9 @@ def _hhmm(value: str, what: str) -> time:
             raise ValueError
         return time(int(parts[0]), int(parts[1]))
     except ValueError:
-        raise PlanError(f"{what} không hợp lệ: {value!r}. Ví dụ: 08:00") from None
+        raise PlanError(
+            N_("{what} không hợp lệ: {value!r}. Ví dụ: 08:00"), what=what, value=value
+        ) from None
 
 
 def parse_days(text: str) -> tuple[int, ...]:
@@ -82,8 +94,11 @@ def parse_days(text: str) -> tuple[int, ...]:
     for part in text.replace(" ", "").split(","):
         if not part.isdigit() or not 1 <= int(part) <= 365:
             raise PlanError(
-                f"Số ngày nhắc trước hạn không hợp lệ: {text!r}. "
-                "Cần các số nguyên từ 1 đến 365, cách nhau bằng dấu phẩy. Ví dụ: 7,3,1"
+                N_(
+                    "Số ngày nhắc trước hạn không hợp lệ: {text!r}. "
+                    "Cần các số nguyên từ 1 đến 365, cách nhau bằng dấu phẩy. Ví dụ: 7,3,1"
+                ),
+                text=text,
             )
         days.add(int(part))
     return tuple(sorted(days, reverse=True))
@@ -91,15 +106,15 @@ def parse_days(text: str) -> tuple[int, ...]:
 
 def parse_at(text: str) -> time:
     """ "08:00" → 08:00, the local hour reminders go at; raises PlanError with an example."""
-    return _hhmm(text, "Giờ gửi")
+    return _hhmm(text, N_("Giờ gửi"))
 
 
 def parse_quiet(text: str) -> tuple[time, time]:
     """ "21:00-07:00" → (21:00, 07:00); raises PlanError with an example."""
     parts = text.replace("–", "-").split("-")
     if len(parts) != 2:
-        raise PlanError(f"Giờ yên lặng không hợp lệ: {text!r}. Ví dụ: 21:00-07:00")
-    return _hhmm(parts[0], "Giờ bắt đầu yên lặng"), _hhmm(parts[1], "Giờ kết thúc yên lặng")
+        raise PlanError(N_("Giờ yên lặng không hợp lệ: {text!r}. Ví dụ: 21:00-07:00"), text=text)
+    return _hhmm(parts[0], N_("Giờ bắt đầu yên lặng")), _hhmm(parts[1], N_("Giờ kết thúc yên lặng"))
 
 
 @dataclass(frozen=True, slots=True)

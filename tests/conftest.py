@@ -19,6 +19,11 @@ def _vietnamese_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("LC_ALL", "LC_MESSAGES"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")
+    # The run's language is process state (one run, one language): a test calling a command's
+    # function directly must not inherit the English of an earlier test's `--lang en` run.
+    from bot.cli.lang import set_language
+
+    set_language("vi")
 
 
 # Conversations in tests give links like https://sotttt.binhdinh.gov.vn/…: the apps under

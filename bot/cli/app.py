@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.agencies import agencies_app
 from bot.cli.campaign import campaign_app
+from bot.cli.common import DB_BUSY
 from bot.cli.export import export_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
@@ -21,6 +23,7 @@ from bot.cli.lang import LANG_FLAG, LocalisedGroup, t
 from bot.cli.progress import PROGRESS_HELP, progress
 from bot.cli.remind import remind_app
 from bot.cli.review import review_app
+from bot.cli.score import SCORE_HELP
 from bot.cli.score import score as score_command
 from bot.config import ConfigError, Settings, load_settings
 from bot.zalo.config import ZaloSettings, load_zalo_settings, zalo_configured
@@ -55,7 +58,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(invite_app, name="invite")
 app.add_typer(review_app, name="review")
 app.add_typer(remind_app, name="remind")
-app.command("score")(score_command)
+app.command("score", help=SCORE_HELP)(score_command)
 app.command("progress", help=PROGRESS_HELP)(progress)
 app.add_typer(export_app, name="export")
 
@@ -109,6 +112,10 @@ def with_storage(
     except ConfigError as e:  # found once running, e.g. a token Telegram refuses
         typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
         raise typer.Exit(2) from None
+    except SQLAlchemyError:  # lost or refused mid-run: the details go to the log only
+        logging.getLogger(__name__).info("database error", exc_info=True)  # shown with -v
+        typer.echo(t(DB_BUSY), err=True)
+        raise typer.Exit(1) from None
 
 
 def _tty_lines() -> Iterator[str]:

@@ -49,6 +49,11 @@ DB_OPTION = typer.Option(
 )
 
 
+DB_BUSY = N_(
+    "Cơ sở dữ liệu đang bận hoặc không trả lời; không có gì thay đổi. Vui lòng thử lại sau ít phút."
+)
+
+
 def say(msgid: str, /, **params: Any) -> None:
     """Print a catalog text (stdout), in the language of the run."""
     typer.echo(t(msgid, **params))
@@ -105,11 +110,21 @@ def in_unit(db: Path | None, work: Callable[[Unit], Awaitable[T]]) -> T:
     the log (INFO), never to the administrator's screen.
     """
 
+    async def in_one_unit(storage: Storage) -> T:
+        async with storage.unit() as unit:
+            return await work(unit)
+
+    return with_storage(db, in_one_unit)
+
+
+def with_storage(db: Path | None, work: Callable[[Storage], Awaitable[T]]) -> T:
+    """Open the configured database, run `work` (which opens its own units), close it; the
+    database's errors are said as in `in_unit` (exit 1 refused or busy, 2 configuration)."""
+
     async def main() -> T:
         storage = await Storage.open(url_of(db), setting="--db" if db else "DATABASE_URL")
         try:
-            async with storage.unit() as unit:
-                return await work(unit)
+            return await work(storage)
         finally:
             await storage.close()
 
@@ -126,13 +141,7 @@ def in_unit(db: Path | None, work: Callable[[Unit], Awaitable[T]]) -> T:
         fail(N_("Lỗi cấu hình: {error}"), 2, error=str(e))
     except SQLAlchemyError as e:
         log.info("database error: %s", e)
-        fail(
-            N_(
-                "Cơ sở dữ liệu đang bận hoặc không trả lời; không có gì thay đổi. Vui lòng "
-                "thử lại sau ít phút."
-            ),
-            1,
-        )
+        fail(DB_BUSY, 1)
 
 
 def today_local() -> date:

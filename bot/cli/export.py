@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
 from rich.progress import Progress
 
-from bot.cli.common import DB_OPTION, url_of
+from bot.cli.common import DB_OPTION, with_storage
 from bot.desk.answers import ExportResult, export_answers
 from bot.desk.targets import form_of
 from bot.desk.text import cli_lang, tr
 from flows.i18n import N_
-from storage.database import DatabaseSetupError
 from storage.records import CampaignRec
 from storage.repository import Storage
 
@@ -33,9 +31,13 @@ def _fail(msgid: str, params: dict[str, object] | None = None, code: int = 2) ->
     ),
 )
 def export_answers_command(
-    file: Path = typer.Argument(..., help=N_("Tệp ra: .xlsx (hoặc .csv với --format csv)")),
-    campaign_id: int = typer.Option(..., "--campaign", help=N_("Số đợt (phieu campaign list)")),
-    fmt: str = typer.Option("xlsx", "--format", help=N_("xlsx | csv")),
+    file: Path = typer.Argument(
+        ..., metavar=N_("TỆP"), help=N_("Tệp ra: .xlsx (hoặc .csv với --format csv)")
+    ),
+    campaign_id: int = typer.Option(
+        ..., "--campaign", metavar=N_("SỐ"), help=N_("Số đợt (phieu campaign list)")
+    ),
+    fmt: str = typer.Option("xlsx", "--format", metavar=N_("ĐỊNH_DẠNG"), help=N_("xlsx | csv")),
     no_history: bool = typer.Option(
         False, "--no-history", help=N_("Không kèm lịch sử thay đổi (tệp nhỏ, xuất nhanh hơn)")
     ),
@@ -47,41 +49,34 @@ def export_answers_command(
         raise _fail(N_("--format phải là xlsx hoặc csv."))
     lang = cli_lang()
 
-    async def main() -> tuple[CampaignRec, ExportResult]:
-        storage = await Storage.open(url_of(db), setting="--db" if db else "DATABASE_URL")
-        try:
-            async with storage.unit() as unit:
-                campaign = await unit.campaign(campaign_id)
-            if campaign is None:
-                raise _fail(
-                    N_("Không có đợt #{id}. Xem: phieu campaign list"), {"id": str(campaign_id)}
-                )
-            form = form_of(campaign)
-            if form is None:
-                raise _fail(
-                    N_("Không tìm thấy mẫu phiếu {form} của đợt này."), {"form": campaign.form_id}
-                )
-            with Progress(transient=True) as bar:
-                task = bar.add_task(tr(N_("Đang xuất"), None, lang), total=None)
-                result = await export_answers(
-                    storage,
-                    campaign,
-                    form,
-                    file,
-                    fmt,
-                    lang,
-                    lambda n: bar.advance(task, n),
-                    history=not no_history,
-                )
-            return campaign, result
-        finally:
-            await storage.close()
+    async def main(storage: Storage) -> tuple[CampaignRec, ExportResult]:
+        async with storage.unit() as unit:
+            campaign = await unit.campaign(campaign_id)
+        if campaign is None:
+            raise _fail(
+                N_("Không có đợt #{id}. Xem: phieu campaign list"), {"id": str(campaign_id)}
+            )
+        form = form_of(campaign)
+        if form is None:
+            raise _fail(
+                N_("Không tìm thấy mẫu phiếu {form} của đợt này."), {"form": campaign.form_id}
+            )
+        with Progress(transient=True) as bar:
+            task = bar.add_task(tr(N_("Đang xuất"), None, lang), total=None)
+            result = await export_answers(
+                storage,
+                campaign,
+                form,
+                file,
+                fmt,
+                lang,
+                lambda n: bar.advance(task, n),
+                history=not no_history,
+            )
+        return campaign, result
 
     try:
-        campaign, result = asyncio.run(main())
-    except DatabaseSetupError as e:
-        typer.echo(f"Lỗi cấu hình: {e}", err=True)
-        raise typer.Exit(2) from None
+        campaign, result = with_storage(db, main)
     except OSError as e:
         raise _fail(
             N_("Không ghi được tệp {file}: {error}"),

@@ -38,16 +38,25 @@ def _fail(msgid: str, params: dict[str, object] | None = None, code: int = 2) ->
     ),
 )
 def invite_bulk(
-    file: Path = typer.Argument(..., help=N_("Tệp .xlsx sẽ ghi (để trộn thư)")),
-    campaign_id: int = typer.Option(..., "--campaign", help=N_("Số đợt (phieu campaign list)")),
+    file: Path = typer.Argument(..., metavar=N_("TỆP"), help=N_("Tệp .xlsx sẽ ghi (để trộn thư)")),
+    campaign_id: int = typer.Option(
+        ..., "--campaign", metavar=N_("SỐ"), help=N_("Số đợt (phieu campaign list)")
+    ),
     everyone: bool = typer.Option(
         False, "--all", help=N_("Cả người đã vào Phiếu hoặc đã có mã còn hạn (mã cũ bị thu hồi)")
     ),
     expires: str | None = typer.Option(
-        None, "--expires", help=N_("DD/MM/YYYY (mặc định: hạn nộp + 7 ngày, ít nhất 14 ngày)")
+        None,
+        "--expires",
+        metavar=N_("DD/MM/YYYY"),
+        help=N_("DD/MM/YYYY (mặc định: hạn nộp + 7 ngày, ít nhất 14 ngày)"),
     ),
     bot: str | None = typer.Option(
-        None, "--bot", envvar="TELEGRAM_BOT_USERNAME", help=N_("Tên bot Telegram, để ghi link")
+        None,
+        "--bot",
+        envvar="TELEGRAM_BOT_USERNAME",
+        metavar=N_("TÊN_BOT"),
+        help=N_("Tên bot Telegram, để ghi link"),
     ),
     codes_only: bool = typer.Option(
         False, "--codes-only", help=N_("Chỉ ghi mã (khi chưa biết tên bot)")

@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, get_args
 
 import typer
 import typer.rich_utils as rich_utils
@@ -128,10 +129,27 @@ def localise(command: Any, lang: str) -> None:
         flag = getattr(param, "is_flag", False) and not getattr(param, "count", False)
         if flag and param.metavar is None:
             param.metavar = ""  # a flag takes no value: no "<bool>" beside it
+        elif param.metavar is None and getattr(param, "opts", [""])[0].startswith("-"):
+            param.metavar = translate(lang, _placeholder(param))  # not "<int>", "<str>"
         elif param.metavar:
             param.metavar = _tr(param.metavar, lang)  # "NĂM" / "YEAR"
     for sub in getattr(command, "commands", {}).values():
         localise(sub, lang)
+
+
+# An option's value without a placeholder of its own, by the type of the parameter.
+_PLACEHOLDERS = {int: N_("SỐ"), float: N_("SỐ"), Path: N_("TỆP")}
+_VALUE = N_("GIÁ_TRỊ")
+
+
+def _placeholder(param: Any) -> str:
+    """The msgid of the placeholder for an option's value: SỐ, TỆP or GIÁ_TRỊ (duck-typed:
+    typer keeps the annotation in `type_descriptor`; `int | None`, `list[int]` unwrapped)."""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    for candidate in (annotation, *get_args(annotation)):
+        if candidate in _PLACEHOLDERS:
+            return _PLACEHOLDERS[candidate]
+    return _VALUE
 
 
 def _tr(text: str, lang: str) -> str:

@@ -43,9 +43,13 @@ async def load_campaign(u: Unit, campaign_id: int) -> CampaignRec:
 
 
 def progress(
-    campaign_id: int = typer.Option(..., "--campaign", help=N_("Số đợt (phieu campaign list)")),
-    fmt: str = typer.Option("table", "--format", help=N_("table | xlsx")),
-    out: Path | None = typer.Option(None, "--out", help=N_("Tệp .xlsx khi --format xlsx")),
+    campaign_id: int = typer.Option(
+        ..., "--campaign", metavar=N_("SỐ"), help=N_("Số đợt (phieu campaign list)")
+    ),
+    fmt: str = typer.Option("table", "--format", metavar=N_("ĐỊNH_DẠNG"), help=N_("table | xlsx")),
+    out: Path | None = typer.Option(
+        None, "--out", metavar=N_("TỆP"), help=N_("Tệp .xlsx khi --format xlsx")
+    ),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Per agency: not started, answering (% done), submitted (on time / late), review states;

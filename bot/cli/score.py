@@ -17,8 +17,10 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.common import DB_OPTION, in_unit
+from bot.cli.common import DB_OPTION, fail, in_unit, say
+from bot.cli.lang import language, t
 from bot.score_facts import facts_of
+from flows.i18n import N_
 from flows.loader import builtin_forms
 from scoring.model import AgencyScore, Ranking, Scale, SubmissionFacts
 from scoring.ranking import rank
@@ -37,32 +39,62 @@ def read_manual(path: Path, scale: Scale) -> dict[str, dict[str, float]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
-        typer.echo(f"Không đọc được {path}: {e}", err=True)
-        typer.echo(f"Ví dụ:\n{MANUAL_EXAMPLE}", err=True)
-        raise typer.Exit(2) from None
+        typer.echo(t(N_("Không đọc được {file}: {error}"), file=str(path), error=str(e)), err=True)
+        fail(N_("Ví dụ:\n{example}"), example=MANUAL_EXAMPLE)
     problems = []
     out: dict[str, dict[str, float]] = {}
     if not isinstance(data, dict):
-        problems.append("tệp phải là bảng {mã cơ quan: {mã tiêu chí: điểm}}")
+        problems.append(
+            t(
+                N_("tệp phải là bảng {{mã cơ quan: {{mã tiêu chí: điểm}}}}, không phải {value}"),
+                value=repr(data)[:60],
+            )
+        )
         data = {}
     for code, points in data.items():
         if not isinstance(points, dict):
-            problems.append(f"{code}: cần {{mã tiêu chí: điểm}}, không phải {points!r}")
+            problems.append(
+                t(
+                    N_("{code}: cần {{mã tiêu chí: điểm}}, không phải {value}"),
+                    code=str(code),
+                    value=repr(points),
+                )
+            )
             continue
         for cid, value in points.items():
             c = scale.criterion(str(cid))
             if c is None or c.rule != "manual":
-                problems.append(f"{code}, tiêu chí {cid}: không phải tiêu chí do thẩm định chấm")
+                problems.append(
+                    t(
+                        N_("{code}, tiêu chí {id}: không phải tiêu chí do thẩm định chấm"),
+                        code=str(code),
+                        id=str(cid),
+                    )
+                )
             elif isinstance(value, bool) or not isinstance(value, int | float):
-                problems.append(f"{code}, tiêu chí {cid}: điểm phải là số, không phải {value!r}")
+                problems.append(
+                    t(
+                        N_("{code}, tiêu chí {id}: điểm phải là số, không phải {value}"),
+                        code=str(code),
+                        id=str(cid),
+                        value=repr(value),
+                    )
+                )
             elif not 0 <= value <= c.max:
-                problems.append(f"{code}, tiêu chí {cid}: {value} ngoài khoảng 0–{c.max:g}")
+                problems.append(
+                    t(
+                        N_("{code}, tiêu chí {id}: {value} ngoài khoảng 0–{max}"),
+                        code=str(code),
+                        id=str(cid),
+                        value=str(value),
+                        max=f"{c.max:g}",
+                    )
+                )
             else:
                 out.setdefault(str(code), {})[str(cid)] = float(value)
     if problems:
         typer.echo(f"{path}:\n  " + "\n  ".join(problems), err=True)
-        typer.echo(f"Ví dụ:\n{MANUAL_EXAMPLE}", err=True)
-        raise typer.Exit(2)
+        fail(N_("Ví dụ:\n{example}"), example=MANUAL_EXAMPLE)
     return out
 
 
@@ -92,18 +124,18 @@ async def load_facts(
 
 def _table(ranking: Ranking, group: str) -> Table:
     scale = ranking.scale
-    t = Table(title=f"Khối {group}", title_justify="left")
-    t.add_column("Hạng", justify="right")
-    t.add_column("Cơ quan")
+    table = Table(title=t(N_("Khối {cohort}"), cohort=group), title_justify="left")
+    table.add_column(t(N_("Hạng")), justify="right")
+    table.add_column(t(N_("Cơ quan")))
     for s in scale.sections:
-        t.add_column(f"Mục {s.id}", justify="right")
-    t.add_column("Tổng", justify="right")
-    t.add_column("Chỉ số", justify="right")
-    t.add_column("Xếp loại")
+        table.add_column(t(N_("Mục {id}"), id=s.id), justify="right")
+    table.add_column(t(N_("Tổng")), justify="right")
+    table.add_column(t(N_("Chỉ số")), justify="right")
+    table.add_column(t(N_("Xếp loại")))
     for r in ranking.groups[group]:
         got = r.score.sections
         name = r.score.agency + (f" ({r.score.variant.name})" if r.score.variant else "")
-        t.add_row(
+        table.add_row(
             str(r.rank),
             name,
             *[f"{got.get(s.id, 0.0):.2f}" for s in scale.sections],
@@ -111,53 +143,61 @@ def _table(ranking: Ranking, group: str) -> Table:
             f"{r.score.index:.4f}",
             r.band,
         )
-    return t
+    return table
 
 
 def _unranked(scores: list[AgencyScore]) -> Table:
-    t = Table(title="Không xếp hạng", title_justify="left")
-    t.add_column("Khối")
-    t.add_column("Cơ quan")
-    t.add_column("Lý do")
+    table = Table(title=t(N_("Không xếp hạng")), title_justify="left")
+    table.add_column(t(N_("Khối")))
+    table.add_column(t(N_("Cơ quan")))
+    table.add_column(t(N_("Lý do")))
     for s in scores:
-        t.add_row(s.cohort, s.agency, unranked_text(s))
-    return t
+        table.add_row(s.cohort, s.agency, unranked_text(s, language()))
+    return table
+
+
+SCORE_HELP = N_("Chấm điểm và xếp hạng một đợt: mỗi khối một bảng; --out ghi ra tệp Excel.")
 
 
 def score(
-    campaign: int = typer.Option(..., "--campaign", help="Mã đợt (phieu campaign list)"),
-    out: Path | None = typer.Option(None, "--out", help="Ghi bảng xếp hạng ra tệp .xlsx"),
+    campaign: int = typer.Option(
+        ..., "--campaign", metavar=N_("SỐ"), help=N_("Mã đợt (phieu campaign list)")
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", metavar=N_("TỆP"), help=N_("Ghi bảng xếp hạng ra tệp .xlsx")
+    ),
     manual: Path | None = typer.Option(
-        None, "--manual", help="Điểm do thẩm định chấm: YAML {mã cơ quan: {tiêu chí: điểm}}"
+        None,
+        "--manual",
+        metavar=N_("TỆP"),
+        help=N_("Điểm do thẩm định chấm: tệp YAML, mã cơ quan → mã tiêu chí → điểm"),
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Score and rank a campaign: a table per cohort; --out writes the Excel workbook."""
     head = in_unit(db, lambda u: u.campaign(campaign))
     if head is None:
-        typer.echo(f"Không có đợt #{campaign}. Xem: phieu campaign list", err=True)
-        raise typer.Exit(2)
+        fail(N_("Không có đợt #{id}. Xem: phieu campaign list"), id=str(campaign))
     form = builtin_forms().get(head.form_id)
     try:
         scale = scale_for(head.form_id)
     except ScaleError as e:
-        typer.echo(f"Thang điểm lỗi: {e}", err=True)
-        raise typer.Exit(2) from None
+        fail(N_("Thang điểm lỗi: {error}"), error=str(e))
     if form is None or scale is None:
-        typer.echo(
-            f"Mẫu phiếu {head.form_id} chưa có thang điểm (scoring/scales/{head.form_id}.yaml).",
-            err=True,
+        fail(
+            N_("Mẫu phiếu {form} chưa có thang điểm (scoring/scales/{form}.yaml)."),
+            form=head.form_id,
         )
-        raise typer.Exit(2)
     points = read_manual(manual, scale) if manual else {}
     _, facts = in_unit(db, lambda u: load_facts(u, campaign, points))
     ranking = rank(scale, [score_submission(scale, form, f) for f in facts])
     console = Console()
-    console.print(f"[bold]{head.name}[/bold] — {scale_label(scale)}")
+    console.print(f"[bold]{head.name}[/bold] — {scale_label(scale, language())}")
     if scale.illustrative:
-        console.print("[yellow]Thang điểm minh họa: chưa phải thang điểm chính thức.[/yellow]")
+        warning = t(N_("Thang điểm minh họa: chưa phải thang điểm chính thức."))
+        console.print(f"[yellow]{warning}[/yellow]")
     if not ranking.groups and not ranking.unranked:
-        console.print("Đợt này chưa có cơ quan nào.")
+        console.print(t(N_("Đợt này chưa có cơ quan nào.")))
     for group in ranking.groups:
         console.print(_table(ranking, group))
     if ranking.unranked:
@@ -166,6 +206,5 @@ def score(
         try:
             path = write_workbook(ranking, out)
         except OSError as e:
-            typer.echo(f"Không ghi được {out}: {e}", err=True)
-            raise typer.Exit(1) from None
-        typer.echo(f"Đã ghi {path}")
+            fail(N_("Không ghi được {file}: {error}"), 1, file=str(out), error=str(e))
+        say(N_("Đã ghi {file}"), file=str(path))

@@ -1,24 +1,20 @@
-"""The language of one CLI run and the text helpers the desk commands share."""
+"""The text helper the desk commands share: a catalog text in the language of the run."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from flows.i18n import normalise_language, translate
+from flows.i18n import translate
 
 
 def cli_lang() -> str:
-    """The run's language: what `--lang` or the locale set (bot/cli/lang.py `language()`,
-    from the campaigns work), else PHIEU_LANG, else Vietnamese."""
-    try:  # the campaigns work's one-language-per-run module, once merged
-        from bot.cli import lang as run_lang  # type: ignore[attr-defined,unused-ignore]
+    """The run's language: the one `--lang` or the locale chose (bot/cli/lang.py), so the
+    desk commands speak the language every other command of the run speaks (issue #9)."""
+    # Imported here: bot.cli's package imports the commands, which import the desk.
+    from bot.cli.lang import language
 
-        return normalise_language(str(run_lang.language()))
-    except (ImportError, AttributeError):
-        pass
-    return normalise_language(os.environ.get("PHIEU_LANG"))
+    return language()
 
 
 def tr(msgid: str, params: Mapping[str, Any] | None = None, lang: str | None = None) -> str:

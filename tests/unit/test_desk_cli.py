@@ -119,14 +119,19 @@ def test_forms_export_xlsx_is_the_questionnaire_in_order(tmp_path: Path) -> None
 def test_desk_output_follows_the_runs_language(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     asyncio.run(_seed(db))
+    vi = {"LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8"}
     result = CliRunner().invoke(
-        cli_app, ["progress", "--campaign", "1", "--db", str(db)], env={"PHIEU_LANG": "en"}
+        cli_app, ["--lang", "en", "progress", "--campaign", "1", "--db", str(db)], env=vi
     )
     assert result.exit_code == 0, result.output
     assert "not started" in result.output and "submitted" in result.output
     assert "chưa bắt đầu" not in result.output
     bad = CliRunner().invoke(
         cli_app, ["agencies", "import", str(tmp_path / "none.xlsx"), "--db", str(db)],
-        env={"PHIEU_LANG": "en"},
+        env={**vi, "LANG": "en_US.UTF-8"},  # the locale chooses English too
     )  # fmt: skip
     assert bad.exit_code == 2 and "There is no file" in bad.output
+    same = CliRunner().invoke(
+        cli_app, ["progress", "--campaign", "1", "--db", str(db)], env=vi
+    )  # next run, no --lang: Vietnamese again
+    assert "chưa bắt đầu" in same.output and "not started" not in same.output
