@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import choosing
-from bot.render import reply_payloads, reply_to_json
+from bot.render import NUMBERED_CHANNELS, reply_payloads, reply_to_json
 from bot.review.desk import ReviewDesk
 from bot.review.desk import SubmissionMoved as _SubmissionMoved
 from bot.review.scope import REVIEW_ROLES
@@ -35,6 +35,7 @@ from flows.loader import builtin_forms
 from flows.machines import EDITABLE_STATUSES, Mode, Status, next_status
 from flows.model import Form
 from flows.payload import Act, pack
+from flows.review import runpack
 from flows.state import (
     Answer,
     Choice,
@@ -327,6 +328,8 @@ class Phieu:
                         if seq is not None:
                             await unit.forget_arrival(channel, update_id)
                         return Outcome(duplicate=True)
+                    # read before the lock: a chat's first update creates its row
+                    incoming = await _notice_pick(unit, channel, chat_id, incoming)
                     locked = await unit.lock_conversation(channel, chat_id)
                     if seq is not None and update_id is not None:
                         await self._take_turn(unit, channel, chat_id, update_id, seq, late)
@@ -711,3 +714,25 @@ class Phieu:
 
     async def say(self, unit: Unit, channel: str, chat_id: str, lang: str, msgid: str) -> None:
         await unit.enqueue(channel, chat_id, reply_to_json(Reply(translate(lang, msgid))))
+
+
+async def _notice_pick(unit: Unit, channel: str, chat_id: str, incoming: Incoming) -> Incoming:
+    """A number typed on a channel without buttons, right after a review notice with numbered
+    choices (a reviewer's submission notice, an official's returned form): the notice's
+    choice of that number, as if its button were pressed; anything else unchanged. The
+    conversation's own numbered choices apply once the chat has spoken since the notice
+    (storage `newest_notice_choices`)."""
+    text = (incoming.text or "").strip()
+    if channel not in NUMBERED_CHANNELS or incoming.payload is not None:
+        return incoming
+    if not (text.isascii() and text.isdigit() and len(text) <= 2):
+        return incoming
+    choices = await unit.newest_notice_choices(channel, chat_id)
+    n = int(text)
+    if not choices or not 1 <= n <= len(choices):
+        return incoming
+    if runpack(choices[n - 1]) is None:
+        # Only the review loop's notices (issue #10): a reminder's choices must not turn an
+        # official's typed answer "1" into a button press.
+        return incoming
+    return replace(incoming, text=None, payload=choices[n - 1])

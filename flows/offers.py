@@ -138,7 +138,7 @@ class Offers:
             return reply
         if offer is None:  # answered already: "Hiện tại: …" is shown, offer to keep it
             line = prompts.t(
-                self._lang(), N_("Giữ nguyên thì bấm “✅ Giữ nguyên”, khác thì gõ lại.")
+                self._lang(), N_("Giữ nguyên thì chọn “✅ Giữ nguyên”, khác thì gõ lại.")
             )
             return Reply(
                 reply.text + "\n" + line,
@@ -149,11 +149,11 @@ class Offers:
             )
         msgid = (
             N_(
-                "Phiếu đã điền sẵn: {value}. Đúng thì bấm “✅ Đúng” (hoặc gõ: đúng), "
+                "Phiếu đã điền sẵn: {value}. Đúng thì chọn “✅ Đúng” (hoặc gõ: đúng), "
                 "sai thì gõ lại."
             )
             if offer[1] == "prefill"
-            else N_("Năm trước: {value}. Giữ nguyên thì bấm “♻️ Giữ nguyên”, khác thì gõ lại.")
+            else N_("Năm trước: {value}. Giữ nguyên thì chọn “♻️ Giữ nguyên”, khác thì gõ lại.")
         )
         line = prompts.t(self._lang(), msgid, value=self._shown(q, offer[0]))
         return Reply(
@@ -221,7 +221,7 @@ class Offers:
             prompts.t(
                 lang,
                 N_(
-                    "Giữ nguyên cả {n} câu trên bằng một lần bấm (hoặc gõ: đúng), "
+                    "Giữ nguyên cả {n} câu trên bằng một lựa chọn (hoặc gõ: đúng), "
                     "hay trả lời từng câu?"
                 ),
                 n=len(offers),

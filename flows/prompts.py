@@ -517,7 +517,7 @@ def help_text(lang: str) -> Reply:
         t(
             lang,
             N_(
-                "Cách trả lời: gõ câu trả lời hoặc bấm nút.\n"
+                "Cách trả lời: gõ câu trả lời hoặc chọn một lựa chọn.\n"
                 "/tiep — tiếp tục câu đang dở\n"
                 "/bo — bỏ qua câu này, trả lời sau\n"
                 "/lai — quay lại câu trước\n"

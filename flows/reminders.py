@@ -468,7 +468,7 @@ def message(
     if case is Case.PENDING:
         msgid = N_(
             "⏰ Nhắc nộp phiếu “{form}” của {agency}: {when}.\n"
-            "Anh/chị {progress}. Bấm “Tiếp tục” để làm tiếp đúng chỗ đã dừng."
+            "Anh/chị {progress}. Chọn “Tiếp tục” để làm tiếp đúng chỗ đã dừng."
         )
         if slot == OVERDUE:
             msgid = N_(

@@ -347,7 +347,7 @@ class _Turn:
             return
         self.say(
             N_(
-                "Chưa hiểu “{text}”. Bấm một nút bên dưới, hoặc gõ số mục để xem một mục "
+                "Chưa hiểu “{text}”. Chọn một lựa chọn bên dưới, hoặc gõ số mục để xem một mục "
                 "bất kỳ (ví dụ: 3.1)."
             ),
             "error",

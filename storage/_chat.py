@@ -122,6 +122,35 @@ class ChatUnit(UnitBase):
         if (await self._exec(stmt, params)).rowcount == 0:  # rowcount: no RETURNING to fetch
             raise NotFound(f"no conversation {conversation_id}")
 
+    async def newest_notice_choices(self, channel: str, chat_id: str) -> list[str] | None:
+        """The choice payloads of the newest notice queued to a chat since its conversation
+        was last saved, or None (no such notice, or the chat has spoken since).
+
+        On a channel without buttons (Zalo) a typed number refers to the last numbered list
+        on the screen: after a notice (a reviewer's "mời thẩm định", an official's "trả
+        lại") that is the notice's, not the conversation's (issue #13)."""
+        saved = (
+            select(Conversation.updated_at)
+            .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(Outbox.payload)
+            .where(
+                Outbox.channel == channel,
+                Outbox.chat_id == chat_id,
+                Outbox.kind == "notice",
+                or_(saved.is_(None), Outbox.created_at > saved),
+            )
+            .order_by(Outbox.id.desc())
+            .limit(1)
+        )
+        payload = (await self._exec(stmt)).scalar_one_or_none()
+        if not isinstance(payload, dict):
+            return None
+        choices = [c[1] for c in payload.get("choices") or () if isinstance(c, list) and c[1:]]
+        return [str(c) for c in choices] or None
+
     # -- processed updates ------------------------------------------------------------------
 
     async def mark_processed(self, channel: str, update_id: str) -> bool:

@@ -151,8 +151,11 @@ class PeopleUnit(UnitBase):
         uses_left: int | None,
         expires_at: datetime | None,
         created_by: int | None = None,
+        user_id: int | None = None,
     ) -> InviteRec:
-        """Store an invite by the sha256 of its code (the code itself is never stored)."""
+        """Store an invite by the sha256 of its code (the code itself is never stored).
+        With `user_id` the invitation is that person's: redeeming it binds the chat account
+        to them (a second app for the same person) instead of creating a new user."""
         _check("role", role, ROLES)
         stmt = (
             insert(Invite)
@@ -163,6 +166,7 @@ class PeopleUnit(UnitBase):
                 uses_left=uses_left,
                 expires_at=expires_at,
                 created_by=created_by,
+                user_id=user_id,
             )
             .returning(*Invite.__table__.c)
         )

@@ -309,8 +309,13 @@ def serve(
 
             app_ = make_web_app(telegram, storage, make_bot(telegram), with_worker=sending)
             if zalo is not None:
-                zalo_app.install_webhook(
-                    app_, zalo, storage, zalo_app.make_client(zalo), with_worker=sending
+                zalo_app.install_webhook(  # Telegram's app sweeps the evidence links
+                    app_,
+                    zalo,
+                    storage,
+                    zalo_app.make_client(zalo),
+                    with_worker=sending,
+                    sweep=False,
                 )
         else:
             assert zalo is not None

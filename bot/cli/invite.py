@@ -23,7 +23,7 @@ from bot.cli.common import (
 from bot.cli.lang import t
 from bot.invites import hash_code, invite_link, new_code
 from flows.i18n import N_
-from storage.records import InviteRec
+from storage.records import AgencyRec, InviteRec, UserRec
 from storage.repository import Unit
 
 invite_app = typer.Typer(
@@ -40,8 +40,20 @@ invite_app = typer.Typer(
 )
 def invite_create(
     agency: str = typer.Option(..., "--agency", metavar=N_("MÃ"), help=N_("Mã cơ quan")),
-    role: str = typer.Option(
-        "official", "--role", metavar=N_("VAI_TRÒ"), help=N_("official | reviewer | admin")
+    role: str | None = typer.Option(
+        None,
+        "--role",
+        metavar=N_("VAI_TRÒ"),
+        help=N_("official | reviewer | admin (mặc định official, hoặc vai trò của --person)"),
+    ),
+    person: str | None = typer.Option(
+        None,
+        "--person",
+        metavar=N_("SỐ|TÊN"),
+        help=N_(
+            "Mời một người đã có (số người dùng hoặc họ tên, trong cơ quan --agency): tài khoản "
+            "chat dùng mã được gắn vào người đó, vd. thêm Zalo cho người đang dùng Telegram"
+        ),
     ),
     uses: int | None = typer.Option(
         1, "--uses", metavar=N_("SỐ"), help=N_("Số lần dùng (mặc định 1)")
@@ -74,7 +86,8 @@ def invite_create(
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
-    choice("--role", role, ROLES)
+    if role is not None:
+        choice("--role", role, ROLES)
     choice("--channel", channel, ("telegram", "zalo"))
     if uses is not None and uses < 1:
         fail(N_("--uses phải ≥ 1"))
@@ -97,16 +110,38 @@ def invite_create(
         until = datetime.now(tz) + timedelta(days=14)
     code = new_code()
 
-    async def work(u: Unit) -> str:
+    async def work(u: Unit) -> tuple[str, str, UserRec | None]:
         found = await u.agencies_by_codes([agency])
         rec = found.get(agency)
         if rec is None:
             fail(N_("Không có cơ quan mã {code!r}. Xem: phieu agencies list"), code=agency)
-        await u.add_invite(hash_code(code), rec.id, role, uses, until.astimezone(UTC))
-        return rec.code
+        who = await _person(u, rec, person) if person is not None else None
+        if who is not None and role is not None and role != who.role:
+            fail(
+                N_("{name} có vai trò {has}, không phải {role}: bỏ --role hoặc sửa cho đúng."),
+                name=who.name,
+                has=who.role,
+                role=role,
+            )
+        as_role = who.role if who is not None else role or "official"
+        await u.add_invite(
+            hash_code(code),
+            rec.id,
+            as_role,
+            uses,
+            until.astimezone(UTC),
+            user_id=who.id if who is not None else None,
+        )
+        return rec.code, as_role, who
 
-    agency_code = in_unit(db, work)
+    agency_code, as_role, who = in_unit(db, work)
     say(N_("Mã mời: {code}"), code=code)
+    if who is not None:
+        say(
+            N_("Mã này dành cho {name} (#{id}): tài khoản dùng mã sẽ được gắn vào người này."),
+            name=who.name,
+            id=str(who.id),
+        )
     if channel == "zalo":
         for line in zalo_instructions(zalo_bot, code):
             typer.echo(line)
@@ -123,9 +158,44 @@ def invite_create(
     say(
         N_("Cơ quan {agency}, vai trò {role}, {uses} lần, hết hạn {until}. Mã chỉ hiện một lần."),
         agency=agency_code,
-        role=role,
+        role=as_role,
         uses=str(uses) if uses else t(N_("không giới hạn")),
         until=f"{until:%d/%m/%Y %H:%M}",
+    )
+
+
+async def _person(u: Unit, agency: AgencyRec, given: str) -> UserRec:
+    """The person `--person` names in `agency`: a user number, or a full name (case and
+    spacing ignored) that exactly one person of the agency has. Exits with a message
+    otherwise."""
+    people = await u.people_of([agency.id])
+    wanted = given.strip()
+    if wanted.lstrip("#").isdigit():
+        number = int(wanted.lstrip("#"))
+        hits = [p for p in people if p.id == number]
+    else:
+        key = " ".join(wanted.split()).casefold()
+        hits = [p for p in people if " ".join(p.name.split()).casefold() == key]
+    if len(hits) == 1:
+        return hits[0]
+    listing = "; ".join(f"#{p.id} {p.name} ({p.role})" for p in people[:20]) or "—"
+    if not hits:
+        fail(
+            N_(
+                "Cơ quan {agency} không có người {person!r}. Ghi số người dùng hoặc đúng họ tên, "
+                "vd. --person {example}. Người của cơ quan: {people}"
+            ),
+            agency=agency.code,
+            person=given,
+            example=str(people[0].id) if people else "12",
+            people=listing,
+        )
+    fail(
+        N_("Cơ quan {agency} có {n} người tên {person!r}: ghi số người dùng. {people}"),
+        agency=agency.code,
+        n=str(len(hits)),
+        person=given,
+        people="; ".join(f"#{p.id} {p.name} ({p.role})" for p in hits),
     )
 
 

@@ -302,7 +302,7 @@ class ReviewDesk:
                 entries.append(Choice(f"🔎 {agency.name}"[:60], rpack(sub.id, "open")))
                 lines.append(f"{len(entries)}. {agency.name}{again}{mark}")
         if reviewing:
-            lines.append(translate(lang, N_("Đang thẩm định (bấm để tiếp tục):")))
+            lines.append(translate(lang, N_("Đang thẩm định (chọn để tiếp tục):")))
             for sub, agency in reviewing:
                 entries.append(Choice(f"▶️ {agency.name}"[:60], rpack(sub.id, "next")))
                 lines.append(f"{len(entries)}. {agency.name}")
@@ -519,7 +519,7 @@ REVIEWER_HELP = N_(
     "Lệnh thẩm định:\n"
     "/thamdinh (/review) — danh sách phiếu chờ thẩm định\n"
     "/progress (/tiendo) — tiến độ các cơ quan\n"
-    "Trong một phiếu: bấm Đạt, Không đạt, Trả lại hoặc Sửa cho từng mục; gõ số mục (ví dụ "
+    "Trong một phiếu: chọn Đạt, Không đạt, Trả lại hoặc Sửa cho từng mục; gõ số mục (ví dụ "
     "3.1) để xem một mục bất kỳ; Tạm dừng để làm tiếp sau."
 )
 OFFICIALS_REFUSED = N_(

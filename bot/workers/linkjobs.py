@@ -288,10 +288,11 @@ class LinkCheckQueue:
         log.info("link %s: %s", link.url, "ok" if rec.ok else rec.error or rec.status)
 
 
-def link_queue(storage: Storage) -> LinkCheckQueue | None:
+def link_queue(storage: Storage, checker: LinkChecker | None = None) -> LinkCheckQueue | None:
     """The background checker of evidence links given in this process (issue #10), unless
-    PHIEU_LINKCHECK=0; close it on shutdown (what it had not finished, the sweep redoes)."""
-    return LinkCheckQueue(storage) if linkcheck_enabled() else None
+    PHIEU_LINKCHECK=0; close it on shutdown (what it had not finished, the sweep redoes).
+    `checker`: the default LinkChecker's replacement (tests: local pages allowed)."""
+    return LinkCheckQueue(storage, checker) if linkcheck_enabled() else None
 
 
 class LinkSweep:
@@ -372,13 +373,15 @@ class LinkSweep:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, storage: Storage) -> AsyncIterator[LinkSweep | None]:
+    async def running(
+        cls, storage: Storage, checker: LinkChecker | None = None
+    ) -> AsyncIterator[LinkSweep | None]:
         """The sweep as a background task for the block's duration (None when
         PHIEU_LINKCHECK=0): in every process that runs the outbox worker."""
         if not linkcheck_enabled():
             yield None
             return
-        sweep = cls(storage)
+        sweep = cls(storage, checker)
         stop = asyncio.Event()
         task = asyncio.create_task(sweep.run(stop), name="link-sweep")
         try:

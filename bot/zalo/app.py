@@ -10,6 +10,11 @@ getUpdates has no offset: Zalo hands each update out once. So the polling handle
 database trouble until the database is back (as Telegram's polling does), and an update
 whose handling fails otherwise is logged and dropped, never crashing the loop. With a
 webhook an error answers 500 and Zalo may redeliver; the event id makes that safe.
+
+The service is built as Telegram's is (bot/telegram_app.py polling_phieu/webhook_phieu):
+evidence links given over Zalo are checked in the background (a LinkCheckQueue fed by
+`on_links` after each commit), reviewers' opened links re-checked, and the LinkSweep runs
+wherever this process runs the outbox worker.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from bot.telegram_app import (
     secret_ok,
     webhook_phieu,
 )
+from bot.workers.linkcheck import LinkChecker
+from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, link_queue
 from bot.workers.outbox import OutboxWorker
 from bot.workers.pacing import RateShare, SendSettings
 from bot.workers.sender import ReplySender
@@ -49,6 +56,26 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 T = TypeVar("T")
+Checkers = Callable[[], LinkChecker] | None  # makes the link checkers (None: the default)
+
+
+def _checker(make: Checkers) -> LinkChecker | None:
+    return make() if make is not None else None
+
+
+def sweeping(
+    storage: Storage, on: bool, checkers: Checkers = None
+) -> contextlib.AbstractAsyncContextManager[object]:
+    """The evidence-link sweep for the block, when `on` (this process runs the outbox
+    worker and no other channel's app in it sweeps already)."""
+    if not on:
+        return contextlib.nullcontext()
+    return LinkSweep.running(storage, _checker(checkers))
+
+
+async def _close(links: LinkCheckQueue | None) -> None:
+    if links is not None:
+        await links.close()
 
 
 def make_client(settings: ZaloSettings) -> ZaloBotClient:
@@ -203,10 +230,13 @@ async def run_polling(
     stop: asyncio.Event | None = None,
     poll_timeout: int = POLL_TIMEOUT,
     allow_private_media: bool = False,
+    link_checkers: Checkers = None,
 ) -> None:
     """`phieu run zalo`: delete any webhook (polling and webhooks exclude each other), then
-    poll until SIGINT/SIGTERM or `stop`."""
+    poll until SIGINT/SIGTERM or `stop`. Evidence links are checked in the background and,
+    with the worker, swept (`link_checkers` makes the checkers: tests allow local pages)."""
     client = make_client(settings)
+    links = link_queue(storage, _checker(link_checkers))
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -220,9 +250,12 @@ async def run_polling(
         out = zalo_sending(
             storage, client, settings, send or SendSettings.from_env(), client.bot_id
         )
-        async with out.running(with_worker=with_worker):
+        async with (
+            out.running(with_worker=with_worker),
+            sweeping(storage, with_worker, link_checkers),
+        ):
             channel = ZaloChannel(
-                polling_phieu(storage),
+                polling_phieu(storage, links),
                 make_media(settings, allow_private=allow_private_media),
                 out.sender.committed,
                 client,
@@ -230,6 +263,7 @@ async def run_polling(
             release_startup_memory()
             await poll_updates(client, channel, stop, timeout=poll_timeout)
     finally:
+        await _close(links)
         await client.close()
 
 
@@ -244,13 +278,19 @@ def install_webhook(
     send: SendSettings | None = None,
     phieu: Phieu | None = None,
     allow_private_media: bool = False,
+    sweep: bool = True,
+    link_checkers: Checkers = None,
 ) -> None:
     """Add POST /zalo/webhook to `app` (Telegram's server or a Zalo-only one), and the
     Zalo sender set to its lifecycle. The secret header is compared in constant time;
-    only JSON bodies; bare and {"ok":…,"result":…}-wrapped updates both accepted."""
+    only JSON bodies; bare and {"ok":…,"result":…}-wrapped updates both accepted.
+    Without `phieu`, the service checks evidence links in the background; the LinkSweep
+    runs with the worker unless `sweep` is False (Telegram's app in the same server
+    sweeps already)."""
     out = zalo_sending(storage, client, settings, send or SendSettings.from_env(), client.bot_id)
+    links = link_queue(storage, _checker(link_checkers)) if phieu is None else None
     channel = ZaloChannel(
-        phieu or webhook_phieu(storage),
+        phieu or webhook_phieu(storage, links),
         make_media(settings, allow_private=allow_private_media),
         out.sender.committed,
         client,
@@ -276,8 +316,12 @@ def install_webhook(
         if register_webhook:
             url = f"{settings.public_url}{settings.webhook_path}"
             await when_reachable("setWebhook", lambda: client.set_webhook(url, secret))
-        async with out.running(with_worker=with_worker):
+        async with (
+            out.running(with_worker=with_worker),
+            sweeping(storage, with_worker and sweep, link_checkers),
+        ):
             yield
+        await _close(links)
         await client.close()
 
     app.router.add_post(settings.webhook_path, webhook)
@@ -293,6 +337,7 @@ def make_web_app(
     register_webhook: bool = True,
     send: SendSettings | None = None,
     allow_private_media: bool = False,
+    link_checkers: Checkers = None,
 ) -> web.Application:
     """A Zalo-only webhook server: POST /zalo/webhook, GET /healthz."""
     app = web.Application(client_max_size=1024 * 1024)
@@ -318,5 +363,6 @@ def make_web_app(
         register_webhook=register_webhook,
         send=send,
         allow_private_media=allow_private_media,
+        link_checkers=link_checkers,
     )
     return app

@@ -3,20 +3,17 @@ section at the same question, whichever app they pick up (the place is the perso
 campaign — issue #9's positions — not the chat's).
 
 Both real adapters run: Telegram's dispatcher over FakeTelegram, the Zalo channel over
-FakeZalo, on one database. The service wiring of positions comes with the campaigns work
-(after the `campaigns-foundation` tag): until it is merged this test is expected to fail,
-and strictly so — once merged it must pass.
+FakeZalo, on one database. The position is stored per (user, campaign) by the service
+(bot/service.py save_position), so either app's next answer goes to the same question.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-import bot.service
 from storage.repository import Storage
 from tests.e2e.telegram_support import TOKEN, answers_of, polling_rig, seed_campaign
 from tests.e2e.zalo_support import zalo_rig
@@ -26,7 +23,6 @@ from tests.integration.conftest import storage as storage  # the fixture, re-exp
 
 TG_LAN = 5005
 ZALO_LAN = "9f1c3a88ce4ea2cd518d"
-POSITIONS_WIRED = "save_position" in inspect.getsource(bot.service)
 
 
 @pytest.fixture
@@ -47,11 +43,6 @@ def has(shown: list[str], *parts: str) -> None:
         assert part in text, f"{part!r} not in {text!r}"
 
 
-@pytest.mark.xfail(
-    not POSITIONS_WIRED,
-    reason="the service keeps the place per chat until the campaigns work is merged",
-    strict=True,
-)
 async def test_switching_telegram_and_zalo_mid_section_continues_at_the_same_question(
     tg: FakeTelegram, zalo: FakeZalo, storage: Storage, tmp_path: Path
 ) -> None:

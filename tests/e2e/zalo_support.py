@@ -89,12 +89,15 @@ class ZRig:
 
 
 @asynccontextmanager
-async def zalo_rig(zalo: FakeZalo, storage: Storage, tmp: Path) -> AsyncIterator[ZRig]:
+async def zalo_rig(
+    zalo: FakeZalo, storage: Storage, tmp: Path, phieu: Phieu | None = None
+) -> AsyncIterator[ZRig]:
     settings = settings_for(zalo, tmp)
     client = make_client(settings)
     clock = VirtualClock()
     worker = virtual_zalo_worker(storage, client, settings, clock)
-    channel = ZaloChannel(Phieu(storage), make_media(settings, allow_private=True), None, client)
+    media = make_media(settings, allow_private=True)
+    channel = ZaloChannel(phieu or Phieu(storage), media, None, client)
     try:
         yield ZRig(zalo, storage, client, channel, worker, clock, settings)
     finally:

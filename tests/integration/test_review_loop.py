@@ -330,7 +330,7 @@ async def test_pause_and_resume_where_the_reviewer_stopped(storage: Storage) -> 
     await hoa.press("Đạt")  # 1.9
     assert "Đã lưu chỗ" in await hoa.press("Tạm dừng")
     text = await hoa.send("/thamdinh")
-    assert "Đang thẩm định (bấm để tiếp tục):" in text
+    assert "Đang thẩm định (chọn để tiếp tục):" in text
     text = await hoa.send("1")  # typed, as on the console: the first button
     assert "1.10. Có cổng thông tin điện tử" in text and "Còn 1 mục cần xem." in text
 

@@ -215,7 +215,7 @@ def test_each_case_has_its_own_words() -> None:
     assert draft.case is Case.PENDING
     assert draft.reply.text == (
         "⏰ Nhắc nộp phiếu “Đợt 2026” của Sở Y tế: còn 3 ngày (hạn 26/11/2026).\n"
-        "Anh/chị đã trả lời 112/204 câu, còn thiếu Mục 6 và Mục 8. Bấm “Tiếp tục” để làm "
+        "Anh/chị đã trả lời 112/204 câu, còn thiếu Mục 6 và Mục 8. Chọn “Tiếp tục” để làm "
         "tiếp đúng chỗ đã dừng."
     )
     assert returned.case is Case.RETURNED
