@@ -309,6 +309,41 @@ def test_a_district_agency_chats_on_the_district_form(db: Path) -> None:
     assert "Tổng số máy quét (Scan)" in reply_to(menu, "/sua 3.5")
 
 
+def test_chatting_as_an_agency_never_creates_a_campaign_where_the_desk_set_them_up(
+    db: Path,
+) -> None:
+    """The demo campaign is for a database without any campaign. Where the Sở TTTT has
+    opened campaigns, `phieu chat --agency X` for an agency none targets says so and leaves
+    the campaigns alone: no "năm 2027" campaign for every agency appears."""
+    from datetime import date, timedelta
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    runner = CliRunner()
+    at = ["--db", str(db)]
+    for code, name, cohort in (
+        ("STTTT", "Sở Thông tin và Truyền thông", "so"),
+        ("QN", "UBND thành phố Quy Nhơn", "huyen"),
+        ("NL", "UBND xã Nhơn Lý", "xa"),
+    ):
+        added = runner.invoke(
+            app, ["agencies", "add", "--code", code, "--name", name, "--cohort", cohort, *at]
+        )
+        assert added.exit_code == 0, added.output
+    due = date.today() + timedelta(days=30)
+    when = ["--year", str(due.year), "--deadline", due.strftime("%d/%m/%Y")]
+    opened = runner.invoke(app, ["campaign", "open", "--form", "binh-dinh-2019-so", *when, *at])
+    assert opened.exit_code == 0, opened.output
+    before = runner.invoke(app, ["campaign", "list", *at]).output
+    for code in ("QN", "NL"):
+        menu = chat(db, [], "--agency", code)
+        assert "chưa có đợt thu thập phiếu nào đang mở" in menu[0][1]
+    after = runner.invoke(app, ["campaign", "list", *at]).output
+    assert after == before and "#2" not in after
+
+
 def test_unknown_agency_is_refused_without_a_traceback(db: Path) -> None:
     proc = run_phieu(db, [], "--agency", "NOPE")
     assert proc.returncode != 0
