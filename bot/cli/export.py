@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from bot.cli.common import DB_OPTION, url_of
+from bot.cli.common import DB_OPTION, url_of, writable
 from bot.desk.answers import ExportResult, export_answers
 from bot.desk.targets import form_of
 from bot.desk.text import cli_lang, tr
@@ -45,6 +45,7 @@ def export_answers_command(
     plus the history of every change. CSV: UTF-8 with BOM (and FILE-lich-su.csv)."""
     if fmt not in ("xlsx", "csv"):
         raise _fail(N_("--format phải là xlsx hoặc csv."))
+    writable(file)
     lang = cli_lang()
 
     async def main() -> tuple[CampaignRec, ExportResult]:

@@ -17,7 +17,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.common import DB_OPTION, in_unit
+from bot.cli.common import DB_OPTION, in_unit, writable
 from bot.score_facts import facts_of
 from flows.loader import builtin_forms
 from scoring.model import AgencyScore, Ranking, Scale, SubmissionFacts
@@ -133,6 +133,8 @@ def score(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Score and rank a campaign: a table per cohort; --out writes the Excel workbook."""
+    if out is not None:
+        writable(out)
     head = in_unit(db, lambda u: u.campaign(campaign))
     if head is None:
         typer.echo(f"Không có đợt #{campaign}. Xem: phieu campaign list", err=True)
