@@ -55,7 +55,8 @@ class ConsoleUser:
 async def ensure_demo(storage: Storage, today: date, agency_code: str | None) -> ConsoleUser:
     """First run: a demo agency, an official and an open campaign, so nothing needs setup.
 
-    The campaign is made only on a database without any campaign (closed ones count)."""
+    The campaign is made only on a database without any campaign (closed ones count); an
+    agency whose officials were imported is answered as its first official."""
     code = agency_code or DEMO_AGENCY
     chat_id = f"console:{code}"
     async with storage.unit() as unit:
@@ -66,7 +67,14 @@ async def ensure_demo(storage: Storage, today: date, agency_code: str | None) ->
             agency = await unit.add_agency(code, "Sở Thông tin và Truyền thông (demo)", "so")
             log.info("created demo agency %s", code)
         if await unit.identity(CHANNEL, chat_id) is None:
-            user = await unit.add_user("Cán bộ đầu mối", agency.id, "official")
+            # An agency whose officials were imported is answered as its first official: a
+            # made-up "Cán bộ đầu mối" would be one more official, reminded and invited.
+            officials = await unit.people_of([agency.id], "official")
+            user = (
+                officials[0]
+                if officials
+                else await unit.add_user("Cán bộ đầu mối", agency.id, "official")
+            )
             await unit.bind_identity(user.id, CHANNEL, chat_id, "console")
         forms = builtin_forms()
         form_ids = [f.id for f in forms.values() if not f.cohorts or agency.cohort in f.cohorts]
