@@ -45,6 +45,10 @@ def export_answers_command(
     plus the history of every change. CSV: UTF-8 with BOM (and FILE-lich-su.csv)."""
     if fmt not in ("xlsx", "csv"):
         raise _fail(N_("--format phải là xlsx hoặc csv."))
+    if file.suffix.lower() != f".{fmt}":  # an .xlsx written as tra-loi.txt opens as garbage
+        raise _fail(
+            N_("Tên tệp phải có đuôi .{ext} (--format {ext}), ví dụ: tra-loi.{ext}"), {"ext": fmt}
+        )
     writable(file)
     lang = cli_lang()
 

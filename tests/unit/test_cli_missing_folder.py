@@ -57,3 +57,27 @@ def test_a_missing_folder_is_said_not_traced(
     assert "Traceback" not in text and "Error" not in text
     assert not isinstance(ran.exception, OSError | AssertionError)
     assert not out.parent.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("tra-loi.txt", "xlsx"), ("tra-loi.csv", "xlsx"), ("tra-loi.xlsx", "csv"), ("tra-loi", "csv")],
+)
+def test_export_refuses_a_file_name_that_does_not_match_its_format(
+    db: Path, tmp_path: Path, name: str, fmt: str
+) -> None:
+    """`export answers x.txt` wrote an Excel workbook named x.txt; now the name must end in
+    the format's extension, said with an example, and nothing is written."""
+    out = tmp_path / name
+    ran = CliRunner().invoke(
+        app, ["export", "answers", "--campaign", "1", str(out), "--format", fmt, "--db", str(db)]
+    )
+    assert ran.exit_code == 2, ran.output
+    assert f"Tên tệp phải có đuôi .{fmt}" in ran.output and f"tra-loi.{fmt}" in ran.output
+    assert not out.exists()
+    good = tmp_path / f"tra-loi.{fmt}"
+    ran = CliRunner().invoke(
+        app, ["export", "answers", "--campaign", "1", str(good), "--format", fmt, "--db", str(db)]
+    )
+    assert ran.exit_code == 0, ran.output
+    assert good.exists()
