@@ -1143,15 +1143,28 @@ class _Run(Offers, Cells):
             self.review("")
             return
         self.to("confirm_submit")
+        text = self.t(
+            N_(
+                "Nộp phiếu của {agency}? Sau khi nộp, câu trả lời chỉ xem được, trừ khi "
+                "Sở TTTT trả lại để bổ sung."
+            ),
+            agency=self.ctx.agency_name,
+        )
+        if s.missing_evidence:
+            # Said where it still matters: a link missing scores 0 (scoring "no_link"), and
+            # after submitting nothing can be added until a return.
+            text += "\n" + self.t(
+                N_(
+                    "⚠️ {n} mục chưa có minh chứng (link): {ids}. Mục thiếu link có thể không "
+                    "được tính điểm; bổ sung trước khi nộp: /minhchung {first}"
+                ),
+                n=len(s.missing_evidence),
+                ids=prompts._ids(s.missing_evidence, self.form, self.lang),
+                first=s.missing_evidence[0],
+            )
         self.replies.append(
             Reply(
-                self.t(
-                    N_(
-                        "Nộp phiếu của {agency}? Sau khi nộp, câu trả lời chỉ xem được, trừ khi "
-                        "Sở TTTT trả lại để bổ sung."
-                    ),
-                    agency=self.ctx.agency_name,
-                ),
+                text,
                 choices=self._submit_choices(),
                 kind="confirm",
             )

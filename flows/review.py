@@ -662,9 +662,9 @@ def link_line(lang: str, check: LinkView | None) -> str:
     if check is None:
         return prompts.t(lang, N_("🔗 Link: đang kiểm tra…"))
     if check.error or check.status is None:
-        return prompts.t(
-            lang, N_("🔗 Link không mở được: {error}"), error=check.error or check.status
-        )
+        # `error` is a catalog msgid (bot/review/links.py): said in the reader's language.
+        why = prompts.t(lang, check.error) if check.error else str(check.status)
+        return prompts.t(lang, N_("🔗 Link không mở được: {error}"), error=why)
     parts = [str(check.status)]
     if check.final_url and check.final_url != check.url:
         parts.append(f"→ {check.final_url}")

@@ -420,6 +420,8 @@ class _Plan:
                         den_num = _number(value)
             if nas and nas == answered + answered_den:
                 return make(cmax, "na", {"reason": first.na_reason or ""}, corrected)  # type: ignore[union-attr]
+            if answered and not answered_den:  # as in `leaf`: say what is missing
+                return make(0.0, "blank_per", {"items": den}, corrected)
             if answered == 0 or answered_den == 0:
                 return make(0.0, "blank", None, corrected)
             x = num or 0.0
@@ -529,6 +531,10 @@ class _Plan:
             if not is_manual and answered == 0:
                 return make(0.0, "blank", None, corrected)
             if is_ratio and answered_per == 0:
+                # The numerator answered, the denominator not: name what is missing (an
+                # official who answered 3.1.a/3.1.b was told 3.1 was "để trống").
+                if answered and per:
+                    return make(0.0, "blank_per", {"items": ", ".join(per)}, corrected)
                 return make(0.0, "blank", None, corrected)
             if posts and not posted(ag):
                 return make(0.0, "no_posts", None, corrected)

@@ -14,6 +14,7 @@ from scoring.model import AgencyScore, CriterionScore, Scale
 
 REASONS: Mapping[str, str] = {
     "blank": N_("để trống"),
+    "blank_per": N_("chưa trả lời {items} để tính tỉ lệ"),
     "na": N_("không áp dụng: {reason}"),
     "no_link": N_("chưa có link"),
     "rejected": N_("thẩm định: không đạt {comment}"),

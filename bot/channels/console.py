@@ -53,7 +53,10 @@ class ConsoleUser:
 
 
 async def ensure_demo(storage: Storage, today: date, agency_code: str | None) -> ConsoleUser:
-    """First run: a demo agency, an official and an open campaign, so nothing needs setup."""
+    """First run: a demo agency, an official and an open campaign, so nothing needs setup.
+
+    The campaign is made only on a database without any campaign (closed ones count); an
+    agency whose officials were imported is answered as its first official."""
     code = agency_code or DEMO_AGENCY
     chat_id = f"console:{code}"
     async with storage.unit() as unit:
@@ -64,11 +67,25 @@ async def ensure_demo(storage: Storage, today: date, agency_code: str | None) ->
             agency = await unit.add_agency(code, "Sở Thông tin và Truyền thông (demo)", "so")
             log.info("created demo agency %s", code)
         if await unit.identity(CHANNEL, chat_id) is None:
-            user = await unit.add_user("Cán bộ đầu mối", agency.id, "official")
+            # An agency whose officials were imported is answered as its first official: a
+            # made-up "Cán bộ đầu mối" would be one more official, reminded and invited.
+            officials = await unit.people_of([agency.id], "official")
+            user = (
+                officials[0]
+                if officials
+                else await unit.add_user("Cán bộ đầu mối", agency.id, "official")
+            )
             await unit.bind_identity(user.id, CHANNEL, chat_id, "console")
         forms = builtin_forms()
         form_ids = [f.id for f in forms.values() if not f.cohorts or agency.cohort in f.cohorts]
-        if form_ids and await unit.open_campaign_for_form_ids(form_ids) is None:
+        # Only a database without any campaign gets the demo one: where the Sở TTTT has set
+        # campaigns up, an official chatting in the console must never conjure a new campaign
+        # (it would target every agency and be reminded like a real one).
+        if (
+            form_ids
+            and not await unit.list_campaigns()
+            and await unit.open_campaign_for_form_ids(form_ids) is None
+        ):
             form = forms[DEMO_FORMS.get(agency.cohort, form_ids[0])]
             due = demo_deadline(today)
             await unit.add_campaign(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bot.cli.common import COHORTS, DB_OPTION, choice, contact_ok, in_unit, say
+from bot.cli.common import COHORTS, DB_OPTION, choice, contact_ok, in_unit, say, writable
 from bot.desk.directory import Directory, read_cohort, read_directory, write_template
 from bot.desk.text import tr
 from flows.i18n import N_
@@ -81,7 +81,7 @@ def agencies_template(
     if file.suffix.lower() != ".xlsx":
         _say(N_("Tên tệp phải có đuôi .xlsx, ví dụ: co-quan.xlsx"), err=True)
         raise typer.Exit(2)
-    write_template(file)
+    write_template(writable(file))
     _say(
         N_(
             "Đã tạo {file}: điền trang «Cơ quan» và «Cán bộ», rồi chạy phieu agencies import {file}"

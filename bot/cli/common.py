@@ -66,6 +66,25 @@ def fail(msgid: str, exit_code: int = 2, /, **params: Any) -> NoReturn:
     raise typer.Exit(exit_code)
 
 
+def writable(path: Path) -> Path:
+    """`path` if a file can be created there; else stop the command (exit 2) saying which
+    folder is missing, with an example — never openpyxl's FileNotFoundError traceback
+    (found trying `--out /khong-co/tien-do.xlsx` as a newcomer)."""
+    folder = path.parent
+    if not folder.is_dir():
+        fail(
+            N_(
+                "Không ghi được tệp {file}: không có thư mục {folder}. Tạo thư mục đó trước, "
+                "hoặc ghi vào thư mục hiện tại, ví dụ: {example}"
+            ),
+            2,
+            file=str(path),
+            folder=str(folder),
+            example=path.name,
+        )
+    return path
+
+
 def url_of(db: Path | None) -> str | None:
     if db is not None:
         return f"sqlite+aiosqlite:///{db}"

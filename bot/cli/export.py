@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from bot.cli.common import DB_OPTION, with_storage
+from bot.cli.common import DB_OPTION, with_storage, writable
 from bot.desk.answers import ExportResult, export_answers
 from bot.desk.targets import form_of
 from bot.desk.text import cli_lang, tr
@@ -47,6 +47,11 @@ def export_answers_command(
     plus the history of every change. CSV: UTF-8 with BOM (and FILE-lich-su.csv)."""
     if fmt not in ("xlsx", "csv"):
         raise _fail(N_("--format phải là xlsx hoặc csv."))
+    if file.suffix.lower() != f".{fmt}":  # an .xlsx written as tra-loi.txt opens as garbage
+        raise _fail(
+            N_("Tên tệp phải có đuôi .{ext} (--format {ext}), ví dụ: tra-loi.{ext}"), {"ext": fmt}
+        )
+    writable(file)
     lang = cli_lang()
 
     async def main(storage: Storage) -> tuple[CampaignRec, ExportResult]:

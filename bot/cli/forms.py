@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from bot.cli.common import fail, say
+from bot.cli.common import fail, say, writable
 from bot.cli.lang import language, t
 from flows.i18n import N_
 from flows.loader import FormError, builtin_forms, get_form, load_form_file
@@ -160,7 +160,7 @@ def export(
         return
     from bot.desk.formbook import write_form
 
-    path = out or Path(f"{form.id}.xlsx")
+    path = writable(out or Path(f"{form.id}.xlsx"))
     items = write_form(form, path, lang or language())
     say(N_("{path}: {items} mục"), path=str(path), items=items)
 

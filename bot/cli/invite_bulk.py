@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import DB_OPTION, TZ, in_unit, parse_day
+from bot.cli.common import DB_OPTION, TZ, in_unit, parse_day, writable
 from bot.cli.invite import invite_app
 from bot.desk.invites import InviteRow, bot_username, write_invites
 from bot.desk.targets import campaign_agencies
@@ -67,6 +67,7 @@ def invite_bulk(
     person, code, link and a QR code of the link per row. Codes are shown only here."""
     if file.suffix.lower() != ".xlsx":
         raise _fail(N_("Tên tệp phải có đuôi .xlsx, ví dụ: moi.xlsx"))
+    writable(file)
     tz = ZoneInfo(TZ)
     now = datetime.now(UTC)
     until: datetime | None = None

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
-from bot.cli.common import DB_OPTION, in_unit
+from bot.cli.common import DB_OPTION, in_unit, writable
 from bot.desk.progress import campaign_progress, print_progress, write_progress
 from bot.desk.targets import form_of
 from bot.desk.text import cli_lang, tr
@@ -62,6 +62,8 @@ def progress(
             tr(N_("Cần --out TỆP.xlsx khi --format xlsx, ví dụ --out tien-do.xlsx")), err=True
         )
         raise typer.Exit(2)
+    if out is not None:
+        writable(out)
 
     async def work(u: Unit) -> tuple[CampaignRec, list[AgencyProgress]]:
         campaign = await load_campaign(u, campaign_id)

@@ -17,7 +17,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.common import DB_OPTION, fail, in_unit, say
+from bot.cli.common import DB_OPTION, fail, in_unit, say, writable
 from bot.cli.lang import language, t
 from bot.score_facts import facts_of
 from flows.i18n import N_
@@ -175,6 +175,8 @@ def score(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Score and rank a campaign: a table per cohort; --out writes the Excel workbook."""
+    if out is not None:
+        writable(out)
     head = in_unit(db, lambda u: u.campaign(campaign))
     if head is None:
         fail(N_("Không có đợt #{id}. Xem: phieu campaign list"), id=str(campaign))

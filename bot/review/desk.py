@@ -137,7 +137,16 @@ class ReviewDesk:
                 unit, channel, chat_id, user, sub_id, review, incoming, lang
             )
         else:
-            replies, review["choices"] = await self.queue(unit, user, lang)
+            if command is not None:
+                # An official's command (/diem, /nop, /xem…): say so, not just the queue
+                # ("Không có phiếu nào chờ thẩm định" answered /diem).
+                typed = (incoming.text or "").split()[0]
+                said = translate(
+                    lang, N_("Lệnh {command} không dùng cho cán bộ thẩm định."), {"command": typed}
+                )
+                replies.append(Reply(f"{said}\n{translate(lang, REVIEWER_HELP)}", kind="error"))
+            queue, review["choices"] = await self.queue(unit, user, lang)
+            replies.extend(queue)
         state.review = review
         await unit.save_conversation(conv_id, state, user.id)
         await self._send(unit, channel, chat_id, replies)

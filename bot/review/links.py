@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from importlib import import_module
 from typing import Any
 
+from bot.workers.linkcheck import ERRORS
 from flows.review import LinkView
 from storage.repository import Storage, Unit
 
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def _view(url: str, rec: Any) -> LinkView:
+    """The card's view of a stored check; `error` is the msgid of what a person is told
+    ("không tìm thấy tên miền"), never the stored code ("dns", "forbidden_address:…")."""
+    code = None if rec.error is None else str(rec.error).split(":", 1)[0]
     return LinkView(
         url=url,
         status=rec.status,
@@ -28,7 +32,7 @@ def _view(url: str, rec: Any) -> LinkView:
         content_type=rec.content_type,
         size=rec.size,
         elapsed_ms=rec.elapsed_ms,
-        error=rec.error,
+        error=None if code is None else ERRORS.get(code, ERRORS["internal"]),
         checked_at=rec.checked_at,
     )
 

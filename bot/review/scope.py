@@ -1,8 +1,8 @@
 """Which agencies a campaign targets, and which of them a reviewer may act on (issue #10).
 
 Targets come from the campaign model (`unit.campaign_targets`: its cohorts ∪ its explicit
-list, archived agencies left out), kept to the cohorts the campaign's form is for. An
-admin acts on every target; a reviewer on the agencies their assignments give
+list, archived agencies left out), kept to the cohorts the campaign's form is for and the
+agencies it names. An admin acts on every target; a reviewer on the agencies their assignments give
 (`reviewer_assignments`: a cohort, an agency, or the whole campaign), or on every target
 when the campaign has no assignment at all.
 """
@@ -18,10 +18,14 @@ REVIEW_ROLES = frozenset({"reviewer", "admin"})
 
 async def campaign_targets(unit: Unit, campaign: CampaignRec, form: Form | None) -> list[AgencyRec]:
     """The agencies the campaign asks (`unit.campaign_targets`), of the cohorts its form is
-    for (a campaign targeting every cohort still offers a cohort's form only to it)."""
+    for (a campaign targeting every cohort still offers a cohort's form only to it) or named
+    by it (offered the form whatever their cohort: storage `offered`)."""
     cohorts = set(form.cohorts) if form is not None else set()
+    named = set(await unit.campaign_agency_ids(campaign.id)) if cohorts else set()
     return [
-        a for a in await unit.campaign_targets(campaign.id) if not cohorts or a.cohort in cohorts
+        a
+        for a in await unit.campaign_targets(campaign.id)
+        if not cohorts or a.cohort in cohorts or a.id in named
     ]
 
 

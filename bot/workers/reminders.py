@@ -68,11 +68,13 @@ async def campaign_targets(
 
     The campaign's targets (Unit.campaign_targets: its cohorts' agencies ∪ its explicit
     list, archived agencies out) that its form is for (the form's cohorts; every cohort when
-    it names none): the service offers a form only to those, so only they are reminded."""
+    it names none) or that it names: the service offers a form to exactly those (storage
+    `offered`), so only they are reminded."""
     form = forms.get(campaign.form_id)
     cohorts = set(form.cohorts) if form is not None else set()
     targets = await unit.campaign_targets(campaign.id)
-    return [a for a in targets if not cohorts or a.cohort in cohorts]
+    named = set(await unit.campaign_agency_ids(campaign.id)) if cohorts else set()
+    return [a for a in targets if not cohorts or a.cohort in cohorts or a.id in named]
 
 
 def progress(form: Form | None, answers: Mapping[str, Any]) -> tuple[int, int, tuple[str, ...]]:

@@ -309,6 +309,77 @@ def test_a_district_agency_chats_on_the_district_form(db: Path) -> None:
     assert "Tổng số máy quét (Scan)" in reply_to(menu, "/sua 3.5")
 
 
+def test_chatting_as_an_agency_never_creates_a_campaign_where_the_desk_set_them_up(
+    db: Path,
+) -> None:
+    """The demo campaign is for a database without any campaign. Where the Sở TTTT has
+    opened campaigns, `phieu chat --agency X` for an agency none targets says so and leaves
+    the campaigns alone: no "năm 2027" campaign for every agency appears."""
+    from datetime import date, timedelta
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    runner = CliRunner()
+    at = ["--db", str(db)]
+    for code, name, cohort in (
+        ("STTTT", "Sở Thông tin và Truyền thông", "so"),
+        ("QN", "UBND thành phố Quy Nhơn", "huyen"),
+        ("NL", "UBND xã Nhơn Lý", "xa"),
+    ):
+        added = runner.invoke(
+            app, ["agencies", "add", "--code", code, "--name", name, "--cohort", cohort, *at]
+        )
+        assert added.exit_code == 0, added.output
+    due = date.today() + timedelta(days=30)
+    when = ["--year", str(due.year), "--deadline", due.strftime("%d/%m/%Y")]
+    opened = runner.invoke(app, ["campaign", "open", "--form", "binh-dinh-2019-so", *when, *at])
+    assert opened.exit_code == 0, opened.output
+    before = runner.invoke(app, ["campaign", "list", *at]).output
+    for code in ("QN", "NL"):
+        menu = chat(db, [], "--agency", code)
+        assert "chưa có đợt thu thập phiếu nào đang mở" in menu[0][1]
+    after = runner.invoke(app, ["campaign", "list", *at]).output
+    assert after == before and "#2" not in after
+
+
+def test_chatting_as_an_agency_with_imported_officials_is_one_of_them(db: Path) -> None:
+    """`phieu chat --agency STTTT` on a database where the desk imported STTTT's official
+    answers as that official: no extra "Cán bộ đầu mối" appears (it would be reminded and
+    counted as one more official of the agency)."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from storage import Storage
+
+    at = ["--db", str(db)]
+    added = CliRunner().invoke(
+        app, ["agencies", "add", "--code", "STTTT", "--name", "Sở TTTT", "--cohort", "so", *at]
+    )
+    assert added.exit_code == 0, added.output
+
+    async def people(add: bool) -> list[tuple[str, str]]:
+        storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+        try:
+            async with storage.unit() as u:
+                agency = await u.agency_by_code("STTTT")
+                assert agency is not None
+                if add:
+                    await u.add_user("Trần Thị B", agency.id, "official")
+                return [(p.name, p.role) for p in await u.people_of([agency.id])]
+        finally:
+            await storage.close()
+
+    assert asyncio.run(people(True)) == [("Trần Thị B", "official")]
+    menu = chat(db, [], "--agency", "STTTT")
+    assert "Xin chào Trần Thị B!" in menu[0][1]
+    chat(db, [], "--agency", "STTTT")  # and again: still one person
+    assert asyncio.run(people(False)) == [("Trần Thị B", "official")]
+
+
 def test_unknown_agency_is_refused_without_a_traceback(db: Path) -> None:
     proc = run_phieu(db, [], "--agency", "NOPE")
     assert proc.returncode != 0

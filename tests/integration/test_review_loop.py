@@ -335,6 +335,29 @@ async def test_pause_and_resume_where_the_reviewer_stopped(storage: Storage) -> 
     assert "1.10. Có cổng thông tin điện tử" in text and "Còn 1 mục cần xem." in text
 
 
+async def test_a_reviewer_typing_an_officials_command_is_told_so(storage: Storage) -> None:
+    """/diem by a reviewer answered "Không có phiếu nào chờ thẩm định." (the queue, silently):
+    an official's command is named as not for reviewers, with their commands, then the
+    queue; in the middle of a review too, where nothing is recorded."""
+    world = await make_world(storage)
+    hoa = Chat(world.phieu, "telegram", "501")
+    for typed in ("/diem", "/nop", "/tatnhac", "/xem 3"):
+        text = await hoa.send(typed)
+        name = typed.split()[0]
+        assert f"Lệnh {name} không dùng cho cán bộ thẩm định." in text
+        assert "/thamdinh (/review)" in text and "Không có phiếu nào chờ thẩm định." in text
+    await submit(world)
+    await hoa.read()
+    await hoa.send(payload=rpack(world.ids["sub"], "open"))
+    text = await hoa.send("/score")
+    assert "Lệnh /score không dùng cho cán bộ thẩm định." in text
+    async with storage.unit() as u:
+        assert await u.item_verdicts(world.ids["sub"]) == {}
+    assert "Chưa hiểu" in await hoa.send("xyz")  # a review still open: text is not a command
+    for typed in ("/thamdinh", "/start", "/help", "/progress"):
+        assert "không dùng cho cán bộ thẩm định" not in await hoa.send(typed)
+
+
 async def test_accept_every_item_whose_link_answered(
     storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -328,6 +328,30 @@ def test_summary_and_submit_lifecycle() -> None:
     assert chat.value("3.2") == 11
 
 
+def test_submit_confirmation_warns_of_missing_evidence() -> None:
+    """A newcomer submitted a website form with 12 links missing and was not told at /nop
+    (only /xem said so); the reviewer then saw 2 items and /diem gave 0 for each missing
+    link. The confirmation names what lacks evidence and how to add it; with every link
+    given it says nothing of the kind."""
+    chat = Chat(FORM)
+    _answer_everything(chat)
+    chat.say("/sua 8.1")
+    chat.press("Có")
+    chat.press("Bổ sung sau")
+    text = chat.say("/nop")
+    assert chat.state.mode is Mode.CONFIRMING_SUBMIT
+    assert "⚠️ 1 mục chưa có minh chứng (link): 8.1." in text
+    assert "/minhchung 8.1" in text
+    chat.state.lang = "en"
+    assert "1 item(s) have no evidence (link): 8.1" in chat.say("/nop")
+    chat.state.lang = "vi"
+    chat.say("/minhchung 8.1")
+    chat.say("12/KH-UBND; 15/01/2019; sotttt.binhdinh.gov.vn/ke-hoach")
+    text = chat.say("/nop")
+    assert chat.state.mode is Mode.CONFIRMING_SUBMIT
+    assert "Nộp phiếu của" in text and "minh chứng" not in text
+
+
 def test_cancel_submit_goes_back_to_menu() -> None:
     chat = Chat(FORM)
     _answer_everything(chat)

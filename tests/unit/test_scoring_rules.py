@@ -87,6 +87,21 @@ def test_ratio_is_max_times_a_over_b_capped_at_max() -> None:
     assert reason_text(one(s, {"pcs": 30, "staff": 40})) == "tỉ lệ 30/40"
 
 
+def test_ratio_with_its_denominator_unanswered_names_what_is_missing() -> None:
+    """3.1.a/3.1.b answered, 1.8/1.9 not: /diem said "3.1: 0/30 — để trống", untrue for
+    an official who had just answered 3.1.a. The missing items are named instead."""
+    s = scale_of([{**RATIO, "zero": "zero"}])
+    c = one(s, {"pcs": 30})
+    assert c.points == 0
+    assert reason_text(c) == "chưa trả lời staff để tính tỉ lệ"
+    assert reason_text(c, "en") == "staff not answered, needed for the ratio"
+    assert reason_text(one(s, {})) == "để trống"  # nothing answered: blank, as before
+    two = scale_of(
+        [{**RATIO, "zero": "zero", "items": ["pcs", "meetings"], "per": ["staff", "bw"]}]
+    )
+    assert reason_text(one(two, {"meetings": 3})) == "chưa trả lời staff, bw để tính tỉ lệ"
+
+
 @pytest.mark.parametrize(
     ("zero", "points", "why"), [("zero", 0, "không tính"), ("full", 20, "tối đa")]
 )
