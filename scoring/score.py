@@ -252,6 +252,7 @@ class _Plan:
         parameters or value are shared (they are never changed after scoring)."""
         cid, section, text, cmax, bonus = c.id, c.section, c.text, c.max, bonus or c.bonus
         shared: dict[tuple[float, str, bool], CriterionScore] = {}
+        shared_p: dict[tuple[Any, ...], CriterionScore] = {}
 
         def make(
             points: float,
@@ -263,10 +264,28 @@ class _Plan:
         ) -> CriterionScore:
             points = round(min(max(points, 0.0), cmax), 4)
             if params or value is not None or pending:
-                return CriterionScore(
+                # Shared too when the same result recurs (a ratio, a count, a pending best
+                # value…): building a frozen dataclass costs more than the lookup, and every
+                # result kept alive pushes the collector towards a full pass over the cohort.
+                # Not when a parameter or the value is 0, so a -0.0 stays as it came.
+                vals = tuple(params.values()) if params else ()
+                if value == 0 or 0 in vals:
+                    key2 = None
+                else:
+                    key2 = (points, reason, corrected, value, pending, *params, *vals)
+                    try:
+                        hit = shared_p.get(key2)
+                    except TypeError:  # an unhashable parameter: built afresh
+                        key2, hit = None, None
+                    if hit is not None:
+                        return hit
+                res = CriterionScore(
                     cid, section, text, points, cmax, reason, params, corrected, bonus, value,
                     pending,
                 )  # fmt: skip
+                if key2 is not None and len(shared_p) < _SHARED_MAX:
+                    shared_p[key2] = res
+                return res
             key = (points, reason, corrected)
             hit = shared.get(key)
             if hit is None:
@@ -629,7 +648,7 @@ def score_submission(
         variant=variant,
         deductions=deductions,
         unranked=unranked,
-        unranked_params={},
+        unranked_params=_NO_PARAMS,
     )
 
 
