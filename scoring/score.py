@@ -171,7 +171,7 @@ class _Plan:
         if a is None:
             return True
         v = a.value
-        return a.na_reason is None and (v is None or v == "" or v == [] or v == {})
+        return a.na_reason is None and (v is None or v in _BLANKS)
 
     def na(self, ag: _Agency, item: str) -> bool:
         a = ag.answers.get(item)
@@ -644,10 +644,22 @@ class _Plan:
 
     def variant(self, ag: _Agency) -> tuple[Variant | None, frozenset[str]]:
         """The first variant whose dropped criteria are all answered "không áp dụng"."""
+        blank, answers = self.blank, ag.answers
         for v, items, drop in self.variants:
-            answered = [i for i in items if not self.blank(ag, i)]
-            if answered and all(self.na(ag, i) for i in answered):
-                return v, drop
+            # Some item answered, and every answered one "không áp dụng" (`na` inline; one
+            # pass, no list built).
+            answered = False
+            for i in items:
+                if blank(ag, i):
+                    continue
+                a = answers.get(i)
+                if a is not None and a.na_reason is not None:
+                    answered = True
+                else:
+                    break  # answered, not "không áp dụng"
+            else:
+                if answered:
+                    return v, drop
         return None, frozenset()
 
 
