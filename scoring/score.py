@@ -371,7 +371,14 @@ class _Plan:
                 return full(ag)
             if is_yes_no and value is False and not posts:
                 return no
-            if type(value) in fast_type and value and not posts and not link:
+            t = type(value)
+            if t in fast_type and value:
+                # With a link given, the link rule passes; with posts, a number above 0 does:
+                # from there the result is the value's alone.
+                if link and not _has_link(a.evidence):
+                    return full(ag)
+                if posts and (t is str or value <= 0):
+                    return full(ag)
                 hit = fast.get(value)
                 if hit is None:
                     hit = full(ag)
