@@ -97,12 +97,22 @@ def rank(scale: Scale, scores: Iterable[AgencyScore]) -> Ranking:
         else:
             groups.setdefault(s.group, []).append(s)
     out: dict[str, list[Ranked]] = {}
+    bands: dict[float, str] = {}  # band per score met (band_of sorts the bands each call)
     for name in sorted(groups):
-        members = sorted(groups[name], key=lambda s: (-s.score100, s.agency))
-        ranks = competition_ranks([s.score100 for s in members])
-        out[name] = [
-            Ranked(s, r, band_of(s.score100, scale.bands))
-            for s, r in zip(members, ranks, strict=True)
-        ]
+        # score100 read once per agency (a chain of properties), not once per use.
+        keyed = []
+        for k, s in enumerate(groups[name]):
+            v = s.score100
+            keyed.append((-v, s.agency, k, v, s))  # k: a stable sort by (score, name)
+        keyed.sort()
+        values = [row[3] for row in keyed]
+        ranks = competition_ranks(values)
+        lines = []
+        for (*_, s), r, v in zip(keyed, ranks, values, strict=True):
+            band = bands.get(v)
+            if band is None:
+                band = bands[v] = band_of(v, scale.bands)
+            lines.append(Ranked(s, r, band))
+        out[name] = lines
     unranked.sort(key=lambda s: (s.cohort, s.agency))
     return Ranking(scale, out, unranked)
