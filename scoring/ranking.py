@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from itertools import compress, count
+from operator import attrgetter
 
 from scoring.model import AgencyScore, Band, CriterionScore, Ranked, Ranking, Scale
 from scoring.score import settle_best
@@ -42,8 +44,9 @@ def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencySc
     scores = list(scores)
     by_id = {c.id: c for top in scale.criteria() for c in top.walk()}
     best: dict[tuple[str, str], float] = {}
-    # Where each agency's pending criteria are (found once: 5,000 agencies × 80 criteria).
-    pending = [[k for k, c in enumerate(s.criteria) if c.pending_best] for s in scores]
+    # Where each agency's pending criteria are (found once: 5,000 agencies × 80 criteria;
+    # compress/map/attrgetter run that scan in C).
+    pending = [list(compress(count(), map(_PENDING, s.criteria))) for s in scores]
     for s, at in zip(scores, pending, strict=True):
         if s.unranked or not at:
             continue
@@ -53,6 +56,9 @@ def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencySc
             key = (group, c.id)
             best[key] = max(best.get(key, 0.0), c.value or 0.0)
     out = []
+    # A pending result is often shared among agencies (scoring.score), and so is its group's
+    # best: each (result, best) settled once. Keyed by id, the result kept alive beside it.
+    done: dict[tuple[int, float], tuple[CriterionScore, CriterionScore]] = {}
     for s, at in zip(scores, pending, strict=True):
         if not at:
             out.append(s)
@@ -61,11 +67,16 @@ def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencySc
         group = s.group
         for k in at:
             c = settled[k]
-            settled[k] = settle_best(c, by_id[c.id], best.get((group, c.id), 0.0))
+            top = best.get((group, c.id), 0.0)
+            hit = done.get((id(c), top))
+            if hit is None:
+                hit = done[(id(c), top)] = (c, settle_best(c, by_id[c.id], top))
+            settled[k] = hit[1]
         out.append(_with_criteria(s, tuple(settled)))
     return out
 
 
+_PENDING = attrgetter("pending_best")
 _KEPT = tuple(f.name for f in fields(AgencyScore) if f.name != "criteria")
 
 
@@ -86,12 +97,22 @@ def rank(scale: Scale, scores: Iterable[AgencyScore]) -> Ranking:
         else:
             groups.setdefault(s.group, []).append(s)
     out: dict[str, list[Ranked]] = {}
+    bands: dict[float, str] = {}  # band per score met (band_of sorts the bands each call)
     for name in sorted(groups):
-        members = sorted(groups[name], key=lambda s: (-s.score100, s.agency))
-        ranks = competition_ranks([s.score100 for s in members])
-        out[name] = [
-            Ranked(s, r, band_of(s.score100, scale.bands))
-            for s, r in zip(members, ranks, strict=True)
-        ]
+        # score100 read once per agency (a chain of properties), not once per use.
+        keyed = []
+        for k, s in enumerate(groups[name]):
+            v = s.score100
+            keyed.append((-v, s.agency, k, v, s))  # k: a stable sort by (score, name)
+        keyed.sort()
+        values = [row[3] for row in keyed]
+        ranks = competition_ranks(values)
+        lines = []
+        for (*_, s), r, v in zip(keyed, ranks, values, strict=True):
+            band = bands.get(v)
+            if band is None:
+                band = bands[v] = band_of(v, scale.bands)
+            lines.append(Ranked(s, r, band))
+        out[name] = lines
     unranked.sort(key=lambda s: (s.cohort, s.agency))
     return Ranking(scale, out, unranked)

@@ -80,8 +80,14 @@ def _has_link(evidence: Any) -> bool:
     return False
 
 
+# Constants, not literals in the functions: a `[]` or `{}` literal builds a new object on
+# every comparison, and these run ~100 times per agency.
+_BLANKS: tuple[Any, ...] = ("", [], {})
+_NOT_POSITIVE: tuple[Any, ...] = ("", "chua_co", [], {})
+
+
 def _positive(value: Any) -> bool:
-    if value is None or value is False or value in ("", "chua_co", [], {}):
+    if value is None or value is False or value in _NOT_POSITIVE:
         return False
     return not (isinstance(value, int | float) and not isinstance(value, bool) and value == 0)
 
@@ -165,7 +171,7 @@ class _Plan:
         if a is None:
             return True
         v = a.value
-        return a.na_reason is None and (v is None or v == "" or v == [] or v == {})
+        return a.na_reason is None and (v is None or v in _BLANKS)
 
     def na(self, ag: _Agency, item: str) -> bool:
         a = ag.answers.get(item)
@@ -191,10 +197,15 @@ class _Plan:
         nums = []
         for i in items:
             a = answers.get(i)
-            if a is not None and a.na_reason is None and a.value is not None:
-                n = _number(a.value)
-                if n is not None:
-                    nums.append(n)
+            if a is not None and a.na_reason is None:
+                value = a.value
+                t = type(value)
+                if t is int or t is float:  # _number's commonest case, inline
+                    nums.append(float(value))
+                elif value is not None:
+                    n = _number(value)
+                    if n is not None:
+                        nums.append(n)
         return sum(nums) if nums else None
 
     def scan(self, ag: _Agency, items: tuple[str, ...]) -> tuple[int, int, Answer | None]:
@@ -252,6 +263,7 @@ class _Plan:
         parameters or value are shared (they are never changed after scoring)."""
         cid, section, text, cmax, bonus = c.id, c.section, c.text, c.max, bonus or c.bonus
         shared: dict[tuple[float, str, bool], CriterionScore] = {}
+        shared_p: dict[tuple[Any, ...], CriterionScore] = {}
 
         def make(
             points: float,
@@ -263,10 +275,28 @@ class _Plan:
         ) -> CriterionScore:
             points = round(min(max(points, 0.0), cmax), 4)
             if params or value is not None or pending:
-                return CriterionScore(
+                # Shared too when the same result recurs (a ratio, a count, a pending best
+                # value…): building a frozen dataclass costs more than the lookup, and every
+                # result kept alive pushes the collector towards a full pass over the cohort.
+                # Not when a parameter or the value is 0, so a -0.0 stays as it came.
+                vals = tuple(params.values()) if params else ()
+                if value == 0 or 0 in vals:
+                    key2 = None
+                else:
+                    key2 = (points, reason, corrected, value, pending, *params, *vals)
+                    try:
+                        hit = shared_p.get(key2)
+                    except TypeError:  # an unhashable parameter: built afresh
+                        key2, hit = None, None
+                    if hit is not None:
+                        return hit
+                res = CriterionScore(
                     cid, section, text, points, cmax, reason, params, corrected, bonus, value,
                     pending,
                 )  # fmt: skip
+                if key2 is not None and len(shared_p) < _SHARED_MAX:
+                    shared_p[key2] = res
+                return res
             key = (points, reason, corrected)
             hit = shared.get(key)
             if hit is None:
@@ -314,8 +344,50 @@ class _Plan:
         low = c.steps[-1].min if c.steps else 0
         is_yes_no, is_levels = rule == "yes_no", rule == "levels"
         memo: dict[tuple[Any, bool], CriterionScore] = {}
+        # The value → result of the commonest case (no verdict, no correction on the item)
+        # for levels (a str) and bands (a non-zero int or float): each value's result once.
+        fast: dict[Any, CriterionScore] = {}
+        fast_type = (str,) if is_levels else (int, float)
 
         def score(ag: _Agency) -> CriterionScore:
+            """The commonest case first: no correction and no verdict on the item."""
+            corr = ag.corrected
+            if corr and item in corr:
+                return full(ag)
+            verdicts = ag.verdicts
+            if verdicts and item in verdicts:
+                return full(ag)
+            a = ag.answers.get(item)
+            if a is None:
+                return blank
+            if a.na_reason is not None:
+                return make(cmax, "na", {"reason": a.na_reason or ""}, False)
+            value = a.value
+            if value is True:
+                if link and not _has_link(a.evidence):
+                    return make(0.0, "no_link", {"item": item}, False)
+                if is_yes_no:
+                    return yes
+                return full(ag)
+            if is_yes_no and value is False and not posts:
+                return no
+            t = type(value)
+            if t in fast_type and value:
+                # With a link given, the link rule passes; with posts, a number above 0 does:
+                # from there the result is the value's alone.
+                if link and not _has_link(a.evidence):
+                    return full(ag)
+                if posts and (t is str or value <= 0):
+                    return full(ag)
+                hit = fast.get(value)
+                if hit is None:
+                    hit = full(ag)
+                    if len(fast) < _SHARED_MAX:
+                        fast[value] = hit
+                return hit
+            return full(ag)
+
+        def full(ag: _Agency) -> CriterionScore:
             corr = ag.corrected
             corrected = item in corr if corr else False
             verdicts = ag.verdicts
@@ -331,7 +403,7 @@ class _Plan:
             if a.na_reason is not None:
                 return make(cmax, "na", {"reason": a.na_reason or ""}, corrected)
             value = a.value
-            if value is None or value == "" or value == [] or value == {}:
+            if value is None or value in _BLANKS:
                 return make(0.0, "blank", None, corrected) if corrected else blank
             # posts: a count (or yes/no) above 0; anything else, a positive answer
             if posts and not (value > 0 if isinstance(value, int | float) else _positive(value)):
@@ -403,9 +475,10 @@ class _Plan:
                     first = a
                 else:
                     value = a.value
-                    if not (value is None or value == "" or value == [] or value == {}):
+                    if not (value is None or value in _BLANKS):
                         answered = 1
-                        num = _number(value)
+                        t = type(value)
+                        num = float(value) if t is int or t is float else _number(value)
             answered_den = 0
             if d is not None:
                 if d.na_reason is not None:
@@ -415,9 +488,10 @@ class _Plan:
                         first = d
                 else:
                     value = d.value
-                    if not (value is None or value == "" or value == [] or value == {}):
+                    if not (value is None or value in _BLANKS):
                         answered_den = 1
-                        den_num = _number(value)
+                        t = type(value)
+                        den_num = float(value) if t is int or t is float else _number(value)
             if nas and nas == answered + answered_den:
                 return make(cmax, "na", {"reason": first.na_reason or ""}, corrected)  # type: ignore[union-attr]
             if answered and not answered_den:  # as in `leaf`: say what is missing
@@ -465,13 +539,24 @@ class _Plan:
                 return n > 0
             return any(_positive(value_of(ag, i)) for i in items)
 
+        # The rule's result by the numbers it read (a ratio's a and b, a count…): the same
+        # numbers recur across agencies, so each is built once (not a 0: a -0.0 stays).
+        memo: dict[tuple[float, float, bool], CriterionScore] = {}
+
         def apply(ag: _Agency, corrected: bool) -> CriterionScore:  # the criterion's own rule
             if is_ratio:
                 a = total(ag, items) or 0.0
                 b = total(ag, per) or 0.0
                 if b == 0:
                     return make(zero_points, zero_reason, None, corrected)
-                return make(cmax * min(a / b, 1.0), "ratio", {"a": a, "b": b}, corrected)
+                key = (a, b, corrected)
+                hit = memo.get(key) if a else None
+                if hit is not None:
+                    return hit
+                res = make(cmax * min(a / b, 1.0), "ratio", {"a": a, "b": b}, corrected)
+                if a and len(memo) < _SHARED_MAX:
+                    memo[key] = res
+                return res
             if rule == "yes_no":
                 if value_of(ag, first_item) is True:
                     return make(cmax, "yes", None, corrected)
@@ -499,8 +584,15 @@ class _Plan:
                 return make(0.0, "below", {"value": v, "min": low}, corrected, v)
             if rule == "count_capped":
                 n = total(ag, items) or 0.0
+                key = (n, 0.0, corrected)
+                hit = memo.get(key) if n else None
+                if hit is not None:
+                    return hit
                 params = {"count": n, "each": c.points or 0, "max": cmax}
-                return make(n * each, "count", params, corrected, n)
+                res = make(n * each, "count", params, corrected, n)
+                if n and len(memo) < _SHARED_MAX:
+                    memo[key] = res
+                return res
             if is_manual:
                 if cid not in ag.manual:
                     return make(0.0, "manual_missing", None, corrected)
@@ -565,10 +657,22 @@ class _Plan:
 
     def variant(self, ag: _Agency) -> tuple[Variant | None, frozenset[str]]:
         """The first variant whose dropped criteria are all answered "không áp dụng"."""
+        blank, answers = self.blank, ag.answers
         for v, items, drop in self.variants:
-            answered = [i for i in items if not self.blank(ag, i)]
-            if answered and all(self.na(ag, i) for i in answered):
-                return v, drop
+            # Some item answered, and every answered one "không áp dụng" (`na` inline; one
+            # pass, no list built).
+            answered = False
+            for i in items:
+                if blank(ag, i):
+                    continue
+                a = answers.get(i)
+                if a is not None and a.na_reason is not None:
+                    answered = True
+                else:
+                    break  # answered, not "không áp dụng"
+            else:
+                if answered:
+                    return v, drop
         return None, frozenset()
 
 
@@ -635,7 +739,7 @@ def score_submission(
         variant=variant,
         deductions=deductions,
         unranked=unranked,
-        unranked_params={},
+        unranked_params=_NO_PARAMS,
     )
 
 
