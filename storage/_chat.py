@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     update,
@@ -56,19 +57,30 @@ _SAVE = (
 _SAVE_BOUND = _SAVE.values(user_id=bindparam("user"))
 _ENQUEUE = insert(Outbox).returning(Outbox.id)
 # The PostgreSQL notification channel a unit that queued outbox rows notifies on commit.
+# Notifications are per database, tables per schema: the channel is named after the
+# connection's schema (`phieu_outbox` in public, `phieu_outbox.<schema>` elsewhere, cut to
+# PostgreSQL's 63-byte names), so deployments or tests in other schemas of one database
+# never wake this one's workers. The server computes it (OUTBOX_CHANNEL_SQL), so notifier
+# and listener agree without a setting.
 OUTBOX_CHANNEL = "phieu_outbox"
+OUTBOX_CHANNEL_SQL = (
+    "CASE WHEN coalesce(current_schema(), 'public') = 'public' THEN 'phieu_outbox' "
+    "ELSE left('phieu_outbox.' || current_schema(), 63) END"
+)
 
 
 @lru_cache(maxsize=4)
 def _enqueue_notifying(tag: str) -> Insert:
-    """_ENQUEUE that also notifies OUTBOX_CHANNEL with this process's `tag` (PostgreSQL).
+    """_ENQUEUE that also notifies the outbox channel (OUTBOX_CHANNEL_SQL) with this
+    process's `tag` (PostgreSQL).
 
     pg_notify in RETURNING is sent when the transaction commits, like a NOTIFY statement,
     and PostgreSQL folds the same (channel, payload) of one transaction into one
     notification: the rows and the wake-up travel in one round trip instead of two.
     One tag per process, so the cache holds one statement.
     """
-    return insert(Outbox).returning(Outbox.id, func.pg_notify(OUTBOX_CHANNEL, literal(tag)))
+    channel = literal_column(f"({OUTBOX_CHANNEL_SQL})")
+    return insert(Outbox).returning(Outbox.id, func.pg_notify(channel, literal(tag)))
 
 
 @lru_cache(maxsize=2)

@@ -172,6 +172,8 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout: float = SQLITE_BUSY_TIM
 
 # Statements that may wait: BEGIN (for another process's write lock, up to the busy timeout)
 # and COMMIT (the WAL's fsync). They keep aiosqlite's thread; see InlineConnection.
+# Longest wait for aiosqlite's thread to end after a failed open (it has only a stop queued).
+JOIN_TIMEOUT_S = 5.0
 _MAY_WAIT = ("BEGIN", "COMMIT", "END", "VACUUM", "PRAGMA WAL_CHECKPOINT")
 
 
@@ -195,6 +197,23 @@ class InlineConnection(aiosqlite.Connection):
         if conn is None or not self._running or _may_wait(conn, fn, args):
             return await super()._execute(fn, *args, **kwargs)
         return fn(*args, **kwargs)
+
+    async def _connect(self) -> InlineConnection:
+        """Open the sqlite3 connection on aiosqlite's thread; on failure, end that thread.
+
+        aiosqlite's own failure path only queues the thread's stop, whose outcome the
+        thread then posts to this event loop: when start-up fails (a missing folder) the
+        loop may be closed by then (asyncio.run ends) and the thread dies printing "Event
+        loop is closed" beside our one-line error. Joining it here, while the loop still
+        runs, makes the failure clean; the stop is a queued no-op, so the join is short.
+        """
+        try:
+            await super()._connect()
+        except BaseException:
+            if self._thread.is_alive():
+                self._thread.join(JOIN_TIMEOUT_S)
+            raise
+        return self
 
 
 def _may_wait(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage._campaigns import CampaignsUnit
-from storage._chat import OUTBOX_CHANNEL, ChatUnit
+from storage._chat import OUTBOX_CHANNEL, OUTBOX_CHANNEL_SQL, ChatUnit  # noqa: F401
 from storage._desk import DeskUnit
 from storage._links import LinksUnit
 from storage._order import OrderUnit
@@ -37,6 +37,8 @@ from storage.database import DatabaseSetupError, describe_failure, make_engine, 
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
+# The outbox wake-up, on this connection schema's channel (see OUTBOX_CHANNEL_SQL).
+_NOTIFY = text(f"SELECT pg_notify({OUTBOX_CHANNEL_SQL}, :tag)")
 
 
 class Unit(
@@ -146,6 +148,6 @@ class Storage:
                 if unit.queued and not unit.notified and conn.dialect.name == "postgresql":
                     # Delivered by PostgreSQL only when this transaction commits: wakes the
                     # workers of other processes (bot/workers/wakeup.py) without a poll delay.
-                    await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}, '{self.notify_tag}'")
+                    await conn.execute(_NOTIFY, {"tag": self.notify_tag})
             finally:
                 unit._closed = True

@@ -86,6 +86,14 @@ class RateLimiter:
     # a new arrival could take the slot a long waiter was about to get (p99 of 7 s with 50
     # officials at once, against a p50 of 2 s).
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # After a 429 pause the first send is a probe and goes alone: the others wait for its
+    # outcome (`resumed`), so several senders in flight (PHIEU_SEND_PARALLEL, the reply
+    # sender's chats) do not all resume at the same instant and earn a 429 each.
+    resumed: asyncio.Event = field(default_factory=asyncio.Event)
+    _needs_probe: bool = False
+
+    def __post_init__(self) -> None:
+        self.resumed.set()
 
     def chat_delay(self, chat_id: str, reply: bool = False) -> float:
         """Seconds the chat's own budget holds a send (0 for replies)."""
@@ -157,7 +165,23 @@ class RateLimiter:
                 del self._chats[chat]
 
     def pause(self, seconds: float) -> None:
+        """Hold every send for `seconds` (a 429's retry_after); the first one after it is a
+        probe (`start_probe`)."""
         self._paused_until = max(self._paused_until, self.clock() + seconds)
+        self._needs_probe = True
+
+    def start_probe(self) -> bool:
+        """Called with a send just reserved: True if it is the first since a pause, in which
+        case the other senders wait (`resumed`) until `end_probe` reports its outcome."""
+        if not self._needs_probe:
+            return False
+        self._needs_probe = False
+        self.resumed.clear()
+        return True
+
+    def end_probe(self) -> None:
+        """The probe's outcome is known (a 429 has already called `pause` again)."""
+        self.resumed.set()
 
 
 def _log_failure(message: str, exc: Exception) -> None:
@@ -311,8 +335,18 @@ class OutboxWorker:
         while (wait := self.limiter.chat_delay(row.chat_id, reply)) > 0:
             await self.sleep(wait)  # a notice's chat budget: not in the bot-wide queue
         async with self.limiter.turn:
+            await self.limiter.resumed.wait()  # a probe after a 429 is out: its outcome first
             while (wait := self.limiter.reserve(row.chat_id, reply)) > 0:
                 await self.sleep(wait)
+            probe = self.limiter.start_probe()
+        try:
+            return await self._deliver(row)
+        finally:
+            if probe:
+                self.limiter.end_probe()
+
+    async def _deliver(self, row: OutboxRec) -> bool:
+        """Hand one reserved row to its transport and record a failure; True if it went."""
         transport = self.transports[row.channel]
         try:
             await transport.deliver(row.chat_id, row.payload)

@@ -1,8 +1,10 @@
 """Wake workers of other processes when rows are queued: PostgreSQL LISTEN/NOTIFY.
 
-A unit that queued outbox rows sends `NOTIFY phieu_outbox, '<process tag>'` before it
-commits (storage `Storage.unit`); PostgreSQL delivers the notification only if and when the
-transaction commits; a listener ignores its own process's tag (its reply sender has those).
+A unit that queued outbox rows notifies `phieu_outbox` (`phieu_outbox.<schema>` outside
+the public schema, so other schemas of the database never wake us) with its process tag
+before it commits (storage `Storage.unit`); PostgreSQL delivers the notification only if
+and when the transaction commits; a listener ignores its own process's tag (its reply
+sender has those).
 `listen_for_outbox` holds one pooled connection with an asyncpg listener that sets
 the worker's `wake` event, and re-listens on a fresh connection if that one is lost. On
 SQLite there is one process per database file in practice, and the in-process wake-up
@@ -16,7 +18,7 @@ import contextlib
 import logging
 from typing import Any
 
-from storage.repository import OUTBOX_CHANNEL, Storage
+from storage.repository import OUTBOX_CHANNEL_SQL, Storage
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,9 @@ async def listen_for_outbox(
                 raw = await conn.get_raw_connection()
                 driver = raw.driver_connection
                 assert driver is not None
-                await driver.add_listener(OUTBOX_CHANNEL, on_notify)
+                # This schema's channel, as the notifying units compute it.
+                channel = await driver.fetchval(f"SELECT {OUTBOX_CHANNEL_SQL}")
+                await driver.add_listener(channel, on_notify)
                 # Rows queued while we were not listening: look once.
                 wake.set()
                 try:
@@ -49,7 +53,7 @@ async def listen_for_outbox(
                 finally:
                     if not driver.is_closed():
                         with contextlib.suppress(Exception):
-                            await driver.remove_listener(OUTBOX_CHANNEL, on_notify)
+                            await driver.remove_listener(channel, on_notify)
         except Exception:
             log.exception("outbox LISTEN connection lost; listening again shortly")
             with contextlib.suppress(TimeoutError):

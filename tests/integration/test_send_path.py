@@ -427,6 +427,43 @@ async def test_a_commit_that_queued_rows_wakes_workers_of_other_processes(
         await asyncio.wait_for(listening, 5)
 
 
+@pytest.mark.postgres
+async def test_a_commit_in_another_schema_of_the_database_wakes_nobody_here() -> None:
+    """Notifications are per database, outboxes per schema: a commit that queued rows in
+    one schema wakes that schema's listeners only (the channel is named after the schema)."""
+    schemas = [await _create_schema(), await _create_schema()]
+    stores: list[Storage] = []
+    wake, stop = asyncio.Event(), asyncio.Event()
+    try:
+        for schema in schemas:
+            kw = {"connect_args": {"server_settings": {"search_path": schema}}}
+            stores.append(await Storage.open(PG_URL, **kw))
+        here, elsewhere = stores
+        listening = asyncio.create_task(listen_for_outbox(here, wake, stop, check_every=0.2))
+        try:
+            await asyncio.wait_for(wake.wait(), 5)  # the first look when listening starts
+            wake.clear()
+            async with elsewhere.unit() as unit:
+                await unit.enqueue(CHANNEL, "1", {"n": 1}, kind="notice")
+            async with elsewhere.unit() as unit:
+                await unit.enqueue_many(CHANNEL, "1", [{"n": 2}, {"n": 3}])
+            await asyncio.sleep(0.5)
+            assert not wake.is_set(), "woken by another schema's commit"
+            # The same process tags as a stranger's commit here do wake it.
+            other = Storage(here.engine)
+            async with other.unit() as unit:
+                await unit.enqueue(CHANNEL, "1", {"n": 4}, kind="notice")
+            await asyncio.wait_for(wake.wait(), 2)
+        finally:
+            stop.set()
+            await asyncio.wait_for(listening, 5)
+    finally:
+        for store in stores:
+            await store.close()
+        for schema in schemas:
+            await _drop_schema(schema)
+
+
 async def test_notices_to_reviewers_are_queued_as_notices(storage: Storage) -> None:
     agency, campaign = await seed_campaign(storage)
     async with storage.unit() as unit:

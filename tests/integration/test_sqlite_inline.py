@@ -103,3 +103,14 @@ async def test_a_failing_statement_rolls_the_unit_back(tmp_path: Path) -> None:
             assert [a.code for a in await unit.list_agencies()] == ["D"]
     finally:
         await store.close()
+
+
+async def test_a_failed_open_ends_the_connection_thread_before_returning(tmp_path: Path) -> None:
+    """A file in a missing folder: the open fails and aiosqlite's thread is already gone, so
+    no late report to a closed event loop ("Event loop is closed") follows the error."""
+    from storage.database import _inline_connect
+
+    conn = _inline_connect(str(tmp_path / "khong-co" / "phieu.db"))
+    with pytest.raises(sqlite3.OperationalError):
+        await conn
+    assert not conn._thread.is_alive()

@@ -116,6 +116,26 @@ def test_a_pause_holds_every_send_and_then_lifts() -> None:
     assert limiter.reserve("1", reply=True) == 0.0
 
 
+async def test_after_a_pause_one_send_probes_while_the_others_wait_for_it() -> None:
+    """Several senders in flight (PHIEU_SEND_PARALLEL, reply chats) must not all resume at
+    once after a 429: the first send is a probe, the rest wait for its outcome."""
+    t = [0.0]
+    limiter = RateLimiter(per_second=30, clock=lambda: t[0])
+    assert limiter.start_probe() is False and limiter.resumed.is_set()  # no pause: no probe
+    limiter.pause(1)
+    t[0] = 1.0
+    assert limiter.reserve("1") == 0.0 and limiter.start_probe() is True
+    assert not limiter.resumed.is_set()  # the others wait
+    assert limiter.start_probe() is False  # only one probe
+    limiter.pause(1)  # the probe met another 429
+    limiter.end_probe()
+    assert limiter.resumed.is_set() and limiter.reserve("2") > 0  # released into the pause
+    t[0] = 2.0
+    assert limiter.reserve("2") == 0.0 and limiter.start_probe() is True
+    limiter.end_probe()  # it went through: everyone may send again
+    assert limiter.reserve("3") == 0.0 and limiter.start_probe() is False
+
+
 # ---- the dispatcher keeps nothing per chat ---------------------------------------------------
 async def test_the_dispatcher_keeps_no_state_per_chat() -> None:
     """aiogram's default FSM memory storage would keep a record for every chat seen."""
