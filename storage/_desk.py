@@ -231,28 +231,29 @@ class DeskUnit(UnitBase):
         """The answers of several submissions: {submission id: {item id: Answer}}, one query.
 
         Exports read a campaign a few hundred submissions at a time with it, so memory stays
-        bounded by the chunk, not the campaign."""
+        bounded by the chunk, not the campaign; the reminder planner reads the agencies it
+        reminds. Any iterable of ids (a generator too); one query per 500 ids, well under
+        both databases' parameter limits."""
         ids = list(submission_ids)
         out: dict[int, dict[str, Answer]] = {i: {} for i in ids}
-        if not ids:
-            return out
-        # The JSON columns are read as their text and decoded here: the same values as the
-        # column type gives (see `_json_value`) at a third of the cost per answer, which
-        # matters at a million answers.
-        stmt = select(
-            AnswerRow.submission_id,
-            AnswerRow.item_id,
-            cast(AnswerRow.value, Text),
-            AnswerRow.na_reason,
-            cast(AnswerRow.evidence, Text),
-        ).where(AnswerRow.submission_id.in_(ids))
         decode = _json_value
-        for sub_id, item_id, value, na_reason, evidence in await self._exec(stmt):
-            out[sub_id][item_id] = Answer(
-                decode(value) if value is not None else None,
-                na_reason,
-                decode(evidence) if evidence is not None else None,
-            )
+        for start in range(0, len(ids), 500):
+            # The JSON columns are read as their text and decoded here: the same values as
+            # the column type gives (see `_json_value`) at a third of the cost per answer,
+            # which matters at a million answers.
+            stmt = select(
+                AnswerRow.submission_id,
+                AnswerRow.item_id,
+                cast(AnswerRow.value, Text),
+                AnswerRow.na_reason,
+                cast(AnswerRow.evidence, Text),
+            ).where(AnswerRow.submission_id.in_(ids[start : start + 500]))
+            for sub_id, item_id, value, na_reason, evidence in await self._exec(stmt):
+                out[sub_id][item_id] = Answer(
+                    decode(value) if value is not None else None,
+                    na_reason,
+                    decode(evidence) if evidence is not None else None,
+                )
         return out
 
     async def history_of(self, submission_ids: Iterable[int]) -> list[NamedHistoryRec]:

@@ -14,11 +14,9 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from flows.state import Answer
 from storage._base import UnitBase, fields
 from storage._chat import SEND_AT_ONCE
 from storage.models import (
-    AnswerRow,
     Identity,
     Outbox,
     ReminderMute,
@@ -234,19 +232,4 @@ class RemindersUnit(UnitBase):
             for row in await self._exec(stmt):
                 ident = IdentityRec(**fields(row))
                 out.setdefault(ident.user_id, []).append(ident)
-        return out
-
-    async def answers_of(self, submission_ids: Sequence[int]) -> dict[int, dict[str, Answer]]:
-        """submission id → its current answers by item id (for progress)."""
-        out: dict[int, dict[str, Answer]] = {i: {} for i in submission_ids}
-        for chunk in _chunks(list(submission_ids)):
-            stmt = select(
-                AnswerRow.submission_id,
-                AnswerRow.item_id,
-                AnswerRow.value,
-                AnswerRow.na_reason,
-                AnswerRow.evidence,
-            ).where(AnswerRow.submission_id.in_(chunk))
-            for r in await self._exec(stmt):
-                out[int(r.submission_id)][r.item_id] = Answer(r.value, r.na_reason, r.evidence)
         return out
