@@ -34,7 +34,7 @@ from flows import reminders as rp
 from flows.assign import head_of, reviews
 from flows.machines import Status
 from flows.model import Form
-from flows.navigation import summarise
+from flows.progress import answer_counts
 from flows.prompts import label_of
 from flows.state import Reply
 from storage.records import (
@@ -80,14 +80,9 @@ async def campaign_targets(
 
 
 def progress(form: Form | None, answers: Mapping[str, Any]) -> tuple[int, int, tuple[str, ...]]:
-    """(answered incl. not applicable, questions asked, section ids with a required question
-    unanswered, in form order) — the numbers of "đã trả lời 112/204 câu, còn thiếu Mục 6"."""
-    if form is None:
-        return 0, 0, ()
-    s = summarise(form, answers)
-    missing = {q.section for q in form.questions if q.id in set(s.missing_required)}
-    sections = tuple(sec.id for sec in form.sections if sec.id in missing)
-    return len(s.answered) + len(s.not_applicable), s.total, sections
+    """The numbers of "đã trả lời 112/204 câu, còn thiếu Mục 6" (flows.progress, where
+    `phieu progress` and /progress count too)."""
+    return answer_counts(form, answers)
 
 
 def returned_numbers(form: Form | None, verdicts: Mapping[str, ItemReviewRec]) -> tuple[str, ...]:
