@@ -76,6 +76,7 @@ class AgencyProgress:
     sections_total: int
     submitted_at: datetime | None
     late: bool | None  # None while not submitted
+    days_late: int  # whole local days after the deadline it was first submitted (0: on time)
     overdue: bool  # not submitted and the deadline has passed (needs `today`)
     last_activity: datetime | None
 
@@ -103,6 +104,28 @@ def is_late(submitted_at: datetime, deadline: date, tz: str = "Asia/Ho_Chi_Minh"
     return submitted_at.astimezone(ZoneInfo(tz)).date() > deadline
 
 
+def days_late(submitted_at: datetime | None, deadline: date, tz: str = "Asia/Ho_Chi_Minh") -> int:
+    """Whole local days (campaign time zone) after the deadline day; 0 when on time."""
+    if submitted_at is None:
+        return 0
+    return max(0, (submitted_at.astimezone(ZoneInfo(tz)).date() - deadline).days)
+
+
+def answer_counts(
+    form: Form | None, answers: Mapping[str, Answer]
+) -> tuple[int, int, tuple[str, ...]]:
+    """(answered incl. not applicable, questions asked now, ids of the sections with a
+    required question unanswered, in form order): the reminder's "đã trả lời 112/204 câu,
+    còn thiếu Mục 6 và Mục 8" (issue #11)."""
+    if form is None:
+        return 0, 0, ()
+    s = summarise(form, answers)
+    unanswered = set(s.missing_required)
+    missing = {q.section for q in form.questions if q.id in unanswered}
+    sections = tuple(sec.id for sec in form.sections if sec.id in missing)
+    return len(s.answered) + len(s.not_applicable), s.total, sections
+
+
 def agency_progress(
     form: Form,
     agency: AgencyInput,
@@ -124,6 +147,7 @@ def agency_progress(
     late = None
     if submitted and agency.submitted_at is not None:
         late = is_late(agency.submitted_at, deadline, tz)
+    late_days = days_late(agency.submitted_at, deadline, tz) if submitted else 0
     overdue = not submitted and today is not None and today > deadline
     return AgencyProgress(
         code=agency.code,
@@ -136,6 +160,7 @@ def agency_progress(
         sections_total=len(sections),
         submitted_at=agency.submitted_at,
         late=late,
+        days_late=late_days,
         overdue=overdue,
         last_activity=agency.updated_at if (answers or submitted) else None,
     )

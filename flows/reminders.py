@@ -38,6 +38,7 @@ DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 OVERDUE = "overdue"
 DEADLINE_DAY = "d-0"
 MAX_SECTIONS_NAMED = 4  # "còn thiếu Mục 1, Mục 2, Mục 3, Mục 4 và 5 mục khác"
+MAX_ITEMS_NAMED = 10  # "có 12 mục được trả lại (1.1, …, 3.4, 2 mục khác)"
 
 
 class Case(StrEnum):
@@ -76,7 +77,7 @@ class PlanError(ValueError):
 def _hhmm(value: str, what: str) -> time:
     parts = value.strip().split(":")
     try:
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
             raise ValueError
         return time(int(parts[0]), int(parts[1]))
     except ValueError:
@@ -92,7 +93,7 @@ def parse_days(text: str) -> tuple[int, ...]:
     its own setting (`on_deadline`), so it is refused here."""
     days: set[int] = set()
     for part in text.replace(" ", "").split(","):
-        if not part.isdigit() or not 1 <= int(part) <= 365:
+        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= 365:
             raise PlanError(
                 N_(
                     "Số ngày nhắc trước hạn không hợp lệ: {text!r}. "
@@ -197,8 +198,11 @@ class AgencyStanding:
     answered / total: questions answered (incl. not applicable) of those asked of it.
     missing_sections: section ids with required questions unanswered, in form order.
     returned_items: how many items the reviewer returned (None = unknown).
-    officials: its officials; head: its head when known (None: the model has none);
-    reviewers: reviewers assigned to it (overdue copies).
+    officials: its officials; head: its head when reachable (flows.assign.head_of; None:
+    no person of the agency is its head); reviewers: reviewers assigned to it (overdue
+    copies; flows.assign.reviews).
+    submission_id: its submission (0: none yet), whose review buttons the reminder carries.
+    returned: the numbers of the items returned ('tra_lai' standing verdicts), form order.
     """
 
     agency_id: int
@@ -211,6 +215,8 @@ class AgencyStanding:
     officials: tuple[Person, ...] = ()
     head: Person | None = None
     reviewers: tuple[Person, ...] = ()
+    submission_id: int = 0
+    returned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,23 +482,46 @@ def message(
                 "anh/chị vẫn nộp được. Anh/chị {progress}."
             )
     elif case is Case.RETURNED:
-        returned = (
-            translate(lang, N_("{n} mục được trả lại"), {"n": agency.returned_items})
-            if agency.returned_items
-            else translate(lang, N_("có mục được trả lại"))
-        )
-        params["returned"] = returned
+        params["returned"] = returned_text(lang, agency)
         msgid = N_(
             "↩️ Phiếu “{form}” của {agency} {returned}, chưa nộp lại: {when}. "
-            "Anh/chị sửa các mục đó rồi nộp lại."
+            "Anh/chị sửa các mục đó rồi nộp lại (bấm “Sửa các mục bị trả lại” hoặc gõ /tiep)."
         )
+        if agency.submission_id:
+            # Into the agency's fix flow (flows/review_agency.py), at the first returned item.
+            label = translate(lang, N_("✏️ Sửa các mục bị trả lại"))
+            fix = Choice(label, pack(Act.REVIEW, str(agency.submission_id), "fix"))
+            return Reply(translate(lang, msgid, params), actions=(fix,), kind="notice")
     else:
         msgid = N_(
             "✅ Sở TTTT đã chấp nhận phiếu “{form}” của {agency}; anh/chị chưa xác nhận số "
-            "liệu: {when}. Mở phiếu để xác nhận."
+            "liệu: {when}. Bấm “Xem và xác nhận” (hoặc gõ /xacnhan) để xác nhận."
         )
+        if agency.submission_id:
+            # Shows the accepted notice (the reviewer's corrections, confirm / dispute).
+            label = translate(lang, N_("✅ Xem và xác nhận"))
+            see = Choice(label, pack(Act.REVIEW, str(agency.submission_id), "show"))
+            return Reply(translate(lang, msgid, params), actions=(see,), kind="notice")
     label = translate(lang, N_("▶️ Tiếp tục"))
     return Reply(translate(lang, msgid, params), actions=(Choice(label, CONTINUE),), kind="notice")
+
+
+def returned_text(lang: str, agency: AgencyStanding) -> str:
+    """ "có 2 mục được trả lại (1.3, 4.2)": the count and numbers of the items returned."""
+    items = agency.returned
+    if items:
+        shown = ", ".join(items[:MAX_ITEMS_NAMED])
+        if len(items) > MAX_ITEMS_NAMED:
+            more = translate(
+                lang, N_("{n} mục khác"), {"n": _n(lang, len(items) - MAX_ITEMS_NAMED)}
+            )
+            shown = f"{shown}, {more}"
+        return translate(
+            lang, N_("có {n} mục được trả lại ({items})"), {"n": len(items), "items": shown}
+        )
+    if agency.returned_items:
+        return translate(lang, N_("{n} mục được trả lại"), {"n": agency.returned_items})
+    return translate(lang, N_("có mục được trả lại"))
 
 
 def with_deadline(campaign: CampaignInfo, deadline: date) -> CampaignInfo:

@@ -26,19 +26,28 @@ from flows.progress import (
     cohort_totals,
     stage_label,
 )
-from storage.records import CampaignRec
+from storage.records import AgencyRec, CampaignRec
 from storage.repository import Unit
 
 
 async def campaign_progress(
-    unit: Unit, campaign: CampaignRec, form: Form, today: date | None = None, chunk: int = 250
+    unit: Unit,
+    campaign: CampaignRec,
+    form: Form,
+    today: date | None = None,
+    chunk: int = 250,
+    agencies: list[AgencyRec] | None = None,
 ) -> list[AgencyProgress]:
-    """Every target agency of the campaign, by cohort then code (see flows/progress.py).
+    """Every target agency of the campaign (or `agencies`, e.g. a reviewer's share), by
+    cohort then code (see flows/progress.py). `phieu progress` and the chat /progress
+    (bot/review/progress.py) both read here, so their figures cannot disagree.
 
     Answers are read `chunk` submissions at a time and dropped once counted, so memory
     follows the chunk, not the campaign (5,000 whole questionnaires are a million answers).
     """
-    agencies = await campaign_agencies(unit, campaign)
+    if agencies is None:
+        agencies = await campaign_agencies(unit, campaign, form)
+    agencies = sorted(agencies, key=lambda a: (a.cohort, a.code))
     submissions = {s.agency_id: s for s in await unit.list_submissions(campaign.id)}
     first = await unit.first_submissions(campaign.id)
     rows = []

@@ -20,9 +20,14 @@ def form_of(campaign: CampaignRec) -> Form | None:
     return builtin_forms().get(campaign.form_id)
 
 
-async def campaign_agencies(unit: Unit, campaign: CampaignRec) -> list[AgencyRec]:
-    """The target agencies of `campaign`, by cohort then code."""
-    form = form_of(campaign)
+async def campaign_agencies(
+    unit: Unit, campaign: CampaignRec, form: Form | None = None
+) -> list[AgencyRec]:
+    """The target agencies of `campaign`, by cohort then code: the ONE rule the desk
+    (`phieu progress`, exports), review (who may review, /progress) and reminders share,
+    the same as the service's offer (storage `offered`). `form`: the campaign's form when
+    the caller has it (else the built-in one of that id)."""
+    form = form or form_of(campaign)
     cohorts = set(form.cohorts) if form is not None and form.cohorts else None
     targets = getattr(unit, "campaign_targets", None)
     if targets is not None:

@@ -24,7 +24,7 @@ from flows import review_agency as aflow
 from flows.i18n import N_, normalise_language, translate
 from flows.machines import Status, next_status
 from flows.model import Form
-from flows.navigation import summarise
+from flows.progress import answer_counts, days_late
 from flows.review import LinkView, ReviewView, VerdictView, rpack, runpack
 from flows.state import Answer, Choice, ConversationState, Incoming, Reply
 from storage.records import AgencyRec, CampaignRec, IdentityRec, SubmissionRec, UserRec
@@ -301,7 +301,7 @@ class ReviewDesk:
             )
             for sub in mine:
                 agency = allowed[sub.agency_id]
-                late = progress_view.days_late(sub.submitted_at, campaign)
+                late = days_late(sub.submitted_at, campaign.deadline, campaign.timezone)
                 mark = " " + translate(lang, N_("⏰ trễ {n} ngày"), {"n": late}) if late else ""
                 again = (
                     " " + translate(lang, N_("(nộp lại)"))
@@ -325,7 +325,7 @@ class ReviewDesk:
         for campaign in await self._open_campaigns(unit):
             form = self.forms[campaign.form_id]
             agencies = await allowed_agencies(unit, user, campaign, form)
-            rows = await progress_view.rows(unit, campaign, form, agencies)
+            rows = await progress_view.rows(unit, campaign, form, agencies, self._today(campaign))
             out.append(Reply(progress_view.render(lang, campaign, rows)))
         if not out:
             out.append(Reply(translate(lang, N_("Hiện chưa có đợt thu thập phiếu nào đang mở."))))
@@ -343,9 +343,9 @@ class ReviewDesk:
         """Tell the agency's reviewers (each chat of each) that it (re)submitted; returns how
         many reviewers were told."""
         answers = await unit.load_answers(sub.id)
-        s = summarise(form, answers)
+        done, total, _ = answer_counts(form, answers)  # as reminders and progress count
         evidence = sum(1 for a in answers.values() if a.evidence)
-        late = progress_view.days_late(sub.submitted_at, campaign)
+        late = days_late(sub.submitted_at, campaign.deadline, campaign.timezone)
         reviewers = await reviewers_of(unit, campaign, form, agency.id)
         changed: dict[str, Answer | None] = {}
         if sub.status is Status.RESUBMITTED:
@@ -370,8 +370,8 @@ class ReviewDesk:
                     lang,
                     N_("Đã trả lời {done}/{total} mục; {evidence} mục có minh chứng cần xem."),
                     {
-                        "done": len(s.answered) + len(s.not_applicable),
-                        "total": s.total,
+                        "done": done,
+                        "total": total,
                         "evidence": evidence,
                     },
                 )

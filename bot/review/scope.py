@@ -9,6 +9,8 @@ when the campaign has no assignment at all.
 
 from __future__ import annotations
 
+from bot.desk.targets import campaign_agencies
+from flows.assign import reviews
 from flows.model import Form
 from storage.records import AgencyRec, CampaignRec, IdentityRec, UserRec
 from storage.repository import Unit
@@ -17,16 +19,9 @@ REVIEW_ROLES = frozenset({"reviewer", "admin"})
 
 
 async def campaign_targets(unit: Unit, campaign: CampaignRec, form: Form | None) -> list[AgencyRec]:
-    """The agencies the campaign asks (`unit.campaign_targets`), of the cohorts its form is
-    for (a campaign targeting every cohort still offers a cohort's form only to it) or named
-    by it (offered the form whatever their cohort: storage `offered`)."""
-    cohorts = set(form.cohorts) if form is not None else set()
-    named = set(await unit.campaign_agency_ids(campaign.id)) if cohorts else set()
-    return [
-        a
-        for a in await unit.campaign_targets(campaign.id)
-        if not cohorts or a.cohort in cohorts or a.id in named
-    ]
+    """The agencies the campaign asks, by the rule desk and reminders share
+    (bot/desk/targets.py: its cohorts' agencies its form is for ∪ its named agencies)."""
+    return await campaign_agencies(unit, campaign, form)
 
 
 async def allowed_agencies(
@@ -39,19 +34,7 @@ async def allowed_agencies(
     if user.role == "admin":
         return targets
     rows = await unit.reviewer_assignments(campaign.id)
-    if not rows:
-        return targets
-    mine = [r for r in rows if r.user_id == user.id]
-    return [
-        a
-        for a in targets
-        if any(
-            (r.agency_id is None and r.cohort is None)
-            or r.agency_id == a.id
-            or (r.agency_id is None and r.cohort == a.cohort)
-            for r in mine
-        )
-    ]
+    return [a for a in targets if reviews(rows, user.id, a.id, a.cohort)]
 
 
 async def may_review(
@@ -64,8 +47,14 @@ async def reviewers_of(
     unit: Unit, campaign: CampaignRec, form: Form | None, agency_id: int
 ) -> list[tuple[UserRec, list[IdentityRec]]]:
     """The reviewers assigned `agency_id` in `campaign`, with their chat accounts."""
-    out = []
-    for user, identities in await unit.users_with_role("reviewer"):
-        if await may_review(unit, user, campaign, form, agency_id):
-            out.append((user, identities))
-    return out
+    agency = next(
+        (a for a in await campaign_targets(unit, campaign, form) if a.id == agency_id), None
+    )
+    if agency is None:
+        return []
+    rows = await unit.reviewer_assignments(campaign.id)
+    return [
+        (user, identities)
+        for user, identities in await unit.users_with_role("reviewer")
+        if reviews(rows, user.id, agency.id, agency.cohort)
+    ]

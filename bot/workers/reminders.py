@@ -28,13 +28,23 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import ConfigError
+from bot.desk.targets import campaign_agencies
 from bot.render import reply_to_json
 from flows import reminders as rp
+from flows.assign import head_of, reviews
 from flows.machines import Status
 from flows.model import Form
-from flows.navigation import summarise
+from flows.progress import answer_counts
+from flows.prompts import label_of
 from flows.state import Reply
-from storage.records import AgencyRec, CampaignRec, IdentityRec, UserRec
+from storage.records import (
+    AgencyRec,
+    CampaignRec,
+    IdentityRec,
+    ItemReviewRec,
+    ReviewerAssignmentRec,
+    UserRec,
+)
 from storage.repository import Storage, Unit
 from storage.retry import DEFAULT_POLICY, RetryPolicy, retrying
 
@@ -64,28 +74,25 @@ def every_from_env(env: Mapping[str, str] | None = None) -> float:
 async def campaign_targets(
     unit: Unit, campaign: CampaignRec, forms: Mapping[str, Form]
 ) -> list[AgencyRec]:
-    """Which agencies a campaign targets: the ONE place reminders decide it.
-
-    The campaign's targets (Unit.campaign_targets: its cohorts' agencies ∪ its explicit
-    list, archived agencies out) that its form is for (the form's cohorts; every cohort when
-    it names none) or that it names: the service offers a form to exactly those (storage
-    `offered`), so only they are reminded."""
-    form = forms.get(campaign.form_id)
-    cohorts = set(form.cohorts) if form is not None else set()
-    targets = await unit.campaign_targets(campaign.id)
-    named = set(await unit.campaign_agency_ids(campaign.id)) if cohorts else set()
-    return [a for a in targets if not cohorts or a.cohort in cohorts or a.id in named]
+    """Which agencies a campaign targets: those the service offers its form to, by the ONE
+    rule the desk, review and reminders share (bot/desk/targets.py)."""
+    return await campaign_agencies(unit, campaign, forms.get(campaign.form_id))
 
 
 def progress(form: Form | None, answers: Mapping[str, Any]) -> tuple[int, int, tuple[str, ...]]:
-    """(answered incl. not applicable, questions asked, section ids with a required question
-    unanswered, in form order) — the numbers of "đã trả lời 112/204 câu, còn thiếu Mục 6"."""
+    """The numbers of "đã trả lời 112/204 câu, còn thiếu Mục 6" (flows.progress, where
+    `phieu progress` and /progress count too)."""
+    return answer_counts(form, answers)
+
+
+def returned_numbers(form: Form | None, verdicts: Mapping[str, ItemReviewRec]) -> tuple[str, ...]:
+    """The numbers of the items whose standing verdict is 'tra_lai', in form order."""
+    items = [i for i, v in verdicts.items() if v.verdict == "tra_lai"]
     if form is None:
-        return 0, 0, ()
-    s = summarise(form, answers)
-    missing = {q.section for q in form.questions if q.id in set(s.missing_required)}
-    sections = tuple(sec.id for sec in form.sections if sec.id in missing)
-    return len(s.answered) + len(s.not_applicable), s.total, sections
+        return tuple(sorted(items))
+    order = {q.id: n for n, q in enumerate(form.questions)}
+    items.sort(key=lambda i: order.get(i, len(order)))
+    return tuple(label_of(form, i, "vi") for i in items)
 
 
 def _person(user: UserRec) -> rp.Person:
@@ -108,6 +115,7 @@ class Snapshot:
     submissions: dict[int, tuple[int, str]]
     officials: dict[int, list[UserRec]]
     reviewers: list[UserRec]
+    assignments: list[ReviewerAssignmentRec]
     muted: set[int]
     taken: set[str]
 
@@ -155,9 +163,10 @@ class ReminderPlanner:
                 agencies=agencies,
                 submissions=await unit.submissions_by_agency(campaign_id),
                 officials=await unit.people_of_agencies(ids, "official"),
-                # No reviewer assignments in this model yet: every reviewer reviews every
-                # target agency (TEAM.md contract); they get one overdue digest each.
+                # Each late agency's overdue digest goes to the reviewers assigned to it
+                # (flows.assign.reviews: no assignment row = every reviewer, every agency).
                 reviewers=[u for u, _ in await unit.users_with_role("reviewer")],
+                assignments=await unit.reviewer_assignments(campaign_id),
                 muted=await unit.muted_users(campaign_id),
                 taken={base_key(k) for k in await unit.taken_keys(f"remind:{campaign_id}:")},
             )
@@ -168,16 +177,36 @@ class ReminderPlanner:
         agencies: Iterable[AgencyRec],
         answers: Mapping[int, Mapping[str, Any]] | None = None,
         with_progress: Iterable[int] = (),
+        verdicts: Mapping[int, Mapping[str, ItemReviewRec]] | None = None,
     ) -> list[rp.AgencyStanding]:
         """The planner's view of `agencies`; progress is computed (from `answers`, by
-        submission id) only for the agencies in `with_progress`."""
+        submission id) only for the agencies in `with_progress`, the items returned from
+        `verdicts` (by submission id)."""
         form = self.forms.get(snap.campaign.form_id)
         counted = set(with_progress)
         blank: tuple[int, int, tuple[str, ...]] | None = None
-        reviewers = tuple(_person(u) for u in snap.reviewers)
+        everyone = tuple(_person(u) for u in snap.reviewers)
         out = []
         for agency in agencies:
             sub_id, status = snap.submissions.get(agency.id, (0, Status.DRAFT.value))
+            reviewers = (
+                tuple(
+                    _person(u)
+                    for u in snap.reviewers
+                    if reviews(snap.assignments, u.id, agency.id, agency.cohort)
+                )
+                if snap.assignments
+                else everyone
+            )
+            officials = snap.officials.get(agency.id, [])
+            head = head_of(agency.head, officials)
+            if head is not None and len(officials) > 1:
+                # The head is not chased like the one filling the form in: they get the
+                # overdue copy (when the plan says so), not every reminder.
+                officials = [u for u in officials if u.id != head.id]
+            elif head is not None:
+                head = None  # the agency's only person: reminded as its official
+            returned = returned_numbers(form, (verdicts or {}).get(sub_id, {}))
             mine = (answers or {}).get(sub_id) or {}
             if agency.id not in counted:
                 answered, total, missing = 0, 0, ()
@@ -194,10 +223,12 @@ class ReminderPlanner:
                     answered,
                     total,
                     missing,
-                    None,  # returned items: counted once the review tables are merged
-                    tuple(_person(u) for u in snap.officials.get(agency.id, [])),
-                    None,  # head: the model has no head person yet (README "Reminders")
+                    len(returned) if returned else None,
+                    tuple(_person(u) for u in officials),
+                    _person(head) if head is not None else None,
                     reviewers,
+                    sub_id,
+                    returned,
                 )
             )
         return out
@@ -216,9 +247,15 @@ class ReminderPlanner:
         # A reviewer's digest (agency 0) names every late agency: all of them, no progress.
         agencies = [a for a in snap.agencies if a.id in wanted or 0 in wanted]
         subs = [snap.submissions[i][0] for i in wanted if i in snap.submissions]
+        returned = [
+            snap.submissions[i][0]
+            for i in wanted
+            if i in snap.submissions and snap.submissions[i][1] == Status.RETURNED.value
+        ]
         async with self.storage.unit() as unit:
             answers = await unit.answers_of(subs)
-        standings = self.standings(snap, agencies, answers, wanted)
+            verdicts = {s: await unit.item_verdicts(s) for s in returned}
+        standings = self.standings(snap, agencies, answers, wanted, verdicts)
         return rp.due(snap.info, snap.plan, standings, now, snap.muted, taken=snap.taken)
 
     async def plan_campaign(self, campaign_id: int) -> int:
