@@ -376,6 +376,14 @@ class ReviewDesk:
                     },
                 )
             )
+            if s.missing_evidence:
+                lines.append(
+                    translate(
+                        lang,
+                        N_("⚠️ {n} mục thiếu minh chứng (cần link/tài liệu nhưng chưa có)."),
+                        {"n": len(s.missing_evidence)},
+                    )
+                )
             if changed:
                 lines.append(translate(lang, N_("Đã sửa {n} mục bị trả lại."), {"n": len(changed)}))
             button = Choice(translate(lang, N_("🔎 Bắt đầu thẩm định")), rpack(sub.id, "open"))

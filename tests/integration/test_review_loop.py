@@ -557,3 +557,25 @@ async def test_a_redelivered_verdict_is_recorded_once(storage: Storage) -> None:
     assert not first.duplicate and second.duplicate
     async with storage.unit() as u:
         assert len(await u.item_reviews(world.ids["sub"], "1.9")) == 1
+
+
+async def test_items_missing_their_evidence_are_counted_and_walked_through(
+    storage: Storage,
+) -> None:
+    """An item that needs a link but has none is neither silent in the notice nor skipped in
+    the walk-through (newcomer report: reviewers never saw it)."""
+    world = await make_world(storage)
+    async with storage.unit() as u:
+        await u.apply_changes(
+            world.ids["sub"], {"1.10": Answer(True)}, world.ids["lan"], "telegram", START
+        )
+    await submit(world)
+    hoa = Chat(world.phieu, "telegram", "501")
+    notice = await hoa.read()
+    assert "1 mục có minh chứng cần xem." in notice
+    assert "⚠️ 1 mục thiếu minh chứng (cần link/tài liệu nhưng chưa có)." in notice
+    text = await hoa.press("Bắt đầu thẩm định")
+    assert "2 mục cần xem." in text and "1.9. Cơ quan có mạng LAN" in text
+    text = await hoa.press("Đạt")
+    assert "1.10. Có cổng thông tin điện tử" in text
+    assert "⚠️ Thiếu minh chứng: mục này cần link/tài liệu nhưng chưa có." in text
