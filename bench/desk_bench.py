@@ -205,8 +205,8 @@ async def step_import(db: Path, book: Path) -> dict[str, Any]:
         async with storage.unit() as u:
             counts = await u.import_directory(found.agencies, found.people)
         return {
-            "agencies": counts.agencies_added + counts.agencies_updated,
-            "people": counts.people_added + counts.people_updated,
+            "agencies": counts.agencies_added + counts.agencies_updated + counts.agencies_unchanged,
+            "people": counts.people_added + counts.people_updated + counts.people_unchanged,
         }
     finally:
         await storage.close()

@@ -28,7 +28,7 @@ from flows import prompts
 from flows.i18n import N_
 from flows.machines import Status
 from flows.model import Form, Question
-from flows.navigation import failed_checks, values_of, visible_questions
+from flows.navigation import failed_checks, needs_evidence, summarise, values_of, visible_questions
 from flows.parsing import Confirm, Problem, example_for, fold, format_answer, parse_answer
 from flows.payload import Act, Payload, pack
 from flows.state import Answer, Choice, Incoming, Reply, words_of
@@ -157,15 +157,18 @@ def evidence_file(answer: Answer | None) -> dict[str, Any] | None:
 
 
 def items_to_verify(form: Form, answers: Mapping[str, Answer]) -> list[str]:
-    """Evidence first, then failed cross-checks, then "không áp dụng" (each in form order)."""
+    """Evidence first, then items missing the evidence they require ("thiếu minh chứng": a
+    link/document asked for but not given — the reviewer must see them, newcomer report),
+    then failed cross-checks, then "không áp dụng" (each in form order)."""
     values = values_of(form, answers)
     visible = [q.id for q in visible_questions(form, values) if q.answerable]
     with_evidence = [i for i in visible if i in answers and answers[i].evidence]
+    missing = summarise(form, answers).missing_evidence
     in_checks = {i for f in failed_checks(form, values) for i in f.check.items}
     failed = [q.id for q in form.questions if q.id in in_checks and q.id in answers]
     na = [i for i in visible if i in answers and answers[i].is_na]
     out: list[str] = []
-    for item in (*with_evidence, *failed, *na):
+    for item in (*with_evidence, *missing, *failed, *na):
         if item not in out:
             out.append(item)
     return out
@@ -404,6 +407,8 @@ class _Turn:
             )
             if evidence_file(answer):
                 lines.append(self.t(N_("📄 Tệp minh chứng được gửi kèm ngay sau tin này.")))
+        elif needs_evidence(q, answer):
+            lines.append(self.t(N_("⚠️ Thiếu minh chứng: mục này cần link/tài liệu nhưng chưa có.")))
         link = evidence_link(answer)
         if link:
             lines.append(link_line(self.lang, self.view.links.get(link)))

@@ -35,6 +35,7 @@ from scoring.model import (
     AgencyScore,
     Criterion,
     CriterionScore,
+    Ranking,
     Scale,
     SubmissionFacts,
     Variant,
@@ -740,6 +741,18 @@ def score_submission(
         deductions=deductions,
         unranked=unranked,
         unranked_params=_NO_PARAMS,
+    )
+
+
+def before_deadline(ranking: Ranking) -> Ranking:
+    """`ranking` as it reads while the campaign is open and its deadline not passed: an agency
+    that has not sent its form is "not_yet" (chưa nộp), not "missing" (không gửi phiếu)."""
+    return replace(
+        ranking,
+        unranked=[
+            replace(s, unranked="not_yet") if s.unranked == "missing" else s
+            for s in ranking.unranked
+        ],
     )
 
 

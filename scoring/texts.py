@@ -43,6 +43,9 @@ REASONS: Mapping[str, str] = {
 UNRANKED: Mapping[str, str] = {
     "late": N_("gửi phiếu chậm"),
     "missing": N_("không gửi phiếu"),
+    # Not sent yet while the campaign is open and its deadline not passed (newcomer report:
+    # "không gửi phiếu" read as a verdict days before the deadline).
+    "not_yet": N_("chưa nộp"),
 }
 
 _LEVELS = {

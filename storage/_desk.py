@@ -46,6 +46,9 @@ class ImportCounts:
     agencies_updated: int = 0
     people_added: int = 0
     people_updated: int = 0
+    # Re-imported rows whose values were already stored: nothing written for them.
+    agencies_unchanged: int = 0
+    people_unchanged: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +131,18 @@ class DeskUnit(UnitBase):
         """
         known = await self.agencies_by_code()
         new_agencies, changed_agencies = [], []
+        same_agencies = 0
         for row in agencies:
             values = {k: row.get(k) for k in AGENCY_FIELDS}
             found = known.get(code_key(row["code"]))
             if found is None:
                 new_agencies.append({"code": row["code"].strip(), **values})
+            elif found.archived_at is None and all(
+                getattr(found, k) == v for k, v in values.items()
+            ):
+                # Counted as "không đổi", not "cập nhật" (newcomer report: an unchanged
+                # workbook re-imported said every row was updated).
+                same_agencies += 1
             else:
                 changed_agencies.append({"_id": found.id, **values, "archived_at": None})
         if new_agencies:
@@ -151,16 +161,23 @@ class DeskUnit(UnitBase):
 
         agency_ids = {ids[code_key(p["agency_code"])] for p in people}
         existing: dict[tuple[int, str], int] = {}
+        stored: dict[int, dict[str, Any]] = {}
         if agency_ids:
-            stmt = select(User.id, User.agency_id, User.name).where(User.agency_id.in_(agency_ids))
+            stmt = select(
+                User.id, User.agency_id, User.name, *(getattr(User, k) for k in PERSON_FIELDS)
+            ).where(User.agency_id.in_(agency_ids))
             for r in await self._exec(stmt):
                 existing.setdefault((r.agency_id, name_key(r.name)), r.id)
+                stored[r.id] = {k: getattr(r, k) for k in PERSON_FIELDS}
         new_people, changed_people = [], []
+        same_people = 0
         for p in people:
             agency_id = ids[code_key(p["agency_code"])]
             values = {k: p.get(k) for k in PERSON_FIELDS}
             user_id = existing.get((agency_id, name_key(p["name"])))
-            if user_id is None:
+            if user_id is not None and stored.get(user_id) == values:
+                same_people += 1
+            elif user_id is None:
                 new_people.append(
                     {"name": " ".join(p["name"].split()), "agency_id": agency_id, **values}
                 )
@@ -176,7 +193,12 @@ class DeskUnit(UnitBase):
             )
             await self._exec(stmt, changed_people)
         return ImportCounts(
-            len(new_agencies), len(changed_agencies), len(new_people), len(changed_people)
+            len(new_agencies),
+            len(changed_agencies),
+            len(new_people),
+            len(changed_people),
+            same_agencies,
+            same_people,
         )
 
     # -- people and their invitations -------------------------------------------------------

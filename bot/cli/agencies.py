@@ -122,14 +122,17 @@ def agencies_import(
         raise typer.Exit(1)
     _say(
         N_(
-            "Đã nhập: {added} cơ quan mới, {updated} cơ quan cập nhật; "
-            "{people_added} người mới, {people_updated} người cập nhật."
+            "Đã nhập: {added} cơ quan mới, {updated} cơ quan cập nhật, {same} cơ quan không "
+            "đổi; {people_added} người mới, {people_updated} người cập nhật, {people_same} "
+            "người không đổi."
         ),
         {
             "added": result.agencies_added,
             "updated": result.agencies_updated,
+            "same": result.agencies_unchanged,
             "people_added": result.people_added,
             "people_updated": result.people_updated,
+            "people_same": result.people_unchanged,
         },
     )
 

@@ -20,6 +20,7 @@ from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
 from bot.cli.invite_bulk import invite_bulk  # noqa: F401 - registers `invite bulk`
 from bot.cli.lang import LANG_FLAG, LocalisedGroup, t
+from bot.cli.people import people_app
 from bot.cli.progress import PROGRESS_HELP, progress
 from bot.cli.remind import remind_app
 from bot.cli.review import review_app
@@ -56,6 +57,7 @@ app.add_typer(forms_app, name="forms")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(invite_app, name="invite")
+app.add_typer(people_app, name="people")
 app.add_typer(review_app, name="review")
 app.add_typer(remind_app, name="remind")
 app.command("score", help=SCORE_HELP)(score_command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.progress import Progress
 
 from bot.cli.common import DB_OPTION, with_storage, writable
@@ -66,7 +67,10 @@ def export_answers_command(
             raise _fail(
                 N_("Không tìm thấy mẫu phiếu {form} của đợt này."), {"form": campaign.form_id}
             )
-        with Progress(transient=True) as bar:
+        # The bar goes to stderr and only on a terminal: piped or captured, rich left an
+        # empty first line on stdout (newcomer report).
+        console = Console(stderr=True)
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task(tr(N_("Đang xuất"), None, lang), total=None)
             result = await export_answers(
                 storage,

@@ -9,8 +9,10 @@ points of reviewer-scored criteria: a YAML mapping of agency code to {criterion 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 import yaml
@@ -25,7 +27,7 @@ from flows.loader import builtin_forms
 from scoring.model import AgencyScore, Ranking, Scale, SubmissionFacts
 from scoring.ranking import rank
 from scoring.scales import ScaleError, scale_for
-from scoring.score import score_submission
+from scoring.score import before_deadline, score_submission
 from scoring.texts import scale_label, unranked_text
 from scoring.workbook import write_workbook
 from storage.repository import Unit
@@ -193,6 +195,8 @@ def score(
     points = read_manual(manual, scale) if manual else {}
     _, facts = in_unit(db, lambda u: load_facts(u, campaign, points))
     ranking = rank(scale, [score_submission(scale, form, f) for f in facts])
+    if head.is_open and datetime.now(ZoneInfo(head.timezone)).date() <= head.deadline:
+        ranking = before_deadline(ranking)
     console = Console()
     console.print(f"[bold]{head.name}[/bold] — {scale_label(scale, language())}")
     if scale.illustrative:

@@ -21,7 +21,7 @@ from bot.review.links import stored_checks
 from bot.review.scope import allowed_agencies, may_review, reviewers_of
 from flows import review as rflow
 from flows import review_agency as aflow
-from flows.i18n import N_, normalise_language, translate
+from flows.i18n import LANGUAGES, N_, normalise_language, translate
 from flows.machines import Status, next_status
 from flows.model import Form
 from flows.progress import answer_counts, days_late
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 QUEUE_COMMANDS = frozenset({"review", "thamdinh", "queue", "hangdoi", "start", "menu"})
 PROGRESS_COMMANDS = frozenset({"progress", "tiendo"})
 HELP_COMMANDS = frozenset({"help", "trogiup", "huongdan"})
+# The same words the official's engine takes (flows/engine.py): reviewers switch language too.
+LANG_COMMANDS = frozenset({"lang", "ngonngu", "language"})
 # Commands only reviewers and admins may use; an official typing one is told so.
 REVIEWER_ONLY = frozenset({"thamdinh", "progress", "tiendo", "queue", "hangdoi"})
 _QUEUE_BUTTONS = 20
@@ -128,6 +130,8 @@ class ReviewDesk:
             replies = await self.progress(unit, user, lang)
         elif command in HELP_COMMANDS:
             replies = [Reply(translate(lang, REVIEWER_HELP))]
+        elif command in LANG_COMMANDS:
+            replies = await self._set_language(unit, state, user, incoming)
         elif command in QUEUE_COMMANDS:
             review.pop("await", None)
             replies, review["choices"] = await self.queue(unit, user, lang)
@@ -152,6 +156,24 @@ class ReviewDesk:
         await self._send(unit, channel, chat_id, replies)
         out.replies = len(replies)
         return out
+
+    async def _set_language(
+        self, unit: Unit, state: ConversationState, user: UserRec, incoming: Incoming
+    ) -> list[Reply]:
+        """/lang vi|en: the conversation's and the person's language (kept for notices), in
+        the same unit as the conversation save; anything else gets the usage with an example."""
+        words = (incoming.text or "").split()
+        wanted = words[1].strip().lower()[:2] if len(words) > 1 else ""
+        if wanted not in LANGUAGES:
+            return [
+                Reply(
+                    translate(state.lang, N_("Ngôn ngữ hỗ trợ: vi, en. Ví dụ: /lang en")),
+                    kind="error",
+                )
+            ]
+        state.lang = wanted
+        await unit.set_user_lang(user.id, wanted)
+        return [Reply(translate(wanted, N_("Đã chuyển sang tiếng Việt.")))]
 
     async def _review_step(
         self,
@@ -376,6 +398,14 @@ class ReviewDesk:
                     },
                 )
             )
+            if s.missing_evidence:
+                lines.append(
+                    translate(
+                        lang,
+                        N_("⚠️ {n} mục thiếu minh chứng (cần link/tài liệu nhưng chưa có)."),
+                        {"n": len(s.missing_evidence)},
+                    )
+                )
             if changed:
                 lines.append(translate(lang, N_("Đã sửa {n} mục bị trả lại."), {"n": len(changed)}))
             button = Choice(translate(lang, N_("🔎 Bắt đầu thẩm định")), rpack(sub.id, "open"))
@@ -528,6 +558,7 @@ REVIEWER_HELP = N_(
     "Lệnh thẩm định:\n"
     "/thamdinh (/review) — danh sách phiếu chờ thẩm định\n"
     "/progress (/tiendo) — tiến độ các cơ quan\n"
+    "/lang en (/lang vi) — đổi ngôn ngữ\n"
     "Trong một phiếu: chọn Đạt, Không đạt, Trả lại hoặc Sửa cho từng mục; gõ số mục (ví dụ "
     "3.1) để xem một mục bất kỳ; Tạm dừng để làm tiếp sau."
 )

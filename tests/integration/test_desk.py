@@ -327,3 +327,31 @@ async def test_targets_are_the_campaigns_less_cohorts_the_form_is_not_for(
         await u.update_agency(ids["B"], {"archived_at": EARLY})
         await u.update_agency(ids["H1"], {"archived_at": EARLY})
         assert [a.code for a in await campaign_agencies(u, named)] == ["A"]
+
+
+async def test_reimport_counts_only_changed_rows_as_updated(storage: Storage) -> None:
+    """An unchanged workbook re-imported said every row was updated (newcomer report)."""
+    rows = [agency("STTTT", "so"), agency("SYT", "so"), agency("H1", "huyen")]
+    people = [person("STTTT", "Trần Thị B"), person("SYT", "Lê C"), person("H1", "Phạm D")]
+    async with storage.unit() as u:
+        await u.import_directory(rows, people)
+    async with storage.unit() as u:
+        counts = await u.import_directory(rows, people)
+    assert (counts.agencies_added, counts.agencies_updated, counts.agencies_unchanged) == (0, 0, 3)
+    assert (counts.people_added, counts.people_updated, counts.people_unchanged) == (0, 0, 3)
+    # One agency's head and one person's role changed (a name's case alone is no change).
+    rows2 = [agency("stttt", "so", head="Nguyễn A"), rows[1], rows[2]]
+    people2 = [person("STTTT", "trần thị b"), person("SYT", "Lê C", "reviewer"), people[2]]
+    async with storage.unit() as u:
+        counts = await u.import_directory(rows2, people2)
+    assert (counts.agencies_updated, counts.agencies_unchanged) == (1, 2)
+    assert (counts.people_updated, counts.people_unchanged) == (1, 2)
+    async with storage.unit() as u:
+        sttt = await u.agency_by_code_ci("STTTT")
+        assert sttt is not None and sttt.head == "Nguyễn A"
+        await u.update_agency(sttt.id, {"archived_at": datetime(2026, 11, 20, tzinfo=UTC)})
+    # An archived agency re-imported with the same values is brought back: an update.
+    async with storage.unit() as u:
+        counts = await u.import_directory(rows2, people2)
+    assert (counts.agencies_updated, counts.agencies_unchanged) == (1, 2)
+    assert (counts.people_updated, counts.people_unchanged) == (0, 3)

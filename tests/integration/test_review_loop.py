@@ -557,3 +557,43 @@ async def test_a_redelivered_verdict_is_recorded_once(storage: Storage) -> None:
     assert not first.duplicate and second.duplicate
     async with storage.unit() as u:
         assert len(await u.item_reviews(world.ids["sub"], "1.9")) == 1
+
+
+async def test_items_missing_their_evidence_are_counted_and_walked_through(
+    storage: Storage,
+) -> None:
+    """An item that needs a link but has none is neither silent in the notice nor skipped in
+    the walk-through (newcomer report: reviewers never saw it)."""
+    world = await make_world(storage)
+    async with storage.unit() as u:
+        await u.apply_changes(
+            world.ids["sub"], {"1.10": Answer(True)}, world.ids["lan"], "telegram", START
+        )
+    await submit(world)
+    hoa = Chat(world.phieu, "telegram", "501")
+    notice = await hoa.read()
+    assert "1 mục có minh chứng cần xem." in notice
+    assert "⚠️ 1 mục thiếu minh chứng (cần link/tài liệu nhưng chưa có)." in notice
+    text = await hoa.press("Bắt đầu thẩm định")
+    assert "2 mục cần xem." in text and "1.9. Cơ quan có mạng LAN" in text
+    text = await hoa.press("Đạt")
+    assert "1.10. Có cổng thông tin điện tử" in text
+    assert "⚠️ Thiếu minh chứng: mục này cần link/tài liệu nhưng chưa có." in text
+
+
+async def test_a_reviewer_changes_language_with_lang(storage: Storage) -> None:
+    """/lang en by a reviewer went to the queue (newcomer report): it switches the chat and
+    the person's language; a bad code gets the usage; /help lists it."""
+    world = await make_world(storage)
+    hoa = Chat(world.phieu, "telegram", "501")
+    assert "/lang en (/lang vi)" in await hoa.send("/help")
+    text = await hoa.send("/lang fr")
+    assert "Ngôn ngữ hỗ trợ: vi, en. Ví dụ: /lang en" in text
+    assert "không dùng cho cán bộ thẩm định" not in text
+    text = await hoa.send("/lang en")
+    assert "Switched to English." in text and "Không có phiếu" not in text
+    async with storage.unit() as u:
+        hoa_rec = await u.user(world.ids["hoa"])
+        assert hoa_rec is not None and hoa_rec.lang == "en"
+    assert "No form is waiting for review." in await hoa.send("/thamdinh")
+    assert "Đã chuyển sang tiếng Việt." in await hoa.send("/ngonngu vi")

@@ -77,6 +77,8 @@ def test_export_answers_command(tmp_path: Path) -> None:
     result = run("export", "answers", str(out), "--campaign", "1", "--db", str(db))
     assert result.exit_code == 0, result.output
     assert "2 cơ quan, 1 phiếu, 2 thay đổi" in result.output
+    # One line, no empty first line left by the progress bar (newcomer report).
+    assert result.output.startswith("Đã xuất đợt #1: ") and result.output.count("\n") == 1
     wb = load_workbook(out)
     assert wb.sheetnames == ["Sở", "Lịch sử"]
     ws = wb["Sở"]

@@ -231,7 +231,10 @@ def test_reimport_updates_and_never_duplicates(tmp_path: Path) -> None:
     )
     result = run(db, "agencies", "import", str(second))
     assert result.exit_code == 0, result.output
-    assert "1 cơ quan mới, 1 cơ quan cập nhật; 1 người mới, 1 người cập nhật" in result.output
+    assert (
+        "1 cơ quan mới, 1 cơ quan cập nhật, 0 cơ quan không đổi; "
+        "1 người mới, 1 người cập nhật, 0 người không đổi."
+    ) in result.output
     agencies, people = stored(db)
     by_code = {a.code: a for a in agencies}
     assert sorted(by_code) == ["H1", "STTTT", "X1"]  # the stored spelling of a code is kept
@@ -245,9 +248,12 @@ def test_reimport_updates_and_never_duplicates(tmp_path: Path) -> None:
         "ttb@binhdinh.gov.vn",
         None,
     )
-    # Running the same workbook again changes nothing.
+    # Running the same workbook again changes nothing, and says so (not "2 cập nhật").
     again = run(db, "agencies", "import", str(second))
-    assert "0 cơ quan mới, 2 cơ quan cập nhật; 0 người mới, 2 người cập nhật" in again.output
+    assert (
+        "0 cơ quan mới, 0 cơ quan cập nhật, 2 cơ quan không đổi; "
+        "0 người mới, 0 người cập nhật, 2 người không đổi."
+    ) in again.output
     assert stored(db) == (agencies, people)
 
 

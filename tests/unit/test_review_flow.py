@@ -214,3 +214,18 @@ def test_typed_commands_where_there_are_no_buttons() -> None:
     step = aflow.handle(accepted, {}, Incoming(text="/khongdongy"), "vi")
     assert step.state and step.state["await"] == "dispute"
     assert aflow.handle(accepted, {}, Incoming(text="/xacnhan"), "vi").transition == "confirm"
+
+
+def test_items_missing_required_evidence_come_after_those_with_evidence() -> None:
+    """A 'có' needing a link but without one is walked through (newcomer report)."""
+    missing = ANSWERS | {"1.2": Answer(8), "1.3": Answer(True)}
+    assert rflow.items_to_verify(FORM, missing) == ["1.3", "1.4"]
+    no_link = {"1.1": Answer(10), "1.2": Answer(8), "1.3": Answer(True), "1.5": Answer(1)}
+    assert rflow.items_to_verify(FORM, no_link) == ["1.3"]
+    # A 'không' needs no evidence: nothing to verify.
+    assert rflow.items_to_verify(FORM, no_link | {"1.3": Answer(False)}) == []
+    step = rflow.handle(view(no_link), {}, Incoming(payload=rpack(7, "next")), "vi")
+    card = step.replies[-1].text
+    assert "1.3. Có mạng LAN" in card
+    assert "⚠️ Thiếu minh chứng: mục này cần link/tài liệu nhưng chưa có." in card
+    assert "📎 Minh chứng" not in card
