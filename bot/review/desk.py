@@ -24,6 +24,7 @@ from flows import review_agency as aflow
 from flows.i18n import LANGUAGES, N_, normalise_language, translate
 from flows.machines import Status, next_status
 from flows.model import Form
+from flows.navigation import summarise
 from flows.progress import answer_counts, days_late
 from flows.review import LinkView, ReviewView, VerdictView, rpack, runpack
 from flows.state import Answer, Choice, ConversationState, Incoming, Reply
@@ -367,6 +368,7 @@ class ReviewDesk:
         answers = await unit.load_answers(sub.id)
         done, total, _ = answer_counts(form, answers)  # as reminders and progress count
         evidence = sum(1 for a in answers.values() if a.evidence)
+        missing_evidence = summarise(form, answers).missing_evidence
         late = days_late(sub.submitted_at, campaign.deadline, campaign.timezone)
         reviewers = await reviewers_of(unit, campaign, form, agency.id)
         changed: dict[str, Answer | None] = {}
@@ -398,12 +400,12 @@ class ReviewDesk:
                     },
                 )
             )
-            if s.missing_evidence:
+            if missing_evidence:
                 lines.append(
                     translate(
                         lang,
                         N_("⚠️ {n} mục thiếu minh chứng (cần link/tài liệu nhưng chưa có)."),
-                        {"n": len(s.missing_evidence)},
+                        {"n": len(missing_evidence)},
                     )
                 )
             if changed:
