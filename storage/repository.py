@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -55,20 +54,6 @@ class Unit(
     """The operations available inside one transaction (see the mixins for each group)."""
 
 
-async def _settle_workers(before: set[threading.Thread], timeout: float = 2.0) -> None:
-    """Wait for the SQLite worker threads started since `before` to end.
-
-    aiosqlite stops the thread of a connection that failed to open without waiting for it
-    (Connection._connect calls stop()); when the command's event loop closes first, the
-    thread prints "RuntimeError: Event loop is closed" with a traceback under the polite
-    message (issue #9: database errors never leak). The loop stays alive while they end."""
-    workers = [
-        t for t in threading.enumerate() if t not in before and "_connection_worker" in t.name
-    ]
-    for worker in workers:
-        await asyncio.to_thread(worker.join, timeout)
-
-
 class Storage:
     """One database: an engine, migrated on open, handing out units of work."""
 
@@ -102,13 +87,11 @@ class Storage:
         made here, by the migration, so a bad setting stops start-up at once).
         """
         engine = make_engine(url, setting=setting, **engine_kwargs)
-        before = set(threading.enumerate())
         try:
             if migrate:
                 await upgrade(engine)
         except (SQLAlchemyError, OSError) as e:
             await engine.dispose()
-            await _settle_workers(before)
             raise DatabaseSetupError(describe_failure(e, engine.url, setting)) from e
         except BaseException:
             await engine.dispose()
