@@ -485,7 +485,7 @@ def message(
         params["returned"] = returned_text(lang, agency)
         msgid = N_(
             "↩️ Phiếu “{form}” của {agency} {returned}, chưa nộp lại: {when}. "
-            "Anh/chị sửa các mục đó rồi nộp lại (bấm “Sửa các mục bị trả lại” hoặc gõ /tiep)."
+            "Anh/chị sửa các mục đó rồi nộp lại (chọn “Sửa các mục bị trả lại” hoặc gõ /tiep)."
         )
         if agency.submission_id:
             # Into the agency's fix flow (flows/review_agency.py), at the first returned item.
@@ -495,7 +495,7 @@ def message(
     else:
         msgid = N_(
             "✅ Sở TTTT đã chấp nhận phiếu “{form}” của {agency}; anh/chị chưa xác nhận số "
-            "liệu: {when}. Bấm “Xem và xác nhận” (hoặc gõ /xacnhan) để xác nhận."
+            "liệu: {when}. Chọn “Xem và xác nhận” (hoặc gõ /xacnhan) để xác nhận."
         )
         if agency.submission_id:
             # Shows the accepted notice (the reviewer's corrections, confirm / dispute).
