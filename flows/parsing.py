@@ -93,7 +93,7 @@ MSG_TOO_LARGE = N_(
 MSG_UNUSUAL = N_("Anh/chị nhập {value} {unit}, con số này lớn bất thường. Đúng không?")
 MSG_CONVERT = N_("Anh/chị nhập {raw}, tức là {value} {unit}. Lưu {value} {unit}?")
 MSG_CONVERT_BARE = N_(
-    "Câu này tính theo {unit}. Nếu {typed} là số {from} thì bằng {value} {unit}. "
+    "Câu này tính theo {unit}. Nếu anh/chị nhập {typed} {from} thì bằng {value} {unit}. "
     "Lưu {value} {unit}?"
 )
 MSG_WRONG_UNIT = N_("Câu này tính theo đơn vị {unit}; anh/chị vui lòng nhập số theo đơn vị đó.")

@@ -941,3 +941,14 @@ def test_a_document_without_a_link_is_kept_when_no_link_is_required() -> None:
 def test_text_of_punctuation_alone_is_no_answer(typed: str) -> None:
     assert isinstance(parse_text(typed), Problem)
     assert isinstance(parse_text(f"A{typed}"), Ok)  # with a letter it is text like any other
+
+
+def test_a_bare_amount_in_dong_for_a_million_dong_item_is_asked_politely() -> None:
+    """Hypothesis found it: 10000000 typed for a Tr.đ item is offered back as 10 Tr.đ, and
+    the question was the one message without "anh/chị"."""
+    question = next(
+        q for q in ANSWERABLE if q.type is ItemType.DECIMAL and q.unit and q.unit.vi == "Tr.đ"
+    )
+    result = parse(question, "10000000")
+    assert isinstance(result, Confirm) and result.value == 10
+    check_result(question, result)
