@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, MutableSequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
@@ -79,15 +80,74 @@ class ForbiddenAddress(OSError):
 
 
 def parse_ip(text: str) -> IPAddress | None:
-    """An address from text ("127.0.0.1", "::1", "[::1]", "fe80::1%eth0"), else None."""
+    """The address a URL host or resolver answer names, in every spelling a resolver or a
+    browser reads as an address, else None.
+
+    Read: "127.0.0.1", "::1", "[::1]", zone ids ("fe80::1%eth0", "fe80::1%25eth0" as
+    percent-encoded in a URL), a trailing dot ("127.0.0.1."), upper case ("0X7F.1"),
+    percent-encoded digits, and the inet_aton forms getaddrinfo accepts without asking DNS:
+    one number ("2130706433"), hex ("0x7f000001", "0x7f.0.0.1"), octal ("0177.0.0.1") and
+    short forms ("127.1" = 127.0.0.1, "10.1" = 10.0.0.1). Reading them here means such a
+    spelling is judged as the address it is, before any lookup or connection.
+    """
     t = text.strip()
     if t.startswith("[") and t.endswith("]"):
         t = t[1:-1]
-    t = t.split("%", 1)[0]  # an IPv6 zone id does not change what the address is
+    # IPv6: a zone id ("%eth0", "%25eth0") does not change what the address is.
+    t = t.split("%", 1)[0] if ":" in t else _host_text(t)
     try:
         return ipaddress.ip_address(t)
     except ValueError:
+        return _inet_aton(t) if ":" not in t else None
+
+
+def _host_text(text: str) -> str:
+    """A host as a resolver sees it: percent-decoded (a zone's "%25" becomes "%"), lower
+    case, without the trailing dot(s) of a fully qualified name."""
+    return unquote(text).strip().lower().rstrip(".")
+
+
+def _inet_aton(text: str) -> ipaddress.IPv4Address | None:
+    """IPv4 in the forms of inet_aton(3): 1 to 4 parts, each decimal, 0x-hex or 0-octal;
+    the last part fills the bytes left (so "127.1" is 127.0.0.1). None if not one."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4:
         return None
+    values: list[int] = []
+    for part in parts:
+        if part.startswith("0x"):
+            digits, base = part[2:] or "0", 16
+        elif len(part) > 1 and part.startswith("0"):
+            digits, base = part[1:], 8
+        else:
+            digits, base = part, 10
+        if not digits or not all(c in "0123456789abcdef"[:base] for c in digits):
+            return None
+        values.append(int(digits, base))
+    *head, last = values
+    if any(v > 0xFF for v in head) or last >= 1 << (8 * (4 - len(head))):
+        return None
+    number = last
+    for i, v in enumerate(head):
+        number |= v << (8 * (3 - i))
+    return ipaddress.IPv4Address(number)
+
+
+# Names that are this machine by definition (RFC 6761 "localhost" and its subdomains) or by
+# the /etc/hosts of common systems: refused by name, whatever a resolver would answer.
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+def name_refusal(host: str) -> str | None:
+    """ "local_name" when `host` names this machine in any spelling ("LOCALHOST",
+    "localhost.", "x.localhost"), "unparsable" for an empty host, else None. Other names
+    are judged by the addresses they resolve to (VettedResolver)."""
+    t = _host_text(host)
+    if not t:
+        return "unparsable"
+    if t in _LOCAL_NAMES or t.endswith(".localhost"):
+        return "local_name"
+    return None
 
 
 def _v4_refusal(ip: ipaddress.IPv4Address) -> str | None:
@@ -189,6 +249,15 @@ class AddressPolicy:
             return "port"
         return None
 
+    def host_refusal(self, host: str, port: int) -> str | None:
+        """Why a URL's `host` on `port` may not be tried before any lookup, or None: an
+        address in any spelling (parse_ip) judged by `refusal`, or a name of this machine
+        (name_refusal). A name that passes is still judged by what it resolves to."""
+        ip = parse_ip(host)
+        if ip is not None:
+            return self.refusal(ip, port)
+        return name_refusal(host)
+
     def port_allowed(self, port: int) -> bool:
         """Whether a URL on `port` may be tried at all (before any name is resolved)."""
         return port in self.ports or any(p == port for _, p in self.allow_sockets)
@@ -236,6 +305,10 @@ class VettedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         literal = parse_ip(host)
+        if literal is None and (named := name_refusal(host)) is not None:
+            refused = ForbiddenAddress(host, host, named)
+            self.refused.append(refused)
+            raise refused
         addresses = [str(literal)] if literal is not None else await self.names(host)
         if not addresses:
             raise OSError(f"no address for {host}")

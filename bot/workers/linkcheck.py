@@ -49,7 +49,6 @@ from bot.netguard import (
     NameResolver,
     VettedResolver,
     forbidden_in,
-    parse_ip,
     system_resolver,
     vetting_socket_factory,
 )
@@ -249,8 +248,9 @@ class LinkChecker:
             raise _Stop("userinfo")
         if not self.policy.port_allowed(port):
             raise _Stop("port")
-        ip = parse_ip(u.host)
-        if ip is not None and (why := self.policy.refusal(ip, port)) is not None:
+        # Any spelling of an address (2130706433, 0x7f.1, 127.1, [fe80::1%25eth0]) or of
+        # this machine's name (LOCALHOST, localhost.) is refused here, before any lookup.
+        if (why := self.policy.host_refusal(u.host, port)) is not None:
             raise _Stop(f"forbidden_address:{why}")
         return u.with_fragment(None)
 

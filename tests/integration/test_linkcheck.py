@@ -17,8 +17,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.netguard import AddressPolicy, ForbiddenAddress, static_resolver, vetting_socket_factory
+from bot.netguard import (
+    AddressPolicy,
+    ForbiddenAddress,
+    NameResolver,
+    static_resolver,
+    vetting_socket_factory,
+)
 from bot.workers.linkcheck import Limits, LinkChecker, check_link, page_title
+from storage.records import LinkCheckRec
+from tests.fakes.address_spellings import host_spellings
 from tests.fakes.link_pages import TITLE, Site
 from tests.fakes.link_pages import start_site as _site
 
@@ -265,13 +273,13 @@ async def test_the_real_policy_refuses_localhost_and_numeric_forms(forbidden: Si
         f"http://localhost:{forbidden.port}/",
         f"http://2130706433:{forbidden.port}/",  # 127.0.0.1 as one number
         f"http://127.1:{forbidden.port}/",
-        f"http://0x7f.1:{forbidden.port}/",  # resolved by getaddrinfo to 127.0.0.1
+        f"http://0x7f.1:{forbidden.port}/",  # 127.0.0.1 as getaddrinfo would read it
         f"http://127.0.0.1:{forbidden.port}/",
     ):
         rec = await check_link(url, policy=policy)
         assert rec.error is not None, url
-        # aiohttp itself refuses some numeric forms as bad URLs; others resolve and are vetted.
-        assert rec.error.startswith("forbidden_address:") or rec.error in ("dns", "bad_url")
+        # every numeric form is read as the address it spells, before aiohttp sees it
+        assert rec.error.startswith("forbidden_address:"), (url, rec.error)
     assert forbidden.hits == []
 
 
@@ -389,3 +397,86 @@ async def test_a_redirect_is_vetted_like_the_first_link(
     assert rec.error in ("userinfo", "scheme", "port") and not rec.ok
     assert forbidden.hits == []
     assert len(pages.hits) == 1
+
+
+# ---- every spelling of a forbidden address, against a server counting requests ---------
+
+
+def _counting(table: dict[str, list[str]], asked: list[str]) -> NameResolver:
+    names = static_resolver(table)
+
+    async def resolve(host: str) -> list[str]:
+        asked.append(host)
+        return await names(host)
+
+    return resolve
+
+
+SPELLINGS = [
+    "2130706433",
+    "0x7f000001",
+    "0x7f.0.0.1",
+    "0177.0.0.1",
+    "127.1",
+    "127.0.0.1.",
+    "[::127.0.0.1]",
+    "[::ffff:127.0.0.1]",
+    "10.1",
+    "0xa.1",
+    "[fe80::1%25eth0]",
+]
+
+
+@pytest.mark.parametrize("host", SPELLINGS)
+async def test_alternative_spellings_of_addresses_are_refused_before_any_lookup(
+    forbidden: Site, host: str
+) -> None:
+    """The real policy with the counting server's port allowed: the only thing standing
+    between the check and the server is the address rule."""
+    asked: list[str] = []
+    policy = AddressPolicy(ports=frozenset({forbidden.port}))
+    rec = await check_link(
+        f"http://{host}:{forbidden.port}/", policy=policy, resolver=_counting({}, asked)
+    )
+    assert rec.error is not None and rec.error.startswith("forbidden_address:"), rec.error
+    assert asked == []  # judged as an address, not handed to DNS
+    assert forbidden.hits == []
+
+
+@pytest.mark.parametrize(
+    ("host", "asks"),
+    [("localhost.", False), ("LOCALHOST", False), ("localtest.me", True), ("LocalTest.Me.", True)],
+)
+async def test_names_of_this_machine_are_refused_by_name_or_by_what_they_resolve_to(
+    forbidden: Site, host: str, asks: bool
+) -> None:
+    asked: list[str] = []
+    policy = AddressPolicy(ports=frozenset({forbidden.port}))
+    resolver = _counting({"localtest.me": ["127.0.0.1"]}, asked)
+    rec = await check_link(f"http://{host}:{forbidden.port}/", policy=policy, resolver=resolver)
+    expected = "forbidden_address:loopback" if asks else "forbidden_address:local_name"
+    assert rec.error == expected
+    assert bool(asked) is asks
+    assert forbidden.hits == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.ip_addresses(network="127.0.0.0/8").flatmap(host_spellings))
+def test_no_spelling_of_loopback_reaches_a_local_server(host: str) -> None:
+    """Generated spellings of 127.x (short, hex, octal, one number, mapped, compatible, with
+    zone ids), each checked against a fresh server on 127.0.0.1: zero requests arrive."""
+
+    async def one() -> tuple[LinkCheckRec, list[str]]:
+        site = await _site("127.0.0.1")
+        try:
+            policy = AddressPolicy(ports=frozenset({site.port}))
+            rec = await check_link(
+                f"http://{host}:{site.port}/", policy=policy, resolver=static_resolver({})
+            )
+            return rec, site.hits
+        finally:
+            await site.server.close()
+
+    rec, hits = asyncio.run(one())
+    assert rec.error is not None and rec.error.startswith("forbidden_address:"), (host, rec)
+    assert hits == []

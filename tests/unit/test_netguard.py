@@ -15,11 +15,13 @@ from bot.netguard import (
     ForbiddenAddress,
     VettedResolver,
     forbidden_in,
+    name_refusal,
     parse_ip,
     refusal,
     static_resolver,
     vetting_socket_factory,
 )
+from tests.fakes.address_spellings import host_spellings, ipv4_spellings
 
 V4 = ipaddress.IPv4Address
 V6 = ipaddress.IPv6Address
@@ -179,3 +181,87 @@ def test_forbidden_in_finds_the_cause_through_wrappers() -> None:
     except RuntimeError as outer:
         assert forbidden_in(outer) is inner
     assert forbidden_in(ValueError()) is None
+
+
+# ---- every spelling of a forbidden address (parse_ip, name_refusal, host_refusal) ----------
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("2130706433", "127.0.0.1"),  # one decimal number
+        ("0x7f000001", "127.0.0.1"),  # one hex number
+        ("0X7F000001", "127.0.0.1"),
+        ("0x7f.0.0.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),  # octal
+        ("017700000001", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),  # short forms: the last part fills the bytes left
+        ("10.1", "10.0.0.1"),
+        ("192.168.257", "192.168.1.1"),
+        ("127.0.0.1.", "127.0.0.1"),  # a fully qualified trailing dot
+        ("%31%32%37.0.0.1", "127.0.0.1"),  # percent-encoded digits
+        ("fe80::1%25eth0", "fe80::1"),  # a zone id as a URL spells it
+        ("[fe80::1%eth0]", "fe80::1"),
+        ("::127.0.0.1", "::7f00:1"),  # IPv4-compatible IPv6
+    ],
+)
+def test_parse_ip_reads_every_spelling_a_resolver_accepts(host: str, address: str) -> None:
+    assert parse_ip(host) == ipaddress.ip_address(address)
+    assert AddressPolicy().host_refusal(host, 80) is not None
+
+
+@pytest.mark.parametrize(
+    "host", ["1.2.3.4.5", "08.0.0.1", "4294967296", "256.1", "1.256.1", "1e2", "-1", "0x1g", ""]
+)
+def test_parse_ip_leaves_non_addresses_to_the_resolver(host: str) -> None:
+    assert parse_ip(host) is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "LOCALHOST", "localhost.", "LocalHost..", "api.localhost", "ip6-localhost"],
+)
+def test_names_of_this_machine_are_refused_by_name(host: str) -> None:
+    assert name_refusal(host) == "local_name"
+    assert AddressPolicy().host_refusal(host, 443) == "local_name"
+
+
+def test_other_names_are_left_to_the_resolver() -> None:
+    assert name_refusal("localtest.me") is None
+    assert name_refusal("notlocalhost.vn") is None
+    assert AddressPolicy().host_refusal("sotttt.binhdinh.gov.vn", 443) is None
+
+
+def test_the_resolver_refuses_a_local_name_without_asking_dns() -> None:
+    asked: list[str] = []
+
+    async def names(host: str) -> list[str]:
+        asked.append(host)
+        return ["8.8.8.8"]
+
+    resolver = VettedResolver(AddressPolicy(), names)
+    for host in ("localhost.", "LOCALHOST"):
+        with pytest.raises(ForbiddenAddress) as got:
+            asyncio.run(resolver.resolve(host, 80))
+        assert got.value.reason == "local_name"
+    assert asked == []
+
+
+@given(
+    st.sampled_from(FORBIDDEN_V4)
+    .flatmap(lambda n: st.ip_addresses(network=n))
+    .flatmap(lambda ip: st.tuples(st.just(ip), ipv4_spellings(ip)))
+)
+def test_every_ipv4_spelling_of_a_forbidden_address_is_read_and_refused(pair: tuple) -> None:
+    ip, host = pair
+    assert parse_ip(host) == ip, host
+    assert AddressPolicy().host_refusal(host, 80) == refusal(ip)
+
+
+@given(
+    st.sampled_from(["127.0.0.0/8", "10.0.0.0/8", "192.168.0.0/16", "169.254.0.0/16"])
+    .flatmap(lambda n: st.ip_addresses(network=n))
+    .flatmap(host_spellings)
+)
+def test_every_host_spelling_of_a_loopback_or_private_address_is_refused(host: str) -> None:
+    assert AddressPolicy().host_refusal(host, 80) is not None, host
