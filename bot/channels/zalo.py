@@ -32,7 +32,7 @@ from bot.render import as_numbered_text, reply_from_json, split_text, typed_navi
 from bot.service import Outcome, Phieu, Sender
 from bot.workers.outbox import PermanentError, RetryAfter, TransientError
 from bot.zalo.client import TEXT_LIMIT, ZaloPermanent, ZaloTransient, ZaloUnauthorized
-from bot.zalo.media import MediaStore
+from bot.zalo.media import MediaStore, forbidden
 from bot.zalo.seam import ZaloSender
 from flows.i18n import N_, normalise_language
 from flows.state import Incoming
@@ -50,6 +50,15 @@ UNSUPPORTED = "message.unsupported.received"
 RETRY_AFTER_429 = 5.0  # seconds: Zalo's 429 says no retry_after; wait this long
 _START = re.compile(r"^/start(?:@\w+)?(?:\s+(\S+))?\s*$", re.IGNORECASE)
 _CODE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_UNSUPPORTED = N_(
+    "Phiếu chỉ đọc được tin nhắn chữ và ảnh. Vui lòng gõ câu trả lời (ví dụ: 1, "
+    "Có, 25) hoặc gửi ảnh khi Phiếu hỏi minh chứng."
+)
+_REFUSED_IMAGE = N_(
+    "Phiếu không tải được ảnh này nên chưa lưu. Vui lòng chụp và gửi lại ảnh ngay trong "
+    "Zalo, hoặc gõ số hiệu và link minh chứng (ví dụ: 12/KH-UBND; 15/01/2019; "
+    "https://sotttt.binhdinh.gov.vn/kh-12)."
+)
 
 
 # ---- inbound ----------------------------------------------------------------------------
@@ -203,14 +212,21 @@ class ZaloChannel:
                     sent_at=event.sent_at,
                 )
         elif event.name == IMAGE and event.photo_url:
-            incoming = Incoming(
-                text=event.caption or "",
-                attachment=await self._photo(event),
-                message_id=event.message_id,
-                sent_at=event.sent_at,
-            )
+            attachment = await self._photo(event)
+            if forbidden(attachment):
+                # A forged update pointing inside our network: nothing was fetched, and the
+                # URL is no evidence; the official is asked to send the photo again.
+                before = self._say_only(_REFUSED_IMAGE)
+                incoming = Incoming(text="")
+            else:
+                incoming = Incoming(
+                    text=event.caption or "",
+                    attachment=attachment,
+                    message_id=event.message_id,
+                    sent_at=event.sent_at,
+                )
         else:
-            before = self._unsupported
+            before = self._say_only(_UNSUPPORTED)
             incoming = Incoming(text="")
         # With webhooks (Phieu.ordered) one chat's concurrent events are applied in the order
         # of their send time in milliseconds (Zalo's ids are opaque, not sequence numbers).
@@ -284,22 +300,16 @@ class ZaloChannel:
 
         return bind
 
-    async def _unsupported(
-        self, unit: Unit, channel: str, chat_id: str, who: Sender, _: Incoming
-    ) -> bool:
-        """Stickers, voice, video, files: acknowledged politely, nothing else changes."""
-        _, state, _ = await unit.lock_conversation(channel, chat_id)  # locked already
-        await self.phieu.say(
-            unit,
-            channel,
-            chat_id,
-            normalise_language(state.lang),
-            N_(
-                "Phiếu chỉ đọc được tin nhắn chữ và ảnh. Vui lòng gõ câu trả lời (ví dụ: 1, "
-                "Có, 25) hoặc gửi ảnh khi Phiếu hỏi minh chứng."
-            ),
-        )
-        return True
+    def _say_only(self, msgid: str) -> Callable[[Unit, str, str, Sender, Incoming], Any]:
+        """A `before` that answers `msgid` in the chat's language and stops there: nothing
+        else changes (stickers, voice, files; images that could not be taken)."""
+
+        async def say(unit: Unit, channel: str, chat_id: str, who: Sender, _: Incoming) -> bool:
+            _, state, _ = await unit.lock_conversation(channel, chat_id)  # locked already
+            await self.phieu.say(unit, channel, chat_id, normalise_language(state.lang), msgid)
+            return True
+
+        return say
 
 
 # ---- outbound ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from bot.channels.zalo import CHANNEL, ZaloChannel, ZaloTransport, parse_update
 from bot.config import ConfigError
+from bot.netguard import AddressPolicy
 from bot.service import Phieu, utcnow
 from bot.telegram_app import (
     REPLY_GRACE,
@@ -82,8 +83,10 @@ def make_client(settings: ZaloSettings) -> ZaloBotClient:
     return ZaloBotClient(settings.token, settings.api_base)
 
 
-def make_media(settings: ZaloSettings, *, allow_private: bool = False) -> MediaStore:
-    return MediaStore(settings.media_dir, settings.media_max_bytes, allow_private=allow_private)
+def make_media(settings: ZaloSettings, policy: AddressPolicy | None = None) -> MediaStore:
+    """Where images are kept, downloads guarded by `policy` (netguard's real rules unless a
+    test allows its fake's socket)."""
+    return MediaStore(settings.media_dir, settings.media_max_bytes, policy or AddressPolicy())
 
 
 async def when_reachable(
@@ -229,7 +232,7 @@ async def run_polling(
     send: SendSettings | None = None,
     stop: asyncio.Event | None = None,
     poll_timeout: int = POLL_TIMEOUT,
-    allow_private_media: bool = False,
+    media_policy: AddressPolicy | None = None,
     link_checkers: Checkers = None,
 ) -> None:
     """`phieu run zalo`: delete any webhook (polling and webhooks exclude each other), then
@@ -256,7 +259,7 @@ async def run_polling(
         ):
             channel = ZaloChannel(
                 polling_phieu(storage, links),
-                make_media(settings, allow_private=allow_private_media),
+                make_media(settings, media_policy),
                 out.sender.committed,
                 client,
             )
@@ -277,7 +280,7 @@ def install_webhook(
     register_webhook: bool = True,
     send: SendSettings | None = None,
     phieu: Phieu | None = None,
-    allow_private_media: bool = False,
+    media_policy: AddressPolicy | None = None,
     sweep: bool = True,
     link_checkers: Checkers = None,
 ) -> None:
@@ -291,7 +294,7 @@ def install_webhook(
     links = link_queue(storage, _checker(link_checkers)) if phieu is None else None
     channel = ZaloChannel(
         phieu or webhook_phieu(storage, links),
-        make_media(settings, allow_private=allow_private_media),
+        make_media(settings, media_policy),
         out.sender.committed,
         client,
     )
@@ -336,7 +339,7 @@ def make_web_app(
     with_worker: bool = True,
     register_webhook: bool = True,
     send: SendSettings | None = None,
-    allow_private_media: bool = False,
+    media_policy: AddressPolicy | None = None,
     link_checkers: Checkers = None,
 ) -> web.Application:
     """A Zalo-only webhook server: POST /zalo/webhook, GET /healthz."""
@@ -362,7 +365,7 @@ def make_web_app(
         with_worker=with_worker,
         register_webhook=register_webhook,
         send=send,
-        allow_private_media=allow_private_media,
+        media_policy=media_policy,
         link_checkers=link_checkers,
     )
     return app

@@ -2,27 +2,43 @@
 
 `MediaStore.fetch(url, key)` downloads at most `max_bytes` into `directory` under a name of
 our own (a hash of `key`, never a name from the sender), and returns the metadata kept with
-the evidence. It never raises: a failed download keeps the URL and says why. The host is
-resolved first and private, loopback and link-local addresses are refused (no requests to
-our own network on a sender's say-so) unless `allow_private` (tests on 127.0.0.1).
+the evidence. It never raises: a failed download keeps the URL and says why.
+
+The URL comes in an update, and a forged update could point it anywhere, so the download
+goes through the link checker's guard (bot/netguard.py), not a plain session: only http(s)
+on the policy's ports, no user name or password, every spelling of a private address and
+every name of this machine refused before any lookup, names resolved by the vetting
+resolver (a name with any private answer is refused, and the connection uses exactly the
+addresses checked), and a socket factory refusing any other destination; no proxy from the
+environment, no redirects. A refusal is `{"download_error": "forbidden_address:<why>"}`
+(see `forbidden`), which the channel turns into a polite message. Tests allow exactly the
+fake Zalo's socket (AddressPolicy.testing), nothing wider.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import ipaddress
 import logging
 import os
-import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
+
+from bot.netguard import (
+    AddressPolicy,
+    NameResolver,
+    VettedResolver,
+    forbidden_in,
+    system_resolver,
+    vetting_socket_factory,
+)
 
 log = logging.getLogger(__name__)
+
+FORBIDDEN = "forbidden_address"
 
 _EXTENSIONS = {
     "image/jpeg": ".jpg",
@@ -37,24 +53,24 @@ class Refused(Exception):
     """A URL we will not fetch (scheme, private address, too big)."""
 
 
-async def public_host(host: str) -> None:
-    """Raise Refused unless every address `host` resolves to is a public one."""
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as e:
-        raise Refused(f"host not found: {host}") from e
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global or addr.is_multicast:
-            raise Refused(f"not a public address: {host}")
+def forbidden(meta: dict[str, Any]) -> bool:
+    """Whether `fetch`'s metadata says the URL pointed at a forbidden address (a forged
+    update: nothing was fetched, and the URL is not evidence)."""
+    return str(meta.get("download_error", "")).startswith(FORBIDDEN)
 
 
 @dataclass
 class MediaStore:
+    """Where Zalo images are kept, and the guard their downloads go through.
+
+    `max_bytes` caps one file (bytes); `timeout` the whole download (seconds); `policy`
+    and `resolver` are netguard's (tests map names and allow the fake's one socket).
+    """
+
     directory: Path
     max_bytes: int = 5 * 1024 * 1024
-    allow_private: bool = False
+    policy: AddressPolicy = field(default_factory=AddressPolicy)
+    resolver: NameResolver = system_resolver
     timeout: float = 20.0
 
     async def fetch(self, url: str, key: str) -> dict[str, Any]:
@@ -66,20 +82,47 @@ class MediaStore:
             log.warning("zalo image not downloaded: %s", e)
             return {"download_error": str(e)[:200]}
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            refused = forbidden_in(e)
+            if refused is not None:
+                log.warning("zalo image at a forbidden address: %s", refused)
+                return {"download_error": f"{FORBIDDEN}:{refused.reason}"}
             log.warning("zalo image not downloaded: %s", type(e).__name__)
             return {"download_error": type(e).__name__}
 
-    async def _fetch(self, url: str, key: str) -> dict[str, Any]:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+    def _vet(self, url: str) -> URL:
+        """The URL to download, or Refused: checked before any lookup or connection."""
+        try:
+            u = URL(url)
+            port = u.port
+        except (ValueError, TypeError):
+            raise Refused("not an http(s) URL") from None
+        if u.scheme not in ("http", "https") or not u.host or port is None:
             raise Refused("not an http(s) URL")
-        if not self.allow_private:
-            await public_host(parts.hostname)
-        limit = aiohttp.ClientTimeout(total=self.timeout)
-        async with (
-            aiohttp.ClientSession(timeout=limit) as session,
-            session.get(url, allow_redirects=False) as response,
-        ):
+        if u.user is not None or u.password is not None:
+            raise Refused("a URL with a user name or password")
+        if not self.policy.port_allowed(port):
+            raise Refused(f"{FORBIDDEN}:port")
+        if (why := self.policy.host_refusal(u.host, port)) is not None:
+            raise Refused(f"{FORBIDDEN}:{why}")
+        return u
+
+    def _session(self) -> aiohttp.ClientSession:
+        resolver = VettedResolver(self.policy, self.resolver)
+        connector = aiohttp.TCPConnector(
+            resolver=resolver,
+            socket_factory=vetting_socket_factory(self.policy, resolver.refused),
+            use_dns_cache=False,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,  # never a proxy from the environment
+        )
+
+    async def _fetch(self, url: str, key: str) -> dict[str, Any]:
+        u = self._vet(url)
+        async with self._session() as session, session.get(u, allow_redirects=False) as response:
             if response.status != 200:
                 raise Refused(f"HTTP {response.status}")
             if (response.content_length or 0) > self.max_bytes:

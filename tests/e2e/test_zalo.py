@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.netguard import AddressPolicy, static_resolver
 from bot.render import reply_to_json
 from flows.state import Choice, Reply
 from storage.repository import Storage
@@ -20,6 +21,7 @@ from tests.e2e.telegram_support import (
     seed_campaign,
 )
 from tests.e2e.zalo_support import ZChat, ZRig, number_of, zalo_rig
+from tests.fakes.link_pages import Site, start_site
 from tests.fakes.zalo_api import (
     FakeZalo,
     image_update,
@@ -336,6 +338,49 @@ async def test_an_image_over_the_size_cap_keeps_its_url_only(rig: ZRig, storage:
     sent = (await evidence_of(storage, campaign_id, agency_id, "8.2"))["file"]
     assert sent["url"] == url and "stored" not in sent and "larger than" in sent["download_error"]
     assert not rig.settings.media_dir.exists() or not any(rig.settings.media_dir.iterdir())
+
+
+@pytest.fixture
+async def inside() -> AsyncIterator[Site]:
+    """A server on loopback that counts requests: where a forged image URL points."""
+    site = await start_site("127.0.0.1")
+    yield site
+    await site.server.close()
+
+
+async def test_a_forged_image_url_to_a_private_address_is_refused_and_nothing_fetched(
+    rig: ZRig, storage: Storage, inside: Site
+) -> None:
+    """A forged update whose photo URL names our own network (127.0.0.1 in several
+    spellings, a name resolving to it, a private range): refused before any connection,
+    nothing stored, the official asked politely for the photo again; a real one still works."""
+    lan, campaign_id, agency_id = await invited(rig)
+    await lan.say("/sua 8.2")
+    await lan.say("Có")
+    assert rig.channel.media is not None
+    # the counting server's port allowed: only the address rule stands in the way
+    rig.channel.media.policy = AddressPolicy.testing(rig.zalo.socket, ports=[inside.port])
+    rig.channel.media.resolver = static_resolver(
+        {"anh.zalo.example.test": ["127.0.0.1"], "lan.example.test": ["192.168.1.20"]}
+    )
+    for host in (
+        f"127.0.0.1:{inside.port}",
+        f"2130706433:{inside.port}",
+        f"localhost:{inside.port}",
+        f"anh.zalo.example.test:{inside.port}",
+        "lan.example.test",
+        "10.1",
+    ):
+        shown = await lan.act(image_update(LAN, f"http://{host}/kh-12.jpg", "12/KH", name="Lan"))
+        expect(shown, "Phiếu không tải được ảnh này nên chưa lưu")
+        assert "Traceback" not in "".join(shown)
+    assert inside.hits == [] and rig.zalo.media_hits == []
+    assert not rig.settings.media_dir.exists() or not any(rig.settings.media_dir.iterdir())
+    assert not (await evidence_of(storage, campaign_id, agency_id, "8.2") or {}).get("file")
+    url = rig.zalo.put_media("kh-12.jpg", b"\xff\xd8\xff\xe0jpeg")
+    shown = await lan.act(image_update(LAN, url, name="Lan"))
+    assert shown[0].startswith("📎 Đã lưu minh chứng cho 8.2"), shown
+    assert rig.zalo.media_hits == ["/media/kh-12.jpg"]
 
 
 async def test_an_image_where_no_evidence_is_asked_is_refused_politely(rig: ZRig) -> None:

@@ -205,9 +205,7 @@ async def test_run_polling_answers_through_getupdates_and_rides_out_errors(
     zalo.fail("getUpdates", 502, times=1)  # Zalo briefly down
     stop = asyncio.Event()
     task = asyncio.create_task(
-        zalo_app.run_polling(
-            settings, storage, stop=stop, send=FAST, poll_timeout=1, allow_private_media=True
-        )
+        zalo_app.run_polling(settings, storage, stop=stop, send=FAST, poll_timeout=1)
     )
     try:
         zalo.push(text_update(LAN, code, name="Lan"))

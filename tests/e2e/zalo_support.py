@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.channels.zalo import ZaloChannel
+from bot.netguard import AddressPolicy
 from bot.service import Phieu
 from bot.workers.outbox import OutboxWorker, RateLimiter
 from bot.workers.pacing import SendSettings
@@ -96,7 +97,7 @@ async def zalo_rig(
     client = make_client(settings)
     clock = VirtualClock()
     worker = virtual_zalo_worker(storage, client, settings, clock)
-    media = make_media(settings, allow_private=True)
+    media = make_media(settings, AddressPolicy.testing(zalo.socket))
     channel = ZaloChannel(phieu or Phieu(storage), media, None, client)
     try:
         yield ZRig(zalo, storage, client, channel, worker, clock, settings)

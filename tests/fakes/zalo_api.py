@@ -68,6 +68,7 @@ class FakeZalo:
         self.webhook_secret = ""
         self._faults: dict[str, deque[tuple[int, str, bool]]] = {}
         self._media: dict[str, tuple[bytes, str]] = {}
+        self.media_hits: list[str] = []  # every media request that reached the fake
         self._arrived = asyncio.Event()
         self._server: TestServer | None = None
         self.send_delay = 0.0  # seconds each send takes (benchmarks)
@@ -90,6 +91,12 @@ class FakeZalo:
     def base_url(self) -> str:
         assert self._server is not None
         return str(self._server.make_url("")).rstrip("/")
+
+    @property
+    def socket(self) -> tuple[str, int]:
+        """The (address, port) this fake listens on: what a test's netguard policy allows."""
+        assert self._server is not None and self._server.port is not None
+        return ("127.0.0.1", self._server.port)
 
     # ---- test controls ---------------------------------------------------------------------
     def push(self, update: dict[str, Any]) -> None:
@@ -246,6 +253,7 @@ class FakeZalo:
         return self._ok(True)
 
     async def _serve_media(self, request: web.Request) -> web.Response:
+        self.media_hits.append(request.path)
         item = self._media.get(request.match_info["name"])
         if item is None:
             return web.Response(status=404)

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.netguard import DEFAULT_PORTS, AddressPolicy, static_resolver
 from bot.zalo.client import (
     ZaloBotClient,
     ZaloPermanent,
     ZaloTransient,
     ZaloUnauthorized,
 )
+from bot.zalo.media import MediaStore, forbidden
 from tests.fakes.zalo_api import FakeZalo, text_update
 
 
@@ -143,24 +145,42 @@ async def test_the_fake_refuses_requests_off_the_contract(zalo: FakeZalo) -> Non
 async def test_images_are_never_fetched_from_private_addresses_or_odd_schemes(
     zalo: FakeZalo, tmp_path: Path
 ) -> None:
-    from bot.zalo.media import MediaStore
-
+    """The real address rules with the fake's port allowed: only the address rule stands
+    between a forged URL and the fake, and no request reaches it."""
     url = zalo.put_media("a.jpg", b"\xff\xd8jpeg")
-    guarded = MediaStore(tmp_path / "m", 1024)
-    for bad in (url, "http://localhost/x.jpg", "http://10.0.0.8/x.jpg", "http://169.254.169.254/"):
+    port = zalo.socket[1]
+    names = static_resolver(
+        {"intranet.example.test": ["127.0.0.1"], "lan.example.test": ["10.0.0.8"]}
+    )
+    policy = AddressPolicy(ports=DEFAULT_PORTS | {port})
+    guarded = MediaStore(tmp_path / "m", 1024, policy, names)
+    forged = [
+        (url, "loopback"),
+        (f"http://2130706433:{port}/media/a.jpg", "loopback"),
+        (f"http://0x7f.1:{port}/media/a.jpg", "loopback"),
+        (f"http://[::ffff:127.0.0.1]:{port}/media/a.jpg", "loopback"),
+        (f"http://LOCALHOST.:{port}/media/a.jpg", "local_name"),
+        (f"http://intranet.example.test:{port}/media/a.jpg", "loopback"),
+        ("http://lan.example.test/x.jpg", "private"),
+        ("http://10.1/x.jpg", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "metadata"),
+        ("http://cdn.example.test:22/x.jpg", "port"),
+    ]
+    for bad, why in forged:
         got = await guarded.fetch(bad, "k")
-        assert (
-            "not a public address" in got["download_error"] or "not found" in got["download_error"]
-        )
+        assert got == {"download_error": f"forbidden_address:{why}"}, bad
+        assert forbidden(got)
     for odd in ("file:///etc/passwd", "ftp://x.vn/a.jpg", "javascript:alert(1)", ""):
         assert (await guarded.fetch(odd, "k"))["download_error"] == "not an http(s) URL"
+    assert zalo.media_hits == []
     assert not (tmp_path / "m").exists()
-    # the same URL with private addresses allowed (tests only): stored under a hash name
-    allowed = MediaStore(tmp_path / "m", 1024, allow_private=True)
+    # the fake's one socket allowed (as the e2e rig does): stored under a hash name
+    allowed = MediaStore(tmp_path / "m", 1024, AddressPolicy.testing(zalo.socket))
     got = await allowed.fetch(url, "chat:msg")
     assert (
         got["file_size"] == 6 and (tmp_path / "m" / got["stored"]).read_bytes() == b"\xff\xd8jpeg"
     )
+    assert not forbidden(got)
     assert (await allowed.fetch(url.replace("a.jpg", "none.jpg"), "k"))[
         "download_error"
     ] == "HTTP 404"
