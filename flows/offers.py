@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from flows import prompts
 from flows.i18n import N_
 from flows.machines import Mode, move
-from flows.model import ItemType, Question
+from flows.model import Evidence, ItemType, Question
 from flows.navigation import (
     failed_checks,
     first_open_in_section,
@@ -36,7 +36,7 @@ from flows.navigation import (
     needs_evidence,
     values_of,
 )
-from flows.parsing import Ok, fold, format_answer, parse_answer
+from flows.parsing import Ok, Problem, fold, format_answer, parse_answer, parse_document
 from flows.payload import Act, Payload, pack
 from flows.state import Answer, Choice, Incoming, Reply, words_of
 
@@ -247,8 +247,11 @@ class Offers:
 
     # ---- what the official does ----------------------------------------------------------
     def on_offer(self, incoming: Incoming) -> bool:
-        """Handle a keep button or a typed keep word; True when handled."""
+        """Handle a keep button or a typed keep word, or the evidence awaited when the menu
+        was opened (`resume_evidence`); True when handled."""
         run: Any = self
+        if self.resume_evidence(incoming):
+            return True
         if incoming.payload is not None:
             p = Payload.unpack(incoming.payload)
             if p is None or p.act is not Act.KEEP:
@@ -336,6 +339,78 @@ class Offers:
             section=section,
         )
         self.settle([q for q, _, _ in offers], was_complete)
+
+    # ---- evidence awaited when the menu was opened -------------------------------------
+    def _evidence_awaited(self) -> Question | None:
+        """The item whose evidence the chat was asked for when the menu was opened (/menu,
+        or the menu a channel greets a restarted chat with), else None: the current item,
+        answered with a value that needs evidence, and none given. The cells that share
+        that evidence are still listed in `pending` (`settle`)."""
+        run: Any = self
+        if run.state.mode is not Mode.MENU or not run.editable:
+            return None
+        q = run.current()
+        answer = run.answers.get(q.id) if q is not None else None
+        if q is None or answer is None or not needs_evidence(q, answer) or answer.evidence:
+            return None
+        return q
+
+    def _reads_as_evidence(self, q: Question, text: str) -> bool:
+        """Whether `text` is evidence for `q` as its evidence prompt would read it: a link,
+        or for a document item a document (number, date) too. Menu words and numbers are
+        not ("1", "tiếp", "Có")."""
+        run: Any = self
+        url_q = replace(q, type=ItemType.URL, unit=None, min=None, max=None, example=None)
+        if not isinstance(parse_answer(url_q, text, run.ctx.today), Problem):
+            return True
+        if q.evidence is not Evidence.DOCUMENT:
+            return False
+        year = run.ctx.reporting_year
+        return not isinstance(parse_document(text, run.ctx.today, reporting_year=year), Problem)
+
+    def resume_evidence(self, incoming: Incoming) -> bool:
+        """At the menu, with an item's evidence still awaited (`_evidence_awaited`): a link or
+        document typed is that evidence, saved for the item and every cell sharing it, and
+        ▶ Tiếp tục (button, its number, /tiep) asks for it again instead of moving on and
+        forgetting the cells. True when handled; anything else goes on as at the menu."""
+        run: Any = self
+        q = self._evidence_awaited()
+        if q is None:
+            return False
+        if incoming.payload is not None:
+            p = Payload.unpack(incoming.payload)
+            if p is None or p.act is not Act.COMMAND or p.value != "continue":
+                return False
+            self._ask_evidence_again(q)
+            return True
+        text = (incoming.text or "").strip()
+        if not text or incoming.attachment is not None:
+            return False
+        if text.startswith("/"):
+            from flows.engine import command_of  # the engine imports this module
+
+            if command_of(incoming) != "continue":
+                return False
+            self._ask_evidence_again(q)
+            return True
+        if not self._reads_as_evidence(q, text):
+            return False
+        run.to("ask")
+        run.to("need_evidence")
+        run.evidence_text(q, text)
+        return True
+
+    def _ask_evidence_again(self, q: Question) -> None:
+        run: Any = self
+        shared = (run.state.pending or {}).get(_SHARED_EVIDENCE) or []
+        if shared:
+            run.say(
+                N_("Minh chứng sau đây dùng chung cho {n} ô: {items}."),
+                n=len(shared) + 1,
+                items=", ".join([q.id, *shared]),
+            )
+        run.to("ask")
+        run.ask_evidence(q)
 
     def share_evidence(self, evidence: Any) -> None:
         """Evidence sent after several cells were saved at once counts for all of them."""
