@@ -44,6 +44,7 @@ from bot.workers.outbox import OutboxWorker, RateLimiter
 from bot.workers.pacing import RateShare, SendSettings, bot_key
 from bot.workers.sender import ReplySender
 from bot.workers.wakeup import listen_for_outbox
+from flows.i18n import N_
 from storage.repository import Storage
 from storage.retry import DEFAULT_POLICY
 
@@ -76,8 +77,10 @@ async def when_reachable(
             return await call()
         except TelegramUnauthorizedError:
             raise ConfigError(
-                "Telegram từ chối TELEGRAM_BOT_TOKEN (401 Unauthorized): kiểm tra token "
-                "@BotFather cấp, hoặc tạo token mới bằng /token."
+                N_(
+                    "Telegram từ chối TELEGRAM_BOT_TOKEN (401 Unauthorized): kiểm tra token "
+                    "@BotFather cấp, hoặc tạo token mới bằng /token."
+                )
             ) from None
         except TelegramRetryAfter as e:
             wait = float(e.retry_after)

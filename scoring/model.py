@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from flows.i18n import N_
 from flows.state import Answer
 
 RULES = (
@@ -43,10 +44,11 @@ class Band:
 
 
 DEFAULT_BANDS: tuple[Band, ...] = (
-    Band("Tốt", 85),
-    Band("Khá", 70),
-    Band("Trung bình", 50),
-    Band("Yếu", 0),
+    # msgids: shown in the language of the run (scoring.texts.band_text)
+    Band(N_("Tốt"), 85),
+    Band(N_("Khá"), 70),
+    Band(N_("Trung bình"), 50),
+    Band(N_("Yếu"), 0),
 )
 
 

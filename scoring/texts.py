@@ -12,6 +12,14 @@ from flows.i18n import N_, format_number, translate
 from flows.model import STATUS_LEVELS
 from scoring.model import AgencyScore, CriterionScore, Scale
 
+
+def band_text(name: str, lang: str) -> str:
+    """A band's name in `lang`: the usual names (Tốt, Khá, Trung bình, Yếu: msgids in
+    scoring.model.DEFAULT_BANDS, used by the scales' data too) translated; a name of a
+    scale's own stays as the scale writes it."""
+    return translate(lang, name) if name else name
+
+
 REASONS: Mapping[str, str] = {
     "blank": N_("để trống"),
     "blank_per": N_("chưa trả lời {items} để tính tỉ lệ"),

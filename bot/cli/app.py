@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,7 +20,7 @@ from bot.cli.export import export_app
 from bot.cli.forms import app as forms_app
 from bot.cli.invite import invite_app
 from bot.cli.invite_bulk import invite_bulk  # noqa: F401 - registers `invite bulk`
-from bot.cli.lang import LANG_FLAG, LocalisedGroup, t
+from bot.cli.lang import LANG_FLAG, LocalisedGroup, language, t
 from bot.cli.people import people_app
 from bot.cli.progress import PROGRESS_HELP, progress
 from bot.cli.remind import remind_app
@@ -31,6 +32,8 @@ from bot.zalo.config import ZaloSettings, load_zalo_settings, zalo_configured
 from flows.i18n import N_
 from storage.database import DatabaseSetupError
 from storage.repository import Storage
+
+S = TypeVar("S")
 
 app = typer.Typer(
     cls=LocalisedGroup,
@@ -91,6 +94,24 @@ def database_problem(error: DatabaseSetupError) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _sending() -> Any:
+    return typer.Option(
+        True,
+        "--worker/--no-worker",
+        help=N_("Gửi tin ngay trong tiến trình này (--no-worker: chạy phieu worker riêng)"),
+    )
+
+
+def _verbose() -> Any:
+    return typer.Option(False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr"))
+
+
+def config_failed(error: ConfigError) -> NoReturn:
+    """Say a bad setting on stderr in the language of the run, and stop (exit 2)."""
+    typer.echo(t(N_("Lỗi cấu hình: {error}"), error=error.said(language())), err=True)
+    raise typer.Exit(2) from None
+
+
 def with_storage(
     url: str | None,
     work: Callable[[Storage], Awaitable[None]],
@@ -112,8 +133,7 @@ def with_storage(
     except DatabaseSetupError as e:
         raise database_problem(e) from None
     except ConfigError as e:  # found once running, e.g. a token Telegram refuses
-        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
-        raise typer.Exit(2) from None
+        config_failed(e)
     except SQLAlchemyError:  # lost or refused mid-run: the details go to the log only
         logging.getLogger(__name__).info("database error", exc_info=True)  # shown with -v
         typer.echo(t(DB_BUSY), err=True)
@@ -146,9 +166,7 @@ def chat(
         "--user",
         help=N_("Chat với tư cách người dùng số này (cán bộ thẩm định, quản trị…)"),
     ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
-    ),
+    verbose: bool = _verbose(),
 ) -> None:
     """Chat in the terminal as an agency's official (a demo agency on first run)."""
     _setup_logging(verbose)
@@ -190,67 +208,46 @@ run_app = typer.Typer(help=N_("Chạy bot trên một kênh."), no_args_is_help=
 app.add_typer(run_app, name="run")
 
 
-def _settings(webhook: bool = False) -> Settings:
-
+def _checked(load: Callable[[], S]) -> S:
+    """`load()` (a channel's settings) after the sending settings, a bad one stopping
+    start-up politely (config_failed) rather than with a traceback."""
     from bot.workers.pacing import SendSettings
 
     try:
-        SendSettings.from_env()  # checked here, so a bad rate stops start-up politely
-        return load_settings(webhook=webhook)
+        SendSettings.from_env()
+        return load()
     except ConfigError as e:
-        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
-        raise typer.Exit(2) from None
+        config_failed(e)
 
 
 def _channels(webhook: bool = False) -> tuple[Settings | None, ZaloSettings | None]:
     """The channels configured in the environment (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN), each
     checked; neither set stops start-up naming both."""
-    from bot.workers.pacing import SendSettings
 
-    try:
-        SendSettings.from_env()
+    def load() -> tuple[Settings | None, ZaloSettings | None]:
         zalo = load_zalo_settings(webhook=webhook) if zalo_configured() else None
         if zalo is not None and not os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
             return None, zalo
         try:
             return load_settings(webhook=webhook), zalo
         except ConfigError as e:
-            alt = t(N_("hoặc đặt ZALO_BOT_TOKEN để chạy bot Zalo"))
-            raise ConfigError(f"{e} ({alt})") from None
-    except ConfigError as e:
-        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
-        raise typer.Exit(2) from None
+            raise e.with_hint(N_("hoặc đặt ZALO_BOT_TOKEN để chạy bot Zalo")) from None
+
+    return _checked(load)
 
 
 @run_app.command(
     "zalo",
     help=N_("Zalo theo cách hỏi liên tục (getUpdates): cho một máy (máy xách tay, máy chủ nhỏ)."),
 )
-def run_zalo(
-    sending: bool = typer.Option(
-        True,
-        "--worker/--no-worker",
-        help=N_("Gửi tin ngay trong tiến trình này (--no-worker: chạy phieu worker riêng)"),
-    ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
-    ),
-) -> None:
+def run_zalo(sending: bool = _sending(), verbose: bool = _verbose()) -> None:
     """Zalo by long polling (getUpdates): for one machine (a laptop, a small server)."""
     _setup_logging(verbose)
-    from bot.workers.pacing import SendSettings
-
-    try:
-        SendSettings.from_env()
-        settings = load_zalo_settings()
-    except ConfigError as e:
-        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
-        raise typer.Exit(2) from None
-    from bot.zalo.app import run_polling as run_zalo_polling
+    settings = _checked(load_zalo_settings)
+    from bot.zalo.app import run_polling
 
     with_storage(
-        settings.database_url,
-        lambda storage: run_zalo_polling(settings, storage, with_worker=sending),
+        settings.database_url, lambda storage: run_polling(settings, storage, with_worker=sending)
     )
 
 
@@ -260,24 +257,14 @@ def run_zalo(
         "Telegram theo cách hỏi liên tục (long polling): cho một máy (máy xách tay, máy chủ nhỏ)."
     ),
 )
-def run_telegram(
-    sending: bool = typer.Option(
-        True,
-        "--worker/--no-worker",
-        help=N_("Gửi tin ngay trong tiến trình này (--no-worker: chạy phieu worker riêng)"),
-    ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
-    ),
-) -> None:
+def run_telegram(sending: bool = _sending(), verbose: bool = _verbose()) -> None:
     """Telegram by long polling: for one machine (a laptop, a small server)."""
     _setup_logging(verbose)
-    settings = _settings()
+    settings = _checked(load_settings)
     from bot.telegram_app import run_polling
 
     with_storage(
-        settings.database_url,
-        lambda storage: run_polling(settings, storage, with_worker=sending),
+        settings.database_url, lambda storage: run_polling(settings, storage, with_worker=sending)
     )
 
 
@@ -292,9 +279,7 @@ def serve(
         "--worker/--no-worker",
         help=N_("Chạy cả worker dự phòng (--no-worker: không; trả lời vẫn gửi ngay)"),
     ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
-    ),
+    verbose: bool = _verbose(),
 ) -> None:
     """Webhook server (aiohttp): POST /telegram/webhook and/or /zalo/webhook, GET /healthz."""
     _setup_logging(verbose)
@@ -338,8 +323,7 @@ def serve(
     except DatabaseSetupError as e:
         raise database_problem(e) from None
     except ConfigError as e:
-        typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(e)), err=True)
-        raise typer.Exit(2) from None
+        config_failed(e)
 
 
 @app.command(
@@ -359,9 +343,7 @@ def worker(
         "--health-port",
         help=N_("Cổng cho GET /healthz (503 khi mất cơ sở dữ liệu)"),
     ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help=N_("Ghi nhật ký chi tiết ra stderr")
-    ),
+    verbose: bool = _verbose(),
 ) -> None:
     """Send queued messages for every configured channel, plan reminders and sweep evidence
     links (run beside `phieu serve --no-worker`)."""

@@ -28,7 +28,7 @@ from scoring.model import AgencyScore, Ranking, Scale, SubmissionFacts
 from scoring.ranking import rank
 from scoring.scales import ScaleError, scale_for
 from scoring.score import before_deadline, score_submission
-from scoring.texts import scale_label, unranked_text
+from scoring.texts import band_text, scale_label, unranked_text
 from scoring.workbook import write_workbook
 from storage.repository import Unit
 
@@ -143,7 +143,7 @@ def _table(ranking: Ranking, group: str) -> Table:
             *[f"{got.get(s.id, 0.0):.2f}" for s in scale.sections],
             f"{r.score.total:.2f}/{r.score.maximum:g}",
             f"{r.score.index:.4f}",
-            r.band,
+            band_text(r.band, language()),
         )
     return table
 

@@ -32,6 +32,7 @@ from bot.desk.targets import campaign_agencies
 from bot.render import reply_to_json
 from flows import reminders as rp
 from flows.assign import head_of, reviews
+from flows.i18n import N_
 from flows.machines import Status
 from flows.model import Form
 from flows.progress import answer_counts
@@ -65,8 +66,11 @@ def every_from_env(env: Mapping[str, str] | None = None) -> float:
         value = -1.0
     if not 1 <= value <= 86400:
         raise ConfigError(
-            f"PHIEU_REMIND_EVERY không hợp lệ: {text!r}, cần số giây từ 1 đến 86400. "
-            "Ví dụ: PHIEU_REMIND_EVERY=60"
+            N_(
+                "PHIEU_REMIND_EVERY không hợp lệ: {text}, cần số giây từ 1 đến 86400. "
+                "Ví dụ: PHIEU_REMIND_EVERY=60"
+            ),
+            text=repr(text),
         )
     return value
 

@@ -51,9 +51,12 @@ from bot.workers.sender import ReplySender
 from bot.zalo.client import POLL_TIMEOUT, ZaloBotClient, ZaloError, ZaloUnauthorized
 from bot.zalo.config import ZaloSettings
 from bot.zalo.media import MediaStore
+from flows.i18n import N_
 from storage.repository import Storage
 
 log = logging.getLogger(__name__)
+
+ZALO_REFUSED = N_("Zalo từ chối ZALO_BOT_TOKEN (401): kiểm tra token Zalo Bot Creator cấp.")
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 T = TypeVar("T")
@@ -102,9 +105,7 @@ async def when_reachable(
         try:
             return await call()
         except ZaloUnauthorized:
-            raise ConfigError(
-                "Zalo từ chối ZALO_BOT_TOKEN (401): kiểm tra token Zalo Bot Creator cấp."
-            ) from None
+            raise ConfigError(ZALO_REFUSED) from None
         except ZaloError as e:
             log.warning(
                 "Zalo Bot API unreachable at start-up (%s): %s; retry in %.0f s", what, e, delay
@@ -202,9 +203,7 @@ async def poll_updates(
             try:
                 update = polling.result()
             except ZaloUnauthorized:
-                raise ConfigError(
-                    "Zalo từ chối ZALO_BOT_TOKEN (401): kiểm tra token Zalo Bot Creator cấp."
-                ) from None
+                raise ConfigError(ZALO_REFUSED) from None
             except ZaloError as e:
                 log.warning("getUpdates failed: %s; retrying in %.0f s", e, delay)
                 await sleep(delay)

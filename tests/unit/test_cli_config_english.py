@@ -1,0 +1,129 @@
+"""Configuration errors and band names in English runs: no Vietnamese left (`--lang en`).
+
+Each bad or missing setting stops `phieu run …` / `phieu serve` with exit 2 and one line
+naming the variable with an example, in the language of the run (bot/config.py,
+bot/zalo/config.py through gettext); the usual band names are translated too."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app as cli_app
+from bot.config import ConfigError
+from scoring.model import DEFAULT_BANDS
+from scoring.texts import band_text
+
+VIETNAMESE = re.compile(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.IGNORECASE)
+TOKEN = "123456:" + "A" * 24
+ZALO = "1234567890:" + "a" * 24
+UNSET = {
+    name: None
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "ZALO_BOT_TOKEN",
+        "WEBHOOK_SECRET",
+        "ZALO_WEBHOOK_SECRET",
+        "PUBLIC_URL",
+        "PORT",
+        "DATABASE_URL",
+        "TELEGRAM_API_BASE",
+        "ZALO_API_BASE",
+        "PHIEU_ZALO_SEND_RATE",
+        "PHIEU_ZALO_MEDIA_MAX_MB",
+        "LC_ALL",
+        "LC_MESSAGES",
+    )
+}
+
+CASES: list[tuple[list[str], dict[str, str], str]] = [
+    (["run", "telegram"], {}, "TELEGRAM_BOT_TOKEN is missing"),
+    (["run", "telegram"], {"TELEGRAM_BOT_TOKEN": "bad"}, "TELEGRAM_BOT_TOKEN has the wrong format"),
+    (["run", "telegram"], {"TELEGRAM_BOT_TOKEN": TOKEN, "PORT": "99999"}, "PORT is not valid"),
+    (
+        ["run", "telegram"],
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "WEBHOOK_SECRET": "short"},
+        "WEBHOOK_SECRET must be 16–256 characters",
+    ),
+    (
+        ["run", "telegram"],
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": "ftp://x"},
+        "TELEGRAM_API_BASE is not valid",
+    ),
+    (["serve"], {}, "(or set ZALO_BOT_TOKEN to run the Zalo bot)"),
+    (["serve"], {"TELEGRAM_BOT_TOKEN": TOKEN}, "PUBLIC_URL is missing"),
+    (
+        ["serve"],
+        {"TELEGRAM_BOT_TOKEN": TOKEN, "PUBLIC_URL": "https://phieu.example.vn"},
+        "WEBHOOK_SECRET is missing",
+    ),
+    (["serve"], {"ZALO_BOT_TOKEN": ZALO, "PUBLIC_URL": "http://x"}, "PUBLIC_URL is not valid"),
+    (
+        ["serve"],
+        {"ZALO_BOT_TOKEN": ZALO, "PUBLIC_URL": "https://phieu.example.vn"},
+        "ZALO_WEBHOOK_SECRET is missing",
+    ),
+    (["run", "zalo"], {}, "ZALO_BOT_TOKEN is missing"),
+    (["run", "zalo"], {"ZALO_BOT_TOKEN": "no colon"}, "ZALO_BOT_TOKEN has the wrong format"),
+    (
+        ["run", "zalo"],
+        {"ZALO_BOT_TOKEN": ZALO, "PHIEU_ZALO_SEND_RATE": "-1"},
+        "PHIEU_ZALO_SEND_RATE is not valid",
+    ),
+    (
+        ["run", "zalo"],
+        {"ZALO_BOT_TOKEN": ZALO, "PHIEU_ZALO_MEDIA_MAX_MB": "nhiều"},
+        "PHIEU_ZALO_MEDIA_MAX_MB is not valid",
+    ),
+    (["run", "zalo"], {"ZALO_BOT_TOKEN": ZALO, "ZALO_API_BASE": "x"}, "ZALO_API_BASE is not valid"),
+]
+
+
+def _run(args: list[str], env: dict[str, str], lang: str) -> Any:
+    result = CliRunner().invoke(
+        cli_app, ["--lang", lang, *args], env={**UNSET, "LANG": "C.UTF-8", **env}
+    )
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+@pytest.mark.parametrize(("args", "env", "said"), CASES)
+def test_configuration_errors_are_english_in_an_english_run(
+    args: list[str], env: dict[str, str], said: str
+) -> None:
+    result = _run(args, env, "en")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Configuration error: "), result.output
+    assert said in result.output, result.output
+    # the value the administrator typed is quoted back as typed (it may be Vietnamese)
+    shown = result.output.replace("'nhiều'", "''")
+    assert not VIETNAMESE.search(shown), shown
+
+
+@pytest.mark.parametrize(("args", "env", "_"), CASES[:4])
+def test_the_same_errors_stay_vietnamese_by_default(
+    args: list[str], env: dict[str, str], _: str
+) -> None:
+    result = _run(args, env, "vi")
+    assert result.exit_code == 2 and result.output.startswith("Lỗi cấu hình: "), result.output
+
+
+def test_a_message_made_elsewhere_is_said_as_it_is() -> None:
+    e = ConfigError("DATABASE_URL: {not a field}")
+    assert e.said("en") == str(e) == "DATABASE_URL: {not a field}"
+    hinted = ConfigError("PORT không hợp lệ: {text}. Ví dụ: PORT=8080", text="'x'").with_hint(
+        "hoặc đặt ZALO_BOT_TOKEN để chạy bot Zalo"
+    )
+    assert hinted.said("en") == (
+        "PORT is not valid: 'x'. Example: PORT=8080 (or set ZALO_BOT_TOKEN to run the Zalo bot)"
+    )
+
+
+def test_the_usual_band_names_are_english_in_an_english_run() -> None:
+    english = [band_text(b.name, "en") for b in DEFAULT_BANDS]
+    assert english == ["Very good", "Good", "Average", "Weak"]
+    assert [band_text(b.name, "vi") for b in DEFAULT_BANDS] == ["Tốt", "Khá", "Trung bình", "Yếu"]
+    assert band_text("Xuất sắc", "en") == "Xuất sắc"  # a scale's own name, as written
