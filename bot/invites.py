@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from flows.i18n import N_
 from storage.repository import Unit
 
 CODE_BYTES = 24
@@ -41,6 +42,18 @@ class Redeem(StrEnum):
     ALREADY = "already"
     INVALID = "invalid"
     THROTTLED = "throttled"
+
+
+def refusal_text(outcome: Redeem) -> str:
+    """What a chat is told when its code was not taken (a msgid): throttled after too many
+    tries, else a wrong, used-up or expired code."""
+    if outcome is Redeem.THROTTLED:
+        return N_(
+            "Anh/chị đã thử quá nhiều lần. Vui lòng thử lại sau một giờ hoặc liên hệ Sở TTTT."
+        )
+    return N_(
+        "Mã mời không đúng, đã dùng hết hoặc đã hết hạn. Vui lòng liên hệ Sở TTTT để nhận mã mới."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,25 @@ def database_down() -> web.Response:
     return web.json_response({"status": "error", "database": "unreachable"}, status=503)
 
 
+def outbox_health(storage: Storage) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """GET /healthz of a webhook server: 200 with the outbox backlog, 503 when the database
+    does not answer or the count fails."""
+
+    async def health(_: web.Request) -> web.Response:
+        if not await storage.ping():
+            return database_down()
+        try:
+            async with storage.unit() as unit:
+                # Bounded work, through the status index: never a scan of the outbox.
+                backlog = await unit.outbox_backlog(utcnow())
+        except Exception:
+            log.exception("health check failed")
+            return web.json_response({"status": "error"}, status=503)
+        return web.json_response({"status": "ok", "outbox": backlog})
+
+    return health
+
+
 def worker_health_app(storage: Storage) -> web.Application:
     """`phieu worker --health-port`: GET /healthz, 200 when the database answers, else 503."""
 
@@ -366,17 +385,7 @@ def make_web_app(
         await dp.feed_update(bot, update)
         return web.json_response({"ok": True})
 
-    async def health(_: web.Request) -> web.Response:
-        if not await storage.ping():
-            return database_down()
-        try:
-            async with storage.unit() as unit:
-                # Bounded work, through the status index: never a scan of the outbox.
-                backlog = await unit.outbox_backlog(utcnow())
-        except Exception:
-            log.exception("health check failed")
-            return web.json_response({"status": "error"}, status=503)
-        return web.json_response({"status": "ok", "outbox": backlog})
+    health = outbox_health(storage)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if register_webhook:

@@ -35,7 +35,7 @@ from aiogram.types import (
     MessageEntity,
 )
 
-from bot.invites import Redeem, redeem
+from bot.invites import Redeem, redeem, refusal_text
 from bot.render import TEXT_LIMITS, reply_from_json, split_text
 from bot.service import Phieu, Sender
 from bot.workers.outbox import PermanentError, RetryAfter, TransientError
@@ -282,18 +282,7 @@ def build_routers(
                     N_("Chào mừng! Tài khoản Telegram của anh/chị đã được gắn với cơ quan."),
                 )
                 return False
-            msgid = (
-                N_(
-                    "Anh/chị đã thử quá nhiều lần. Vui lòng thử lại sau một giờ hoặc liên hệ "
-                    "Sở TTTT."
-                )
-                if result.outcome is Redeem.THROTTLED
-                else N_(
-                    "Mã mời không đúng, đã dùng hết hoặc đã hết hạn. Vui lòng liên hệ Sở "
-                    "TTTT để nhận mã mới."
-                )
-            )
-            await phieu.say(unit, channel, chat_id, lang, msgid)
+            await phieu.say(unit, channel, chat_id, lang, refusal_text(result.outcome))
             return True
 
         await phieu.handle(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.invites import Redeem, redeem
+from bot.invites import Redeem, redeem, refusal_text
 from bot.render import as_numbered_text, reply_from_json, split_text, typed_navigation
 from bot.service import Outcome, Phieu, Sender
 from bot.workers.outbox import PermanentError, RetryAfter, TransientError
@@ -284,18 +284,7 @@ class ZaloChannel:
                     ),
                 )
                 return False
-            msgid = (
-                N_(
-                    "Anh/chị đã thử quá nhiều lần. Vui lòng thử lại sau một giờ hoặc liên hệ "
-                    "Sở TTTT."
-                )
-                if result.outcome is Redeem.THROTTLED
-                else N_(
-                    "Mã mời không đúng, đã dùng hết hoặc đã hết hạn. Vui lòng liên hệ Sở "
-                    "TTTT để nhận mã mới."
-                )
-            )
-            await self.phieu.say(unit, channel, chat_id, lang, msgid)
+            await self.phieu.say(unit, channel, chat_id, lang, refusal_text(result.outcome))
             return True
 
         return bind

@@ -37,7 +37,7 @@ from bot.telegram_app import (
     START_RETRY_FIRST,
     START_RETRY_MAX,
     Sending,
-    database_down,
+    outbox_health,
     polling_phieu,
     release_startup_memory,
     secret_ok,
@@ -344,18 +344,7 @@ def make_web_app(
     """A Zalo-only webhook server: POST /zalo/webhook, GET /healthz."""
     app = web.Application(client_max_size=1024 * 1024)
 
-    async def health(_: web.Request) -> web.Response:
-        if not await storage.ping():
-            return database_down()
-        try:
-            async with storage.unit() as unit:
-                backlog = await unit.outbox_backlog(utcnow())
-        except Exception:
-            log.exception("health check failed")
-            return web.json_response({"status": "error"}, status=503)
-        return web.json_response({"status": "ok", "outbox": backlog})
-
-    app.router.add_get("/healthz", health)
+    app.router.add_get("/healthz", outbox_health(storage))
     install_webhook(
         app,
         settings,
