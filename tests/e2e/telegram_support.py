@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiogram import Bot, Dispatcher
 
 from bot.config import Settings, load_settings
@@ -257,3 +258,44 @@ async def polling_rig(tg: FakeTelegram, storage: Storage) -> AsyncIterator[Rig]:
             yield Rig(tg, storage, bot, clock, virtual_worker(storage, bot, clock), polling)
     finally:
         await bot.session.close()
+
+
+# What the walk-through of Mục 3 (tests/e2e/test_telegram.py, test_zalo.py) stores, the same
+# on every channel.
+SECTION_3 = {
+    "3.1.a": 40,
+    "3.1.b": 10,
+    "3.2.a": 45,
+    "3.2.b.1": 1.5,
+    "3.2.b.2": 100,
+    "3.2.b.3": 8,
+    "3.2.b.4": 0,
+    "3.2.b": 515.5,
+    "3.2.c": pytest.approx(5.155),
+    "3.3": 3,
+    "3.4": 5,
+    "3.5": 2,
+    "3.6": True,
+    "3.6.a": "Mạng truyền số liệu chuyên dùng",
+    "3.7.a": True,
+    "3.7.a.1": 2,
+    "3.7.b": False,
+    "3.7.c": True,
+    "3.7.d": True,
+    "3.7.đ": 50,
+    "3.8": True,
+    "3.8.1.co": True,
+    "3.8.1.so_luong": 1,
+    "3.8.2.co": False,
+    "3.8.3.co": True,
+    "3.8.3.so_luong": 2,
+    "3.8.4.co": False,
+    "3.8.5.co": False,
+    "3.8.6": [{"ten": "Ổ đĩa quang", "so_luong": 3}],
+}
+
+
+def assert_section_3(answers: dict[str, Any]) -> None:
+    """The answers of Mục 3 are exactly the walk-through's, counts stored as int."""
+    assert {k: v for k, v in answers.items() if k.startswith("3.")} == SECTION_3
+    assert all(type(answers[k]) is int for k in ("3.1.a", "3.3", "3.7.a.1", "3.8.3.so_luong"))
