@@ -165,10 +165,6 @@ def known_facts(agency: AgencyRec, campaign: CampaignRec) -> dict[str, Any]:
     return {**agency.known(), "campaign.year": campaign.reporting_year}
 
 
-def forms_for_cohort(forms: dict[str, Form], cohort: str) -> list[str]:
-    return [f.id for f in forms.values() if not f.cohorts or cohort in f.cohorts]
-
-
 class Phieu:
     """The application service channels talk to; holds no per-chat state."""
 

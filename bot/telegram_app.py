@@ -39,6 +39,7 @@ from bot.channels.telegram import CHANNEL, TelegramTransport, build_routers, set
 from bot.config import ConfigError, Settings
 from bot.review.links import refresh_link
 from bot.service import Phieu, utcnow
+from bot.workers.linkcheck import LinkChecker
 from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, link_queue
 from bot.workers.outbox import OutboxWorker, RateLimiter
 from bot.workers.pacing import RateShare, SendSettings, bot_key
@@ -251,10 +252,23 @@ def webhook_phieu(storage: Storage, links: LinkCheckQueue | None = None) -> Phie
     )
 
 
-def swept(storage: Storage, with_worker: bool) -> AbstractAsyncContextManager[object]:
-    """The evidence-link sweep beside the outbox worker (none without it: `phieu worker`
-    runs it then)."""
-    return LinkSweep.running(storage) if with_worker else contextlib.nullcontext()
+Checkers = Callable[[], LinkChecker] | None  # makes the link checkers (None: the default)
+
+
+def make_checker(make: Checkers) -> LinkChecker | None:
+    """A link checker from `make`, or None for the default one."""
+    return make() if make is not None else None
+
+
+def sweeping(
+    storage: Storage, on: bool, checkers: Checkers = None
+) -> AbstractAsyncContextManager[object]:
+    """The evidence-link sweep for the block, when `on`: beside the outbox worker (none
+    without it: `phieu worker` runs it then), and once per process (a Zalo app in
+    Telegram's server leaves it to Telegram's)."""
+    if not on:
+        return contextlib.nullcontext()
+    return LinkSweep.running(storage, make_checker(checkers))
 
 
 @dataclass
@@ -320,7 +334,7 @@ async def run_polling(
         )
         await when_reachable("setMyCommands", lambda: set_commands(bot))
         out = Sending.build(storage, bot, send or SendSettings.from_env())
-        async with out.running(with_worker=with_worker), swept(storage, with_worker):
+        async with out.running(with_worker=with_worker), sweeping(storage, with_worker):
             dp = make_dispatcher(phieu, out.sender)
             release_startup_memory()
             stopper = None
@@ -398,7 +412,7 @@ def make_web_app(
                 ),
             )
             await when_reachable("setMyCommands", lambda: set_commands(bot))
-        async with out.running(with_worker=with_worker), swept(storage, with_worker):
+        async with out.running(with_worker=with_worker), sweeping(storage, with_worker):
             release_startup_memory()
             yield
         if links is not None:

@@ -175,10 +175,6 @@ class CohortTotal:
     late: int
     last_activity: datetime | None
 
-    @property
-    def percent_submitted(self) -> int:
-        return self.submitted * 100 // self.agencies if self.agencies else 0
-
 
 def cohort_totals(rows: Iterable[AgencyProgress]) -> list[CohortTotal]:
     """Totals per cohort, in the order cohorts first appear; add them for a grand total."""

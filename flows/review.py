@@ -17,7 +17,7 @@ Payloads: r|<submission id>|<action>, the actions:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -692,13 +692,3 @@ def handle(
     turn = _Turn(view, state, lang)
     turn.dispatch(incoming)
     return turn.step()
-
-
-def open_submission(view: ReviewView, state: dict[str, Any] | None, lang: str) -> ReviewStep:
-    """What pressing "Bắt đầu thẩm định" does: move it in review (if not yet) and show the
-    first item to verify (or the decision, when nothing is left)."""
-    return handle(view, state, Incoming(payload=rpack(view.sub_id, "open")), lang)
-
-
-def waiting_items(verdicts: Mapping[str, VerdictView]) -> Sequence[str]:
-    return [i for i, v in verdicts.items() if v.verdict == "tra_lai"]

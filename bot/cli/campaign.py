@@ -20,6 +20,7 @@ from bot.cli.common import (
     DB_OPTION,
     TZ,
     cohort_code,
+    date_option,
     day,
     fail,
     in_unit,
@@ -230,11 +231,8 @@ def campaign_open(
     form: str = typer.Option(
         ..., "--form", metavar=N_("MÃ_MẪU"), help=N_("Mã mẫu phiếu (xem: phieu forms list)")
     ),
-    deadline: str = typer.Option(
-        ...,
-        "--deadline",
-        metavar=N_("DD/MM/YYYY"),
-        help=N_("Hạn nộp, DD/MM/YYYY (hết ngày, giờ Việt Nam)"),
+    deadline: str = date_option(
+        ..., "--deadline", N_("Hạn nộp, DD/MM/YYYY (hết ngày, giờ Việt Nam)")
     ),
     year: int | None = typer.Option(
         None,
@@ -260,11 +258,8 @@ def campaign_open(
         metavar=N_("MÃ"),
         help=N_("Mã cơ quan trả lời, thêm vào các khối (lặp lại hoặc cách nhau bằng dấu phẩy)"),
     ),
-    opens: str | None = typer.Option(
-        None,
-        "--opens",
-        metavar=N_("DD/MM/YYYY"),
-        help=N_("Ngày mở cho cán bộ, DD/MM/YYYY (mặc định: ngay bây giờ)"),
+    opens: str | None = date_option(
+        None, "--opens", N_("Ngày mở cho cán bộ, DD/MM/YYYY (mặc định: ngay bây giờ)")
     ),
     name: str | None = typer.Option(
         None,
@@ -464,9 +459,7 @@ def campaign_close(
 )
 def campaign_extend(
     campaign_id: int = typer.Argument(..., help=N_("Số đợt (xem: phieu campaign list)")),
-    deadline: str = typer.Option(
-        ..., "--deadline", metavar=N_("DD/MM/YYYY"), help=N_("Hạn nộp mới, DD/MM/YYYY")
-    ),
+    deadline: str = date_option(..., "--deadline", N_("Hạn nộp mới, DD/MM/YYYY")),
     note: str | None = typer.Option(
         None,
         "--note",

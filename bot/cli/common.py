@@ -41,6 +41,17 @@ _COHORT_WORDS = {
     "xã": "xa",
 }
 
+
+def date_option(default: Any, flag: str, help_msgid: str) -> Any:
+    """An option taking a day typed DD/MM/YYYY (read with `parse_day`); `...` if required."""
+    return typer.Option(default, flag, metavar=N_("DD/MM/YYYY"), help=help_msgid)
+
+
+def campaign_option(help_msgid: str = N_("Số đợt (phieu campaign list)")) -> Any:
+    """The required --campaign option: a campaign's number (`phieu campaign list`)."""
+    return typer.Option(..., "--campaign", metavar=N_("SỐ"), help=help_msgid)
+
+
 DB_OPTION = typer.Option(
     None,
     "--db",

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from bot.cli.common import DB_OPTION, with_storage, writable
+from bot.cli.common import DB_OPTION, campaign_option, with_storage, writable
 from bot.desk.answers import ExportResult, export_answers
 from bot.desk.targets import form_of
 from bot.desk.text import cli_lang, tr
@@ -35,9 +35,7 @@ def export_answers_command(
     file: Path = typer.Argument(
         ..., metavar=N_("TỆP"), help=N_("Tệp ra: .xlsx (hoặc .csv với --format csv)")
     ),
-    campaign_id: int = typer.Option(
-        ..., "--campaign", metavar=N_("SỐ"), help=N_("Số đợt (phieu campaign list)")
-    ),
+    campaign_id: int = campaign_option(),
     fmt: str = typer.Option("xlsx", "--format", metavar=N_("ĐỊNH_DẠNG"), help=N_("xlsx | csv")),
     no_history: bool = typer.Option(
         False, "--no-history", help=N_("Không kèm lịch sử thay đổi (tệp nhỏ, xuất nhanh hơn)")

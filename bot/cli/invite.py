@@ -13,6 +13,7 @@ from bot.cli.common import (
     ROLES,
     TZ,
     choice,
+    date_option,
     day,
     fail,
     in_unit,
@@ -58,11 +59,8 @@ def invite_create(
     uses: int | None = typer.Option(
         1, "--uses", metavar=N_("SỐ"), help=N_("Số lần dùng (mặc định 1)")
     ),
-    expires: str | None = typer.Option(
-        None,
-        "--expires",
-        metavar=N_("DD/MM/YYYY"),
-        help=N_("Ngày hết hạn, DD/MM/YYYY (mặc định: sau 14 ngày)"),
+    expires: str | None = date_option(
+        None, "--expires", N_("Ngày hết hạn, DD/MM/YYYY (mặc định: sau 14 ngày)")
     ),
     bot: str | None = typer.Option(
         None,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import DB_OPTION, TZ, in_unit, parse_day, writable
+from bot.cli.common import DB_OPTION, TZ, campaign_option, date_option, in_unit, parse_day, writable
 from bot.cli.invite import invite_app
 from bot.desk.invites import InviteRow, bot_username, write_invites
 from bot.desk.targets import campaign_agencies
@@ -39,17 +39,12 @@ def _fail(msgid: str, params: dict[str, object] | None = None, code: int = 2) ->
 )
 def invite_bulk(
     file: Path = typer.Argument(..., metavar=N_("TỆP"), help=N_("Tệp .xlsx sẽ ghi (để trộn thư)")),
-    campaign_id: int = typer.Option(
-        ..., "--campaign", metavar=N_("SỐ"), help=N_("Số đợt (phieu campaign list)")
-    ),
+    campaign_id: int = campaign_option(),
     everyone: bool = typer.Option(
         False, "--all", help=N_("Cả người đã vào Phiếu hoặc đã có mã còn hạn (mã cũ bị thu hồi)")
     ),
-    expires: str | None = typer.Option(
-        None,
-        "--expires",
-        metavar=N_("DD/MM/YYYY"),
-        help=N_("DD/MM/YYYY (mặc định: hạn nộp + 7 ngày, ít nhất 14 ngày)"),
+    expires: str | None = date_option(
+        None, "--expires", N_("DD/MM/YYYY (mặc định: hạn nộp + 7 ngày, ít nhất 14 ngày)")
     ),
     bot: str | None = typer.Option(
         None,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
-from bot.cli.common import DB_OPTION, in_unit, writable
+from bot.cli.common import DB_OPTION, campaign_option, in_unit, writable
 from bot.desk.progress import campaign_progress, print_progress, write_progress
 from bot.desk.targets import form_of
 from bot.desk.text import cli_lang, tr
@@ -43,9 +43,7 @@ async def load_campaign(u: Unit, campaign_id: int) -> CampaignRec:
 
 
 def progress(
-    campaign_id: int = typer.Option(
-        ..., "--campaign", metavar=N_("SỐ"), help=N_("Số đợt (phieu campaign list)")
-    ),
+    campaign_id: int = campaign_option(),
     fmt: str = typer.Option("table", "--format", metavar=N_("ĐỊNH_DẠNG"), help=N_("table | xlsx")),
     out: Path | None = typer.Option(
         None, "--out", metavar=N_("TỆP"), help=N_("Tệp .xlsx khi --format xlsx")

@@ -36,15 +36,17 @@ from bot.telegram_app import (
     REPLY_GRACE,
     START_RETRY_FIRST,
     START_RETRY_MAX,
+    Checkers,
     Sending,
+    make_checker,
     outbox_health,
     polling_phieu,
     release_startup_memory,
     secret_ok,
+    sweeping,
     webhook_phieu,
 )
-from bot.workers.linkcheck import LinkChecker
-from bot.workers.linkjobs import LinkCheckQueue, LinkSweep, link_queue
+from bot.workers.linkjobs import LinkCheckQueue, link_queue
 from bot.workers.outbox import OutboxWorker
 from bot.workers.pacing import RateShare, SendSettings
 from bot.workers.sender import ReplySender
@@ -60,21 +62,6 @@ ZALO_REFUSED = N_("Zalo từ chối ZALO_BOT_TOKEN (401): kiểm tra token Zalo 
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 T = TypeVar("T")
-Checkers = Callable[[], LinkChecker] | None  # makes the link checkers (None: the default)
-
-
-def _checker(make: Checkers) -> LinkChecker | None:
-    return make() if make is not None else None
-
-
-def sweeping(
-    storage: Storage, on: bool, checkers: Checkers = None
-) -> contextlib.AbstractAsyncContextManager[object]:
-    """The evidence-link sweep for the block, when `on` (this process runs the outbox
-    worker and no other channel's app in it sweeps already)."""
-    if not on:
-        return contextlib.nullcontext()
-    return LinkSweep.running(storage, _checker(checkers))
 
 
 async def _close(links: LinkCheckQueue | None) -> None:
@@ -238,7 +225,7 @@ async def run_polling(
     poll until SIGINT/SIGTERM or `stop`. Evidence links are checked in the background and,
     with the worker, swept (`link_checkers` makes the checkers: tests allow local pages)."""
     client = make_client(settings)
-    links = link_queue(storage, _checker(link_checkers))
+    links = link_queue(storage, make_checker(link_checkers))
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -290,7 +277,7 @@ def install_webhook(
     runs with the worker unless `sweep` is False (Telegram's app in the same server
     sweeps already)."""
     out = zalo_sending(storage, client, settings, send or SendSettings.from_env(), client.bot_id)
-    links = link_queue(storage, _checker(link_checkers)) if phieu is None else None
+    links = link_queue(storage, make_checker(link_checkers)) if phieu is None else None
     channel = ZaloChannel(
         phieu or webhook_phieu(storage, links),
         make_media(settings, media_policy),
