@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -363,6 +364,19 @@ def vetting_socket_factory(
         return sock
 
     return make
+
+
+def guarded_connector(resolver: VettedResolver, **limits: Any) -> aiohttp.TCPConnector:
+    """An aiohttp connector that reaches only what `resolver.policy` allows: names through
+    `resolver`, every socket vetted (refusals kept in `resolver.refused`), no DNS cache
+    outside the resolver (each new connection asks it). `limits`: TCPConnector's own
+    (limit, limit_per_host). Used by the link checker and the Zalo image download."""
+    return aiohttp.TCPConnector(
+        resolver=resolver,
+        socket_factory=vetting_socket_factory(resolver.policy, resolver.refused),
+        use_dns_cache=False,
+        **limits,
+    )
 
 
 def forbidden_in(exc: BaseException | None) -> ForbiddenAddress | None:

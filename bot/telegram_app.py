@@ -16,6 +16,7 @@ import ctypes
 import gc
 import hmac
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -99,6 +100,16 @@ async def when_reachable(
 # A webhook request retries database trouble this long, then answers 500 (Telegram resends);
 # well under the ~60 s after which Telegram gives up on a request and resends anyway.
 WEBHOOK_RETRY_S = 20.0
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: a long-running command's way to stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on every platform's loop
+            loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 def database_down() -> web.Response:

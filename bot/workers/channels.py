@@ -8,9 +8,7 @@ bot/zalo/app.zalo_sending): one channel's 429 pause never holds the other's mess
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from contextlib import AsyncExitStack
 from dataclasses import replace
 
@@ -18,7 +16,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.service import utcnow
-from bot.telegram_app import Sending, make_bot, worker_health_app
+from bot.telegram_app import Sending, make_bot, stop_on_signals, worker_health_app
 from bot.workers.linkjobs import LinkSweep
 from bot.workers.pacing import SendSettings
 from bot.workers.reminders import ReminderPlanner, every_from_env
@@ -49,12 +47,7 @@ async def run_workers(
 
     every = every_from_env()  # a bad setting stops start-up before anything runs
 
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+    stop = stop if stop is not None else stop_on_signals()
     send = SendSettings.from_env()
     runner: web.AppRunner | None = None
     wakes: list[asyncio.Event] = []

@@ -49,8 +49,8 @@ from bot.netguard import (
     NameResolver,
     VettedResolver,
     forbidden_in,
+    guarded_connector,
     system_resolver,
-    vetting_socket_factory,
 )
 from flows.i18n import N_
 from storage.records import LinkCheckRec
@@ -158,13 +158,8 @@ class LinkChecker:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                resolver=self.resolver,
-                socket_factory=vetting_socket_factory(self.policy, self.resolver.refused),
-                # Every new connection asks the vetting resolver: nothing cached outside it.
-                use_dns_cache=False,
-                limit=self.limits.concurrency,
-                limit_per_host=self.limits.per_host,
+            connector = guarded_connector(
+                self.resolver, limit=self.limits.concurrency, limit_per_host=self.limits.per_host
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -43,6 +42,7 @@ from bot.telegram_app import (
     polling_phieu,
     release_startup_memory,
     secret_ok,
+    stop_on_signals,
     sweeping,
     webhook_phieu,
 )
@@ -226,12 +226,7 @@ async def run_polling(
     with the worker, swept (`link_checkers` makes the checkers: tests allow local pages)."""
     client = make_client(settings)
     links = link_queue(storage, make_checker(link_checkers))
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+    stop = stop if stop is not None else stop_on_signals()
     try:
         me = await when_reachable("getMe", client.get_me)
         log.info("zalo bot %s (%s) polling", me.name, me.id)

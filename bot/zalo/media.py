@@ -32,8 +32,8 @@ from bot.netguard import (
     NameResolver,
     VettedResolver,
     forbidden_in,
+    guarded_connector,
     system_resolver,
-    vetting_socket_factory,
 )
 
 log = logging.getLogger(__name__)
@@ -107,14 +107,8 @@ class MediaStore:
         return u
 
     def _session(self) -> aiohttp.ClientSession:
-        resolver = VettedResolver(self.policy, self.resolver)
-        connector = aiohttp.TCPConnector(
-            resolver=resolver,
-            socket_factory=vetting_socket_factory(self.policy, resolver.refused),
-            use_dns_cache=False,
-        )
         return aiohttp.ClientSession(
-            connector=connector,
+            connector=guarded_connector(VettedResolver(self.policy, self.resolver)),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,  # never a proxy from the environment
