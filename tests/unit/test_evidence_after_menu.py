@@ -12,6 +12,7 @@ import pytest
 
 from flows.loader import builtin_forms
 from flows.machines import Mode
+from flows.model import Form
 from flows.state import ConversationState
 from tests.engine_driver import Chat, inline_form
 
@@ -33,6 +34,7 @@ sections:
 {ROWS}
       - {{id: "6.10", type: integer, text: Số chuyên mục, unit: chuyên mục}}
 """)
+TWELVE_VALUES = "; ".join(str(n) for n in range(1, 13))
 CELLS_6_1_A = [q.id for q in SO.questions if q.id.startswith("6.1.a.")]
 CELLS_6_1_B = [q.id for q in SO.questions if q.id.startswith("6.1.b.")]
 
@@ -44,6 +46,18 @@ def _restarted(chat: Chat) -> None:
     assert chat.state.mode is Mode.MENU
 
 
+def _awaiting(form: Form, item: str, typed: str) -> Chat:
+    """A chat that answered `typed` at `item` (cells at once, or one value) and was asked
+    for the evidence, then restarted and greeted with the menu."""
+    chat = Chat(form)
+    chat.say("/start")
+    chat.say(f"/sua {item}")
+    chat.say(typed)
+    assert chat.state.mode is Mode.AWAITING_EVIDENCE
+    _restarted(chat)
+    return chat
+
+
 def _links(chat: Chat, items: list[str]) -> set[object]:
     return {(chat.answers[i].evidence if i in chat.answers else None) for i in items}
 
@@ -51,7 +65,7 @@ def _links(chat: Chat, items: list[str]) -> set[object]:
 def test_a_link_shared_by_12_cells_typed_after_a_restart_is_saved_for_all() -> None:
     chat = Chat(TWELVE)
     chat.say("/sua 6.9.r1")
-    shown = chat.say("; ".join(str(n) for n in range(1, 13)))
+    shown = chat.say(TWELVE_VALUES)
     assert "dùng chung cho 12 ô" in shown
     _restarted(chat)
     reply = chat.say(LINK)
@@ -62,33 +76,21 @@ def test_a_link_shared_by_12_cells_typed_after_a_restart_is_saved_for_all() -> N
 
 
 def test_the_11_cells_of_6_1_a_share_a_link_typed_at_the_menu() -> None:
-    chat = Chat(SO)
-    chat.say("/start")
-    chat.say("/sua 6.1.a.1")
-    chat.say("12; 5; 3; 2; 4; 6; 7; 8; 9; 10; 11")
-    _restarted(chat)
+    chat = _awaiting(SO, "6.1.a.1", "12; 5; 3; 2; 4; 6; 7; 8; 9; 10; 11")
     reply = chat.say(LINK)
     assert "📎 Đã lưu minh chứng cho 6.1.a.1" in reply
     assert _links(chat, CELLS_6_1_A) == {LINK}
 
 
 def test_yes_cells_share_a_link_typed_without_https_after_a_restart() -> None:
-    chat = Chat(SO)
-    chat.say("/start")
-    chat.say("/sua 6.1.b.1")
-    chat.say("có; có; có; có")
-    _restarted(chat)
+    chat = _awaiting(SO, "6.1.b.1", "có; có; có; có")
     reply = chat.say("sotttt.binhdinh.gov.vn/dau-thau")
     assert "Chọn một mục trong menu" not in reply
     assert _links(chat, CELLS_6_1_B) == {"https://sotttt.binhdinh.gov.vn/dau-thau"}
 
 
 def test_a_document_awaited_by_one_item_is_taken_at_the_menu() -> None:
-    chat = Chat(SO)
-    chat.say("/start")
-    chat.say("/sua 8.2")
-    chat.say("Có")
-    _restarted(chat)
+    chat = _awaiting(SO, "8.2", "Có")
     reply = chat.say("12/KH-UBND; 15/01/2019; https://sotttt.binhdinh.gov.vn/kh-12")
     assert "📎 Đã lưu minh chứng cho 8.2" in reply
     evidence = chat.answers["8.2"].evidence
@@ -98,10 +100,7 @@ def test_a_document_awaited_by_one_item_is_taken_at_the_menu() -> None:
 
 @pytest.mark.parametrize("typed", ["1", "/tiep"])
 def test_continue_after_a_restart_asks_the_shared_evidence_again(typed: str) -> None:
-    chat = Chat(TWELVE)
-    chat.say("/sua 6.9.r1")
-    chat.say("; ".join(str(n) for n in range(1, 13)))
-    _restarted(chat)
+    chat = _awaiting(TWELVE, "6.9.r1", TWELVE_VALUES)
     again = chat.say(typed)  # ▶ Tiếp tục
     assert "dùng chung cho 12 ô" in again and "Mục 6.9" in again
     assert chat.state.mode is Mode.AWAITING_EVIDENCE
@@ -110,10 +109,7 @@ def test_continue_after_a_restart_asks_the_shared_evidence_again(typed: str) -> 
 
 
 def test_other_text_at_the_menu_is_still_refused_and_a_given_link_not_replaced() -> None:
-    chat = Chat(TWELVE)
-    chat.say("/sua 6.9.r1")
-    chat.say("; ".join(str(n) for n in range(1, 13)))
-    _restarted(chat)
+    chat = _awaiting(TWELVE, "6.9.r1", TWELVE_VALUES)
     assert "Chọn một mục trong menu" in chat.say("xin chào")
     assert _links(chat, ["6.9.r1", "6.9.r12"]) == {None}
     chat.say(LINK)
