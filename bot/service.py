@@ -328,11 +328,10 @@ class Phieu:
                         if seq is not None:
                             await unit.forget_arrival(channel, update_id)
                         return Outcome(duplicate=True)
-                    # read before the lock: a chat's first update creates its row
-                    incoming = await _notice_pick(unit, channel, chat_id, incoming)
                     locked = await unit.lock_conversation(channel, chat_id)
                     if seq is not None and update_id is not None:
                         await self._take_turn(unit, channel, chat_id, update_id, seq, late)
+                    incoming = await _notice_pick(unit, channel, chat_id, incoming)
                     if before is not None and await before(
                         unit, channel, chat_id, sender, incoming
                     ):
@@ -717,14 +716,16 @@ class Phieu:
 
 
 async def _notice_pick(unit: Unit, channel: str, chat_id: str, incoming: Incoming) -> Incoming:
-    """A number typed on a channel without buttons, right after a review notice with numbered
-    choices (a reviewer's submission notice, an official's returned form): the notice's
-    choice of that number, as if its button were pressed; anything else unchanged. The
-    conversation's own numbered choices apply once the chat has spoken since the notice
-    (storage `newest_notice_choices`)."""
-    text = (incoming.text or "").strip()
-    if channel not in NUMBERED_CHANNELS or incoming.payload is not None:
+    """A number typed on a channel without buttons (bot/render.py NUMBERED_CHANNELS: the
+    console, Zalo) right after a review notice with numbered choices (a reviewer's submission
+    notice, an official's returned or accepted form): the notice's choice of that number, as
+    if its button were pressed; anything else unchanged. The conversation's own numbered
+    choices apply once the chat has spoken since the notice (storage
+    `newest_notice_choices`). Call it under the chat's lock; the query runs only for a typed
+    number of one or two digits on such a channel."""
+    if incoming.payload is not None or channel not in NUMBERED_CHANNELS:
         return incoming
+    text = (incoming.text or "").strip()
     if not (text.isascii() and text.isdigit() and len(text) <= 2):
         return incoming
     choices = await unit.newest_notice_choices(channel, chat_id)
