@@ -210,7 +210,7 @@ class Phieu:
         self._form_cohorts = {f.id: f.cohorts for f in self.forms.values()}
         self.on_links = on_links
         self.check_link = check_link
-        self.review = ReviewDesk(self.forms, lambda: self.clock())
+        self.review = ReviewDesk(self.forms, lambda: self.clock(), self.scales)
         self._link_tasks: set[asyncio.Task[None]] = set()
         self.previous = PreviousAnswers()
 

@@ -11,8 +11,12 @@ those carrying evidence, those in a failed cross-check, those "không áp dụng
 reason; any other item opens on request (typed item number). An item is settled when it has
 a verdict of this round (a 'tra_lai' given before the latest (re)submission is not).
 
+Once every item is settled and none is returned, the scale's reviewer-scored criteria still
+without points are asked one by one (flows/review_points.py); accepting needs them all.
+
 Payloads: r|<submission id>|<action>, the actions:
     open · next · pause · bulk · bulk_ok · accept · return · v:<verdict>:<item> · i:<item>
+    · m:<criterion> (enter a reviewer-scored criterion's points again)
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from flows.model import Form, Question
 from flows.navigation import failed_checks, needs_evidence, summarise, values_of, visible_questions
 from flows.parsing import Confirm, Problem, example_for, fold, format_answer, parse_answer
 from flows.payload import Act, Payload, pack
+from flows.review_points import ManualCriterion, example_points, parse_points
 from flows.state import Answer, Choice, Incoming, Reply, words_of
 
 VERDICTS = ("dat", "khong_dat", "tra_lai", "sua")
@@ -118,12 +123,15 @@ class ReviewView:
     links: Mapping[str, LinkView] = field(default_factory=dict)
     # Items changed since they were returned: item → the answer before the change.
     changed: Mapping[str, Answer | None] = field(default_factory=dict)
+    # The scale's reviewer-scored criteria, and the points standing for this submission.
+    manual: tuple[ManualCriterion, ...] = ()
+    points: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Op:
     """Something the caller commits: verdict {item, verdict, comment, corrected}, move
-    {trigger}, check_link {url}, forward {item}."""
+    {trigger}, check_link {url}, forward {item}, points {criterion, points}."""
 
     name: str
     data: dict[str, Any]
@@ -215,6 +223,7 @@ class _Turn:
         self.replies: list[Reply] = []
         self.ops: list[Op] = []
         self.verdicts = dict(view.verdicts)
+        self.points = dict(view.points)
 
     # -- helpers ---------------------------------------------------------------------------
     def t(self, msgid: str, **params: Any) -> str:
@@ -322,6 +331,8 @@ class _Turn:
             self.on_verdict(verdict, item)
         elif action.startswith("i:"):
             self.show_item(action[2:])
+        elif action.startswith("m:") and self.criterion(action[2:]) is not None:
+            self.ask_points(action[2:])
         else:
             self.say(N_("Nút này đã cũ."), "error")
             self.show_next()
@@ -338,10 +349,12 @@ class _Turn:
     # -- items -----------------------------------------------------------------------------
     def show_next(self) -> None:
         todo = unsettled(self.current_view)
-        if not todo:
+        if todo:
+            self.show_item(todo[0], left=len(todo))
+        elif self.unscored() and not self.returned():  # points only for a form to accept
+            self.ask_points(self.unscored()[0])
+        else:
             self.show_decision()
-            return
-        self.show_item(todo[0], left=len(todo))
 
     def open_typed_item(self, text: str) -> None:
         item = text.removeprefix("/").strip()
@@ -458,6 +471,9 @@ class _Turn:
 
     def on_text(self, text: str) -> None:
         waiting: dict[str, Any] = self.state["await"]
+        if "points" in waiting:
+            self.on_points(str(waiting["points"]), text)
+            return
         item, verdict = waiting["item"], waiting["verdict"]
         q = self.view.form.question(item)
         if q is None:
@@ -527,6 +543,57 @@ class _Turn:
             verdict=self.t(VERDICT_LABELS[verdict]),
         )
 
+    # -- reviewer-scored criteria (issue #12) ------------------------------------------------
+    def criterion(self, cid: str) -> ManualCriterion | None:
+        return next((c for c in self.view.manual if c.id == cid), None)
+
+    def unscored(self) -> list[str]:
+        return [c.id for c in self.view.manual if c.id not in self.points]
+
+    def ask_points(self, cid: str) -> None:
+        c = self.criterion(cid)
+        assert c is not None
+        self.state.pop("item", None)
+        self.state["await"] = {"points": cid}
+        standing = self.points.get(cid)
+        lines = [
+            self.t(
+                N_("🧮 Chấm điểm tiêu chí {id}: {text} (0–{max} điểm)."),
+                id=cid,
+                text=c.text,
+                max=f"{c.max:g}",
+            )
+        ]
+        if standing is not None:
+            lines.append(self.t(N_("Điểm đang ghi: {points}."), points=f"{standing:g}"))
+        lines.append(self.t(N_("Gõ số điểm, ví dụ: {example}"), example=example_points(c.max)))
+        pause = self.b(N_("⏸ Tạm dừng"), "pause")
+        self.replies.append(Reply("\n".join(lines), (), (pause,), kind="question"))
+
+    def on_points(self, cid: str, text: str) -> None:
+        c = self.criterion(cid)
+        if c is None:  # the scale changed since the question: go on
+            self.state.pop("await", None)
+            self.show_next()
+            return
+        result = parse_points(text, c.max)
+        if not isinstance(result, float):
+            problem = prompts.t(self.lang, result.msgid, **result.params)
+            example = self.t(N_("Ví dụ: {example}"), example=result.example)
+            self.replies.append(Reply(f"{problem}\n{example}", kind="error"))
+            return
+        self.state.pop("await", None)
+        self.ensure_in_review()
+        self.ops.append(Op("points", {"criterion": cid, "points": result}))
+        self.points[cid] = result
+        self.say(
+            N_("Đã ghi điểm tiêu chí {id}: {points}/{max}."),
+            id=cid,
+            points=f"{result:g}",
+            max=f"{c.max:g}",
+        )
+        self.show_next()
+
     # -- many at once ----------------------------------------------------------------------
     def show_bulk(self) -> None:
         items = bulk_candidates(self.current_view)
@@ -591,15 +658,27 @@ class _Turn:
                 **counts,
             )
         ]
+        again: list[Choice] = []  # numbered after the decision: typed on the console, Zalo
+        for c in self.view.manual:
+            scored = self.points.get(c.id)
+            lines.append(
+                self.t(
+                    N_("🧮 Tiêu chí {id} (thẩm định chấm): {points}/{max} điểm."),
+                    id=c.id,
+                    points=f"{scored:g}" if scored is not None else "—",
+                    max=f"{c.max:g}",
+                )
+            )
+            label = self.t(N_("🧮 Chấm lại {id}"), id=c.id)
+            again.append(Choice(label, rpack(self.view.sub_id, f"m:{c.id}")))
         if self.returned():
             lines.append(self.t(N_("Có mục trả lại: gửi phiếu về cơ quan để sửa?")))
-            choices = (self.b(N_("↩️ Trả phiếu về cơ quan"), "return"),)
+            decision = self.b(N_("↩️ Trả phiếu về cơ quan"), "return")
         else:
             lines.append(self.t(N_("Chấp nhận phiếu?")))
-            choices = (self.b(N_("✅ Chấp nhận phiếu"), "accept"),)
-        self.replies.append(
-            Reply("\n".join(lines), choices, (self.b(N_("⏸ Tạm dừng"), "pause"),), kind="question")
-        )
+            decision = self.b(N_("✅ Chấp nhận phiếu"), "accept")
+        pause = self.b(N_("⏸ Tạm dừng"), "pause")
+        self.replies.append(Reply("\n".join(lines), (decision, *again), (pause,), kind="question"))
 
     def decide(self, action: str) -> None:
         if unsettled(self.current_view):
@@ -614,6 +693,14 @@ class _Turn:
         if action == "return" and not returned:
             self.say(N_("Không có mục nào trả lại: hãy chấp nhận phiếu."), "error")
             self.show_decision()
+            return
+        if action == "accept" and self.unscored():
+            self.say(
+                N_("Còn tiêu chí chưa chấm điểm: {ids}; chấm rồi mới chấp nhận được."),
+                "error",
+                ids=", ".join(self.unscored()),
+            )
+            self.ask_points(self.unscored()[0])
             return
         trigger = "accept" if action == "accept" else "return_to_agency"
         self.ensure_in_review()

@@ -27,7 +27,9 @@ from flows.model import Form
 from flows.navigation import summarise
 from flows.progress import answer_counts, days_late
 from flows.review import LinkView, ReviewView, VerdictView, rpack, runpack
+from flows.review_points import ManualCriterion
 from flows.state import Answer, Choice, ConversationState, Incoming, Reply
+from scoring.model import Scale
 from storage.records import AgencyRec, CampaignRec, IdentityRec, SubmissionRec, UserRec
 from storage.repository import Unit
 
@@ -63,9 +65,19 @@ def command_of(incoming: Incoming) -> str | None:
 
 
 class ReviewDesk:
-    def __init__(self, forms: dict[str, Form], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        forms: dict[str, Form],
+        clock: Callable[[], datetime],
+        scales: dict[str, Scale] | None = None,
+    ) -> None:
+        """`scales` by form id: their reviewer-scored criteria are asked during review."""
         self.forms = forms
         self.clock = clock
+        self.manual = {
+            form_id: tuple(ManualCriterion(c.id, c.text, c.max) for c in scale.manual_criteria())
+            for form_id, scale in (scales or {}).items()
+        }
 
     # -- helpers ---------------------------------------------------------------------------
     async def _send(self, unit: Unit, channel: str, chat_id: str, replies: list[Reply]) -> None:
@@ -90,6 +102,7 @@ class ReviewDesk:
         changed = await _changed_since_return(unit, sub.id, verdicts)
         urls = [u for a in answers.values() if (u := rflow.evidence_link(a))]
         links: dict[str, LinkView] = await stored_checks(unit, urls)
+        manual = self.manual.get(form.id, ())
         return ReviewView(
             form=form,
             sub_id=sub.id,
@@ -103,6 +116,8 @@ class ReviewDesk:
             reporting_year=campaign.reporting_year or campaign.deadline.year,
             links=links,
             changed=changed,
+            manual=manual,
+            points=await unit.manual_scores(sub.id) if manual else {},
         )
 
     def _today(self, campaign: CampaignRec) -> date:
@@ -224,6 +239,10 @@ class ReviewDesk:
                     comment=d["comment"],
                     corrected=_unjson_answer(d["corrected"]),
                     channel=channel,
+                )
+            elif op.name == "points":
+                await unit.record_manual_score(
+                    sub.id, op.data["criterion"], op.data["points"], user.id, now, channel=channel
                 )
             elif op.name == "move":
                 sub = await self._move(unit, sub, op.data["trigger"], user, channel, now)
