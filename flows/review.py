@@ -31,11 +31,12 @@ from urllib.parse import urlsplit
 from flows import prompts
 from flows.i18n import N_
 from flows.machines import Status
-from flows.model import Form, Question
+from flows.model import Form, ItemType, Question
 from flows.navigation import failed_checks, needs_evidence, summarise, values_of, visible_questions
-from flows.parsing import Confirm, Problem, example_for, fold, format_answer, parse_answer
+from flows.parsing import Confirm, Problem, fold, format_answer
 from flows.payload import Act, Payload, pack
 from flows.review_points import ManualCriterion, example_points, parse_points
+from flows.review_values import problem_reply, read_value, shown, value_example
 from flows.state import Answer, Choice, Incoming, Reply, words_of
 
 VERDICTS = ("dat", "khong_dat", "tra_lai", "sua")
@@ -396,8 +397,8 @@ class _Turn:
             lines.append(
                 self.t(
                     N_("🔁 Đã sửa: {old} → {new}"),
-                    old=_shown(q, old, lang),
-                    new=_shown(q, answer, lang),
+                    old=shown(q, old, lang),
+                    new=shown(q, answer, lang),
                 )
             )
             before = old.evidence if old is not None else None
@@ -410,7 +411,7 @@ class _Turn:
                     )
                 )
         else:
-            lines.append(self.t(N_("Trả lời: {value}"), value=_shown(q, answer, lang)))
+            lines.append(self.t(N_("Trả lời: {value}"), value=shown(q, answer, lang)))
         if answer is not None and answer.evidence:
             lines.append(
                 self.t(
@@ -458,9 +459,14 @@ class _Turn:
         if verdict == "sua":
             self.state["await"] = {"verdict": "sua", "item": item, "stage": "value"}
             self.say(
-                N_("✏️ Gõ giá trị đúng cho mục {item}. Ví dụ: {example}"),
+                N_(
+                    "✏️ Gõ cả danh sách đúng cho mục {item}, mỗi dòng một hàng (hoặc “không "
+                    "có”). Ví dụ:\n{example}"
+                )
+                if q.type is ItemType.LIST
+                else N_("✏️ Gõ giá trị đúng cho mục {item}. Ví dụ: {example}"),
                 item=self.label(item),
-                example=prompts.example_in(self.lang, _example(q)),
+                example=value_example(q, self.lang),
             )
         else:
             self.state["await"] = {"verdict": verdict, "item": item, "stage": "comment"}
@@ -481,26 +487,16 @@ class _Turn:
             self.show_next()
             return
         if waiting.get("stage") == "value":
-            result = parse_answer(q, text, self.view.today, reporting_year=self.view.reporting_year)
+            result = read_value(q, text, self.view.today, reporting_year=self.view.reporting_year)
             if isinstance(result, Problem):
-                self.replies.append(
-                    Reply(
-                        prompts.t(self.lang, result.msgid, **result.params)
-                        + "\n"
-                        + self.t(
-                            N_("Ví dụ: {example}"),
-                            example=prompts.example_in(self.lang, result.example),
-                        ),
-                        kind="error",
-                    )
-                )
+                self.replies.append(problem_reply(self.lang, result))
                 return
             value = result.value
             self.state["await"] = {**waiting, "stage": "comment", "value": _jsonable(value)}
             old = self.view.answers.get(item)
             self.say(
                 N_("Giá trị sửa: {old} → {new}. Nhập lý do sửa (bắt buộc)."),
-                old=_shown(q, old, self.lang),
+                old=shown(q, old, self.lang),
                 new=format_answer(q, value, self.lang),
             )
             if isinstance(result, Confirm):
@@ -724,10 +720,6 @@ def _after(at: datetime | None) -> datetime:
     return at if at is not None else datetime.min
 
 
-def _example(q: Question) -> str:
-    return example_for(q)
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return {"$decimal": str(value)}
@@ -739,14 +731,6 @@ def unjson(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"$decimal"}:
         return Decimal(value["$decimal"])
     return value
-
-
-def _shown(q: Question, answer: Answer | None, lang: str) -> str:
-    if answer is None:
-        return "—"
-    if answer.is_na:
-        return prompts.t(lang, N_("không áp dụng ({reason})"), reason=answer.na_reason)
-    return format_answer(q, answer.value, lang)
 
 
 def link_line(lang: str, check: LinkView | None) -> str:

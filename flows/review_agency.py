@@ -20,16 +20,9 @@ from flows import prompts
 from flows.i18n import N_
 from flows.machines import Status
 from flows.model import Evidence, Form, Question
-from flows.parsing import (
-    Problem,
-    example_for,
-    format_answer,
-    parse_answer,
-    parse_document,
-    parse_url,
-    parse_with_evidence,
-)
+from flows.parsing import Problem, parse_document, parse_url, parse_with_evidence
 from flows.review import VerdictView, rpack, runpack
+from flows.review_values import problem_reply, read_value, shown, value_example
 from flows.state import Answer, Choice, Incoming, Reply
 
 _MIN_REASON = 5
@@ -78,14 +71,6 @@ def _label(form: Form, item: str, lang: str) -> str:
     return prompts.label_of(form, item, lang)
 
 
-def _shown(q: Question | None, answer: Answer | None, lang: str) -> str:
-    if answer is None:
-        return "—"
-    if answer.is_na:
-        return prompts.t(lang, N_("không áp dụng ({reason})"), reason=answer.na_reason)
-    return format_answer(q, answer.value, lang) if q else str(answer.value)
-
-
 def return_notice(view: AgencyView, lang: str) -> Reply:
     """The ONE message the officials get when the submission is returned."""
     lines = [
@@ -120,8 +105,8 @@ def accepted_notice(view: AgencyView, lang: str) -> Reply:
             v = view.verdicts[item]
             q = view.form.question(item)
             lines.append(
-                f"• {_label(view.form, item, lang)}: {_shown(q, view.answers.get(item), lang)} → "
-                f"{_shown(q, v.corrected, lang)} ({v.comment or ''})"
+                f"• {_label(view.form, item, lang)}: {shown(q, view.answers.get(item), lang)} → "
+                f"{shown(q, v.corrected, lang)} ({v.comment or ''})"
             )
     else:
         lines.append(prompts.t(lang, N_("Sở không sửa giá trị nào.")))
@@ -236,7 +221,7 @@ class _Turn:
             self.t(
                 N_("Nhận xét của Sở: {comment}"), comment=self.view.verdicts[item].comment or ""
             ),
-            self.t(N_("Hiện tại: {value}"), value=_shown(q, answer, self.lang)),
+            self.t(N_("Hiện tại: {value}"), value=shown(q, answer, self.lang)),
         ]
         if answer is not None and answer.evidence:
             lines.append(
@@ -251,7 +236,7 @@ class _Turn:
                     "Gõ câu trả lời mới (có thể kèm link minh chứng), hoặc chỉ link mới. "
                     "Ví dụ: {example}"
                 ),
-                example=prompts.example_in(self.lang, _example(q)),
+                example=value_example(q, self.lang),
             )
         )
         self.replies.append(
@@ -277,7 +262,7 @@ class _Turn:
         self.say(
             N_("Đã lưu {item}: {value}."),
             item=_label(self.view.form, item, self.lang),
-            value=_shown(q, new, self.lang)
+            value=shown(q, new, self.lang)
             + (
                 " · " + prompts.evidence_text(new.evidence, self.lang)
                 if new.evidence and new.evidence != old.evidence
@@ -298,7 +283,7 @@ class _Turn:
         if both is not None:
             value, evidence = both
             return Answer(value.value, None, evidence.value)
-        result = parse_answer(q, text, today, reporting_year=year)
+        result = read_value(q, text, today, reporting_year=year)
         if not isinstance(result, Problem):
             return Answer(result.value, None, old.evidence)
         if q.evidence is not Evidence.NONE:
@@ -309,16 +294,7 @@ class _Turn:
             )
             if not isinstance(evidence, Problem):
                 return Answer(old.value, old.na_reason, evidence.value)
-        self.replies.append(
-            Reply(
-                prompts.t(self.lang, result.msgid, **result.params)
-                + "\n"
-                + self.t(
-                    N_("Ví dụ: {example}"), example=prompts.example_in(self.lang, result.example)
-                ),
-                kind="error",
-            )
-        )
+        self.replies.append(problem_reply(self.lang, result))
         return None
 
     def resubmit(self) -> None:
@@ -360,10 +336,6 @@ class _Turn:
             self.say(N_("Đã gửi ý kiến của anh/chị cho Sở TTTT; Sở sẽ xem lại."))
         else:
             self.replies.append(accepted_notice(self.view, self.lang))
-
-
-def _example(q: Question) -> str:
-    return example_for(q)
 
 
 def handle(
