@@ -31,6 +31,10 @@ _COMMAND_CONFIRM = frozenset({"xacnhan", "confirm"})
 _COMMAND_DISPUTE = frozenset({"khongdongy", "dispute"})
 # What the desk hands to this flow on an accepted submission (the rest goes to the engine).
 ACCEPTED_COMMANDS = _COMMAND_CONFIRM | _COMMAND_DISPUTE
+# Engine actions (flows/engine.py command_of) the engine answers even while a submission is
+# returned: they read (/xem, /help, /diem) or change only the person's settings (/lang,
+# /tatnhac), never an answer, so the fix flow need not wait for them.
+READ_ONLY_ACTIONS = frozenset({"review", "help", "score", "lang", "mute", "unmute"})
 
 
 @dataclass(frozen=True, slots=True)

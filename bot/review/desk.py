@@ -21,6 +21,7 @@ from bot.review.links import stored_checks
 from bot.review.scope import allowed_agencies, may_review, reviewers_of
 from flows import review as rflow
 from flows import review_agency as aflow
+from flows.engine import command_of as engine_command
 from flows.i18n import LANGUAGES, N_, normalise_language, translate
 from flows.machines import Status, next_status
 from flows.model import Form
@@ -476,6 +477,8 @@ class ReviewDesk:
                 unit, channel, chat_id, [Reply(translate(lang, OFFICIALS_REFUSED), kind="error")]
             )
             return 1
+        if sub.status is Status.RETURNED and engine_command(incoming) in aflow.READ_ONLY_ACTIONS:
+            return None  # /xem, /help, /diem… answered as usual; the fix flow stays where it is
         ours = sub.status is Status.RETURNED or (
             sub.status is Status.ACCEPTED
             and (
