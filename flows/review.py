@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ from flows.navigation import failed_checks, needs_evidence, summarise, values_of
 from flows.parsing import Confirm, Problem, fold, format_answer
 from flows.payload import Act, Payload, pack
 from flows.review_points import ManualCriterion, example_points, parse_points
+from flows.review_turn import SubmissionView, TurnBase, VerdictView
 from flows.review_values import problem_reply, read_value, shown, value_example
 from flows.state import Answer, Choice, Incoming, Reply, words_of
 
@@ -98,32 +99,14 @@ def _host(url: str) -> str:
     return host.removeprefix("www.")
 
 
-@dataclass(frozen=True, slots=True)
-class VerdictView:
-    verdict: str
-    comment: str | None
-    corrected: Answer | None
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewView:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewView(SubmissionView):
     """One submission as the reviewer's turn needs it (read by the caller, under its lock)."""
 
-    form: Form
-    sub_id: int
-    agency_name: str
     campaign_name: str
-    status: Status
-    answers: Mapping[str, Answer]
-    verdicts: Mapping[str, VerdictView]
-    today: date
     # When the submission was last (re)submitted: a 'tra_lai' before it is history.
     round_start: datetime | None = None
-    reporting_year: int | None = None
     links: Mapping[str, LinkView] = field(default_factory=dict)
-    # Items changed since they were returned: item → the answer before the change.
-    changed: Mapping[str, Answer | None] = field(default_factory=dict)
     # The scale's reviewer-scored criteria, and the points standing for this submission.
     manual: tuple[ManualCriterion, ...] = ()
     points: Mapping[str, float] = field(default_factory=dict)
@@ -216,32 +199,20 @@ def bulk_candidates(view: ReviewView) -> list[str]:
     return out
 
 
-class _Turn:
+class _Turn(TurnBase[ReviewView, ReviewStep]):
     def __init__(self, view: ReviewView, state: dict[str, Any] | None, lang: str) -> None:
-        self.view = view
-        self.state: dict[str, Any] = dict(state or {})
-        self.lang = lang
-        self.replies: list[Reply] = []
+        super().__init__(view, state, lang)
         self.ops: list[Op] = []
         self.verdicts = dict(view.verdicts)
         self.points = dict(view.points)
 
     # -- helpers ---------------------------------------------------------------------------
-    def t(self, msgid: str, **params: Any) -> str:
-        return prompts.t(self.lang, msgid, **params)
-
-    def say(self, msgid: str, kind: str = "info", **params: Any) -> None:
-        self.replies.append(Reply(self.t(msgid, **params), kind=kind))
-
     def b(self, msgid: str, action: str) -> Choice:
         return Choice(self.t(msgid), rpack(self.view.sub_id, action))
 
     @property
     def current_view(self) -> ReviewView:
         return replace(self.view, verdicts=self.verdicts)
-
-    def label(self, item: str) -> str:
-        return prompts.label_of(self.view.form, item, self.lang)
 
     def step(self) -> ReviewStep:
         shown = [c.payload for r in self.replies for c in (*r.choices, *r.actions)]
@@ -760,9 +731,7 @@ def handle(
     view: ReviewView, state: dict[str, Any] | None, incoming: Incoming, lang: str
 ) -> ReviewStep:
     """One reviewer turn on the submission of `view` (see the module docstring)."""
-    turn = _Turn(view, state, lang)
-    turn.dispatch(incoming)
-    return turn.step()
+    return _Turn.run(view, state, incoming, lang)
 
 
 def open_submission(view: ReviewView, state: dict[str, Any] | None, lang: str) -> ReviewStep:

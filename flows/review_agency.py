@@ -11,9 +11,7 @@ submission trigger to apply ("submit" | "confirm" | "dispute") and its note.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from flows import prompts
@@ -21,7 +19,8 @@ from flows.i18n import N_
 from flows.machines import Status
 from flows.model import Evidence, Form, Question
 from flows.parsing import Problem, parse_document, parse_url, parse_with_evidence
-from flows.review import VerdictView, rpack, runpack
+from flows.review import rpack, runpack
+from flows.review_turn import SubmissionView, TurnBase
 from flows.review_values import problem_reply, read_value, shown, value_example
 from flows.state import Answer, Choice, Incoming, Reply
 
@@ -38,17 +37,8 @@ READ_ONLY_ACTIONS = frozenset({"review", "help", "score", "lang", "mute", "unmut
 
 
 @dataclass(frozen=True, slots=True)
-class AgencyView:
-    form: Form
-    sub_id: int
-    agency_name: str
-    status: Status
-    answers: Mapping[str, Answer]
-    verdicts: Mapping[str, VerdictView]
-    today: date
-    reporting_year: int | None = None
-    # Returned items the officials changed since: item → the answer before.
-    changed: Mapping[str, Answer | None] = field(default_factory=dict)
+class AgencyView(SubmissionView):
+    """One submission as the agency's turn needs it: what both sides read, nothing more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +117,13 @@ def accepted_notice(view: AgencyView, lang: str) -> Reply:
     )
 
 
-class _Turn:
+class _Turn(TurnBase[AgencyView, AgencyStep]):
     def __init__(self, view: AgencyView, state: dict[str, Any] | None, lang: str) -> None:
-        self.view = view
-        self.state: dict[str, Any] = dict(state or {})
-        self.lang = lang
-        self.replies: list[Reply] = []
+        super().__init__(view, state, lang)
         self.changes: dict[str, Answer] = {}
         self.transition: str | None = None
         self.note: str | None = None
         self.changed = dict(view.changed)
-
-    def t(self, msgid: str, **params: Any) -> str:
-        return prompts.t(self.lang, msgid, **params)
-
-    def say(self, msgid: str, kind: str = "info", **params: Any) -> None:
-        self.replies.append(Reply(self.t(msgid, **params), kind=kind))
 
     def step(self) -> AgencyStep:
         self.state["sub"] = self.view.sub_id
@@ -192,9 +173,7 @@ class _Turn:
             self.say(
                 N_("Chỉ sửa được các mục bị trả lại: {items}."),
                 "error",
-                items=", ".join(
-                    _label(self.view.form, i, self.lang) for i in returned_items(self.view)
-                ),
+                items=", ".join(self.label(i) for i in returned_items(self.view)),
             )
             self.ask_next()
             return
@@ -221,7 +200,7 @@ class _Turn:
         self.state["item"] = item
         answer = self.view.answers.get(item)
         lines = [
-            f"{_label(self.view.form, item, self.lang)}. {q.text.get(self.lang)}",
+            f"{self.label(item)}. {q.text.get(self.lang)}",
             self.t(
                 N_("Nhận xét của Sở: {comment}"), comment=self.view.verdicts[item].comment or ""
             ),
@@ -265,7 +244,7 @@ class _Turn:
         self.changed[item] = old
         self.say(
             N_("Đã lưu {item}: {value}."),
-            item=_label(self.view.form, item, self.lang),
+            item=self.label(item),
             value=shown(q, new, self.lang)
             + (
                 " · " + prompts.evidence_text(new.evidence, self.lang)
@@ -310,7 +289,7 @@ class _Turn:
             lines.append(
                 self.t(
                     N_("Các mục giữ nguyên, chưa sửa: {items}."),
-                    items=", ".join(_label(self.view.form, i, self.lang) for i in left),
+                    items=", ".join(self.label(i) for i in left),
                 )
             )
         self.replies.append(Reply("\n".join(lines)))
@@ -346,6 +325,4 @@ def handle(
     view: AgencyView, state: dict[str, Any] | None, incoming: Incoming, lang: str
 ) -> AgencyStep:
     """One official turn while their submission is returned or accepted."""
-    turn = _Turn(view, state, lang)
-    turn.dispatch(incoming)
-    return turn.step()
+    return _Turn.run(view, state, incoming, lang)
