@@ -155,7 +155,10 @@ class _Turn(TurnBase[AgencyView, AgencyStep]):
         incoming: Incoming,
     ) -> None:
         action = picked[1] if picked else None
-        typed_one = not self.state.get("item") and text == "1"  # the only choice shown
+        # "1" typed under "Nộp lại phiếu?" (its only choice); anywhere else it is no choice
+        # (under the return notice, "1" is the notice's "Sửa", bot/service.py _notice_pick).
+        typed_one = self.state.get("shown") == "resubmit" and text == "1"
+        self.state.pop("shown", None)
         if action == "resubmit" or command in _COMMAND_RESUBMIT or typed_one:
             self.resubmit()
         elif action == "fix" or command is not None or picked is not None:
@@ -185,6 +188,7 @@ class _Turn(TurnBase[AgencyView, AgencyStep]):
             self.ask(todo[0])
             return
         self.state.pop("item", None)
+        self.state["shown"] = "resubmit"
         self.replies.append(
             Reply(
                 self.t(N_("Đã sửa xong các mục bị trả lại. Nộp lại phiếu cho Sở TTTT?")),

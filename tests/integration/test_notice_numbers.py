@@ -14,10 +14,11 @@ from datetime import timedelta
 import pytest
 
 from bot.render import as_numbered_text, as_plain_text, reply_from_json, reply_to_json
+from bot.service import _notice_pick
 from flows.machines import Status
 from flows.payload import Act, pack
 from flows.review import rpack
-from flows.state import Answer, Choice, Reply
+from flows.state import Answer, Choice, Incoming, Reply
 from storage import Storage
 from tests.integration.conftest import storage as storage  # the fixture, re-exported
 from tests.integration.test_review_loop import START, Chat, World, make_world, submit
@@ -157,3 +158,44 @@ async def test_telegram_has_buttons_so_a_typed_number_is_the_conversations(
     await submit(world)
     await hoa.read()
     assert OPENED_SYT in await hoa.send("1")  # the queue's, as the reviewer's state holds
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_a_chats_first_message_picks_the_notice(storage: Storage, channel: str) -> None:
+    """No conversation row yet when the notice came: the row the "1" makes (under the lock)
+    counts as never saved, so the notice is still the newest list."""
+    world = await make_world(storage)
+    _, lan = await _bind(world, channel)  # Lan's chat on this channel has never spoken
+    await submit(world)
+    reviewer = Chat(world.phieu, "telegram", "501")
+    await reviewer.read()
+    await reviewer.send(payload=rpack(world.ids["sub"], "open"))
+    await reviewer.press("Đạt")
+    await reviewer.press("Đạt")
+    await reviewer.press("Chấp nhận phiếu")
+    assert "🔒 Đã xác nhận số liệu" in await lan.send("1")
+    assert (await world.sub()).status is Status.CONFIRMED
+
+
+class _NoQuery:
+    """A unit that fails the test if the notice is read."""
+
+    async def newest_notice_choices(self, channel: str, chat_id: str) -> list[str] | None:
+        raise AssertionError("the notice was read for an update that cannot pick from it")
+
+
+@pytest.mark.parametrize(
+    ("channel", "incoming"),
+    [
+        ("console", Incoming(text="Đạt")),
+        ("zalo", Incoming(text="123")),
+        ("zalo", Incoming(text="1.5")),
+        ("telegram", Incoming(text="1")),
+        ("console", Incoming(payload=rpack(1, "open"))),
+        ("zalo", Incoming(text=None)),
+    ],
+)
+async def test_no_query_unless_a_short_number_on_a_numbered_channel(
+    channel: str, incoming: Incoming
+) -> None:
+    assert await _notice_pick(_NoQuery(), channel, "c", incoming) is incoming  # type: ignore[arg-type]

@@ -58,3 +58,22 @@ async def test_changing_another_item_is_still_refused(storage: Storage) -> None:
     await lan.send("/xem")
     assert "Chỉ sửa được các mục bị trả lại: 1.10" in await lan.send("/sua 1.8")
     assert "📤 Đã nộp lại phiếu" in await lan.send("/nop")
+
+
+async def test_one_after_xem_is_not_a_resubmission(storage: Storage) -> None:
+    """The return notice's "1" is "Sửa"; once /xem was read, a "1" asks the item — it never
+    resubmits the form unchanged."""
+    world = await make_world(storage)
+    lan = await submit(world)
+    hoa = Chat(world.phieu, "telegram", "501")
+    await hoa.read()
+    await hoa.send(payload=rpack(world.ids["sub"], "open"))
+    await hoa.press("Đạt")
+    await hoa.press("Trả lại")
+    await hoa.send("Link không mở được")
+    await hoa.press("Trả phiếu về cơ quan")
+    await lan.read()
+    assert "📋 Tóm tắt phiếu" in await lan.send("/xem")
+    said = await lan.send("1")
+    assert "Đã nộp lại" not in said
+    assert (await world.sub()).status is Status.RETURNED
