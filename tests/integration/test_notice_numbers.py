@@ -21,7 +21,14 @@ from flows.review import rpack
 from flows.state import Answer, Choice, Incoming, Reply
 from storage import Storage
 from tests.integration.conftest import storage as storage  # the fixture, re-exported
-from tests.integration.test_review_loop import START, Chat, World, make_world, submit
+from tests.integration.test_review_loop import (
+    START,
+    Chat,
+    World,
+    decided,
+    make_world,
+    submit,
+)
 
 CHANNELS = ["console", "zalo"]
 OPENED_STTTT = "🔎 Thẩm định phiếu của Sở Thông tin và Truyền thông"
@@ -91,13 +98,7 @@ async def test_two_after_the_accepted_notice_disputes(storage: Storage, channel:
     world = await make_world(storage)
     _, lan = await _bind(world, channel)
     await lan.send("/menu")  # Lan's chat has spoken before the notice
-    await submit(world)
-    reviewer = Chat(world.phieu, "telegram", "501")
-    await reviewer.read()
-    await reviewer.send(payload=rpack(world.ids["sub"], "open"))
-    await reviewer.press("Đạt")
-    await reviewer.press("Đạt")
-    await reviewer.press("Chấp nhận phiếu")
+    await decided(world, accept=True)
     assert "Mời anh/chị xác nhận số liệu" in await lan.read()
     shown = _shown(channel, lan.last[-1])
     assert "1. ✅ Xác nhận số liệu" in shown and "2. ❗ Không đồng ý" in shown
@@ -113,14 +114,7 @@ async def test_one_on_the_returned_form_notice_starts_the_fix(
     world = await make_world(storage)
     _, lan = await _bind(world, channel)
     await lan.send("/menu")
-    await submit(world)
-    reviewer = Chat(world.phieu, "telegram", "501")
-    await reviewer.read()
-    await reviewer.send(payload=rpack(world.ids["sub"], "open"))
-    await reviewer.press("Đạt")
-    await reviewer.press("Trả lại")
-    await reviewer.send("Link không mở được")
-    await reviewer.press("Trả phiếu về cơ quan")
+    await decided(world, accept=False)
     assert "• 1.10: Link không mở được" in await lan.read()
     assert "1. ✏️ Sửa các mục bị trả lại" in _shown(channel, lan.last[-1])
     text = await lan.send("1")
@@ -166,13 +160,7 @@ async def test_a_chats_first_message_picks_the_notice(storage: Storage, channel:
     counts as never saved, so the notice is still the newest list."""
     world = await make_world(storage)
     _, lan = await _bind(world, channel)  # Lan's chat on this channel has never spoken
-    await submit(world)
-    reviewer = Chat(world.phieu, "telegram", "501")
-    await reviewer.read()
-    await reviewer.send(payload=rpack(world.ids["sub"], "open"))
-    await reviewer.press("Đạt")
-    await reviewer.press("Đạt")
-    await reviewer.press("Chấp nhận phiếu")
+    await decided(world, accept=True)
     assert "🔒 Đã xác nhận số liệu" in await lan.send("1")
     assert (await world.sub()).status is Status.CONFIRMED
 

@@ -6,10 +6,9 @@ the fix flow's."""
 from __future__ import annotations
 
 from flows.machines import Status
-from flows.review import rpack
 from storage import Storage
 from tests.integration.conftest import storage as storage  # the fixture, re-exported
-from tests.integration.test_review_loop import LINK_B2, Chat, World, make_world, submit
+from tests.integration.test_review_loop import LINK_B2, Chat, World, decided, make_world
 
 ASKED = "Nhận xét của Sở: Link không mở được"
 
@@ -17,14 +16,7 @@ ASKED = "Nhận xét của Sở: Link không mở được"
 async def returned(storage: Storage) -> tuple[World, Chat]:
     """1.10 returned to the agency; Lan is asked it: (the world, Lan's chat)."""
     world = await make_world(storage)
-    lan = await submit(world)
-    hoa = Chat(world.phieu, "telegram", "501")
-    await hoa.read()
-    await hoa.send(payload=rpack(world.ids["sub"], "open"))
-    await hoa.press("Đạt")
-    await hoa.press("Trả lại")
-    await hoa.send("Link không mở được")
-    await hoa.press("Trả phiếu về cơ quan")
+    lan = await decided(world, accept=False)
     await lan.read()
     assert ASKED in await lan.press("Sửa các mục bị trả lại")
     return world, lan
@@ -64,14 +56,7 @@ async def test_one_after_xem_is_not_a_resubmission(storage: Storage) -> None:
     """The return notice's "1" is "Sửa"; once /xem was read, a "1" asks the item — it never
     resubmits the form unchanged."""
     world = await make_world(storage)
-    lan = await submit(world)
-    hoa = Chat(world.phieu, "telegram", "501")
-    await hoa.read()
-    await hoa.send(payload=rpack(world.ids["sub"], "open"))
-    await hoa.press("Đạt")
-    await hoa.press("Trả lại")
-    await hoa.send("Link không mở được")
-    await hoa.press("Trả phiếu về cơ quan")
+    lan = await decided(world, accept=False)
     await lan.read()
     assert "📋 Tóm tắt phiếu" in await lan.send("/xem")
     said = await lan.send("1")
