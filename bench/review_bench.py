@@ -29,7 +29,9 @@ from bot.service import Phieu, Sender
 from flows.loader import builtin_forms
 from flows.machines import Status
 from flows.review import items_to_verify, rpack
+from flows.review_points import example_points
 from flows.state import Incoming
+from scoring.scales import builtin_scales
 from storage.repository import Storage
 
 FORM_ID = "binh-dinh-2019-so"
@@ -41,6 +43,9 @@ async def run(agencies: int, reviewed: int) -> dict[str, float]:
     form = builtin_forms()[FORM_ID]
     _, answers = run_engine(form, YEAR, {}, limit=1_000_000)
     n_items = len(items_to_verify(form, answers))
+    scale = builtin_scales().get(form.id)
+    # The reviewer-scored criteria, asked after the items: typed as their examples.
+    points = [example_points(c.max) for c in scale.manual_criteria()] if scale else []
     with tempfile.TemporaryDirectory() as tmp:
         storage = await Storage.open(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         try:
@@ -73,6 +78,8 @@ async def run(agencies: int, reviewed: int) -> dict[str, float]:
                 opens.append(await send(payload=rpack(sub_id, "open")))
                 for _ in range(n_items):
                     verdicts.append(await send("Đạt"))
+                for typed in points:
+                    verdicts.append(await send(typed))
                 decides.append(await send(payload=rpack(sub_id, "accept")))
             async with storage.unit() as u:
                 accepted = len(await u.submissions_with_status([Status.ACCEPTED]))

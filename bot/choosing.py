@@ -107,18 +107,29 @@ def header(lang: str, campaign: CampaignRec) -> Reply:
 
 def position_part(state: ConversationState) -> ConversationState:
     """What of a state is the person's place in one campaign (chat-level fields cleared)."""
-    return replace(state.copy(), lang="vi", last_answer=None, album=None, split=None, campaign=None)
+    return replace(
+        state.copy(),
+        lang="vi",
+        last_answer=None,
+        album=None,
+        split=None,
+        campaign=None,
+        review=None,
+    )
 
 
 def chat_part(state: ConversationState, campaign_id: int | None) -> ConversationState:
     """What of a state belongs to the chat: language, the message to edit, the album, the
-    split message being joined, and the campaign chosen."""
+    split message being joined, the campaign chosen, and where an official is in review's
+    turn (flows/review_agency.py: the returned item asked), kept across the engine's turns
+    (a /xem while fixing)."""
     return ConversationState(
         lang=state.lang,
         last_answer=state.last_answer,
         album=state.album,
         split=state.split,
         campaign=campaign_id,
+        review=state.review,
     )
 
 
@@ -135,4 +146,5 @@ def merged(chat: ConversationState, position: ConversationState | None) -> Conve
     state.album = chat.album
     state.split = chat.split
     state.campaign = chat.campaign
+    state.review = chat.review
     return state

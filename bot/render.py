@@ -38,9 +38,11 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
 
 # Longest text one message may carry, per channel; channels not listed have no limit.
 TEXT_LIMITS: dict[str, int] = {"telegram": 4096, "zalo": 2000}
-# Channels without buttons whose messages carry the choices and actions as text after the
-# reply's own text (as_numbered_text): that room is kept free when a long reply is split.
-NUMBERED_CHANNELS: frozenset[str] = frozenset({"zalo"})
+# Channels without buttons: their messages carry the choices numbered and the actions as
+# text after the reply's own text (the console's as_plain_text, Zalo's as_numbered_text), so
+# a choice is typed as its number (bot/service.py reads a number after a notice as the
+# notice's), and, where a limit applies, that room is kept free when a long reply is split.
+NUMBERED_CHANNELS: frozenset[str] = frozenset({"console", "zalo"})
 
 
 def split_text(text: str, limit: int = 4096) -> list[str]:

@@ -1,8 +1,10 @@
 """From storage to scoring: the `SubmissionFacts` of an agency in a campaign.
 
 scoring/ is pure; this adapter reads what it needs inside a unit: the answers, the
-reviewers' standing verdicts (item_reviews, latest per item), whether the form was sent and
-whether it was sent after the deadline (the submit event's note "late", or its local date).
+reviewers' standing verdicts (item_reviews, latest per item), the standing points of the
+reviewer-scored criteria (manual_scores, latest per criterion: entered during review or
+imported by `phieu score --manual`), whether the form was sent and whether it was sent after
+the deadline (the submit event's note "late", or its local date).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ async def facts_of(
     agency: AgencyRec,
     sub: SubmissionRec | None,
     answers: Mapping[str, Answer] | None = None,
-    manual: Mapping[str, float] | None = None,
 ) -> SubmissionFacts:
     """Everything scoring needs about `agency` in `campaign`. `sub` None (never opened) or
     still a draft: not sent ("không gửi phiếu"). `answers` when the caller has them."""
@@ -55,7 +56,7 @@ async def facts_of(
         cohort=agency.cohort,
         answers=dict(answers) if answers is not None else await unit.load_answers(sub.id),
         verdicts=await verdicts_of(unit, sub.id),
-        manual=dict(manual or {}),
+        manual=await unit.manual_scores(sub.id),
         submitted=submitted,
         late=submitted and await late_of(unit, campaign, sub),
         status=str(sub.status),

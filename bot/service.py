@@ -23,11 +23,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import choosing
-from bot.render import NUMBERED_CHANNELS, reply_payloads, reply_to_json
+from bot.render import NUMBERED_CHANNELS, reply_to_json
 from bot.review.desk import ReviewDesk
 from bot.review.desk import SubmissionMoved as _SubmissionMoved
 from bot.review.scope import REVIEW_ROLES
 from bot.score_facts import facts_of
+from bot.turn import ChatTurn
 from bot.workers.linkjobs import EvidenceLink, links_in, new_links
 from flows import engine
 from flows.i18n import N_, normalise_language, translate
@@ -143,6 +144,13 @@ class Sender:
     language: str | None = None
 
 
+# A channel's hooks around the engine, under the chat lock (Phieu.handle): `before` acts
+# first (True: handled, stop there), `after` adds to the same transaction (unit, channel,
+# chat id, then the sender and update, or the engine's step).
+BeforeHook = Callable[[Unit, str, str, Sender, Incoming], Awaitable[bool]]
+AfterHook = Callable[[Unit, str, str, Step], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     duplicate: bool = False
@@ -206,7 +214,7 @@ class Phieu:
         self._form_cohorts = {f.id: f.cohorts for f in self.forms.values()}
         self.on_links = on_links
         self.check_link = check_link
-        self.review = ReviewDesk(self.forms, lambda: self.clock())
+        self.review = ReviewDesk(self.forms, lambda: self.clock(), self.scales)
         self._link_tasks: set[asyncio.Task[None]] = set()
         self.previous = PreviousAnswers()
 
@@ -217,8 +225,8 @@ class Phieu:
         update_id: str | None,
         incoming: Incoming,
         sender: Sender,
-        before: Callable[[Unit, str, str, Sender, Incoming], Awaitable[bool]] | None = None,
-        after: Callable[[Unit, str, str, Step], Awaitable[None]] | None = None,
+        before: BeforeHook | None = None,
+        after: AfterHook | None = None,
         seq: int | None = None,
     ) -> Outcome:
         """Handle one update exactly once, in one transaction.
@@ -310,8 +318,8 @@ class Phieu:
         update_id: str | None,
         incoming: Incoming,
         sender: Sender,
-        before: Callable[[Unit, str, str, Sender, Incoming], Awaitable[bool]] | None,
-        after: Callable[[Unit, str, str, Step], Awaitable[None]] | None,
+        before: BeforeHook | None,
+        after: AfterHook | None,
         seq: int | None,
         late: bool,
     ) -> Outcome:
@@ -324,11 +332,10 @@ class Phieu:
                         if seq is not None:
                             await unit.forget_arrival(channel, update_id)
                         return Outcome(duplicate=True)
-                    # read before the lock: a chat's first update creates its row
-                    incoming = await _notice_pick(unit, channel, chat_id, incoming)
                     locked = await unit.lock_conversation(channel, chat_id)
                     if seq is not None and update_id is not None:
                         await self._take_turn(unit, channel, chat_id, update_id, seq, late)
+                    incoming = await _notice_pick(unit, channel, chat_id, incoming)
                     if before is not None and await before(
                         unit, channel, chat_id, sender, incoming
                     ):
@@ -377,6 +384,7 @@ class Phieu:
         locked: tuple[int, ConversationState, int | None] | None = None,
     ) -> Outcome:
         conv_id, state, bound = locked or await unit.lock_conversation(channel, chat_id)
+        turn = ChatTurn(unit, channel, chat_id, conv_id)
         # Who, which agency, campaign, submission and place: one statement (the submission
         # locked). The campaign is the one this chat chose, if it still may answer it.
         standing = await unit.standing(
@@ -406,9 +414,7 @@ class Phieu:
         if user.role in REVIEW_ROLES:
             if fresh:
                 state.lang = normalise_language(user.lang)
-            done = await self.review.reviewer_turn(
-                unit, channel, chat_id, conv_id, state, incoming, user
-            )
+            done = await self.review.reviewer_turn(turn, state, incoming, user)
             return Outcome(replies=done.replies, recheck=tuple(done.links))
         if agency is None:
             await self.say(
@@ -437,9 +443,7 @@ class Phieu:
         chat = state.copy()
         before: list[Reply] = []
         if standing.campaigns_open > 1 or choosing.picked_id(incoming) is not None:
-            picked = await self._choose(
-                unit, channel, chat_id, conv_id, state, incoming, standing, sender.external_id
-            )
+            picked = await self._choose(turn, state, incoming, standing, sender.external_id)
             if picked is None:  # the list of campaigns was shown: nothing else to do
                 return Outcome(replies=1)
             standing, incoming, before = picked
@@ -451,16 +455,11 @@ class Phieu:
                 chat.last_answer, chat.album = None, None  # an item of another campaign
             chat.campaign = campaign.id
         sub = standing.submission or await unit.submission(campaign.id, agency.id)
-        replied = await self.review.agency_turn(
-            unit, channel, chat_id, conv_id, state, incoming, user, agency, campaign, sub
-        )
+        replied = await self.review.agency_turn(turn, state, incoming, user, agency, campaign, sub)
         if replied is not None:
             return Outcome(replies=replied)
         return await self._run_engine(
-            unit,
-            channel,
-            chat_id,
-            conv_id,
+            turn,
             (state, bound, standing.position),
             chat,
             incoming,
@@ -473,10 +472,7 @@ class Phieu:
 
     async def _choose(
         self,
-        unit: Unit,
-        channel: str,
-        chat_id: str,
-        conv_id: int,
+        turn: ChatTurn,
         state: ConversationState,
         incoming: Incoming,
         standing: StandingRec,
@@ -491,7 +487,7 @@ class Phieu:
         the engine is to see, and replies to send before the engine's.
         """
         assert standing.agency is not None and standing.campaign is not None
-        agency, lang = standing.agency, state.lang
+        unit, agency, lang = turn.unit, standing.agency, state.lang
         current = standing.campaign if state.campaign == standing.campaign.id else None
         pressed = choosing.picked_id(incoming) is not None
         if current is not None and not pressed and not choosing.is_switch(incoming):
@@ -506,14 +502,16 @@ class Phieu:
             reply = choosing.picker(
                 lang, agency.name, offered, current.id if current else None, note
             )
-            await unit.enqueue_many(channel, chat_id, reply_payloads(channel, reply))
+            await turn.send([reply])
             # No campaign chosen while the list is shown: the next "1" picks from it rather
             # than answering a question (the place itself stays in `positions`).
-            await unit.save_conversation(conv_id, choosing.chat_part(state, None), standing.user.id)
+            await unit.save_conversation(
+                turn.conv_id, choosing.chat_part(state, None), standing.user.id
+            )
             return None
         if pick.id != standing.campaign.id:
             again = await unit.standing(
-                channel, external_id, self._form_cohorts, chosen=pick.id, today=self._today()
+                turn.channel, external_id, self._form_cohorts, chosen=pick.id, today=self._today()
             )
             assert again is not None and again.campaign is not None
             standing = again
@@ -524,10 +522,7 @@ class Phieu:
 
     async def _run_engine(
         self,
-        unit: Unit,
-        channel: str,
-        chat_id: str,
-        conv_id: int,
+        turn: ChatTurn,
         stored: tuple[ConversationState, int | None, ConversationState | None],
         chat: ConversationState,
         incoming: Incoming,
@@ -540,6 +535,7 @@ class Phieu:
         """Run the engine on the person's place in `campaign` joined with the chat's own
         state (`chat`); store what changed of each. `stored` is what was read: the chat's
         state, the user it is bound to, the person's position (None: none yet)."""
+        unit, channel, chat_id = turn.unit, turn.channel, turn.chat_id
         stored_chat, bound, position = stored
         state = choosing.merged(chat, position)
         form = self.forms[campaign.form_id]
@@ -592,12 +588,11 @@ class Phieu:
             await unit.save_position(user.id, campaign.id, place, now)
         new_chat = choosing.chat_part(step.state, campaign.id)
         if new_chat != stored_chat or bound != user.id:
-            await unit.save_conversation(conv_id, new_chat, user.id)
+            await unit.save_conversation(turn.conv_id, new_chat, user.id)
         if step.state.lang != state.lang:
             await unit.set_user_lang(user.id, step.state.lang)
         replies = (*before, *step.replies)
-        payloads = [p for r in replies for p in reply_payloads(channel, r)]
-        await unit.enqueue_many(channel, chat_id, payloads)
+        await turn.send(replies)
         if any(e.name == "submitted" for e in step.events):
             moved = await unit.submission_by_id(sub.id)
             assert moved is not None
@@ -605,23 +600,21 @@ class Phieu:
         count = len(replies)
         for event in step.events:
             if event.name == "reminders_mute":
-                await self._mute(unit, channel, chat_id, step.state.lang, user, campaign, event)
+                await self._mute(turn, step.state.lang, user, campaign, event)
                 count += 1
         return Outcome(step=step, replies=count, links=links)
 
     async def _mute(
         self,
-        unit: Unit,
-        channel: str,
-        chat_id: str,
+        turn: ChatTurn,
         lang: str,
         user: UserRec,
         campaign: CampaignRec,
         event: Event,
     ) -> None:
         """/tatnhac, /batnhac: record the change (with its time and channel) and say it."""
-        muted = await unit.set_reminder_mute(
-            campaign.id, user.id, event.data.get("muted"), self.clock(), channel
+        muted = await turn.unit.set_reminder_mute(
+            campaign.id, user.id, event.data.get("muted"), self.clock(), turn.channel
         )
         msgid = (
             N_(
@@ -634,7 +627,7 @@ class Phieu:
         text = translate(lang, msgid, {"campaign": campaign.name})
         label = translate(lang, N_("▶️ Tiếp tục"))
         reply = Reply(text, actions=(Choice(label, pack(Act.COMMAND, "", "continue")),))
-        await unit.enqueue_many(channel, chat_id, reply_payloads(channel, reply))
+        await turn.send([reply])
 
     async def _links_to_check(
         self,
@@ -713,14 +706,16 @@ class Phieu:
 
 
 async def _notice_pick(unit: Unit, channel: str, chat_id: str, incoming: Incoming) -> Incoming:
-    """A number typed on a channel without buttons, right after a review notice with numbered
-    choices (a reviewer's submission notice, an official's returned form): the notice's
-    choice of that number, as if its button were pressed; anything else unchanged. The
-    conversation's own numbered choices apply once the chat has spoken since the notice
-    (storage `newest_notice_choices`)."""
-    text = (incoming.text or "").strip()
-    if channel not in NUMBERED_CHANNELS or incoming.payload is not None:
+    """A number typed on a channel without buttons (bot/render.py NUMBERED_CHANNELS: the
+    console, Zalo) right after a review notice with numbered choices (a reviewer's submission
+    notice, an official's returned or accepted form): the notice's choice of that number, as
+    if its button were pressed; anything else unchanged. The conversation's own numbered
+    choices apply once the chat has spoken since the notice (storage
+    `newest_notice_choices`). Call it under the chat's lock; the query runs only for a typed
+    number of one or two digits on such a channel."""
+    if incoming.payload is not None or channel not in NUMBERED_CHANNELS:
         return incoming
+    text = (incoming.text or "").strip()
     if not (text.isascii() and text.isdigit() and len(text) <= 2):
         return incoming
     choices = await unit.newest_notice_choices(channel, chat_id)

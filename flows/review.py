@@ -11,15 +11,19 @@ those carrying evidence, those in a failed cross-check, those "không áp dụng
 reason; any other item opens on request (typed item number). An item is settled when it has
 a verdict of this round (a 'tra_lai' given before the latest (re)submission is not).
 
+Once every item is settled and none is returned, the scale's reviewer-scored criteria still
+without points are asked one by one (flows/review_points.py); accepting needs them all.
+
 Payloads: r|<submission id>|<action>, the actions:
     open · next · pause · bulk · bulk_ok · accept · return · v:<verdict>:<item> · i:<item>
+    · m:<criterion> (enter a reviewer-scored criterion's points again)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,10 +31,13 @@ from urllib.parse import urlsplit
 from flows import prompts
 from flows.i18n import N_
 from flows.machines import Status
-from flows.model import Form, Question
+from flows.model import Form, ItemType, Question
 from flows.navigation import failed_checks, needs_evidence, summarise, values_of, visible_questions
-from flows.parsing import Confirm, Problem, example_for, fold, format_answer, parse_answer
+from flows.parsing import Confirm, Problem, fold, format_answer
 from flows.payload import Act, Payload, pack
+from flows.review_points import ManualCriterion, example_points, parse_points
+from flows.review_turn import SubmissionView, TurnBase, VerdictView
+from flows.review_values import problem_reply, read_value, shown, value_example
 from flows.state import Answer, Choice, Incoming, Reply, words_of
 
 VERDICTS = ("dat", "khong_dat", "tra_lai", "sua")
@@ -92,38 +99,23 @@ def _host(url: str) -> str:
     return host.removeprefix("www.")
 
 
-@dataclass(frozen=True, slots=True)
-class VerdictView:
-    verdict: str
-    comment: str | None
-    corrected: Answer | None
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewView:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewView(SubmissionView):
     """One submission as the reviewer's turn needs it (read by the caller, under its lock)."""
 
-    form: Form
-    sub_id: int
-    agency_name: str
     campaign_name: str
-    status: Status
-    answers: Mapping[str, Answer]
-    verdicts: Mapping[str, VerdictView]
-    today: date
     # When the submission was last (re)submitted: a 'tra_lai' before it is history.
     round_start: datetime | None = None
-    reporting_year: int | None = None
     links: Mapping[str, LinkView] = field(default_factory=dict)
-    # Items changed since they were returned: item → the answer before the change.
-    changed: Mapping[str, Answer | None] = field(default_factory=dict)
+    # The scale's reviewer-scored criteria, and the points standing for this submission.
+    manual: tuple[ManualCriterion, ...] = ()
+    points: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Op:
     """Something the caller commits: verdict {item, verdict, comment, corrected}, move
-    {trigger}, check_link {url}, forward {item}."""
+    {trigger}, check_link {url}, forward {item}, points {criterion, points}."""
 
     name: str
     data: dict[str, Any]
@@ -207,31 +199,20 @@ def bulk_candidates(view: ReviewView) -> list[str]:
     return out
 
 
-class _Turn:
+class _Turn(TurnBase[ReviewView, ReviewStep]):
     def __init__(self, view: ReviewView, state: dict[str, Any] | None, lang: str) -> None:
-        self.view = view
-        self.state: dict[str, Any] = dict(state or {})
-        self.lang = lang
-        self.replies: list[Reply] = []
+        super().__init__(view, state, lang)
         self.ops: list[Op] = []
         self.verdicts = dict(view.verdicts)
+        self.points = dict(view.points)
 
     # -- helpers ---------------------------------------------------------------------------
-    def t(self, msgid: str, **params: Any) -> str:
-        return prompts.t(self.lang, msgid, **params)
-
-    def say(self, msgid: str, kind: str = "info", **params: Any) -> None:
-        self.replies.append(Reply(self.t(msgid, **params), kind=kind))
-
     def b(self, msgid: str, action: str) -> Choice:
         return Choice(self.t(msgid), rpack(self.view.sub_id, action))
 
     @property
     def current_view(self) -> ReviewView:
         return replace(self.view, verdicts=self.verdicts)
-
-    def label(self, item: str) -> str:
-        return prompts.label_of(self.view.form, item, self.lang)
 
     def step(self) -> ReviewStep:
         shown = [c.payload for r in self.replies for c in (*r.choices, *r.actions)]
@@ -322,6 +303,8 @@ class _Turn:
             self.on_verdict(verdict, item)
         elif action.startswith("i:"):
             self.show_item(action[2:])
+        elif action.startswith("m:") and self.criterion(action[2:]) is not None:
+            self.ask_points(action[2:])
         else:
             self.say(N_("Nút này đã cũ."), "error")
             self.show_next()
@@ -338,10 +321,12 @@ class _Turn:
     # -- items -----------------------------------------------------------------------------
     def show_next(self) -> None:
         todo = unsettled(self.current_view)
-        if not todo:
+        if todo:
+            self.show_item(todo[0], left=len(todo))
+        elif self.unscored() and not self.returned():  # points only for a form to accept
+            self.ask_points(self.unscored()[0])
+        else:
             self.show_decision()
-            return
-        self.show_item(todo[0], left=len(todo))
 
     def open_typed_item(self, text: str) -> None:
         item = text.removeprefix("/").strip()
@@ -383,8 +368,8 @@ class _Turn:
             lines.append(
                 self.t(
                     N_("🔁 Đã sửa: {old} → {new}"),
-                    old=_shown(q, old, lang),
-                    new=_shown(q, answer, lang),
+                    old=shown(q, old, lang),
+                    new=shown(q, answer, lang),
                 )
             )
             before = old.evidence if old is not None else None
@@ -397,7 +382,7 @@ class _Turn:
                     )
                 )
         else:
-            lines.append(self.t(N_("Trả lời: {value}"), value=_shown(q, answer, lang)))
+            lines.append(self.t(N_("Trả lời: {value}"), value=shown(q, answer, lang)))
         if answer is not None and answer.evidence:
             lines.append(
                 self.t(
@@ -445,9 +430,14 @@ class _Turn:
         if verdict == "sua":
             self.state["await"] = {"verdict": "sua", "item": item, "stage": "value"}
             self.say(
-                N_("✏️ Gõ giá trị đúng cho mục {item}. Ví dụ: {example}"),
+                N_(
+                    "✏️ Gõ cả danh sách đúng cho mục {item}, mỗi dòng một hàng (hoặc “không "
+                    "có”). Ví dụ:\n{example}"
+                )
+                if q.type is ItemType.LIST
+                else N_("✏️ Gõ giá trị đúng cho mục {item}. Ví dụ: {example}"),
                 item=self.label(item),
-                example=prompts.example_in(self.lang, _example(q)),
+                example=value_example(q, self.lang),
             )
         else:
             self.state["await"] = {"verdict": verdict, "item": item, "stage": "comment"}
@@ -458,6 +448,9 @@ class _Turn:
 
     def on_text(self, text: str) -> None:
         waiting: dict[str, Any] = self.state["await"]
+        if "points" in waiting:
+            self.on_points(str(waiting["points"]), text)
+            return
         item, verdict = waiting["item"], waiting["verdict"]
         q = self.view.form.question(item)
         if q is None:
@@ -465,26 +458,16 @@ class _Turn:
             self.show_next()
             return
         if waiting.get("stage") == "value":
-            result = parse_answer(q, text, self.view.today, reporting_year=self.view.reporting_year)
+            result = read_value(q, text, self.view.today, reporting_year=self.view.reporting_year)
             if isinstance(result, Problem):
-                self.replies.append(
-                    Reply(
-                        prompts.t(self.lang, result.msgid, **result.params)
-                        + "\n"
-                        + self.t(
-                            N_("Ví dụ: {example}"),
-                            example=prompts.example_in(self.lang, result.example),
-                        ),
-                        kind="error",
-                    )
-                )
+                self.replies.append(problem_reply(self.lang, result))
                 return
             value = result.value
             self.state["await"] = {**waiting, "stage": "comment", "value": _jsonable(value)}
             old = self.view.answers.get(item)
             self.say(
                 N_("Giá trị sửa: {old} → {new}. Nhập lý do sửa (bắt buộc)."),
-                old=_shown(q, old, self.lang),
+                old=shown(q, old, self.lang),
                 new=format_answer(q, value, self.lang),
             )
             if isinstance(result, Confirm):
@@ -526,6 +509,57 @@ class _Turn:
             item=self.label(item),
             verdict=self.t(VERDICT_LABELS[verdict]),
         )
+
+    # -- reviewer-scored criteria (issue #12) ------------------------------------------------
+    def criterion(self, cid: str) -> ManualCriterion | None:
+        return next((c for c in self.view.manual if c.id == cid), None)
+
+    def unscored(self) -> list[str]:
+        return [c.id for c in self.view.manual if c.id not in self.points]
+
+    def ask_points(self, cid: str) -> None:
+        c = self.criterion(cid)
+        assert c is not None
+        self.state.pop("item", None)
+        self.state["await"] = {"points": cid}
+        standing = self.points.get(cid)
+        lines = [
+            self.t(
+                N_("🧮 Chấm điểm tiêu chí {id}: {text} (0–{max} điểm)."),
+                id=cid,
+                text=c.text,
+                max=f"{c.max:g}",
+            )
+        ]
+        if standing is not None:
+            lines.append(self.t(N_("Điểm đang ghi: {points}."), points=f"{standing:g}"))
+        lines.append(self.t(N_("Gõ số điểm, ví dụ: {example}"), example=example_points(c.max)))
+        pause = self.b(N_("⏸ Tạm dừng"), "pause")
+        self.replies.append(Reply("\n".join(lines), (), (pause,), kind="question"))
+
+    def on_points(self, cid: str, text: str) -> None:
+        c = self.criterion(cid)
+        if c is None:  # the scale changed since the question: go on
+            self.state.pop("await", None)
+            self.show_next()
+            return
+        result = parse_points(text, c.max)
+        if not isinstance(result, float):
+            problem = prompts.t(self.lang, result.msgid, **result.params)
+            example = self.t(N_("Ví dụ: {example}"), example=result.example)
+            self.replies.append(Reply(f"{problem}\n{example}", kind="error"))
+            return
+        self.state.pop("await", None)
+        self.ensure_in_review()
+        self.ops.append(Op("points", {"criterion": cid, "points": result}))
+        self.points[cid] = result
+        self.say(
+            N_("Đã ghi điểm tiêu chí {id}: {points}/{max}."),
+            id=cid,
+            points=f"{result:g}",
+            max=f"{c.max:g}",
+        )
+        self.show_next()
 
     # -- many at once ----------------------------------------------------------------------
     def show_bulk(self) -> None:
@@ -591,15 +625,27 @@ class _Turn:
                 **counts,
             )
         ]
+        again: list[Choice] = []  # numbered after the decision: typed on the console, Zalo
+        for c in self.view.manual:
+            scored = self.points.get(c.id)
+            lines.append(
+                self.t(
+                    N_("🧮 Tiêu chí {id} (thẩm định chấm): {points}/{max} điểm."),
+                    id=c.id,
+                    points=f"{scored:g}" if scored is not None else "—",
+                    max=f"{c.max:g}",
+                )
+            )
+            label = self.t(N_("🧮 Chấm lại {id}"), id=c.id)
+            again.append(Choice(label, rpack(self.view.sub_id, f"m:{c.id}")))
         if self.returned():
             lines.append(self.t(N_("Có mục trả lại: gửi phiếu về cơ quan để sửa?")))
-            choices = (self.b(N_("↩️ Trả phiếu về cơ quan"), "return"),)
+            decision = self.b(N_("↩️ Trả phiếu về cơ quan"), "return")
         else:
             lines.append(self.t(N_("Chấp nhận phiếu?")))
-            choices = (self.b(N_("✅ Chấp nhận phiếu"), "accept"),)
-        self.replies.append(
-            Reply("\n".join(lines), choices, (self.b(N_("⏸ Tạm dừng"), "pause"),), kind="question")
-        )
+            decision = self.b(N_("✅ Chấp nhận phiếu"), "accept")
+        pause = self.b(N_("⏸ Tạm dừng"), "pause")
+        self.replies.append(Reply("\n".join(lines), (decision, *again), (pause,), kind="question"))
 
     def decide(self, action: str) -> None:
         if unsettled(self.current_view):
@@ -614,6 +660,14 @@ class _Turn:
         if action == "return" and not returned:
             self.say(N_("Không có mục nào trả lại: hãy chấp nhận phiếu."), "error")
             self.show_decision()
+            return
+        if action == "accept" and self.unscored():
+            self.say(
+                N_("Còn tiêu chí chưa chấm điểm: {ids}; chấm rồi mới chấp nhận được."),
+                "error",
+                ids=", ".join(self.unscored()),
+            )
+            self.ask_points(self.unscored()[0])
             return
         trigger = "accept" if action == "accept" else "return_to_agency"
         self.ensure_in_review()
@@ -637,10 +691,6 @@ def _after(at: datetime | None) -> datetime:
     return at if at is not None else datetime.min
 
 
-def _example(q: Question) -> str:
-    return example_for(q)
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return {"$decimal": str(value)}
@@ -652,14 +702,6 @@ def unjson(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"$decimal"}:
         return Decimal(value["$decimal"])
     return value
-
-
-def _shown(q: Question, answer: Answer | None, lang: str) -> str:
-    if answer is None:
-        return "—"
-    if answer.is_na:
-        return prompts.t(lang, N_("không áp dụng ({reason})"), reason=answer.na_reason)
-    return format_answer(q, answer.value, lang)
 
 
 def link_line(lang: str, check: LinkView | None) -> str:
@@ -689,6 +731,4 @@ def handle(
     view: ReviewView, state: dict[str, Any] | None, incoming: Incoming, lang: str
 ) -> ReviewStep:
     """One reviewer turn on the submission of `view` (see the module docstring)."""
-    turn = _Turn(view, state, lang)
-    turn.dispatch(incoming)
-    return turn.step()
+    return _Turn.run(view, state, incoming, lang)

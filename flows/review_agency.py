@@ -11,25 +11,17 @@ submission trigger to apply ("submit" | "confirm" | "dispute") and its note.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from flows import prompts
 from flows.i18n import N_
 from flows.machines import Status
 from flows.model import Evidence, Form, Question
-from flows.parsing import (
-    Problem,
-    example_for,
-    format_answer,
-    parse_answer,
-    parse_document,
-    parse_url,
-    parse_with_evidence,
-)
-from flows.review import VerdictView, rpack, runpack
+from flows.parsing import Problem, parse_document, parse_url, parse_with_evidence
+from flows.review import rpack, runpack
+from flows.review_turn import SubmissionView, TurnBase
+from flows.review_values import problem_reply, read_value, shown, value_example
 from flows.state import Answer, Choice, Incoming, Reply
 
 _MIN_REASON = 5
@@ -38,20 +30,15 @@ _COMMAND_CONFIRM = frozenset({"xacnhan", "confirm"})
 _COMMAND_DISPUTE = frozenset({"khongdongy", "dispute"})
 # What the desk hands to this flow on an accepted submission (the rest goes to the engine).
 ACCEPTED_COMMANDS = _COMMAND_CONFIRM | _COMMAND_DISPUTE
+# Engine actions (flows/engine.py command_of) the engine answers even while a submission is
+# returned: they read (/xem, /help, /diem) or change only the person's settings (/lang,
+# /tatnhac), never an answer, so the fix flow need not wait for them.
+READ_ONLY_ACTIONS = frozenset({"review", "help", "score", "lang", "mute", "unmute"})
 
 
 @dataclass(frozen=True, slots=True)
-class AgencyView:
-    form: Form
-    sub_id: int
-    agency_name: str
-    status: Status
-    answers: Mapping[str, Answer]
-    verdicts: Mapping[str, VerdictView]
-    today: date
-    reporting_year: int | None = None
-    # Returned items the officials changed since: item → the answer before.
-    changed: Mapping[str, Answer | None] = field(default_factory=dict)
+class AgencyView(SubmissionView):
+    """One submission as the agency's turn needs it: what both sides read, nothing more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +63,6 @@ def corrections(view: AgencyView) -> list[str]:
 
 def _label(form: Form, item: str, lang: str) -> str:
     return prompts.label_of(form, item, lang)
-
-
-def _shown(q: Question | None, answer: Answer | None, lang: str) -> str:
-    if answer is None:
-        return "—"
-    if answer.is_na:
-        return prompts.t(lang, N_("không áp dụng ({reason})"), reason=answer.na_reason)
-    return format_answer(q, answer.value, lang) if q else str(answer.value)
 
 
 def return_notice(view: AgencyView, lang: str) -> Reply:
@@ -120,8 +99,8 @@ def accepted_notice(view: AgencyView, lang: str) -> Reply:
             v = view.verdicts[item]
             q = view.form.question(item)
             lines.append(
-                f"• {_label(view.form, item, lang)}: {_shown(q, view.answers.get(item), lang)} → "
-                f"{_shown(q, v.corrected, lang)} ({v.comment or ''})"
+                f"• {_label(view.form, item, lang)}: {shown(q, view.answers.get(item), lang)} → "
+                f"{shown(q, v.corrected, lang)} ({v.comment or ''})"
             )
     else:
         lines.append(prompts.t(lang, N_("Sở không sửa giá trị nào.")))
@@ -138,22 +117,13 @@ def accepted_notice(view: AgencyView, lang: str) -> Reply:
     )
 
 
-class _Turn:
+class _Turn(TurnBase[AgencyView, AgencyStep]):
     def __init__(self, view: AgencyView, state: dict[str, Any] | None, lang: str) -> None:
-        self.view = view
-        self.state: dict[str, Any] = dict(state or {})
-        self.lang = lang
-        self.replies: list[Reply] = []
+        super().__init__(view, state, lang)
         self.changes: dict[str, Answer] = {}
         self.transition: str | None = None
         self.note: str | None = None
         self.changed = dict(view.changed)
-
-    def t(self, msgid: str, **params: Any) -> str:
-        return prompts.t(self.lang, msgid, **params)
-
-    def say(self, msgid: str, kind: str = "info", **params: Any) -> None:
-        self.replies.append(Reply(self.t(msgid, **params), kind=kind))
 
     def step(self) -> AgencyStep:
         self.state["sub"] = self.view.sub_id
@@ -185,7 +155,10 @@ class _Turn:
         incoming: Incoming,
     ) -> None:
         action = picked[1] if picked else None
-        typed_one = not self.state.get("item") and text == "1"  # the only choice shown
+        # "1" typed under "Nộp lại phiếu?" (its only choice); anywhere else it is no choice
+        # (under the return notice, "1" is the notice's "Sửa", bot/service.py _notice_pick).
+        typed_one = self.state.get("shown") == "resubmit" and text == "1"
+        self.state.pop("shown", None)
         if action == "resubmit" or command in _COMMAND_RESUBMIT or typed_one:
             self.resubmit()
         elif action == "fix" or command is not None or picked is not None:
@@ -203,9 +176,7 @@ class _Turn:
             self.say(
                 N_("Chỉ sửa được các mục bị trả lại: {items}."),
                 "error",
-                items=", ".join(
-                    _label(self.view.form, i, self.lang) for i in returned_items(self.view)
-                ),
+                items=", ".join(self.label(i) for i in returned_items(self.view)),
             )
             self.ask_next()
             return
@@ -217,6 +188,7 @@ class _Turn:
             self.ask(todo[0])
             return
         self.state.pop("item", None)
+        self.state["shown"] = "resubmit"
         self.replies.append(
             Reply(
                 self.t(N_("Đã sửa xong các mục bị trả lại. Nộp lại phiếu cho Sở TTTT?")),
@@ -232,11 +204,11 @@ class _Turn:
         self.state["item"] = item
         answer = self.view.answers.get(item)
         lines = [
-            f"{_label(self.view.form, item, self.lang)}. {q.text.get(self.lang)}",
+            f"{self.label(item)}. {q.text.get(self.lang)}",
             self.t(
                 N_("Nhận xét của Sở: {comment}"), comment=self.view.verdicts[item].comment or ""
             ),
-            self.t(N_("Hiện tại: {value}"), value=_shown(q, answer, self.lang)),
+            self.t(N_("Hiện tại: {value}"), value=shown(q, answer, self.lang)),
         ]
         if answer is not None and answer.evidence:
             lines.append(
@@ -251,7 +223,7 @@ class _Turn:
                     "Gõ câu trả lời mới (có thể kèm link minh chứng), hoặc chỉ link mới. "
                     "Ví dụ: {example}"
                 ),
-                example=prompts.example_in(self.lang, _example(q)),
+                example=value_example(q, self.lang),
             )
         )
         self.replies.append(
@@ -276,8 +248,8 @@ class _Turn:
         self.changed[item] = old
         self.say(
             N_("Đã lưu {item}: {value}."),
-            item=_label(self.view.form, item, self.lang),
-            value=_shown(q, new, self.lang)
+            item=self.label(item),
+            value=shown(q, new, self.lang)
             + (
                 " · " + prompts.evidence_text(new.evidence, self.lang)
                 if new.evidence and new.evidence != old.evidence
@@ -298,7 +270,7 @@ class _Turn:
         if both is not None:
             value, evidence = both
             return Answer(value.value, None, evidence.value)
-        result = parse_answer(q, text, today, reporting_year=year)
+        result = read_value(q, text, today, reporting_year=year)
         if not isinstance(result, Problem):
             return Answer(result.value, None, old.evidence)
         if q.evidence is not Evidence.NONE:
@@ -309,16 +281,7 @@ class _Turn:
             )
             if not isinstance(evidence, Problem):
                 return Answer(old.value, old.na_reason, evidence.value)
-        self.replies.append(
-            Reply(
-                prompts.t(self.lang, result.msgid, **result.params)
-                + "\n"
-                + self.t(
-                    N_("Ví dụ: {example}"), example=prompts.example_in(self.lang, result.example)
-                ),
-                kind="error",
-            )
-        )
+        self.replies.append(problem_reply(self.lang, result))
         return None
 
     def resubmit(self) -> None:
@@ -330,7 +293,7 @@ class _Turn:
             lines.append(
                 self.t(
                     N_("Các mục giữ nguyên, chưa sửa: {items}."),
-                    items=", ".join(_label(self.view.form, i, self.lang) for i in left),
+                    items=", ".join(self.label(i) for i in left),
                 )
             )
         self.replies.append(Reply("\n".join(lines)))
@@ -362,14 +325,8 @@ class _Turn:
             self.replies.append(accepted_notice(self.view, self.lang))
 
 
-def _example(q: Question) -> str:
-    return example_for(q)
-
-
 def handle(
     view: AgencyView, state: dict[str, Any] | None, incoming: Incoming, lang: str
 ) -> AgencyStep:
     """One official turn while their submission is returned or accepted."""
-    turn = _Turn(view, state, lang)
-    turn.dispatch(incoming)
-    return turn.step()
+    return _Turn.run(view, state, incoming, lang)

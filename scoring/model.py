@@ -156,6 +156,10 @@ class Scale:
         """Top-level criteria, in order."""
         return [c for s in self.sections for c in s.criteria]
 
+    def manual_criteria(self) -> list[Criterion]:
+        """The criteria a reviewer scores (rule "manual"), sub-criteria included, in order."""
+        return [sub for c in self.criteria() for sub in c.walk() if sub.rule == "manual"]
+
     def criterion(self, cid: str) -> Criterion | None:
         for c in self.criteria():
             for sub in c.walk():

@@ -39,6 +39,9 @@ from storage.records import NotFound, OutboxRec
 
 # not_before of a message due at once: earlier than any clock, real or a test's.
 SEND_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+# updated_at of a conversation row made by its first update and not saved yet: every notice
+# queued to the chat is newer (newest_notice_choices, read under the chat's lock).
+NEVER_SAVED = SEND_AT_ONCE
 
 # The statements every update runs, built once (building one costs about as much as running
 # it on SQLite); values are bound per execution.
@@ -116,7 +119,12 @@ class ChatUnit(UnitBase):
         if row is None:  # a new chat: insert-if-missing (two first messages make one row)
             create = (
                 self._insert(Conversation)
-                .values(channel=channel, chat_id=chat_id, state=ConversationState().to_json())
+                .values(
+                    channel=channel,
+                    chat_id=chat_id,
+                    state=ConversationState().to_json(),
+                    updated_at=NEVER_SAVED,
+                )
                 .on_conflict_do_nothing(index_elements=[Conversation.channel, Conversation.chat_id])
             )
             await self._exec(create)
@@ -136,11 +144,12 @@ class ChatUnit(UnitBase):
 
     async def newest_notice_choices(self, channel: str, chat_id: str) -> list[str] | None:
         """The choice payloads of the newest notice queued to a chat since its conversation
-        was last saved, or None (no such notice, or the chat has spoken since).
+        was last saved, or None (no such notice, or the chat has spoken since). Read it under
+        the chat's lock (a row its first update made counts as never saved: NEVER_SAVED).
 
-        On a channel without buttons (Zalo) a typed number refers to the last numbered list
-        on the screen: after a notice (a reviewer's "mời thẩm định", an official's "trả
-        lại") that is the notice's, not the conversation's (issue #13)."""
+        On a channel without buttons (console, Zalo) a typed number refers to the last
+        numbered list on the screen: after a notice (a reviewer's "mời thẩm định", an
+        official's "trả lại") that is the notice's, not the conversation's (issue #13)."""
         saved = (
             select(Conversation.updated_at)
             .where(Conversation.channel == channel, Conversation.chat_id == chat_id)

@@ -12,8 +12,8 @@ from flows.machines import Status
 from flows.state import Answer
 from storage._base import UnitBase, fields
 from storage._submissions import _submission
-from storage.models import VERDICTS, ItemReview, ReviewerAssignment, Submission
-from storage.records import ItemReviewRec, ReviewerAssignmentRec, SubmissionRec
+from storage.models import VERDICTS, ItemReview, ManualScore, ReviewerAssignment, Submission
+from storage.records import ItemReviewRec, ManualScoreRec, ReviewerAssignmentRec, SubmissionRec
 
 
 def _item_review(row: Any) -> ItemReviewRec:
@@ -138,6 +138,56 @@ class ReviewUnit(UnitBase):
         if item_id is not None:
             stmt = stmt.where(ItemReview.item_id == item_id)
         return [_item_review(r) for r in await self._exec(stmt.order_by(ItemReview.id))]
+
+    # -- reviewer-scored criteria (issue #12) ------------------------------------------------
+
+    async def record_manual_score(
+        self,
+        submission_id: int,
+        criterion_id: str,
+        points: float,
+        reviewer_id: int | None,
+        now: datetime,
+        *,
+        channel: str | None = None,
+    ) -> ManualScoreRec:
+        """Append the points of a reviewer-scored criterion (the newest row stands; older
+        ones are history). The caller checks them against the scale (0..max). Raises
+        ValueError for negative points; Conflict for an unknown submission or reviewer."""
+        if points < 0:
+            raise ValueError(f"points must not be negative, got {points}")
+        stmt = (
+            insert(ManualScore)
+            .values(
+                submission_id=submission_id,
+                criterion_id=criterion_id,
+                points=float(points),
+                reviewer_id=reviewer_id,
+                channel=channel,
+                at=now,
+            )
+            .returning(*ManualScore.__table__.c)
+        )
+        return ManualScoreRec(**fields((await self._exec(stmt)).one()))
+
+    async def manual_scores(self, submission_id: int) -> dict[str, float]:
+        """The standing points per reviewer-scored criterion (the latest row of each)."""
+        stmt = (
+            select(ManualScore.criterion_id, ManualScore.points)
+            .where(ManualScore.submission_id == submission_id)
+            .order_by(ManualScore.id)
+        )
+        return {row.criterion_id: float(row.points) for row in await self._exec(stmt)}
+
+    async def manual_score_history(
+        self, submission_id: int, criterion_id: str | None = None
+    ) -> list[ManualScoreRec]:
+        """Every entry ever made, oldest first (of one criterion if `criterion_id`)."""
+        stmt = select(ManualScore).where(ManualScore.submission_id == submission_id)
+        if criterion_id is not None:
+            stmt = stmt.where(ManualScore.criterion_id == criterion_id)
+        rows = await self._exec(stmt.order_by(ManualScore.id))
+        return [ManualScoreRec(**fields(r)) for r in rows]
 
     # -- queues -----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -499,6 +500,24 @@ class ItemReview(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(Text)
     corrected: Mapped[dict[str, Any] | None] = mapped_column(_exact_json())
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime]
+
+
+class ManualScore(Base):
+    """Points a reviewer gave a reviewer-scored criterion of the scale ("manual", issue #12)
+    for one submission; rows are only appended. The latest row per (submission, criterion)
+    stands; the earlier ones are the history. `channel` "yaml" for `phieu score --manual`.
+    """
+
+    __tablename__ = "manual_scores"
+    __table_args__ = (Index(None, "submission_id", "criterion_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    criterion_id: Mapped[str] = mapped_column(String(64))
+    points: Mapped[float] = mapped_column(Float)
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     channel: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[datetime]

@@ -153,6 +153,20 @@ class ReviewerAssignmentRec:
 
 
 @dataclass(frozen=True, slots=True)
+class ManualScoreRec:
+    """Points given to one reviewer-scored criterion of one submission (0..the criterion's
+    max, checked by whoever entered them), by whom, when and on which channel."""
+
+    id: int
+    submission_id: int
+    criterion_id: str
+    points: float
+    reviewer_id: int | None
+    channel: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ItemReviewRec:
     """One verdict on one item: 'dat' | 'khong_dat' | 'tra_lai' | 'sua' (storage VERDICTS).
 

@@ -3,13 +3,15 @@ campaign (issue #12).
 
 Reads the campaign's targets, their submissions, answers and the reviewers' standing
 verdicts (bot/score_facts.py), scores them on the form's scale (scoring/scales/), ranks per
-cohort and prints a table per cohort; `--out` writes the workbook. `--manual` gives the
-points of reviewer-scored criteria: a YAML mapping of agency code to {criterion id: points}.
+cohort and prints a table per cohort; `--out` writes the workbook. Reviewer-scored criteria
+are entered during review (flows/review.py); `--manual` imports them in bulk first: a YAML
+mapping of agency code to {criterion id: points}, stored like an entry in chat (channel
+"yaml", history kept, a value already standing not stored again).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -100,9 +102,29 @@ def read_manual(path: Path, scale: Scale) -> dict[str, dict[str, float]]:
     return out
 
 
-async def load_facts(
-    unit: Unit, campaign_id: int, manual: dict[str, dict[str, float]]
-) -> tuple[Any, list[SubmissionFacts]]:
+async def import_manual(
+    unit: Unit, campaign_id: int, manual: dict[str, dict[str, float]], now: datetime
+) -> tuple[int, list[str]]:
+    """Store the points of `manual` (agency code → criterion → points, checked by
+    read_manual) for the agencies' submissions in the campaign, where they differ from the
+    standing ones. Returns (entries stored, codes skipped: unknown, or no submission)."""
+    subs = {s.agency_id: s for s in await unit.list_submissions(campaign_id)}
+    stored, skipped = 0, []
+    for code, points in manual.items():
+        agency = await unit.agency_by_code(code)
+        sub = subs.get(agency.id) if agency is not None else None
+        if sub is None:
+            skipped.append(code)
+            continue
+        standing = await unit.manual_scores(sub.id)
+        for cid, value in points.items():
+            if standing.get(cid) != value:
+                await unit.record_manual_score(sub.id, cid, value, None, now, channel="yaml")
+                stored += 1
+    return stored, skipped
+
+
+async def load_facts(unit: Unit, campaign_id: int) -> tuple[Any, list[SubmissionFacts]]:
     """The campaign and the facts of every target agency (and of any agency that has a
     submission in it), in agency order."""
     campaign = await unit.campaign(campaign_id)
@@ -116,11 +138,7 @@ async def load_facts(
             targets[agency_id] = agency
     facts = []
     for agency in sorted(targets.values(), key=lambda a: a.code):
-        facts.append(
-            await facts_of(
-                unit, campaign, agency, subs.get(agency.id), manual=manual.get(agency.code)
-            )
-        )
+        facts.append(await facts_of(unit, campaign, agency, subs.get(agency.id)))
     return campaign, facts
 
 
@@ -192,8 +210,17 @@ def score(
             N_("Mẫu phiếu {form} chưa có thang điểm (scoring/scales/{form}.yaml)."),
             form=head.form_id,
         )
-    points = read_manual(manual, scale) if manual else {}
-    _, facts = in_unit(db, lambda u: load_facts(u, campaign, points))
+    if manual is not None:
+        points = read_manual(manual, scale)
+        now = datetime.now(UTC)
+        stored, skipped = in_unit(db, lambda u: import_manual(u, campaign, points, now))
+        say(N_("Đã nhập {n} điểm do thẩm định chấm từ {file}."), n=stored, file=str(manual))
+        if skipped:
+            say(
+                N_("Bỏ qua (không có cơ quan hoặc chưa có phiếu trong đợt): {codes}"),
+                codes=", ".join(skipped),
+            )
+    _, facts = in_unit(db, lambda u: load_facts(u, campaign))
     ranking = rank(scale, [score_submission(scale, form, f) for f in facts])
     if head.is_open and datetime.now(ZoneInfo(head.timezone)).date() <= head.deadline:
         ranking = before_deadline(ranking)

@@ -15,19 +15,23 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.render import reply_payloads, reply_to_json
+from bot.render import reply_to_json
 from bot.review import progress as progress_view
 from bot.review.links import stored_checks
 from bot.review.scope import allowed_agencies, may_review, reviewers_of
+from bot.turn import ChatTurn
 from flows import review as rflow
 from flows import review_agency as aflow
+from flows.engine import command_of as engine_command
 from flows.i18n import LANGUAGES, N_, normalise_language, translate
 from flows.machines import Status, next_status
 from flows.model import Form
 from flows.navigation import summarise
 from flows.progress import answer_counts, days_late
 from flows.review import LinkView, ReviewView, VerdictView, rpack, runpack
+from flows.review_points import ManualCriterion
 from flows.state import Answer, Choice, ConversationState, Incoming, Reply
+from scoring.model import Scale
 from storage.records import AgencyRec, CampaignRec, IdentityRec, SubmissionRec, UserRec
 from storage.repository import Unit
 
@@ -63,15 +67,21 @@ def command_of(incoming: Incoming) -> str | None:
 
 
 class ReviewDesk:
-    def __init__(self, forms: dict[str, Form], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        forms: dict[str, Form],
+        clock: Callable[[], datetime],
+        scales: dict[str, Scale] | None = None,
+    ) -> None:
+        """`scales` by form id: their reviewer-scored criteria are asked during review."""
         self.forms = forms
         self.clock = clock
+        self.manual = {
+            form_id: tuple(ManualCriterion(c.id, c.text, c.max) for c in scale.manual_criteria())
+            for form_id, scale in (scales or {}).items()
+        }
 
     # -- helpers ---------------------------------------------------------------------------
-    async def _send(self, unit: Unit, channel: str, chat_id: str, replies: list[Reply]) -> None:
-        payloads = [p for r in replies for p in reply_payloads(channel, r)]
-        await unit.enqueue_many(channel, chat_id, payloads)
-
     async def _tell_user(self, unit: Unit, identities: list[IdentityRec], reply: Reply) -> None:
         for ident in identities:
             await unit.enqueue(
@@ -81,28 +91,37 @@ class ReviewDesk:
     async def _open_campaigns(self, unit: Unit) -> list[CampaignRec]:
         return [c for c in await unit.list_campaigns() if c.is_open and c.form_id in self.forms]
 
+    async def _common(
+        self, unit: Unit, sub: SubmissionRec, agency: AgencyRec, campaign: CampaignRec
+    ) -> dict[str, Any]:
+        """What the reviewer's and the agency's views of a submission both hold."""
+        verdicts = await _verdicts(unit, sub.id)
+        return {
+            "form": self.forms[campaign.form_id],
+            "sub_id": sub.id,
+            "agency_name": agency.name,
+            "status": sub.status,
+            "answers": await unit.load_answers(sub.id),
+            "verdicts": verdicts,
+            "today": self._today(campaign),
+            "reporting_year": campaign.reporting_year or campaign.deadline.year,
+            "changed": await _changed_since_return(unit, sub.id, verdicts),
+        }
+
     async def _view(
         self, unit: Unit, sub: SubmissionRec, agency: AgencyRec, campaign: CampaignRec
     ) -> ReviewView:
-        form = self.forms[campaign.form_id]
-        answers = await unit.load_answers(sub.id)
-        verdicts = await _verdicts(unit, sub.id)
-        changed = await _changed_since_return(unit, sub.id, verdicts)
-        urls = [u for a in answers.values() if (u := rflow.evidence_link(a))]
+        common = await self._common(unit, sub, agency, campaign)
+        urls = [u for a in common["answers"].values() if (u := rflow.evidence_link(a))]
         links: dict[str, LinkView] = await stored_checks(unit, urls)
+        manual = self.manual.get(campaign.form_id, ())
         return ReviewView(
-            form=form,
-            sub_id=sub.id,
-            agency_name=agency.name,
+            **common,
             campaign_name=campaign.name,
-            status=sub.status,
-            answers=answers,
-            verdicts=verdicts,
-            today=self._today(campaign),
             round_start=sub.submitted_at,
-            reporting_year=campaign.reporting_year or campaign.deadline.year,
             links=links,
-            changed=changed,
+            manual=manual,
+            points=await unit.manual_scores(sub.id) if manual else {},
         )
 
     def _today(self, campaign: CampaignRec) -> date:
@@ -110,16 +129,10 @@ class ReviewDesk:
 
     # -- the reviewer ----------------------------------------------------------------------
     async def reviewer_turn(
-        self,
-        unit: Unit,
-        channel: str,
-        chat_id: str,
-        conv_id: int,
-        state: ConversationState,
-        incoming: Incoming,
-        user: UserRec,
+        self, turn: ChatTurn, state: ConversationState, incoming: Incoming, user: UserRec
     ) -> ReviewOutcome:
         """A reviewer's or admin's update: the queue, progress, or a step of a review."""
+        unit = turn.unit
         lang = normalise_language(state.lang)
         review = dict(state.review or {})
         incoming = _typed_choice(incoming, review)
@@ -139,7 +152,7 @@ class ReviewDesk:
         elif picked is not None or (review.get("sub") and command is None):
             sub_id = picked[0] if picked else int(review["sub"])
             replies, review, out.links = await self._review_step(
-                unit, channel, chat_id, user, sub_id, review, incoming, lang
+                turn, user, sub_id, review, incoming, lang
             )
         else:
             if command is not None:
@@ -153,8 +166,8 @@ class ReviewDesk:
             queue, review["choices"] = await self.queue(unit, user, lang)
             replies.extend(queue)
         state.review = review
-        await unit.save_conversation(conv_id, state, user.id)
-        await self._send(unit, channel, chat_id, replies)
+        await unit.save_conversation(turn.conv_id, state, user.id)
+        await turn.send(replies)
         out.replies = len(replies)
         return out
 
@@ -178,15 +191,14 @@ class ReviewDesk:
 
     async def _review_step(
         self,
-        unit: Unit,
-        channel: str,
-        chat_id: str,
+        turn: ChatTurn,
         user: UserRec,
         sub_id: int,
         review: dict[str, Any],
         incoming: Incoming,
         lang: str,
     ) -> tuple[list[Reply], dict[str, Any], list[str]]:
+        unit, channel = turn.unit, turn.channel
         sub = await unit.submission_by_id(sub_id)
         campaign = await unit.campaign(sub.campaign_id) if sub else None
         agency = await unit.agency(sub.agency_id) if sub else None
@@ -225,6 +237,10 @@ class ReviewDesk:
                     corrected=_unjson_answer(d["corrected"]),
                     channel=channel,
                 )
+            elif op.name == "points":
+                await unit.record_manual_score(
+                    sub.id, op.data["criterion"], op.data["points"], user.id, now, channel=channel
+                )
             elif op.name == "move":
                 sub = await self._move(unit, sub, op.data["trigger"], user, channel, now)
                 await self._after_move(unit, sub, agency, campaign, op.data["trigger"])
@@ -249,8 +265,8 @@ class ReviewDesk:
                     )
         replies = list(step.replies)
         if forwards:
-            await self._send(unit, channel, chat_id, replies)
-            await unit.enqueue_many(channel, chat_id, forwards)
+            await turn.send(replies)
+            await unit.enqueue_many(channel, turn.chat_id, forwards)
             replies = []
         return replies, step.state or {}, links
 
@@ -420,25 +436,11 @@ class ReviewDesk:
     async def _agency_view(
         self, unit: Unit, sub: SubmissionRec, agency: AgencyRec, campaign: CampaignRec
     ) -> aflow.AgencyView:
-        verdicts = await _verdicts(unit, sub.id)
-        return aflow.AgencyView(
-            form=self.forms[campaign.form_id],
-            sub_id=sub.id,
-            agency_name=agency.name,
-            status=sub.status,
-            answers=await unit.load_answers(sub.id),
-            verdicts=verdicts,
-            today=self._today(campaign),
-            reporting_year=campaign.reporting_year or campaign.deadline.year,
-            changed=await _changed_since_return(unit, sub.id, verdicts),
-        )
+        return aflow.AgencyView(**await self._common(unit, sub, agency, campaign))
 
     async def agency_turn(
         self,
-        unit: Unit,
-        channel: str,
-        chat_id: str,
-        conv_id: int,
+        turn: ChatTurn,
         state: ConversationState,
         incoming: Incoming,
         user: UserRec,
@@ -448,15 +450,16 @@ class ReviewDesk:
     ) -> int | None:
         """An official's update while review needs them; None when the engine should take it
         (a draft, a submission in review, an accepted one read with /xem…)."""
+        unit, channel = turn.unit, turn.channel
         lang = normalise_language(state.lang)
         picked = runpack(incoming.payload)
         command = command_of(incoming)
         review = dict(state.review or {})
         if command in REVIEWER_ONLY or (picked is not None and picked[0] != sub.id):
-            await self._send(
-                unit, channel, chat_id, [Reply(translate(lang, OFFICIALS_REFUSED), kind="error")]
-            )
+            await turn.send([Reply(translate(lang, OFFICIALS_REFUSED), kind="error")])
             return 1
+        if sub.status is Status.RETURNED and engine_command(incoming) in aflow.READ_ONLY_ACTIONS:
+            return None  # /xem, /help, /diem… answered as usual; the fix flow stays where it is
         ours = sub.status is Status.RETURNED or (
             sub.status is Status.ACCEPTED
             and (
@@ -467,12 +470,7 @@ class ReviewDesk:
         )
         if not ours:
             if picked is not None:  # a review button of this submission, but too late
-                await self._send(
-                    unit,
-                    channel,
-                    chat_id,
-                    [Reply(translate(lang, N_("Nút này đã cũ.")), kind="stale")],
-                )
+                await turn.send([Reply(translate(lang, N_("Nút này đã cũ.")), kind="stale")])
                 return 1
             return None
         view = await self._agency_view(unit, sub, agency, campaign)
@@ -491,8 +489,8 @@ class ReviewDesk:
             elif step.transition == "dispute":
                 await self._tell_dispute(unit, agency, campaign, sub, user, step.note or "")
         state.review = step.state
-        await unit.save_conversation(conv_id, state, user.id)
-        await self._send(unit, channel, chat_id, list(step.replies))
+        await unit.save_conversation(turn.conv_id, state, user.id)
+        await turn.send(step.replies)
         return len(step.replies)
 
     async def _tell_dispute(

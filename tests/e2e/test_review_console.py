@@ -17,11 +17,15 @@ from pathlib import Path
 
 from bench.official_bench import run_engine
 from bot.channels.console import demo_deadline
+from bot.cli.score import load_facts
 from flows.loader import builtin_forms
 from flows.machines import Status
 from flows.model import Evidence
 from flows.review import items_to_verify
+from scoring.scales import scale_for
+from scoring.score import score_submission
 from storage import Storage
+from storage.records import ManualScoreRec
 from tests.e2e.test_console_chat import all_replies, chat, run_phieu
 
 FORM_ID = "binh-dinh-2019-so"
@@ -74,6 +78,23 @@ async def _status(db: Path) -> Status:
         await storage.close()
 
 
+async def _manual(db: Path, criterion: str) -> tuple[list[ManualScoreRec], float]:
+    """The criterion's entries and its points as `phieu score` computes them."""
+    form = builtin_forms()[FORM_ID]
+    scale = scale_for(FORM_ID)
+    assert scale is not None
+    storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with storage.unit() as u:
+            [sub] = await u.list_submissions(1)
+            history = await u.manual_score_history(sub.id, criterion)
+            _, [facts] = await load_facts(u, 1)
+    finally:
+        await storage.close()
+    [scored] = [c for c in score_submission(scale, form, facts).criteria if c.id == criterion]
+    return history, scored.points
+
+
 def status(db: Path) -> Status:
     return asyncio.run(_status(db))
 
@@ -118,10 +139,16 @@ def test_the_review_loop_in_the_console(tmp_path: Path) -> None:
     assert "📤 Đã nộp lại phiếu" in said
     assert status(db) is Status.RESUBMITTED
 
-    # The reviewer sees what changed, passes it, accepts.
-    said = all_replies(chat(db, ["/thamdinh", "1", "Đạt", "1"], "--user", str(reviewer)))
+    # The reviewer sees what changed, passes it, scores the reviewer-scored criterion 4.3
+    # (a word refused with an example, then "15 điểm"), accepts.
+    lines = ["/thamdinh", "1", "Đạt", "mười lăm", "15 điểm", "1"]
+    said = all_replies(chat(db, lines, "--user", str(reviewer)))
     assert "🔁 Sở Thông tin và Truyền thông đã nộp lại phiếu" in said
     assert "🔁 Đã sửa:" in said and "Minh chứng cũ:" in said
+    assert "🧮 Chấm điểm tiêu chí 4.3: Hiệu quả đầu tư CNTT" in said
+    assert "Điểm phải là một số từ 0 đến 20.\nVí dụ: 15" in said
+    assert "Đã ghi điểm tiêu chí 4.3: 15/20." in said
+    assert "🧮 Tiêu chí 4.3 (thẩm định chấm): 15/20 điểm." in said
     assert "✅ Đã chấp nhận phiếu của Sở Thông tin và Truyền thông" in said
     assert status(db) is Status.ACCEPTED
 
@@ -131,4 +158,8 @@ def test_the_review_loop_in_the_console(tmp_path: Path) -> None:
     assert "🔒 Đã xác nhận số liệu" in said
     assert status(db) is Status.CONFIRMED
     assert "chỉ xem được" in all_replies(chat(db, ["/sua 1.8"], "--agency", "STTTT"))
+    # Stored with who, when and the channel; `phieu score` reads them (its load_facts).
+    history, points = asyncio.run(_manual(db, "4.3"))
+    assert [(h.points, h.reviewer_id, h.channel) for h in history] == [(15, reviewer, "console")]
+    assert points == 15
     assert run_phieu  # the same harness as the official's console tests

@@ -264,6 +264,24 @@ async def test_the_whole_loop(storage: Storage) -> None:
     assert answers["1.10"] == Answer(True, None, LINK_B2)
 
 
+async def decided(world: World, accept: bool) -> Chat:
+    """Submitted by Lan; Hoà (Telegram) passes 1.9, then passes 1.10 and accepts the form,
+    or returns 1.10 ("Link không mở được") and the form. Returns Lan's Telegram chat."""
+    lan = await submit(world)
+    hoa = Chat(world.phieu, "telegram", "501")
+    await hoa.read()
+    await hoa.send(payload=rpack(world.ids["sub"], "open"))
+    await hoa.press("Đạt")
+    if accept:
+        await hoa.press("Đạt")
+        await hoa.press("Chấp nhận phiếu")
+    else:
+        await hoa.press("Trả lại")
+        await hoa.send("Link không mở được")
+        await hoa.press("Trả phiếu về cơ quan")
+    return lan
+
+
 async def _in_review(world: World) -> tuple[Chat, Chat]:
     """Submitted and opened by Hoà, every item to verify settled: ready to accept."""
     lan = await submit(world)

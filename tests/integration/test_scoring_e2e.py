@@ -18,7 +18,7 @@ import openpyxl
 from typer.testing import CliRunner
 
 from bot.cli.app import app
-from bot.cli.score import load_facts
+from bot.cli.score import import_manual, load_facts
 from flows.loader import builtin_forms
 from flows.machines import Status
 from flows.state import Answer
@@ -143,7 +143,11 @@ async def test_both_forms_answered_reviewed_and_scored(storage: Storage) -> None
     so_scale = scale_for(so_form.id)
     assert so_scale is not None
     async with storage.unit() as u:
-        _, facts = await load_facts(u, ids["so"], {"SO-A": {"4.3": 15}})
+        stored, skipped = await import_manual(
+            u, ids["so"], {"SO-A": {"4.3": 15}, "SO-X": {"4.3": 1}}, datetime.now(UTC)
+        )
+        assert (stored, skipped) == (1, ["SO-X"])
+        _, facts = await load_facts(u, ids["so"])
     assert [f.code for f in facts] == ["SO-A", "SO-B", "SO-C", "SO-D"]
     scores = {f.code: score_submission(so_scale, so_form, f) for f in facts}
     a, b, c, d = (by_id(scores[k]) for k in ("SO-A", "SO-B", "SO-C", "SO-D"))

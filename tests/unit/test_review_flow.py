@@ -200,12 +200,17 @@ def test_the_agency_confirms_or_disputes_after_acceptance() -> None:
 
 
 def test_typed_commands_where_there_are_no_buttons() -> None:
-    """Console and Zalo: /khongdongy disputes, /xacnhan confirms, "1" resubmits."""
+    """Console and Zalo: /khongdongy disputes, /xacnhan confirms, "1" under "Nộp lại phiếu?"
+    resubmits — and nowhere else (a "1" with nothing asked, after /xem, asks the item)."""
     verdicts = {"1.3": VerdictView("tra_lai", "Link hỏng", None, T0)}
     returned = aflow.AgencyView(
         FORM, 7, "Sở TTTT", Status.RETURNED, ANSWERS, verdicts, date(2026, 11, 20)
     )
-    assert aflow.handle(returned, {}, Incoming(text="1"), "vi").transition == "submit"
+    step = aflow.handle(returned, {}, Incoming(text="1"), "vi")
+    assert step.transition is None and "Nhận xét của Sở: Link hỏng" in step.replies[0].text
+    fixed = aflow.handle(returned, step.state, Incoming(text="không"), "vi")
+    assert "Nộp lại phiếu cho Sở TTTT?" in fixed.replies[-1].text
+    assert aflow.handle(returned, fixed.state, Incoming(text="1"), "vi").transition == "submit"
     accepted = aflow.AgencyView(
         FORM, 7, "Sở TTTT", Status.ACCEPTED, ANSWERS, {}, date(2026, 11, 20)
     )
