@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
 from itertools import compress, count
 from operator import attrgetter
 
@@ -77,13 +76,16 @@ def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencySc
 
 
 _PENDING = attrgetter("pending_best")
-_KEPT = tuple(f.name for f in fields(AgencyScore) if f.name != "criteria")
 
 
 def _with_criteria(s: AgencyScore, criteria: tuple[CriterionScore, ...]) -> AgencyScore:
-    """`replace(s, criteria=criteria)` without replace's per-call introspection (it runs
-    once per agency with a ratio_to_best criterion)."""
-    return AgencyScore(criteria=criteria, **{k: getattr(s, k) for k in _KEPT})
+    """`replace(s, criteria=criteria)`, spelt out: replace (or a keyword dict) costs several
+    times more, and this runs once per agency with a ratio_to_best criterion. Every field
+    is named (tests/unit/test_scoring_fast.py checks that none is forgotten)."""
+    return AgencyScore(
+        s.agency, s.code, s.cohort, criteria, s.maximum, s.variant, s.deductions, s.unranked,
+        s.unranked_params,
+    )  # fmt: skip
 
 
 def rank(scale: Scale, scores: Iterable[AgencyScore]) -> Ranking:

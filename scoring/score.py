@@ -74,6 +74,8 @@ def _number(value: Any) -> float | None:
 def _has_link(evidence: Any) -> bool:
     """A link given: a link string, a document or caption with a link, or a file sent (the
     file itself is what the reviewer checks)."""
+    if type(evidence) is str and evidence and not evidence[0].isspace():
+        return True  # the commonest case, without strip's copy
     if isinstance(evidence, str):
         return bool(evidence.strip())
     if isinstance(evidence, dict):
@@ -96,7 +98,7 @@ def _positive(value: Any) -> bool:
 class _Agency:
     """One agency's facts as the compiled criteria read them."""
 
-    __slots__ = ("answers", "best", "computed", "corrected", "manual", "verdicts")
+    __slots__ = ("answers", "best", "computed", "corrected", "manual", "touched", "verdicts")
 
     def __init__(
         self,
@@ -112,6 +114,8 @@ class _Agency:
         self.manual = manual
         self.best = best
         self.computed: dict[str, Any] = {}
+        # Items with a correction or a verdict: one test sends a criterion off its fast path.
+        self.touched = corrected.union(verdicts) if verdicts else corrected
 
 
 _Fn = Callable[[_Agency], CriterionScore]
@@ -224,7 +228,7 @@ class _Plan:
                 continue
             elif a.na_reason is None:
                 v = a.value
-                if v is None or v == "" or v == [] or v == {}:
+                if v is None or v in _BLANKS:
                     continue
             answered += 1
             if a is not None and a.na_reason is not None:
@@ -350,23 +354,28 @@ class _Plan:
         fast: dict[Any, CriterionScore] = {}
         fast_type = (str,) if is_levels else (int, float)
 
+        no_link = make(0.0, "no_link", {"item": item}, False)
+        nas: dict[str, CriterionScore] = {}  # "không áp dụng" by its reason
+
         def score(ag: _Agency) -> CriterionScore:
             """The commonest case first: no correction and no verdict on the item."""
-            corr = ag.corrected
-            if corr and item in corr:
-                return full(ag)
-            verdicts = ag.verdicts
-            if verdicts and item in verdicts:
+            if item in ag.touched:
                 return full(ag)
             a = ag.answers.get(item)
             if a is None:
                 return blank
-            if a.na_reason is not None:
-                return make(cmax, "na", {"reason": a.na_reason or ""}, False)
+            na = a.na_reason
+            if na is not None:
+                hit = nas.get(na)
+                if hit is None:
+                    hit = make(cmax, "na", {"reason": na or ""}, False)
+                    if len(nas) < _SHARED_MAX:
+                        nas[na] = hit
+                return hit
             value = a.value
             if value is True:
                 if link and not _has_link(a.evidence):
-                    return make(0.0, "no_link", {"item": item}, False)
+                    return no_link
                 if is_yes_no:
                     return yes
                 return full(ag)
@@ -544,68 +553,87 @@ class _Plan:
         # numbers recur across agencies, so each is built once (not a 0: a -0.0 stays).
         memo: dict[tuple[float, float, bool], CriterionScore] = {}
 
-        def apply(ag: _Agency, corrected: bool) -> CriterionScore:  # the criterion's own rule
-            if is_ratio:
-                a = total(ag, items) or 0.0
+        # The criterion's own rule, chosen once here rather than by name on every call.
+        def ratio(ag: _Agency, corrected: bool) -> CriterionScore:
+            a = total(ag, items) or 0.0
+            b = total(ag, per) or 0.0
+            if b == 0:
+                return make(zero_points, zero_reason, None, corrected)
+            key = (a, b, corrected)
+            hit = memo.get(key) if a else None
+            if hit is not None:
+                return hit
+            res = make(cmax * min(a / b, 1.0), "ratio", {"a": a, "b": b}, corrected)
+            if a and len(memo) < _SHARED_MAX:
+                memo[key] = res
+            return res
+
+        def yes_no(ag: _Agency, corrected: bool) -> CriterionScore:
+            if value_of(ag, first_item) is True:
+                return make(cmax, "yes", None, corrected)
+            return make(0.0, "no", None, corrected)
+
+        def level(ag: _Agency, corrected: bool) -> CriterionScore:
+            level = value_of(ag, first_item)
+            share = levels.get(str(level), 0.0)
+            return make(cmax * share, "level", {"level": str(level), "share": share}, corrected)
+
+        def bands(ag: _Agency, corrected: bool) -> CriterionScore:
+            v = total(ag, items) or 0.0
+            if per:
                 b = total(ag, per) or 0.0
                 if b == 0:
                     return make(zero_points, zero_reason, None, corrected)
-                key = (a, b, corrected)
-                hit = memo.get(key) if a else None
-                if hit is not None:
-                    return hit
-                res = make(cmax * min(a / b, 1.0), "ratio", {"a": a, "b": b}, corrected)
-                if a and len(memo) < _SHARED_MAX:
-                    memo[key] = res
-                return res
-            if rule == "yes_no":
-                if value_of(ag, first_item) is True:
-                    return make(cmax, "yes", None, corrected)
-                return make(0.0, "no", None, corrected)
-            if rule == "levels":
-                level = value_of(ag, first_item)
-                share = levels.get(str(level), 0.0)
-                return make(cmax * share, "level", {"level": str(level), "share": share}, corrected)
-            if rule == "bands" or rule == "ratio_to_best":
-                v = total(ag, items) or 0.0
-                if per:
-                    b = total(ag, per) or 0.0
-                    if b == 0:
-                        return make(zero_points, zero_reason, None, corrected)
-                    v = v / b
-                if rule == "ratio_to_best":
-                    best = ag.best
-                    if best is None or cid not in best:
-                        return make(0.0, "pending_best", {"value": v}, corrected, v, True)
-                    pending = make(0.0, "pending_best", None, corrected, v, True)
-                    return settle_best(pending, c, best[cid])
-                for lo, pts in steps:
-                    if v >= lo:
-                        return make(pts, "band", {"value": v, "min": lo}, corrected, v)
-                return make(0.0, "below", {"value": v, "min": low}, corrected, v)
-            if rule == "count_capped":
-                n = total(ag, items) or 0.0
-                key = (n, 0.0, corrected)
-                hit = memo.get(key) if n else None
-                if hit is not None:
-                    return hit
-                params = {"count": n, "each": c.points or 0, "max": cmax}
-                res = make(n * each, "count", params, corrected, n)
-                if n and len(memo) < _SHARED_MAX:
-                    memo[key] = res
-                return res
-            if is_manual:
-                if cid not in ag.manual:
-                    return make(0.0, "manual_missing", None, corrected)
-                pts = float(ag.manual[cid])
-                return make(pts, "manual", {"points": pts}, corrected)
+                v = v / b
+            if rule == "ratio_to_best":
+                best = ag.best
+                if best is None or cid not in best:
+                    return make(0.0, "pending_best", {"value": v}, corrected, v, True)
+                pending = make(0.0, "pending_best", None, corrected, v, True)
+                return settle_best(pending, c, best[cid])
+            for lo, pts in steps:
+                if v >= lo:
+                    return make(pts, "band", {"value": v, "min": lo}, corrected, v)
+            return make(0.0, "below", {"value": v, "min": low}, corrected, v)
+
+        def count_capped(ag: _Agency, corrected: bool) -> CriterionScore:
+            n = total(ag, items) or 0.0
+            key = (n, 0.0, corrected)
+            hit = memo.get(key) if n else None
+            if hit is not None:
+                return hit
+            params = {"count": n, "each": c.points or 0, "max": cmax}
+            res = make(n * each, "count", params, corrected, n)
+            if n and len(memo) < _SHARED_MAX:
+                memo[key] = res
+            return res
+
+        def manual(ag: _Agency, corrected: bool) -> CriterionScore:
+            if cid not in ag.manual:
+                return make(0.0, "manual_missing", None, corrected)
+            pts = float(ag.manual[cid])
+            return make(pts, "manual", {"points": pts}, corrected)
+
+        apply = {
+            "ratio": ratio,
+            "yes_no": yes_no,
+            "levels": level,
+            "bands": bands,
+            "ratio_to_best": bands,
+            "count_capped": count_capped,
+            "manual": manual,
+        }.get(rule)
+        if apply is None:
             raise ValueError(f"unknown rule {rule}")  # the loader refuses it first
+        blank = make(0.0, "blank", None, False)
 
         def score(ag: _Agency) -> CriterionScore:
-            corr = ag.corrected
-            corrected = bool(corr) and any(i in corr for i in gate_items)
+            touched = ag.touched
+            corrected = False
             verdicts = ag.verdicts
-            if verdicts:
+            if touched and not touched.isdisjoint(gate_items):  # a correction or a verdict
+                corr = ag.corrected
+                corrected = bool(corr) and any(i in corr for i in gate_items)
                 for i in gate_items:
                     v = verdicts.get(i)
                     if v is not None and v.verdict == "khong_dat":
@@ -622,13 +650,13 @@ class _Plan:
                 na = first or first_per
                 return make(cmax, "na", {"reason": na.na_reason or ""}, corrected)  # type: ignore[union-attr]
             if not is_manual and answered == 0:
-                return make(0.0, "blank", None, corrected)
+                return make(0.0, "blank", None, True) if corrected else blank
             if is_ratio and answered_per == 0:
                 # The numerator answered, the denominator not: name what is missing (an
                 # official who answered 3.1.a/3.1.b was told 3.1 was "để trống").
                 if answered and per:
                     return make(0.0, "blank_per", {"items": ", ".join(per)}, corrected)
-                return make(0.0, "blank", None, corrected)
+                return make(0.0, "blank", None, True) if corrected else blank
             if posts and not posted(ag):
                 return make(0.0, "no_posts", None, corrected)
             if link:
