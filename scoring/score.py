@@ -119,6 +119,7 @@ class _Agency:
 
 
 _Fn = Callable[[_Agency], CriterionScore]
+_Read = tuple[int, int, Answer | None, float | None]
 
 
 class _Plan:
@@ -132,12 +133,12 @@ class _Plan:
         self.computed_types = frozenset(i for i, t in types.items() if t is ItemType.COMPUTED)
         self.multi = frozenset(i for i, t in types.items() if t is ItemType.MULTI_CHOICE)
         self.formulas = tuple(
-            (q.id, expr.parse(q.formula), expr.refs(q.formula))
+            (q.id, expr.compiled(expr.parse(q.formula)), expr.refs(q.formula))
             for q in form.questions
             if q.type is ItemType.COMPUTED and q.formula
         )
         self.deductions = tuple(
-            (d, expr.parse(d.when), expr.refs(d.when)) for d in scale.deductions
+            (d, expr.compiled(expr.parse(d.when)), expr.refs(d.when)) for d in scale.deductions
         )
         self.variants = tuple(
             (
@@ -196,22 +197,43 @@ class _Plan:
         nums = [v for i in items if (v := number(ag, i)) is not None]
         return sum(nums) if nums else None
 
-    def total_plain(self, ag: _Agency, items: tuple[str, ...]) -> float | None:
-        """`total` for items that are neither computed nor multi-choice, read inline."""
+    def read_plain(self, ag: _Agency, items: tuple[str, ...]) -> _Read:
+        """`read` for items that are neither computed nor multi-choice: one pass, inline."""
         answers = ag.answers
-        nums = []
+        answered = nas = 0
+        first = None
+        tot: float = 0  # summed as `sum` does (from the int 0), so every float is the same
+        seen = False
         for i in items:
             a = answers.get(i)
-            if a is not None and a.na_reason is None:
-                value = a.value
-                t = type(value)
-                if t is int or t is float:  # _number's commonest case, inline
-                    nums.append(float(value))
-                elif value is not None:
-                    n = _number(value)
-                    if n is not None:
-                        nums.append(n)
-        return sum(nums) if nums else None
+            if a is None:
+                continue
+            if a.na_reason is not None:
+                answered += 1
+                nas += 1
+                if first is None:
+                    first = a
+                continue
+            value = a.value
+            if value is None:
+                continue
+            if value not in _BLANKS:
+                answered += 1
+            t = type(value)
+            if t is int or t is float:  # _number's commonest case, inline
+                tot += float(value)
+                seen = True
+            else:
+                n = _number(value)
+                if n is not None:
+                    tot += n
+                    seen = True
+        return answered, nas, first, (tot if seen else None)
+
+    def read(self, ag: _Agency, items: tuple[str, ...]) -> _Read:
+        """(answered, answered "không áp dụng", the first of those, the values' `total`)."""
+        answered, nas, first = self.scan(ag, items)
+        return answered, nas, first, self.total(ag, items)
 
     def scan(self, ag: _Agency, items: tuple[str, ...]) -> tuple[int, int, Answer | None]:
         """(answered, answered "không áp dụng", the first of those) among `items`."""
@@ -530,11 +552,11 @@ class _Plan:
         rejected = "rejected_link" if c.link else "rejected"
         posts, link = c.posts, c.link
         is_manual, is_ratio = rule == "manual", rule == "ratio"
-        scan, value_of = self.scan, self.value_of
+        value_of = self.value_of
         plain = all(
             i not in self.computed_types and i not in self.multi for i in (*c.items, *c.per)
         )
-        total = self.total_plain if plain else self.total
+        total, read = self.total, self.read_plain if plain else self.read
         zero_reason = f"zero_den_{zero}"
         zero_points = cmax if zero == "full" else 0.0
         steps = tuple((s.min, s.points) for s in c.steps)
@@ -554,9 +576,10 @@ class _Plan:
         memo: dict[tuple[float, float, bool], CriterionScore] = {}
 
         # The criterion's own rule, chosen once here rather than by name on every call.
-        def ratio(ag: _Agency, corrected: bool) -> CriterionScore:
-            a = total(ag, items) or 0.0
-            b = total(ag, per) or 0.0
+        # Each takes the totals of `items` and of `per` the gate read (None: all blank).
+        def ratio(ag: _Agency, corrected: bool, a: float | None, b: float | None) -> CriterionScore:
+            a = a or 0.0
+            b = b or 0.0
             if b == 0:
                 return make(zero_points, zero_reason, None, corrected)
             key = (a, b, corrected)
@@ -568,20 +591,20 @@ class _Plan:
                 memo[key] = res
             return res
 
-        def yes_no(ag: _Agency, corrected: bool) -> CriterionScore:
+        def yes_no(ag: _Agency, corrected: bool, *_: float | None) -> CriterionScore:
             if value_of(ag, first_item) is True:
                 return make(cmax, "yes", None, corrected)
             return make(0.0, "no", None, corrected)
 
-        def level(ag: _Agency, corrected: bool) -> CriterionScore:
+        def level(ag: _Agency, corrected: bool, *_: float | None) -> CriterionScore:
             level = value_of(ag, first_item)
             share = levels.get(str(level), 0.0)
             return make(cmax * share, "level", {"level": str(level), "share": share}, corrected)
 
-        def bands(ag: _Agency, corrected: bool) -> CriterionScore:
-            v = total(ag, items) or 0.0
+        def bands(ag: _Agency, corrected: bool, a: float | None, b: float | None) -> CriterionScore:
+            v = a or 0.0
             if per:
-                b = total(ag, per) or 0.0
+                b = b or 0.0
                 if b == 0:
                     return make(zero_points, zero_reason, None, corrected)
                 v = v / b
@@ -596,8 +619,10 @@ class _Plan:
                     return make(pts, "band", {"value": v, "min": lo}, corrected, v)
             return make(0.0, "below", {"value": v, "min": low}, corrected, v)
 
-        def count_capped(ag: _Agency, corrected: bool) -> CriterionScore:
-            n = total(ag, items) or 0.0
+        def count_capped(
+            ag: _Agency, corrected: bool, a: float | None, _: float | None
+        ) -> CriterionScore:
+            n = a or 0.0
             key = (n, 0.0, corrected)
             hit = memo.get(key) if n else None
             if hit is not None:
@@ -608,7 +633,7 @@ class _Plan:
                 memo[key] = res
             return res
 
-        def manual(ag: _Agency, corrected: bool) -> CriterionScore:
+        def manual(ag: _Agency, corrected: bool, *_: float | None) -> CriterionScore:
             if cid not in ag.manual:
                 return make(0.0, "manual_missing", None, corrected)
             pts = float(ag.manual[cid])
@@ -641,11 +666,11 @@ class _Plan:
                         if posts and _NO_POSTS in fold(comment):
                             return make(0.0, "no_posts", None, corrected)
                         return make(0.0, rejected, {"item": i, "comment": comment}, corrected)
-            answered, nas, first = scan(ag, items)
+            answered, nas, first, a_total = read(ag, items)
             if per:
-                answered_per, nas_per, first_per = scan(ag, per)
+                answered_per, nas_per, first_per, b_total = read(ag, per)
             else:
-                answered_per, nas_per, first_per = 0, 0, None
+                answered_per, nas_per, first_per, b_total = 0, 0, None, None
             if nas + nas_per and nas + nas_per == answered + answered_per:
                 na = first or first_per
                 return make(cmax, "na", {"reason": na.na_reason or ""}, corrected)  # type: ignore[union-attr]
@@ -670,7 +695,7 @@ class _Plan:
                         return make(0.0, "returned", {"item": i}, corrected)
                     if not _has_link(a.evidence):
                         return make(0.0, "no_link", {"item": i}, corrected)
-            return apply(ag, corrected)
+            return apply(ag, corrected, a_total, b_total)
 
         return score
 
@@ -679,8 +704,8 @@ class _Plan:
         answers, corrected = effective_answers(facts)
         ag = _Agency(answers, corrected, facts.verdicts, facts.manual, best)
         value_of = self.value_of
-        for item, node, refs in self.formulas:
-            result = expr._eval(node, {r: value_of(ag, r) for r in refs})
+        for item, formula, refs in self.formulas:
+            result = formula({r: value_of(ag, r) for r in refs})
             ag.computed[item] = round(result, 4) if isinstance(result, float) else result
         return ag
 
@@ -751,8 +776,8 @@ def score_submission(
     value_of = plan.value_of
     deductions = tuple(
         (d, d.points)
-        for d, node, refs in plan.deductions
-        if expr._eval(node, {r: value_of(ag, r) for r in refs}) is True
+        for d, when, refs in plan.deductions
+        if when({r: value_of(ag, r) for r in refs}) is True
     )
     unranked = None
     if not facts.submitted:
