@@ -17,7 +17,7 @@ from itertools import compress, count
 from operator import attrgetter
 
 from scoring.model import AgencyScore, Band, CriterionScore, Ranked, Ranking, Scale
-from scoring.score import settle_best
+from scoring.score import best_values, settle_best
 
 
 def band_of(score100: float, bands: Sequence[Band]) -> str:
@@ -42,18 +42,10 @@ def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencySc
     agencies that are ranked; an unranked agency is measured against the same best)."""
     scores = list(scores)
     by_id = {c.id: c for top in scale.criteria() for c in top.walk()}
-    best: dict[tuple[str, str], float] = {}
     # Where each agency's pending criteria are (found once: 5,000 agencies × 80 criteria;
     # compress/map/attrgetter run that scan in C).
     pending = [list(compress(count(), map(_PENDING, s.criteria))) for s in scores]
-    for s, at in zip(scores, pending, strict=True):
-        if s.unranked or not at:
-            continue
-        group = s.group
-        for k in at:
-            c = s.criteria[k]
-            key = (group, c.id)
-            best[key] = max(best.get(key, 0.0), c.value or 0.0)
+    best = best_values(scores, pending)
     out = []
     # A pending result is often shared among agencies (scoring.score), and so is its group's
     # best: each (result, best) settled once. Keyed by id, the result kept alive beside it.

@@ -22,7 +22,7 @@ its answers — no full values dict, no per-criterion list building, no dataclas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -809,15 +809,76 @@ def before_deadline(ranking: Ranking) -> Ranking:
     )
 
 
-def provisional(scale: Scale, form: Form, facts: SubmissionFacts) -> AgencyScore:
-    """A score while answers are still coming in (/diem): ratio_to_best criteria are
-    measured against the agency itself (reason says so) since the cohort is not known."""
+def best_values(
+    scores: Sequence[AgencyScore], pending: Sequence[Sequence[int]] | None = None
+) -> dict[tuple[str, str], float]:
+    """The best value of each ratio_to_best criterion by (group, criterion id), among the
+    ranked `scores` (late and missing ones aside), at least 0. `pending`: the positions of
+    each score's pending criteria, when the caller has found them."""
+    best: dict[tuple[str, str], float] = {}
+    for k, s in enumerate(scores):
+        if s.unranked:
+            continue
+        at = pending[k] if pending is not None else range(len(s.criteria))
+        group = s.group
+        for j in at:
+            c = s.criteria[j]
+            if c.pending_best:
+                key = (group, c.id)
+                best[key] = max(best.get(key, 0.0), c.value or 0.0)
+    return best
+
+
+def best_items(scale: Scale, form: Form) -> tuple[str, ...]:
+    """The items the cohort's best values are computed from: those the ratio_to_best
+    criteria and the variants read, with the items their computed items are made of (what
+    /diem loads of the other agencies' answers)."""
+    plan = _plan(scale, form)
+    formulas = {item: refs for item, _, refs in plan.formulas}
+    todo = [
+        i
+        for top in scale.criteria()
+        for c in top.walk()
+        if c.rule == "ratio_to_best"
+        for i in c.all_items()
+    ]
+    if not todo:
+        return ()
+    todo += [i for _, items, _ in plan.variants for i in items]
+    seen: dict[str, None] = {}
+    while todo:
+        item = todo.pop(0)
+        if item not in seen:
+            seen[item] = None
+            todo.extend(formulas.get(item, ()))
+    return tuple(seen)
+
+
+def provisional(
+    scale: Scale, form: Form, facts: SubmissionFacts, others: Iterable[SubmissionFacts] = ()
+) -> AgencyScore:
+    """A score while answers are still coming in (/diem). A ratio_to_best criterion is
+    measured against the best value among `others` (the other agencies of the cohort, with
+    their current answers, counted whatever their status: give them as sent and on time)
+    in the agency's group, the agency itself included: its reason
+    says the figure is provisional ("provisional_to_best", "provisional_zero_best_…").
+    Without another agency's value it is measured against the agency itself
+    ("provisional_best")."""
     score = score_submission(scale, form, facts)
+    if not any(s.pending_best for s in score.criteria):
+        return score
+    theirs = [score_submission(scale, form, f) for f in others]
+    best = best_values(theirs)
     by_id = {c.id: c for top in scale.criteria() for c in top.walk()}
     settled = []
     for s in score.criteria:
         if s.pending_best:
-            s = settle_best(s, by_id[s.id], s.value or 0.0)
-            s = replace(s, reason="provisional_best", params={"value": s.value or 0.0})
+            top = best.get((score.group, s.id))
+            if top is None:  # no other agency to compare with
+                s = settle_best(s, by_id[s.id], s.value or 0.0)
+                s = replace(s, reason="provisional_best", params={"value": s.value or 0.0})
+            else:
+                s = settle_best(s, by_id[s.id], top)
+                s = replace(s, reason=f"provisional_{s.reason}")
         settled.append(s)
     return replace(score, criteria=tuple(settled))
