@@ -170,6 +170,18 @@ class _Plan:
         a = ag.answers.get(item)
         return a.value if a is not None and a.na_reason is None else None
 
+    def values(self, ag: _Agency, refs: tuple[str, ...]) -> dict[str, Any]:
+        """`value_of` each of `refs`, inline: what a formula or a deduction reads."""
+        computed, answers = ag.computed, ag.answers
+        out: dict[str, Any] = {}
+        for r in refs:
+            if r in computed:
+                out[r] = computed[r]
+            else:
+                a = answers.get(r)
+                out[r] = a.value if a is not None and a.na_reason is None else None
+        return out
+
     def blank(self, ag: _Agency, item: str) -> bool:
         if item in self.computed_types:
             return self.value_of(ag, item) is None
@@ -486,12 +498,17 @@ class _Plan:
         zero_points = cmax if c.zero == "full" else 0.0
         memo: dict[tuple[float, float, bool], CriterionScore] = {}
 
+        pair = (item, den)
+        blank = make(0.0, "blank", None, False)
+
         def score(ag: _Agency) -> CriterionScore:
-            corr = ag.corrected
-            corrected = (item in corr or den in corr) if corr else False
-            verdicts = ag.verdicts
-            if verdicts:
-                for i in (item, den):
+            touched = ag.touched
+            corrected = False
+            if item in touched or den in touched:  # a correction or a verdict
+                corr = ag.corrected
+                corrected = item in corr or den in corr
+                verdicts = ag.verdicts
+                for i in pair:
                     v = verdicts.get(i)
                     if v is not None and v.verdict == "khong_dat":
                         comment = (v.comment or "").strip()
@@ -529,7 +546,7 @@ class _Plan:
             if answered and not answered_den:  # as in `leaf`: say what is missing
                 return make(0.0, "blank_per", {"items": den}, corrected)
             if answered == 0 or answered_den == 0:
-                return make(0.0, "blank", None, corrected)
+                return make(0.0, "blank", None, True) if corrected else blank
             x = num or 0.0
             b = den_num or 0.0
             if b == 0:
@@ -703,9 +720,9 @@ class _Plan:
     def prepare(self, facts: SubmissionFacts, best: Mapping[str, float] | None) -> _Agency:
         answers, corrected = effective_answers(facts)
         ag = _Agency(answers, corrected, facts.verdicts, facts.manual, best)
-        value_of = self.value_of
+        values = self.values
         for item, formula, refs in self.formulas:
-            result = formula({r: value_of(ag, r) for r in refs})
+            result = formula(values(ag, refs))
             ag.computed[item] = round(result, 4) if isinstance(result, float) else result
         return ag
 
@@ -772,12 +789,10 @@ def score_submission(
     plan = _plan(scale, form)
     ag = plan.prepare(facts, best)
     variant, dropped = plan.variant(ag)
-    results = [f(ag) for f in plan.listed(dropped)]
-    value_of = plan.value_of
+    results = tuple([f(ag) for f in plan.listed(dropped)])
+    values = plan.values
     deductions = tuple(
-        (d, d.points)
-        for d, when, refs in plan.deductions
-        if when({r: value_of(ag, r) for r in refs}) is True
+        (d, d.points) for d, when, refs in plan.deductions if when(values(ag, refs)) is True
     )
     unranked = None
     if not facts.submitted:
@@ -788,7 +803,7 @@ def score_submission(
         agency=facts.agency,
         code=facts.code,
         cohort=facts.cohort,
-        criteria=tuple(results),
+        criteria=results,
         maximum=variant.maximum if variant else scale.maximum,
         variant=variant,
         deductions=deductions,
