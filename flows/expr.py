@@ -11,6 +11,7 @@ counts blanks as zero, which the bandwidth formula needs.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -164,7 +165,8 @@ def _num(v: Any) -> float | None:
 
 
 def _sum(*args: Any) -> float:
-    return sum([n for a in args if (n := _num(a)) is not None])
+    # A plain int or float is its own _num: tested inline, _num only for the rest.
+    return sum([a for a in args if (t := type(a)) is int or t is float or _num(a) is not None])
 
 
 def _answered(*args: Any) -> bool:
@@ -317,8 +319,28 @@ def _compile(node: Node) -> Compiled:
             return bool(a) or bool(b) if stop else bool(a) and bool(b)
 
         return logic
-    apply = partial(_compare if op in ("==", "!=", "<", "<=", ">", ">=") else _arith, op)
-    return lambda values: apply(left(values), right(values))
+    if op in ("==", "!=", "<", "<=", ">", ">="):
+        compare = partial(_compare, op)
+        return lambda values: compare(left(values), right(values))
+    arith, plain = partial(_arith, op), _PLAIN[op]
+
+    def arithmetic(values: Mapping[str, Any]) -> Any:
+        a, b = left(values), right(values)
+        ta, tb = type(a), type(b)
+        # Two plain numbers (not a yes/no) and not a division by 0: _arith's result, inline.
+        if (ta is int or ta is float) and (tb is int or tb is float) and (b or op != "/"):
+            return plain(a, b)
+        return arith(a, b)
+
+    return arithmetic
+
+
+_PLAIN: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+}
 
 
 def _ref(item: str, values: Mapping[str, Any]) -> Any:

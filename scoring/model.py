@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from flows.state import Answer
@@ -202,6 +203,8 @@ class SubmissionFacts:
 
 # ---- results ----------------------------------------------------------------------------
 
+_POINTS = attrgetter("points")  # summed in C, in the same order (the same float)
+
 
 # Frozen: scoring.score shares one instance among the agencies with the same result.
 @dataclass(frozen=True, slots=True)
@@ -256,7 +259,7 @@ class AgencyScore:
         change): by hand, as functools.cached_property takes a lock on every read in 3.11."""
         kept = self.__dict__.get("_total")
         if kept is None:
-            raw = sum([c.points for c in self.criteria]) - sum(p for _, p in self.deductions)
+            raw = sum(map(_POINTS, self.criteria)) - sum(p for _, p in self.deductions)
             kept = self.__dict__["_total"] = round(max(raw, 0.0), 4)
         return kept
 

@@ -350,24 +350,35 @@ class _Plan:
 
     def best_of(self, c: Criterion, bonus: bool) -> _Fn:
         make = self.maker(c, bonus)
-        cases = tuple((p, tuple(self.many(p, False))) for p in c.parts)
+        cases = tuple((k, p, tuple(self.many(p, False))) for k, p in enumerate(c.parts))
+        # The result by the case and its parts' results (mostly shared objects): built once.
+        # The parts' results are kept beside it, so the ids in the key stay theirs.
+        memo: dict[tuple[int, ...], tuple[list[CriterionScore], CriterionScore]] = {}
 
         def score(ag: _Agency) -> CriterionScore:
             best = None
-            for p, fns in cases:
+            for k, p, fns in cases:
                 inner = [f(ag) for f in fns]
-                points = sum(s.points for s in inner)
-                if best is None or points > best[2]:  # the first of equal cases, like max()
-                    best = (p, inner, points)
+                points = sum([s.points for s in inner])
+                if best is None or points > best[3]:  # the first of equal cases, like max()
+                    best = (k, p, inner, points)
             assert best is not None  # the loader refuses a best_of without parts
-            case, inner, points = best
+            k, case, inner, points = best
+            key = (k, *[id(s) for s in inner])
+            hit = memo.get(key)
+            if hit is not None:
+                return hit[1]
             reason = inner[0] if len(inner) == 1 else None
             if points == 0 and reason is not None:  # no case scores: say why (blank…)
-                return make(0.0, reason.reason, reason.params, reason.corrected)
-            params: dict[str, Any] = {"case": case.text}
-            if reason is not None:
-                params.update({"inner": reason.reason, **reason.params})
-            return make(points, "best_case", params, any(s.corrected for s in inner))
+                res = make(0.0, reason.reason, reason.params, reason.corrected)
+            else:
+                params: dict[str, Any] = {"case": case.text}
+                if reason is not None:
+                    params.update({"inner": reason.reason, **reason.params})
+                res = make(points, "best_case", params, any(s.corrected for s in inner))
+            if len(memo) < _SHARED_MAX:
+                memo[key] = (inner, res)
+            return res
 
         return score
 

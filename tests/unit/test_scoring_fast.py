@@ -180,3 +180,76 @@ def test_a_compiled_expression_tells_a_literal_one_from_true() -> None:
     assert expr.evaluate("[a] + true", {"a": 1}) is None  # a yes/no is not a number
     assert expr.evaluate("[a] == 1 and [b] > 0", {"a": 1, "b": None}) is None
     assert expr.evaluate("[a] == 1 or [b] > 0", {"a": 1, "b": None}) is True
+
+
+# ---- compiled expressions (flows.expr.compiled) against the tree walk they replace ---------
+
+
+def _walk(node: Any, values: dict[str, Any]) -> Any:
+    """The reference: flows.expr's tree-walking evaluator before expressions were compiled
+    (d15d99c), with the same helpers; `sum` as it was written then."""
+    kind = node[0]
+    if kind == "lit":
+        return node[1]
+    if kind == "ref":
+        return values.get(node[1])
+    if kind == "neg":
+        n = expr._num(_walk(node[1], values))
+        return None if n is None else -n
+    if kind == "not":
+        v = _walk(node[1], values)
+        return None if v is None else not v
+    if kind == "call":
+        args = [_walk(a, values) for a in node[2]]
+        if node[1] == "sum":
+            return sum(n for n in (expr._num(a) for a in args) if n is not None)
+        return expr._FUNCTIONS[node[1]](*args)
+    op, left, right = node[1], node[2], node[3]
+    if op in ("and", "or"):
+        a = _walk(left, values)
+        if op == "and" and a is False:
+            return False
+        if op == "or" and a is True:
+            return True
+        b = _walk(right, values)
+        if a is None or b is None:
+            return None
+        return bool(a) and bool(b) if op == "and" else bool(a) or bool(b)
+    a, b = _walk(left, values), _walk(right, values)
+    if op in ("==", "!=", "<", "<=", ">", ">="):
+        return expr._compare(op, a, b)
+    return expr._arith(op, a, b)
+
+
+_atoms = st.sampled_from(["[a]", "[b]", "[c]", "0", "1", "2.5", "true", "false", "null"])
+_sources = st.recursive(
+    _atoms,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(list(expr._BINARY)), inner).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        inner.map(lambda s: f"not {s}"),
+        inner.map(lambda s: f"-{s}"),
+        st.tuples(st.sampled_from(["sum", "min", "max", "count_true", "answered"]),
+                  st.lists(inner, min_size=1, max_size=3)).map(
+            lambda t: f"{t[0]}({', '.join(t[1])})"
+        ),
+        st.tuples(inner, inner).map(lambda t: f"contains({t[0]}, {t[1]})"),
+    ),
+    max_leaves=8,
+)  # fmt: skip
+_expr_values = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([0.0, -0.0, 1.5, -2.25]),
+    st.sampled_from(["", "x", [], ["x"], [1, 2]]),
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(_sources, st.fixed_dictionaries({"a": _expr_values, "b": _expr_values, "c": _expr_values}))
+def test_a_compiled_expression_evaluates_as_the_tree_walk(
+    source: str, values: dict[str, Any]
+) -> None:
+    node = expr.parse(source)
+    want = _walk(node, values)
+    got = expr.evaluate(source, values)
+    assert type(got) is type(want) and repr(got) == repr(want), source
