@@ -4,7 +4,8 @@ scoring/ is pure; this adapter reads what it needs inside a unit: the answers, t
 reviewers' standing verdicts (item_reviews, latest per item), the standing points of the
 reviewer-scored criteria (manual_scores, latest per criterion: entered during review or
 imported by `phieu score --manual`), whether the form was sent and whether it was sent after
-the deadline (the submit event's note "late", or its local date).
+the deadline (the submit event's note "late", or its local date); for /diem, the other
+agencies' current answers the cohort's best values are computed from.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from flows.machines import Status
+from flows.model import Form
 from flows.state import Answer
-from scoring.model import SubmissionFacts, Verdict
+from scoring.model import Scale, SubmissionFacts, Verdict
+from scoring.score import best_items
 from storage.records import AgencyRec, CampaignRec, SubmissionRec
 from storage.repository import Unit
 
@@ -61,3 +64,26 @@ async def facts_of(
         late=submitted and await late_of(unit, campaign, sub),
         status=str(sub.status),
     )
+
+
+async def others_of(
+    unit: Unit,
+    scale: Scale,
+    form: Form,
+    campaign: CampaignRec,
+    agency: AgencyRec,
+    sub: SubmissionRec,
+) -> list[SubmissionFacts]:
+    """The other agencies of `agency`'s cohort in `campaign`, with their current answers to
+    the items the scale's ratio_to_best criteria read (scoring.score.best_items), as sent
+    and on time whatever their status: /diem measures those criteria against them. One
+    query, none when the scale has no such criterion. Reviewers' verdicts are not read (a
+    provisional comparison with answers as they stand)."""
+    items = best_items(scale, form)
+    if not items:
+        return []
+    answers = await unit.cohort_answers(campaign.id, agency.cohort, items, sub.id)
+    return [
+        SubmissionFacts(agency=str(sid), cohort=agency.cohort, answers=a)
+        for sid, a in sorted(answers.items())
+    ]

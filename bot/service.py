@@ -27,7 +27,7 @@ from bot.render import NUMBERED_CHANNELS, reply_to_json
 from bot.review.desk import ReviewDesk
 from bot.review.desk import SubmissionMoved as _SubmissionMoved
 from bot.review.scope import REVIEW_ROLES
-from bot.score_facts import facts_of
+from bot.score_facts import facts_of, others_of
 from bot.turn import ChatTurn
 from bot.workers.linkjobs import EvidenceLink, links_in, new_links
 from flows import engine
@@ -669,15 +669,17 @@ class Phieu:
         sub: SubmissionRec,
     ) -> Callable[[Mapping[str, Answer], str], str] | None:
         """The /diem scorer: the agency's provisional score on the form's scale (with the
-        reviewers' verdicts so far), as a pure function of the answers; None without a
-        scale for the form."""
+        reviewers' verdicts so far, and the cohort's other agencies' current answers for
+        the criteria measured against the best), as a pure function of the answers; None
+        without a scale for the form."""
         scale = self.scales.get(form.id)
         if scale is None:
             return None
         facts = await facts_of(unit, campaign, agency, sub, answers={})
+        others = await others_of(unit, scale, form, campaign, agency, sub)
 
         def scorer(answers: Mapping[str, Answer], lang: str) -> str:
-            score = provisional(scale, form, replace(facts, answers=answers))
+            score = provisional(scale, form, replace(facts, answers=answers), others)
             return provisional_text(scale, score, lang)
 
         return scorer

@@ -11,10 +11,11 @@ counts blanks as zero, which the bandwidth formula needs.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 
@@ -164,7 +165,8 @@ def _num(v: Any) -> float | None:
 
 
 def _sum(*args: Any) -> float:
-    return sum(n for n in (_num(a) for a in args) if n is not None)
+    # A plain int or float is its own _num: tested inline, _num only for the rest.
+    return sum([a for a in args if (t := type(a)) is int or t is float or _num(a) is not None])
 
 
 def _answered(*args: Any) -> bool:
@@ -258,35 +260,95 @@ def _arith(op: str, a: Any, b: Any) -> float | None:
     return na / nb
 
 
-def _eval(node: Node, values: Mapping[str, Any]) -> Any:
+Compiled = Callable[[Mapping[str, Any]], Any]
+_COMPILED: dict[int, tuple[Node, Compiled]] = {}
+
+
+def compiled(node: Node) -> Compiled:
+    """`node` as a closure of the values (blanks are None): the tree is walked once, not on
+    every evaluation (scoring evaluates a form's formulas for thousands of agencies). Kept
+    per node object (not by equality: ("lit", 1) == ("lit", True)); parse() keeps the nodes
+    alive, and the node is held beside its closure so an id is never reused under it."""
+    hit = _COMPILED.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    fn = _compile(node)
+    if len(_COMPILED) > 16384:  # bounded: nodes of sources parsed once and dropped
+        _COMPILED.clear()
+    _COMPILED[id(node)] = (node, fn)
+    return fn
+
+
+def _compile(node: Node) -> Compiled:
     kind = node[0]
     if kind == "lit":
-        return node[1]
+        lit = node[1]
+        return lambda values: lit
     if kind == "ref":
-        return values.get(node[1])
+        return partial(_ref, node[1])
     if kind == "neg":
-        n = _num(_eval(node[1], values))
-        return None if n is None else -n
+        inner = compiled(node[1])
+
+        def neg(values: Mapping[str, Any]) -> Any:
+            n = _num(inner(values))
+            return None if n is None else -n
+
+        return neg
     if kind == "not":
-        v = _eval(node[1], values)
-        return None if v is None else not v
+        inner = compiled(node[1])
+
+        def not_(values: Mapping[str, Any]) -> Any:
+            v = inner(values)
+            return None if v is None else not v
+
+        return not_
     if kind == "call":
-        return _FUNCTIONS[node[1]](*(_eval(a, values) for a in node[2]))
-    op, left, right = node[1], node[2], node[3]
+        fn, args = _FUNCTIONS[node[1]], tuple(compiled(a) for a in node[2])
+        return lambda values: fn(*[a(values) for a in args])
+    op, left, right = node[1], compiled(node[2]), compiled(node[3])
     if op in ("and", "or"):
-        a = _eval(left, values)
-        if op == "and" and a is False:
-            return False
-        if op == "or" and a is True:
-            return True
-        b = _eval(right, values)
-        if a is None or b is None:
-            return None
-        return bool(a) and bool(b) if op == "and" else bool(a) or bool(b)
-    a, b = _eval(left, values), _eval(right, values)
+        stop = op == "or"  # `and` stops at False, `or` at True
+
+        def logic(values: Mapping[str, Any]) -> Any:
+            a = left(values)
+            if a is stop:
+                return stop
+            b = right(values)
+            if a is None or b is None:
+                return None
+            return bool(a) or bool(b) if stop else bool(a) and bool(b)
+
+        return logic
     if op in ("==", "!=", "<", "<=", ">", ">="):
-        return _compare(op, a, b)
-    return _arith(op, a, b)
+        compare = partial(_compare, op)
+        return lambda values: compare(left(values), right(values))
+    arith, plain = partial(_arith, op), _PLAIN[op]
+
+    def arithmetic(values: Mapping[str, Any]) -> Any:
+        a, b = left(values), right(values)
+        ta, tb = type(a), type(b)
+        # Two plain numbers (not a yes/no) and not a division by 0: _arith's result, inline.
+        if (ta is int or ta is float) and (tb is int or tb is float) and (b or op != "/"):
+            return plain(a, b)
+        return arith(a, b)
+
+    return arithmetic
+
+
+_PLAIN: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+}
+
+
+def _ref(item: str, values: Mapping[str, Any]) -> Any:
+    return values.get(item)
+
+
+def _eval(node: Node, values: Mapping[str, Any]) -> Any:
+    return compiled(node)(values)
 
 
 def evaluate(source: str, values: Mapping[str, Any]) -> Any:

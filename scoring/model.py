@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from operator import attrgetter
 from typing import Any
 
 from flows.i18n import N_
@@ -209,6 +209,8 @@ class SubmissionFacts:
 
 # ---- results ----------------------------------------------------------------------------
 
+_POINTS = attrgetter("points")  # summed in C, in the same order (the same float)
+
 
 # Frozen: scoring.score shares one instance among the agencies with the same result.
 @dataclass(frozen=True, slots=True)
@@ -256,10 +258,16 @@ class AgencyScore:
             out[c.section] = out.get(c.section, 0.0) + c.points
         return out
 
-    @cached_property  # read several times per agency when ranking; the fields never change
+    @property
     def total(self) -> float:
-        raw = sum([c.points for c in self.criteria]) - sum(p for _, p in self.deductions)
-        return round(max(raw, 0.0), 4)
+        """Points of every criterion less the deductions, at least 0, to 4 decimals. Kept
+        after the first read (ranking reads it several times per agency; the fields never
+        change): by hand, as functools.cached_property takes a lock on every read in 3.11."""
+        kept = self.__dict__.get("_total")
+        if kept is None:
+            raw = sum(map(_POINTS, self.criteria)) - sum(p for _, p in self.deductions)
+            kept = self.__dict__["_total"] = round(max(raw, 0.0), 4)
+        return kept
 
     @property
     def index(self) -> float:

@@ -13,12 +13,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
-from itertools import compress, count
 from operator import attrgetter
 
 from scoring.model import AgencyScore, Band, CriterionScore, Ranked, Ranking, Scale
-from scoring.score import settle_best
+from scoring.score import best_values, settle_best
 
 
 def band_of(score100: float, bands: Sequence[Band]) -> str:
@@ -43,18 +41,8 @@ def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencySc
     agencies that are ranked; an unranked agency is measured against the same best)."""
     scores = list(scores)
     by_id = {c.id: c for top in scale.criteria() for c in top.walk()}
-    best: dict[tuple[str, str], float] = {}
-    # Where each agency's pending criteria are (found once: 5,000 agencies × 80 criteria;
-    # compress/map/attrgetter run that scan in C).
-    pending = [list(compress(count(), map(_PENDING, s.criteria))) for s in scores]
-    for s, at in zip(scores, pending, strict=True):
-        if s.unranked or not at:
-            continue
-        group = s.group
-        for k in at:
-            c = s.criteria[k]
-            key = (group, c.id)
-            best[key] = max(best.get(key, 0.0), c.value or 0.0)
+    pending = _pending(scale, scores)
+    best = best_values(scores, pending)
     out = []
     # A pending result is often shared among agencies (scoring.score), and so is its group's
     # best: each (result, best) settled once. Keyed by id, the result kept alive beside it.
@@ -76,14 +64,37 @@ def settle_cohorts(scale: Scale, scores: Iterable[AgencyScore]) -> list[AgencySc
     return out
 
 
-_PENDING = attrgetter("pending_best")
-_KEPT = tuple(f.name for f in fields(AgencyScore) if f.name != "criteria")
+def _pending(scale: Scale, scores: Sequence[AgencyScore]) -> list[list[int]]:
+    """Where each agency's pending criteria are (only ratio_to_best criteria are pending).
+    Agencies of one variant list the same criteria in the same order: the positions of the
+    ratio_to_best ones are found once per list of ids (built and hashed in C), and only
+    those results are read per agency, not 80 criteria × 5,000 agencies."""
+    best_ids = frozenset(
+        c.id for top in scale.criteria() for c in top.walk() if c.rule == "ratio_to_best"
+    )
+    layouts: dict[tuple[str, ...], tuple[int, ...]] = {}
+    out = []
+    for s in scores:
+        criteria = s.criteria
+        ids = tuple(map(_ID, criteria))
+        at = layouts.get(ids)
+        if at is None:
+            at = layouts[ids] = tuple(k for k, cid in enumerate(ids) if cid in best_ids)
+        out.append([k for k in at if criteria[k].pending_best])
+    return out
+
+
+_ID = attrgetter("id")
 
 
 def _with_criteria(s: AgencyScore, criteria: tuple[CriterionScore, ...]) -> AgencyScore:
-    """`replace(s, criteria=criteria)` without replace's per-call introspection (it runs
-    once per agency with a ratio_to_best criterion)."""
-    return AgencyScore(criteria=criteria, **{k: getattr(s, k) for k in _KEPT})
+    """`replace(s, criteria=criteria)`, spelt out: replace (or a keyword dict) costs several
+    times more, and this runs once per agency with a ratio_to_best criterion. Every field
+    is named (tests/unit/test_scoring_fast.py checks that none is forgotten)."""
+    return AgencyScore(
+        s.agency, s.code, s.cohort, criteria, s.maximum, s.variant, s.deductions, s.unranked,
+        s.unranked_params,
+    )  # fmt: skip
 
 
 def rank(scale: Scale, scores: Iterable[AgencyScore]) -> Ranking:

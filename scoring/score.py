@@ -22,7 +22,7 @@ its answers — no full values dict, no per-criterion list building, no dataclas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -74,6 +74,8 @@ def _number(value: Any) -> float | None:
 def _has_link(evidence: Any) -> bool:
     """A link given: a link string, a document or caption with a link, or a file sent (the
     file itself is what the reviewer checks)."""
+    if type(evidence) is str and evidence and not evidence[0].isspace():
+        return True  # the commonest case, without strip's copy
     if isinstance(evidence, str):
         return bool(evidence.strip())
     if isinstance(evidence, dict):
@@ -96,7 +98,7 @@ def _positive(value: Any) -> bool:
 class _Agency:
     """One agency's facts as the compiled criteria read them."""
 
-    __slots__ = ("answers", "best", "computed", "corrected", "manual", "verdicts")
+    __slots__ = ("answers", "best", "computed", "corrected", "manual", "touched", "verdicts")
 
     def __init__(
         self,
@@ -112,9 +114,12 @@ class _Agency:
         self.manual = manual
         self.best = best
         self.computed: dict[str, Any] = {}
+        # Items with a correction or a verdict: one test sends a criterion off its fast path.
+        self.touched = corrected.union(verdicts) if verdicts else corrected
 
 
 _Fn = Callable[[_Agency], CriterionScore]
+_Read = tuple[int, int, Answer | None, float | None]
 
 
 class _Plan:
@@ -128,12 +133,12 @@ class _Plan:
         self.computed_types = frozenset(i for i, t in types.items() if t is ItemType.COMPUTED)
         self.multi = frozenset(i for i, t in types.items() if t is ItemType.MULTI_CHOICE)
         self.formulas = tuple(
-            (q.id, expr.parse(q.formula), expr.refs(q.formula))
+            (q.id, expr.compiled(expr.parse(q.formula)), expr.refs(q.formula))
             for q in form.questions
             if q.type is ItemType.COMPUTED and q.formula
         )
         self.deductions = tuple(
-            (d, expr.parse(d.when), expr.refs(d.when)) for d in scale.deductions
+            (d, expr.compiled(expr.parse(d.when)), expr.refs(d.when)) for d in scale.deductions
         )
         self.variants = tuple(
             (
@@ -165,6 +170,18 @@ class _Plan:
         a = ag.answers.get(item)
         return a.value if a is not None and a.na_reason is None else None
 
+    def values(self, ag: _Agency, refs: tuple[str, ...]) -> dict[str, Any]:
+        """`value_of` each of `refs`, inline: what a formula or a deduction reads."""
+        computed, answers = ag.computed, ag.answers
+        out: dict[str, Any] = {}
+        for r in refs:
+            if r in computed:
+                out[r] = computed[r]
+            else:
+                a = answers.get(r)
+                out[r] = a.value if a is not None and a.na_reason is None else None
+        return out
+
     def blank(self, ag: _Agency, item: str) -> bool:
         if item in self.computed_types:
             return self.value_of(ag, item) is None
@@ -192,22 +209,43 @@ class _Plan:
         nums = [v for i in items if (v := number(ag, i)) is not None]
         return sum(nums) if nums else None
 
-    def total_plain(self, ag: _Agency, items: tuple[str, ...]) -> float | None:
-        """`total` for items that are neither computed nor multi-choice, read inline."""
+    def read_plain(self, ag: _Agency, items: tuple[str, ...]) -> _Read:
+        """`read` for items that are neither computed nor multi-choice: one pass, inline."""
         answers = ag.answers
-        nums = []
+        answered = nas = 0
+        first = None
+        tot: float = 0  # summed as `sum` does (from the int 0), so every float is the same
+        seen = False
         for i in items:
             a = answers.get(i)
-            if a is not None and a.na_reason is None:
-                value = a.value
-                t = type(value)
-                if t is int or t is float:  # _number's commonest case, inline
-                    nums.append(float(value))
-                elif value is not None:
-                    n = _number(value)
-                    if n is not None:
-                        nums.append(n)
-        return sum(nums) if nums else None
+            if a is None:
+                continue
+            if a.na_reason is not None:
+                answered += 1
+                nas += 1
+                if first is None:
+                    first = a
+                continue
+            value = a.value
+            if value is None:
+                continue
+            if value not in _BLANKS:
+                answered += 1
+            t = type(value)
+            if t is int or t is float:  # _number's commonest case, inline
+                tot += float(value)
+                seen = True
+            else:
+                n = _number(value)
+                if n is not None:
+                    tot += n
+                    seen = True
+        return answered, nas, first, (tot if seen else None)
+
+    def read(self, ag: _Agency, items: tuple[str, ...]) -> _Read:
+        """(answered, answered "không áp dụng", the first of those, the values' `total`)."""
+        answered, nas, first = self.scan(ag, items)
+        return answered, nas, first, self.total(ag, items)
 
     def scan(self, ag: _Agency, items: tuple[str, ...]) -> tuple[int, int, Answer | None]:
         """(answered, answered "không áp dụng", the first of those) among `items`."""
@@ -224,7 +262,7 @@ class _Plan:
                 continue
             elif a.na_reason is None:
                 v = a.value
-                if v is None or v == "" or v == [] or v == {}:
+                if v is None or v in _BLANKS:
                     continue
             answered += 1
             if a is not None and a.na_reason is not None:
@@ -312,24 +350,35 @@ class _Plan:
 
     def best_of(self, c: Criterion, bonus: bool) -> _Fn:
         make = self.maker(c, bonus)
-        cases = tuple((p, tuple(self.many(p, False))) for p in c.parts)
+        cases = tuple((k, p, tuple(self.many(p, False))) for k, p in enumerate(c.parts))
+        # The result by the case and its parts' results (mostly shared objects): built once.
+        # The parts' results are kept beside it, so the ids in the key stay theirs.
+        memo: dict[tuple[int, ...], tuple[list[CriterionScore], CriterionScore]] = {}
 
         def score(ag: _Agency) -> CriterionScore:
             best = None
-            for p, fns in cases:
+            for k, p, fns in cases:
                 inner = [f(ag) for f in fns]
-                points = sum(s.points for s in inner)
-                if best is None or points > best[2]:  # the first of equal cases, like max()
-                    best = (p, inner, points)
+                points = sum([s.points for s in inner])
+                if best is None or points > best[3]:  # the first of equal cases, like max()
+                    best = (k, p, inner, points)
             assert best is not None  # the loader refuses a best_of without parts
-            case, inner, points = best
+            k, case, inner, points = best
+            key = (k, *[id(s) for s in inner])
+            hit = memo.get(key)
+            if hit is not None:
+                return hit[1]
             reason = inner[0] if len(inner) == 1 else None
             if points == 0 and reason is not None:  # no case scores: say why (blank…)
-                return make(0.0, reason.reason, reason.params, reason.corrected)
-            params: dict[str, Any] = {"case": case.text}
-            if reason is not None:
-                params.update({"inner": reason.reason, **reason.params})
-            return make(points, "best_case", params, any(s.corrected for s in inner))
+                res = make(0.0, reason.reason, reason.params, reason.corrected)
+            else:
+                params: dict[str, Any] = {"case": case.text}
+                if reason is not None:
+                    params.update({"inner": reason.reason, **reason.params})
+                res = make(points, "best_case", params, any(s.corrected for s in inner))
+            if len(memo) < _SHARED_MAX:
+                memo[key] = (inner, res)
+            return res
 
         return score
 
@@ -350,23 +399,28 @@ class _Plan:
         fast: dict[Any, CriterionScore] = {}
         fast_type = (str,) if is_levels else (int, float)
 
+        no_link = make(0.0, "no_link", {"item": item}, False)
+        nas: dict[str, CriterionScore] = {}  # "không áp dụng" by its reason
+
         def score(ag: _Agency) -> CriterionScore:
             """The commonest case first: no correction and no verdict on the item."""
-            corr = ag.corrected
-            if corr and item in corr:
-                return full(ag)
-            verdicts = ag.verdicts
-            if verdicts and item in verdicts:
+            if item in ag.touched:
                 return full(ag)
             a = ag.answers.get(item)
             if a is None:
                 return blank
-            if a.na_reason is not None:
-                return make(cmax, "na", {"reason": a.na_reason or ""}, False)
+            na = a.na_reason
+            if na is not None:
+                hit = nas.get(na)
+                if hit is None:
+                    hit = make(cmax, "na", {"reason": na or ""}, False)
+                    if len(nas) < _SHARED_MAX:
+                        nas[na] = hit
+                return hit
             value = a.value
             if value is True:
                 if link and not _has_link(a.evidence):
-                    return make(0.0, "no_link", {"item": item}, False)
+                    return no_link
                 if is_yes_no:
                     return yes
                 return full(ag)
@@ -455,12 +509,17 @@ class _Plan:
         zero_points = cmax if c.zero == "full" else 0.0
         memo: dict[tuple[float, float, bool], CriterionScore] = {}
 
+        pair = (item, den)
+        blank = make(0.0, "blank", None, False)
+
         def score(ag: _Agency) -> CriterionScore:
-            corr = ag.corrected
-            corrected = (item in corr or den in corr) if corr else False
-            verdicts = ag.verdicts
-            if verdicts:
-                for i in (item, den):
+            touched = ag.touched
+            corrected = False
+            if item in touched or den in touched:  # a correction or a verdict
+                corr = ag.corrected
+                corrected = item in corr or den in corr
+                verdicts = ag.verdicts
+                for i in pair:
                     v = verdicts.get(i)
                     if v is not None and v.verdict == "khong_dat":
                         comment = (v.comment or "").strip()
@@ -498,7 +557,7 @@ class _Plan:
             if answered and not answered_den:  # as in `leaf`: say what is missing
                 return make(0.0, "blank_per", {"items": den}, corrected)
             if answered == 0 or answered_den == 0:
-                return make(0.0, "blank", None, corrected)
+                return make(0.0, "blank", None, True) if corrected else blank
             x = num or 0.0
             b = den_num or 0.0
             if b == 0:
@@ -521,11 +580,11 @@ class _Plan:
         rejected = "rejected_link" if c.link else "rejected"
         posts, link = c.posts, c.link
         is_manual, is_ratio = rule == "manual", rule == "ratio"
-        scan, value_of = self.scan, self.value_of
+        value_of = self.value_of
         plain = all(
             i not in self.computed_types and i not in self.multi for i in (*c.items, *c.per)
         )
-        total = self.total_plain if plain else self.total
+        total, read = self.total, self.read_plain if plain else self.read
         zero_reason = f"zero_den_{zero}"
         zero_points = cmax if zero == "full" else 0.0
         steps = tuple((s.min, s.points) for s in c.steps)
@@ -544,68 +603,90 @@ class _Plan:
         # numbers recur across agencies, so each is built once (not a 0: a -0.0 stays).
         memo: dict[tuple[float, float, bool], CriterionScore] = {}
 
-        def apply(ag: _Agency, corrected: bool) -> CriterionScore:  # the criterion's own rule
-            if is_ratio:
-                a = total(ag, items) or 0.0
-                b = total(ag, per) or 0.0
+        # The criterion's own rule, chosen once here rather than by name on every call.
+        # Each takes the totals of `items` and of `per` the gate read (None: all blank).
+        def ratio(ag: _Agency, corrected: bool, a: float | None, b: float | None) -> CriterionScore:
+            a = a or 0.0
+            b = b or 0.0
+            if b == 0:
+                return make(zero_points, zero_reason, None, corrected)
+            key = (a, b, corrected)
+            hit = memo.get(key) if a else None
+            if hit is not None:
+                return hit
+            res = make(cmax * min(a / b, 1.0), "ratio", {"a": a, "b": b}, corrected)
+            if a and len(memo) < _SHARED_MAX:
+                memo[key] = res
+            return res
+
+        def yes_no(ag: _Agency, corrected: bool, *_: float | None) -> CriterionScore:
+            if value_of(ag, first_item) is True:
+                return make(cmax, "yes", None, corrected)
+            return make(0.0, "no", None, corrected)
+
+        def level(ag: _Agency, corrected: bool, *_: float | None) -> CriterionScore:
+            level = value_of(ag, first_item)
+            share = levels.get(str(level), 0.0)
+            return make(cmax * share, "level", {"level": str(level), "share": share}, corrected)
+
+        def bands(ag: _Agency, corrected: bool, a: float | None, b: float | None) -> CriterionScore:
+            v = a or 0.0
+            if per:
+                b = b or 0.0
                 if b == 0:
                     return make(zero_points, zero_reason, None, corrected)
-                key = (a, b, corrected)
-                hit = memo.get(key) if a else None
-                if hit is not None:
-                    return hit
-                res = make(cmax * min(a / b, 1.0), "ratio", {"a": a, "b": b}, corrected)
-                if a and len(memo) < _SHARED_MAX:
-                    memo[key] = res
-                return res
-            if rule == "yes_no":
-                if value_of(ag, first_item) is True:
-                    return make(cmax, "yes", None, corrected)
-                return make(0.0, "no", None, corrected)
-            if rule == "levels":
-                level = value_of(ag, first_item)
-                share = levels.get(str(level), 0.0)
-                return make(cmax * share, "level", {"level": str(level), "share": share}, corrected)
-            if rule == "bands" or rule == "ratio_to_best":
-                v = total(ag, items) or 0.0
-                if per:
-                    b = total(ag, per) or 0.0
-                    if b == 0:
-                        return make(zero_points, zero_reason, None, corrected)
-                    v = v / b
-                if rule == "ratio_to_best":
-                    best = ag.best
-                    if best is None or cid not in best:
-                        return make(0.0, "pending_best", {"value": v}, corrected, v, True)
-                    pending = make(0.0, "pending_best", None, corrected, v, True)
-                    return settle_best(pending, c, best[cid])
-                for lo, pts in steps:
-                    if v >= lo:
-                        return make(pts, "band", {"value": v, "min": lo}, corrected, v)
-                return make(0.0, "below", {"value": v, "min": low}, corrected, v)
-            if rule == "count_capped":
-                n = total(ag, items) or 0.0
-                key = (n, 0.0, corrected)
-                hit = memo.get(key) if n else None
-                if hit is not None:
-                    return hit
-                params = {"count": n, "each": c.points or 0, "max": cmax}
-                res = make(n * each, "count", params, corrected, n)
-                if n and len(memo) < _SHARED_MAX:
-                    memo[key] = res
-                return res
-            if is_manual:
-                if cid not in ag.manual:
-                    return make(0.0, "manual_missing", None, corrected)
-                pts = float(ag.manual[cid])
-                return make(pts, "manual", {"points": pts}, corrected)
+                v = v / b
+            if rule == "ratio_to_best":
+                best = ag.best
+                if best is None or cid not in best:
+                    return make(0.0, "pending_best", {"value": v}, corrected, v, True)
+                pending = make(0.0, "pending_best", None, corrected, v, True)
+                return settle_best(pending, c, best[cid])
+            for lo, pts in steps:
+                if v >= lo:
+                    return make(pts, "band", {"value": v, "min": lo}, corrected, v)
+            return make(0.0, "below", {"value": v, "min": low}, corrected, v)
+
+        def count_capped(
+            ag: _Agency, corrected: bool, a: float | None, _: float | None
+        ) -> CriterionScore:
+            n = a or 0.0
+            key = (n, 0.0, corrected)
+            hit = memo.get(key) if n else None
+            if hit is not None:
+                return hit
+            params = {"count": n, "each": c.points or 0, "max": cmax}
+            res = make(n * each, "count", params, corrected, n)
+            if n and len(memo) < _SHARED_MAX:
+                memo[key] = res
+            return res
+
+        def manual(ag: _Agency, corrected: bool, *_: float | None) -> CriterionScore:
+            if cid not in ag.manual:
+                return make(0.0, "manual_missing", None, corrected)
+            pts = float(ag.manual[cid])
+            return make(pts, "manual", {"points": pts}, corrected)
+
+        apply = {
+            "ratio": ratio,
+            "yes_no": yes_no,
+            "levels": level,
+            "bands": bands,
+            "ratio_to_best": bands,
+            "count_capped": count_capped,
+            "manual": manual,
+        }.get(rule)
+        if apply is None:
             raise ValueError(f"unknown rule {rule}")  # the loader refuses it first
+        blank = make(0.0, "blank", None, False)
 
         def score(ag: _Agency) -> CriterionScore:
-            corr = ag.corrected
-            corrected = bool(corr) and any(i in corr for i in gate_items)
+            touched = ag.touched
+            corrected = False
             verdicts = ag.verdicts
-            if verdicts:
+            if touched and not touched.isdisjoint(gate_items):  # a correction or a verdict
+                corr = ag.corrected
+                corrected = bool(corr) and any(i in corr for i in gate_items)
                 for i in gate_items:
                     v = verdicts.get(i)
                     if v is not None and v.verdict == "khong_dat":
@@ -613,22 +694,22 @@ class _Plan:
                         if posts and _NO_POSTS in fold(comment):
                             return make(0.0, "no_posts", None, corrected)
                         return make(0.0, rejected, {"item": i, "comment": comment}, corrected)
-            answered, nas, first = scan(ag, items)
+            answered, nas, first, a_total = read(ag, items)
             if per:
-                answered_per, nas_per, first_per = scan(ag, per)
+                answered_per, nas_per, first_per, b_total = read(ag, per)
             else:
-                answered_per, nas_per, first_per = 0, 0, None
+                answered_per, nas_per, first_per, b_total = 0, 0, None, None
             if nas + nas_per and nas + nas_per == answered + answered_per:
                 na = first or first_per
                 return make(cmax, "na", {"reason": na.na_reason or ""}, corrected)  # type: ignore[union-attr]
             if not is_manual and answered == 0:
-                return make(0.0, "blank", None, corrected)
+                return make(0.0, "blank", None, True) if corrected else blank
             if is_ratio and answered_per == 0:
                 # The numerator answered, the denominator not: name what is missing (an
                 # official who answered 3.1.a/3.1.b was told 3.1 was "để trống").
                 if answered and per:
                     return make(0.0, "blank_per", {"items": ", ".join(per)}, corrected)
-                return make(0.0, "blank", None, corrected)
+                return make(0.0, "blank", None, True) if corrected else blank
             if posts and not posted(ag):
                 return make(0.0, "no_posts", None, corrected)
             if link:
@@ -642,7 +723,7 @@ class _Plan:
                         return make(0.0, "returned", {"item": i}, corrected)
                     if not _has_link(a.evidence):
                         return make(0.0, "no_link", {"item": i}, corrected)
-            return apply(ag, corrected)
+            return apply(ag, corrected, a_total, b_total)
 
         return score
 
@@ -650,9 +731,9 @@ class _Plan:
     def prepare(self, facts: SubmissionFacts, best: Mapping[str, float] | None) -> _Agency:
         answers, corrected = effective_answers(facts)
         ag = _Agency(answers, corrected, facts.verdicts, facts.manual, best)
-        value_of = self.value_of
-        for item, node, refs in self.formulas:
-            result = expr._eval(node, {r: value_of(ag, r) for r in refs})
+        values = self.values
+        for item, formula, refs in self.formulas:
+            result = formula(values(ag, refs))
             ag.computed[item] = round(result, 4) if isinstance(result, float) else result
         return ag
 
@@ -719,12 +800,10 @@ def score_submission(
     plan = _plan(scale, form)
     ag = plan.prepare(facts, best)
     variant, dropped = plan.variant(ag)
-    results = [f(ag) for f in plan.listed(dropped)]
-    value_of = plan.value_of
+    results = tuple([f(ag) for f in plan.listed(dropped)])
+    values = plan.values
     deductions = tuple(
-        (d, d.points)
-        for d, node, refs in plan.deductions
-        if expr._eval(node, {r: value_of(ag, r) for r in refs}) is True
+        (d, d.points) for d, when, refs in plan.deductions if when(values(ag, refs)) is True
     )
     unranked = None
     if not facts.submitted:
@@ -735,7 +814,7 @@ def score_submission(
         agency=facts.agency,
         code=facts.code,
         cohort=facts.cohort,
-        criteria=tuple(results),
+        criteria=results,
         maximum=variant.maximum if variant else scale.maximum,
         variant=variant,
         deductions=deductions,
@@ -756,15 +835,76 @@ def before_deadline(ranking: Ranking) -> Ranking:
     )
 
 
-def provisional(scale: Scale, form: Form, facts: SubmissionFacts) -> AgencyScore:
-    """A score while answers are still coming in (/diem): ratio_to_best criteria are
-    measured against the agency itself (reason says so) since the cohort is not known."""
+def best_values(
+    scores: Sequence[AgencyScore], pending: Sequence[Sequence[int]] | None = None
+) -> dict[tuple[str, str], float]:
+    """The best value of each ratio_to_best criterion by (group, criterion id), among the
+    ranked `scores` (late and missing ones aside), at least 0. `pending`: the positions of
+    each score's pending criteria, when the caller has found them."""
+    best: dict[tuple[str, str], float] = {}
+    for k, s in enumerate(scores):
+        if s.unranked:
+            continue
+        at = pending[k] if pending is not None else range(len(s.criteria))
+        group = s.group
+        for j in at:
+            c = s.criteria[j]
+            if c.pending_best:
+                key = (group, c.id)
+                best[key] = max(best.get(key, 0.0), c.value or 0.0)
+    return best
+
+
+def best_items(scale: Scale, form: Form) -> tuple[str, ...]:
+    """The items the cohort's best values are computed from: those the ratio_to_best
+    criteria and the variants read, with the items their computed items are made of (what
+    /diem loads of the other agencies' answers)."""
+    plan = _plan(scale, form)
+    formulas = {item: refs for item, _, refs in plan.formulas}
+    todo = [
+        i
+        for top in scale.criteria()
+        for c in top.walk()
+        if c.rule == "ratio_to_best"
+        for i in c.all_items()
+    ]
+    if not todo:
+        return ()
+    todo += [i for _, items, _ in plan.variants for i in items]
+    seen: dict[str, None] = {}
+    while todo:
+        item = todo.pop(0)
+        if item not in seen:
+            seen[item] = None
+            todo.extend(formulas.get(item, ()))
+    return tuple(seen)
+
+
+def provisional(
+    scale: Scale, form: Form, facts: SubmissionFacts, others: Iterable[SubmissionFacts] = ()
+) -> AgencyScore:
+    """A score while answers are still coming in (/diem). A ratio_to_best criterion is
+    measured against the best value among `others` (the other agencies of the cohort, with
+    their current answers, counted whatever their status: give them as sent and on time)
+    in the agency's group, the agency itself included: its reason
+    says the figure is provisional ("provisional_to_best", "provisional_zero_best_…").
+    Without another agency's value it is measured against the agency itself
+    ("provisional_best")."""
     score = score_submission(scale, form, facts)
+    if not any(s.pending_best for s in score.criteria):
+        return score
+    theirs = [score_submission(scale, form, f) for f in others]
+    best = best_values(theirs)
     by_id = {c.id: c for top in scale.criteria() for c in top.walk()}
     settled = []
     for s in score.criteria:
         if s.pending_best:
-            s = settle_best(s, by_id[s.id], s.value or 0.0)
-            s = replace(s, reason="provisional_best", params={"value": s.value or 0.0})
+            top = best.get((score.group, s.id))
+            if top is None:  # no other agency to compare with
+                s = settle_best(s, by_id[s.id], s.value or 0.0)
+                s = replace(s, reason="provisional_best", params={"value": s.value or 0.0})
+            else:
+                s = settle_best(s, by_id[s.id], top)
+                s = replace(s, reason=f"provisional_{s.reason}")
         settled.append(s)
     return replace(score, criteria=tuple(settled))

@@ -37,6 +37,9 @@ REASONS: Mapping[str, str] = {
     "to_best": N_("{value} so với cao nhất khối {best}"),
     "pending_best": N_("chờ so với đơn vị cao nhất khối"),
     "provisional_best": N_("tạm tính: chưa so với các đơn vị khác ({value})"),
+    "provisional_to_best": N_("tạm tính: {value} so với cao nhất khối hiện nay {best}"),
+    "provisional_zero_best_full": N_("tạm tính: cao nhất khối hiện nay bằng 0: tính điểm tối đa"),
+    "provisional_zero_best_zero": N_("tạm tính: cao nhất khối hiện nay bằng 0: không tính điểm"),
     "band": N_("giá trị {value}, đạt mức từ {min}"),
     "below": N_("giá trị {value}, dưới mức thấp nhất ({min})"),
     "count": N_("{count} × {each} điểm, tối đa {max}"),
@@ -47,6 +50,27 @@ REASONS: Mapping[str, str] = {
     "manual": N_("thẩm định chấm"),
     "manual_missing": N_("chưa chấm (tiêu chí do thẩm định chấm)"),
 }
+
+# /diem: the criteria measured against the cohort's best (scoring.score.provisional), by
+# whether another agency's answers were there to compare with.
+_COMPARED: tuple[tuple[frozenset[str], str], ...] = (
+    (
+        frozenset(
+            ("provisional_to_best", "provisional_zero_best_full", "provisional_zero_best_zero")
+        ),
+        N_(
+            "Lưu ý: mục {items} so với đơn vị cao nhất khối theo câu trả lời hiện có của các "
+            "đơn vị khác, nên là điểm tạm tính, sẽ đổi khi các đơn vị trả lời thêm."
+        ),
+    ),
+    (
+        frozenset(("provisional_best",)),
+        N_(
+            "Lưu ý: mục {items} chưa có đơn vị nào khác trong khối trả lời để so, nên tạm so "
+            "với chính đơn vị; điểm sẽ đổi khi các đơn vị khác trả lời."
+        ),
+    ),
+)
 
 UNRANKED: Mapping[str, str] = {
     "late": N_("gửi phiếu chậm"),
@@ -178,6 +202,12 @@ def provisional_text(scale: Scale, score: AgencyScore, lang: str = "vi") -> str:
                     },
                 )
             )
+    # Measured against the cohort's best: said, as the agency may not be among the losses.
+    for reasons, msgid in _COMPARED:
+        compared = [c.id for c in score.criteria if c.reason in reasons]
+        if compared:
+            lines.append("")
+            lines.append(translate(lang, msgid, {"items": ", ".join(compared)}))
     lines.append("")
     lines.append(
         translate(

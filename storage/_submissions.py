@@ -388,6 +388,38 @@ class SubmissionsUnit(UnitBase):
         ).where(AnswerRow.submission_id == latest)
         return {r.item_id: Answer(r.value, r.na_reason, r.evidence) for r in await self._exec(stmt)}
 
+    async def cohort_answers(
+        self, campaign_id: int, cohort: str, items: Collection[str], other_than: int
+    ) -> dict[int, dict[str, Answer]]:
+        """The current answers to `items` of every submission of `campaign_id` but
+        `other_than` whose agency is in `cohort`, by submission id, whatever its status (what
+        /diem compares a ratio_to_best criterion with). One statement."""
+        if not items:
+            return {}
+        stmt = (
+            select(
+                AnswerRow.submission_id,
+                AnswerRow.item_id,
+                AnswerRow.value,
+                AnswerRow.na_reason,
+                AnswerRow.evidence,
+            )
+            .join(Submission, Submission.id == AnswerRow.submission_id)
+            .join(Agency, Agency.id == Submission.agency_id)
+            .where(
+                Submission.campaign_id == campaign_id,
+                Submission.id != other_than,
+                Agency.cohort == cohort,
+                AnswerRow.item_id.in_(list(items)),
+            )
+        )
+        out: dict[int, dict[str, Answer]] = {}
+        for r in await self._exec(stmt):
+            out.setdefault(r.submission_id, {})[r.item_id] = Answer(
+                r.value, r.na_reason, r.evidence
+            )
+        return out
+
     async def apply_changes(
         self,
         submission_id: int,

@@ -130,3 +130,52 @@ async def test_diem_on_the_binh_dinh_form_uses_its_illustrative_scale(storage: S
     assert "Thang điểm ứng dụng CNTT sở, ban, ngành — Bình Định 2019 (minh họa)" in text
     assert "Tổng: 0/1.000 điểm" in text
     assert len([ln for ln in text.splitlines() if ln.startswith("Mục ")]) == 5
+
+
+BEST_SCALE = parse_scale(
+    yaml.safe_load("""
+format: 1
+form: t
+version: 1
+name: Thang so sánh
+maximum: 10
+sections:
+  - id: "1"
+    title: Hạ tầng
+    max: 10
+    criteria:
+      - {id: "1.2", text: Máy tính so với đơn vị cao nhất, rule: ratio_to_best, max: 10,
+         items: ["1.2"], zero: zero}
+"""),
+    "so_sanh.yaml",
+    FORM,
+)
+
+
+async def test_diem_compares_with_the_best_other_agency_of_the_cohort(storage: Storage) -> None:
+    """The bug: /diem measured a ratio_to_best criterion against the agency itself (always
+    full marks). It is measured against the other agencies' current answers, in the same
+    cohort only (one query), and says the figure is provisional."""
+    world = await make_world(storage, {"t": FORM})
+    world.phieu = Phieu(storage, {"t": FORM}, clock=lambda: NOW, scales={"t": BEST_SCALE})
+    async with storage.unit() as u:
+        for code, name, cohort, chat in (
+            ("SNV", "Sở Nội vụ", "so", "222"),
+            ("UBND-AN", "UBND huyện An Lão", "huyen", "333"),
+        ):
+            other = await u.add_agency(code, name, cohort)
+            user = await u.add_user(f"Cán bộ {code}", other.id, "official")
+            await u.bind_identity(user.id, "telegram", chat, "X")
+    lan, noi_vu, huyen = (world.chat("telegram", c) for c in ("111", "222", "333"))
+    for chat, pcs in ((lan, "30"), (huyen, "200")):
+        await chat.send("/sua 1.2")
+        await chat.send(pcs)
+    alone = await lan.send("/diem")  # the other agency of the cohort has not answered
+    assert "Tổng: 10/10 điểm" in alone
+    assert "Lưu ý: mục 1.2 chưa có đơn vị nào khác trong khối trả lời" in alone
+    await noi_vu.send("/sua 1.2")
+    await noi_vu.send("60")  # a draft: current answers count
+    text = await lan.send("/diem")
+    assert "Tổng: 5/10 điểm" in text  # 30 against 60, not against 200 (another cohort)
+    assert "Mục 1.2: 5/10 — tạm tính: 30 so với cao nhất khối hiện nay 60" in text
+    assert "Lưu ý: mục 1.2 so với đơn vị cao nhất khối" in text
