@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import DeclarativeBase
 
+from storage.answer_cache import AnswerCache
 from storage.records import Conflict
 
 log = logging.getLogger("storage")
@@ -29,6 +30,19 @@ class UnitBase:
         # current by apply_changes: what is stored, without reading it again.
         self._locked_submissions: set[int] = set()
         self._known_answers: dict[int, dict[str, Any]] = {}
+        # Each submission's answers token (submissions.answers_rev) as read under this unit's
+        # lock or as written by it; with the process's AnswerCache (set by Storage.unit),
+        # answers kept under the same token are used without reading them.
+        self._answer_tokens: dict[int, int | None] = {}
+        self.answer_cache: AnswerCache | None = None
+
+    def committed_answers(self) -> None:
+        """After this unit committed: keep the answers it knows exactly, under their token,
+        in the process's AnswerCache (Storage.unit calls it; never before the commit)."""
+        if self.answer_cache is None:
+            return
+        for submission_id, answers in self._known_answers.items():
+            self.answer_cache.put(submission_id, self._answer_tokens.get(submission_id), answers)
 
     @property
     def dialect(self) -> str:
