@@ -14,7 +14,27 @@ Answers = Mapping[str, Answer]
 
 
 def values_of(form: Form, answers: Answers) -> dict[str, Any]:
-    """Values for expressions: typed answers, and computed items evaluated from them."""
+    """Values for expressions: typed answers, and computed items evaluated from them (a new
+    dict: the caller's own).
+
+    One answer asks for them five or six times over the same answers (next item, section
+    progress, prompt…); the last result is remembered by (form, answers' items), compared
+    by identity first, so a repeat costs a tuple instead of every formula (issue #8)."""
+    global _last_values
+    key = tuple(answers.items())
+    last_form, last_key, last_values = _last_values
+    if last_form is form and last_key == key:
+        return dict(last_values)
+    values = _values_of(form, answers)
+    _last_values = (form, key, values)
+    return dict(values)
+
+
+# (form, answers' items, values) of the last values_of: one tuple, replaced whole.
+_last_values: tuple[Form | None, tuple[tuple[str, Answer], ...], dict[str, Any]] = (None, (), {})
+
+
+def _values_of(form: Form, answers: Answers) -> dict[str, Any]:
     values: dict[str, Any] = {
         item: a.value for item, a in answers.items() if not a.is_na and a.value is not None
     }
