@@ -84,17 +84,25 @@ def visible_questions(
 def next_item(
     form: Form, answers: Answers, after: str | None, skipped: Sequence[str] = ()
 ) -> str | None:
-    """The first visible, unanswered item after `after`, wrapping around; skipped ones last."""
+    """The first visible, unanswered item after `after`, wrapping around; skipped ones last.
+
+    Walks from `after` and stops at the first such item not skipped, rather than sorting
+    every open item of the form (it ran at every answer: issue #8)."""
     values = values_of(form, answers)
-    order = [q for q in visible_questions(form, values) if is_open(q, answers, values)]
-    if not order:
-        return None
-    ids = [q.id for q in form.questions]
+    questions = form.questions
+    ids = [q.id for q in questions]
     start = ids.index(after) + 1 if after in ids else 0
-    position = {qid: i for i, qid in enumerate(ids)}
-    rotated = sorted(order, key=lambda q: (position[q.id] < start, position[q.id]))
-    fresh = [q for q in rotated if q.id not in skipped]
-    return (fresh or rotated)[0].id
+    n = len(questions)
+    first_skipped = None
+    for k in range(n):
+        q = questions[(start + k) % n]
+        if not is_open(q, answers, values) or not is_visible(q, values):
+            continue
+        if q.id not in skipped:
+            return q.id
+        if first_skipped is None:
+            first_skipped = q.id
+    return first_skipped
 
 
 def first_open_in_section(form: Form, answers: Answers, section: str) -> str | None:

@@ -87,3 +87,42 @@ def test_copy_is_deep_and_equal_to_the_json_round_trip() -> None:
     copy.review["choices"].append(["c", "d"])  # type: ignore[index]
     assert state.pending == {"rows": [{"a": 1}]}
     assert state.skipped == ["1.2"] and state.review == {"sub": 1, "choices": [["a", "b"]]}
+
+
+def _next_item_by_sorting(
+    form: object, answers: dict[str, Answer], after: str | None, skipped: list[str]
+) -> str | None:
+    """next_item as it was written before the walk: every open item, sorted from `after`."""
+    from flows.navigation import is_open, visible_questions
+
+    values = values_of(form, answers)  # type: ignore[arg-type]
+    order = [q for q in visible_questions(form, values) if is_open(q, answers, values)]  # type: ignore[arg-type]
+    if not order:
+        return None
+    ids = [q.id for q in form.questions]  # type: ignore[attr-defined]
+    start = ids.index(after) + 1 if after in ids else 0
+    position = {qid: i for i, qid in enumerate(ids)}
+    rotated = sorted(order, key=lambda q: (position[q.id] < start, position[q.id]))
+    fresh = [q for q in rotated if q.id not in skipped]
+    return (fresh or rotated)[0].id
+
+
+@pytest.mark.parametrize("form", [SO, HUYEN], ids=lambda f: f.id)
+def test_next_item_walk_is_the_sorted_order(form: object) -> None:
+    """Random answers, places and skips (empty, partial, nearly full, all skipped): the walk
+    from `after` gives what sorting every open item gave."""
+    import random
+
+    from flows.navigation import next_item
+
+    rng = random.Random(8)
+    ids = [q.id for q in form.questions]  # type: ignore[attr-defined]
+    for share in (0.0, 0.3, 0.7, 0.97, 1.0):
+        for _ in range(40):
+            answers = {
+                i: Answer(rng.choice([1, 0, "Có", "Không"])) for i in ids if rng.random() < share
+            }
+            after = rng.choice([None, "no-such-item", *ids])
+            skipped = rng.sample(ids, k=min(len(ids), rng.choice([0, 3, 30, len(ids)])))
+            expected = _next_item_by_sorting(form, answers, after, skipped)
+            assert next_item(form, answers, after, skipped) == expected  # type: ignore[arg-type]
