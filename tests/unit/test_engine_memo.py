@@ -126,3 +126,23 @@ def test_next_item_walk_is_the_sorted_order(form: object) -> None:
             skipped = rng.sample(ids, k=min(len(ids), rng.choice([0, 3, 30, len(ids)])))
             expected = _next_item_by_sorting(form, answers, after, skipped)
             assert next_item(form, answers, after, skipped) == expected  # type: ignore[arg-type]
+
+
+def test_numbers_are_formatted_as_before_when_remembered() -> None:
+    """format_number keyed by language, type and (for a Decimal) its text: what the
+    uncached function gave (the same outputs as before, sNaN still refused)."""
+    from decimal import Decimal, InvalidOperation
+
+    from flows.i18n import format_number
+
+    for _ in range(2):  # the second round is served from memory
+        assert format_number("vi", 1234.5) == "1.234,5"
+        assert format_number("en", 1234.5) == "1,234.5"
+        assert format_number("vi", 2.0) == format_number("vi", 2) == "2"
+        assert format_number("vi", Decimal("1.50")) == format_number("vi", Decimal("1.5"))
+        assert format_number("vi", Decimal("1.5")) == "1,5"
+        assert format_number("en-US", Decimal("1.2345")) == "1.2345"
+        assert format_number("vi", Decimal("12345")) == "12.345"
+        assert format_number("vi", 1 / 3) == "0,333"
+        with pytest.raises(InvalidOperation):  # as before: babel refuses a signalling NaN
+            format_number("vi", Decimal("sNaN"))
