@@ -133,3 +133,30 @@ async def test_the_callers_dict_is_its_own(storage: Storage) -> None:
     mine["1.1"] = Answer(1)
     mine["9.9"] = Answer(2)
     assert await _load(storage) == {"1.1": Answer(2025)}
+
+
+async def test_an_update_after_an_answer_reads_no_answers(storage: Storage) -> None:
+    """Through the service: once an answer is stored, the next updates of the chat take the
+    answers from the process (8 statements for an answer, BEGIN aside), and what they show
+    is what is stored."""
+    from bot.service import Phieu, Sender
+    from flows.state import Incoming
+
+    await _submission(storage)
+    phieu = Phieu(storage, clock=lambda: NOW)
+    sender = Sender("id-A", "Lan", "vi")
+    seen: list[str] = []
+
+    @event.listens_for(storage.engine.sync_engine, "before_cursor_execute")
+    def _statement(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    await phieu.handle("telegram", "id-A", "1", Incoming(text="/tiep"), sender)
+    await phieu.handle("telegram", "id-A", "2", Incoming(text="2026"), sender)  # 1.1 stored
+    seen.clear()
+    outcome = await phieu.handle("telegram", "id-A", "3", Incoming(text="/tiep"), sender)
+    assert outcome.step is not None
+    reads = [s for s in seen if s.startswith("SELECT") and "FROM answers" in s]
+    assert reads == [], seen
+    assert len([s for s in seen if s != "BEGIN IMMEDIATE"]) <= 8, seen
+    assert await _load(storage) == {"1.1": Answer(2026)}
