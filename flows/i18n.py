@@ -14,7 +14,7 @@ import io
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,22 @@ def translate(lang: str, msgid: str, params: Mapping[str, Any] | None = None) ->
 
 def format_number(lang: str, value: float | int | Decimal) -> str:
     """1234.5 → "1.234,5" in Vietnamese, "1,234.5" in English. Floats (computed values) show
-    at most 3 decimals; a Decimal shows every digit it has, so a typed 1,2345 is shown whole."""
+    at most 3 decimals; a Decimal shows every digit it has, so a typed 1,2345 is shown whole.
+
+    Remembered per (language, type, value): babel's formatting was a twentieth of an
+    update, mostly on the same few numbers (issue #8). A Decimal is keyed by its text,
+    which keeps its digits (1.50 and 1.5 are equal but shown differently)."""
+    lang = normalise_language(lang)
+    if isinstance(value, Decimal):
+        if not value.is_finite():  # a signalling NaN cannot be hashed: not remembered
+            return _format_number.__wrapped__(lang, Decimal, None, value)
+        return _format_number(lang, Decimal, str(value), value)
+    return _format_number(lang, type(value), value, value)
+
+
+@lru_cache(maxsize=4096)
+def _format_number(lang: str, _kind: type, _key: object, value: float | int | Decimal) -> str:
+    """format_number's work; `_kind` and `_key` only make the cache key exact."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     pattern = "#,##0.###"
@@ -77,7 +92,7 @@ def format_number(lang: str, value: float | int | Decimal) -> str:
         pattern = "#,##0" + ("." + "#" * places if places else "")
     # Locale and pattern parsed once (babel parses both on every call otherwise: most of
     # the time of an export's history sheet of a million numbers).
-    return format_decimal(value, locale=_locale(normalise_language(lang)), format=_pattern(pattern))
+    return format_decimal(value, locale=_locale(lang), format=_pattern(pattern))
 
 
 @cache

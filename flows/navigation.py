@@ -14,7 +14,27 @@ Answers = Mapping[str, Answer]
 
 
 def values_of(form: Form, answers: Answers) -> dict[str, Any]:
-    """Values for expressions: typed answers, and computed items evaluated from them."""
+    """Values for expressions: typed answers, and computed items evaluated from them (a new
+    dict: the caller's own).
+
+    One answer asks for them five or six times over the same answers (next item, section
+    progress, prompt…); the last result is remembered by (form, answers' items), compared
+    by identity first, so a repeat costs a tuple instead of every formula (issue #8)."""
+    global _last_values
+    key = tuple(answers.items())
+    last_form, last_key, last_values = _last_values
+    if last_form is form and last_key == key:
+        return dict(last_values)
+    values = _values_of(form, answers)
+    _last_values = (form, key, values)
+    return dict(values)
+
+
+# (form, answers' items, values) of the last values_of: one tuple, replaced whole.
+_last_values: tuple[Form | None, tuple[tuple[str, Answer], ...], dict[str, Any]] = (None, (), {})
+
+
+def _values_of(form: Form, answers: Answers) -> dict[str, Any]:
     values: dict[str, Any] = {
         item: a.value for item, a in answers.items() if not a.is_na and a.value is not None
     }
@@ -64,17 +84,25 @@ def visible_questions(
 def next_item(
     form: Form, answers: Answers, after: str | None, skipped: Sequence[str] = ()
 ) -> str | None:
-    """The first visible, unanswered item after `after`, wrapping around; skipped ones last."""
+    """The first visible, unanswered item after `after`, wrapping around; skipped ones last.
+
+    Walks from `after` and stops at the first such item not skipped, rather than sorting
+    every open item of the form (it ran at every answer: issue #8)."""
     values = values_of(form, answers)
-    order = [q for q in visible_questions(form, values) if is_open(q, answers, values)]
-    if not order:
-        return None
-    ids = [q.id for q in form.questions]
+    questions = form.questions
+    ids = [q.id for q in questions]
     start = ids.index(after) + 1 if after in ids else 0
-    position = {qid: i for i, qid in enumerate(ids)}
-    rotated = sorted(order, key=lambda q: (position[q.id] < start, position[q.id]))
-    fresh = [q for q in rotated if q.id not in skipped]
-    return (fresh or rotated)[0].id
+    n = len(questions)
+    first_skipped = None
+    for k in range(n):
+        q = questions[(start + k) % n]
+        if not is_open(q, answers, values) or not is_visible(q, values):
+            continue
+        if q.id not in skipped:
+            return q.id
+        if first_skipped is None:
+            first_skipped = q.id
+    return first_skipped
 
 
 def first_open_in_section(form: Form, answers: Answers, section: str) -> str | None:

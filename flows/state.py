@@ -115,7 +115,21 @@ class ConversationState:
         )
 
     def copy(self) -> ConversationState:
-        return ConversationState.from_json(self.to_json())
+        """A deep copy (what to_json then from_json give, without the round trip)."""
+        return ConversationState(
+            mode=self.mode,
+            item=self.item,
+            lang=self.lang,
+            skipped=list(self.skipped),
+            trail=list(self.trail),
+            pending=_plain(self.pending),
+            last_answer=_plain(self.last_answer),
+            album=_plain(self.album),
+            split=_plain(self.split),
+            back_to=self.back_to,
+            campaign=self.campaign,
+            review=_plain(self.review),
+        )
 
 
 _STATE_FIELDS = fields(ConversationState)

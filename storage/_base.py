@@ -11,7 +11,10 @@ from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.util.concurrency import greenlet_spawn
 
+from storage.answer_cache import AnswerCache
+from storage.database import InlineAdaptedConnection
 from storage.records import Conflict
 
 log = logging.getLogger("storage")
@@ -24,11 +27,28 @@ class UnitBase:
         self._conn = conn
         self._postgres = conn.dialect.name == "postgresql"
         self._closed = False
+        # SQLite: the driver connection whose cursors may skip their awaits while `_exec`
+        # runs a statement (storage/database.py InlineCursor); None on PostgreSQL.
+        driver = None if self._postgres else conn.sync_connection.connection.dbapi_connection
+        self._inline = driver if isinstance(driver, InlineAdaptedConnection) else None
         # Submissions whose row this unit holds locked (PostgreSQL; on SQLite the whole
         # database is held from BEGIN IMMEDIATE), and the answers read under that lock, kept
         # current by apply_changes: what is stored, without reading it again.
         self._locked_submissions: set[int] = set()
         self._known_answers: dict[int, dict[str, Any]] = {}
+        # Each submission's answers token (submissions.answers_rev) as read under this unit's
+        # lock or as written by it; with the process's AnswerCache (set by Storage.unit),
+        # answers kept under the same token are used without reading them.
+        self._answer_tokens: dict[int, int | None] = {}
+        self.answer_cache: AnswerCache | None = None
+
+    def committed_answers(self) -> None:
+        """After this unit committed: keep the answers it knows exactly, under their token,
+        in the process's AnswerCache (Storage.unit calls it; never before the commit)."""
+        if self.answer_cache is None:
+            return
+        for submission_id, answers in self._known_answers.items():
+            self.answer_cache.put(submission_id, self._answer_tokens.get(submission_id), answers)
 
     @property
     def dialect(self) -> str:
@@ -40,7 +60,17 @@ class UnitBase:
         if self._closed:
             raise RuntimeError("this unit has ended; open a new one with Storage.unit()")
         try:
-            return await self._conn.execute(statement, params)
+            inline = self._inline
+            if inline is None:
+                return await self._conn.execute(statement, params)
+            # SQLite: the statement runs on the loop's thread without an await (InlineCursor),
+            # so AsyncConnection.execute's check that it awaited is skipped; streaming
+            # results are never used here.
+            inline.inline = True
+            try:
+                return await greenlet_spawn(self._conn.sync_connection.execute, statement, params)
+            finally:
+                inline.inline = False
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
@@ -158,7 +159,10 @@ def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
 _TOUCH = (
     update(Submission)
     .where(Submission.id == bindparam("submission"))
-    .values(updated_at=bindparam("now", type_=Submission.__table__.c.updated_at.type))
+    .values(
+        updated_at=bindparam("now", type_=Submission.__table__.c.updated_at.type),
+        answers_rev=bindparam("rev", type_=Submission.__table__.c.answers_rev.type),
+    )
 )
 _HISTORY = insert(AnswerHistory)
 _KEPT = ("value", "na_reason", "evidence", "updated_by", "channel", "updated_at")
@@ -229,6 +233,7 @@ class SubmissionsUnit(UnitBase):
         if parts["su__"]["id"] is not None:
             sub = _submission(parts["su__"])
             self._locked_submissions.add(sub.id)
+            self._answer_tokens[sub.id] = sub.answers_rev
         return StandingRec(
             UserRec(**user),
             agency,
@@ -352,11 +357,19 @@ class SubmissionsUnit(UnitBase):
         return not self._postgres or submission_id in self._locked_submissions
 
     async def load_answers(self, submission_id: int) -> dict[str, Answer]:
-        """The current answers of a submission, by item id (a new dict: the caller's own)."""
-        params = {"submission_id": submission_id}
-        rows = await self._exec(_LOAD_ANSWERS, params)
-        answers = {r.item_id: Answer(r.value, r.na_reason, r.evidence) for r in rows}
-        if self._holds(submission_id):
+        """The current answers of a submission, by item id (a new dict: the caller's own).
+
+        Under this unit's lock, with the submission's token read (Unit.standing), the
+        answers the process kept under that token are used (storage/answer_cache.py)."""
+        holds = self._holds(submission_id)
+        answers = None
+        if holds and self.answer_cache is not None:
+            answers = self.answer_cache.get(submission_id, self._answer_tokens.get(submission_id))
+        if answers is None:
+            params = {"submission_id": submission_id}
+            rows = await self._exec(_LOAD_ANSWERS, params)
+            answers = {r.item_id: Answer(r.value, r.na_reason, r.evidence) for r in rows}
+        if holds:
             self._known_answers[submission_id] = dict(answers)
         return answers
 
@@ -438,9 +451,11 @@ class SubmissionsUnit(UnitBase):
         """
         if not changes:
             return 0
-        touched = await self._exec(_TOUCH, {"submission": submission_id, "now": now})
+        token = secrets.randbits(63)  # the answers' new token (models.Submission.answers_rev)
+        touched = await self._exec(_TOUCH, {"submission": submission_id, "now": now, "rev": token})
         if touched.rowcount == 0:  # rowcount, not RETURNING: one driver call fewer
             raise NotFound(f"no submission {submission_id}")
+        self._answer_tokens[submission_id] = token
 
         known = self._known_answers.get(submission_id)
         if known is not None:  # read under this unit's lock, kept current below: no re-read

@@ -279,6 +279,11 @@ class Submission(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     submitted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A new random token at every write of the answers (apply_changes), NULL before the
+    # first: answers read or written under one token stay true while the row carries it
+    # (storage/answer_cache.py). Random, not a counter: a deleted submission's id reused
+    # by SQLite starts from NULL and never meets the old row's tokens.
+    answers_rev: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SubmissionEvent(Base):

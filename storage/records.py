@@ -107,6 +107,7 @@ class SubmissionRec:
     version: int
     submitted_at: datetime | None
     updated_at: datetime
+    answers_rev: int | None = None  # changes with every write of the answers (models.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from storage._people import PeopleUnit
 from storage._reminders import RemindersUnit
 from storage._review import ReviewUnit
 from storage._submissions import SubmissionsUnit
+from storage.answer_cache import AnswerCache
 from storage.database import DatabaseSetupError, describe_failure, make_engine, safe_url
 from storage.migrate import upgrade
 
@@ -70,6 +71,8 @@ class Storage:
         # Names this process in its NOTIFYs, so its own listener can ignore them: its reply
         # sender already has what it committed (bot/workers/wakeup.py).
         self.notify_tag = uuid.uuid4().hex
+        # Answers this process read or wrote, by submission and token (issue #8).
+        self.answers = AnswerCache()
 
     @classmethod
     async def open(
@@ -126,6 +129,7 @@ class Storage:
         async with turn, self.engine.begin() as conn:
             unit = Unit(conn)
             unit.notify_tag = self.notify_tag
+            unit.answer_cache = self.answers
             try:
                 yield unit
                 if unit.queued and not unit.notified and conn.dialect.name == "postgresql":
@@ -134,3 +138,4 @@ class Storage:
                     await conn.execute(_NOTIFY, {"tag": self.notify_tag})
             finally:
                 unit._closed = True
+        unit.committed_answers()  # reached only once the commit succeeded

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from storage import Storage
 
@@ -114,3 +115,78 @@ async def test_a_failed_open_ends_the_connection_thread_before_returning(tmp_pat
     with pytest.raises(sqlite3.OperationalError):
         await conn
     assert not conn._thread.is_alive()
+
+
+# -- InlineCursor: a unit's statements skip SQLAlchemy's awaits too ---------------------------
+
+
+async def test_unit_statements_do_not_go_through_aiosqlite_cursors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit's statements (one row, many rows, executemany) call sqlite3 directly; other
+    callers of the same connection (AsyncConnection.execute, ping) keep the awaited path
+    and do not fail for lack of an await."""
+    store = await _open(tmp_path)
+    awaited: list[str] = []
+    for name in ("execute", "executemany"):
+        base = getattr(aiosqlite.Cursor, name)
+
+        async def spy(self, sql, *args, _base=base):  # type: ignore[no-untyped-def]
+            awaited.append(sql)
+            return await _base(self, sql, *args)
+
+        monkeypatch.setattr(aiosqlite.Cursor, name, spy)
+    try:
+        async with store.unit() as unit:
+            awaited.clear()
+            agency = await unit.add_agency("A", "Cơ quan A", "so")
+            await unit.add_agency("B", "Cơ quan B", "so")
+            assert [a.code for a in await unit.list_agencies()] == ["A", "B"]
+            await unit.enqueue_many("telegram", "1", [{"text": "a"}, {"text": "b"}])
+            assert awaited == [], awaited
+            got = (await unit._conn.execute(text("SELECT count(*) FROM agencies"))).scalar()
+            assert got == 2 and len(awaited) == 1  # the awaited path, and it works
+        assert await store.ping()
+        async with store.unit() as unit:
+            assert (await unit.agency(agency.id)).code == "A"  # type: ignore[union-attr]
+    finally:
+        await store.close()
+
+
+async def test_an_inline_error_is_the_units_error_and_the_next_statement_runs(
+    tmp_path: Path,
+) -> None:
+    """A constraint broken inline is Conflict (the unit rolls back); a bad statement is
+    SQLAlchemy's DBAPIError around sqlite3's, as on the awaited path; either way the
+    connection's next caller gets the awaited path back."""
+    from storage.records import Conflict
+
+    store = await _open(tmp_path)
+    try:
+        async with store.unit() as unit:
+            await unit.add_agency("A", "Cơ quan A", "so")
+        for bad in ("conflict", "syntax", "missing table", "conflict in executemany"):
+            with pytest.raises((Conflict, DBAPIError)):
+                async with store.unit() as unit:
+                    await unit.add_agency("B", "Cơ quan B", "so")
+                    if bad == "conflict":
+                        await unit.add_agency("A", "Cơ quan A lần hai", "so")
+                    elif bad == "syntax":
+                        await unit._exec(text("SELEC 1"))
+                    elif bad == "missing table":
+                        await unit._exec(text("SELECT * FROM no_such_table"))
+                    else:
+                        rows = [{"code": "C", "name": "C", "cohort": "so"}] * 2
+                        await unit._exec(
+                            text(
+                                "INSERT INTO agencies (code, name, cohort, created_at) "
+                                "VALUES (:code, :name, :cohort, '2026-01-01')"
+                            ),
+                            rows,
+                        )
+            assert unit._inline is not None and unit._inline.inline is False
+            assert await store.ping()
+        async with store.unit() as unit:
+            assert [a.code for a in await unit.list_agencies()] == ["A"]
+    finally:
+        await store.close()
