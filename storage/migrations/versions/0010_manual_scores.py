@@ -1,6 +1,6 @@
 """Reviewer-scored criteria entered during review (issue #12).
 
-Revision ID: 0010_review
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-30
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_review"
+revision: str = "0010"
 down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """A token per submission that changes with every write of its answers.
 
-Revision ID: 0010_capacity
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30
 
 Additive: `submissions.answers_rev` (nullable BIGINT). `apply_changes` sets it to a new
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_capacity"
-down_revision: str | Sequence[str] | None = "0009"
+revision: str = "0011"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
