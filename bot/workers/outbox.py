@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.workers.turn import Turn
 from storage.records import OutboxRec
 from storage.repository import Storage
 from storage.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retrying
@@ -82,10 +83,11 @@ class RateLimiter:
     # `_window_size() / per_second` seconds (Telegram counts messages per second, so a
     # reply and its question may leave together instead of 1/rate apart).
     _booked: deque[float] = field(default_factory=deque)
-    # Senders waiting for a bot-wide slot queue here, first come first served: without it
-    # a new arrival could take the slot a long waiter was about to get (p99 of 7 s with 50
-    # officials at once, against a p50 of 2 s).
-    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Senders waiting for a bot-wide slot queue here, first come first served within
+    # replies and within notices, replies first (bot/workers/turn.py): without it a new
+    # arrival could take the slot a long waiter was about to get (p99 of 7 s with 50
+    # officials at once, against a p50 of 2 s), and a reply waited behind reminders.
+    turn: Turn = field(default_factory=Turn)
     # After a 429 pause the first send is a probe and goes alone: the others wait for its
     # outcome (`resumed`), so several senders in flight (PHIEU_SEND_PARALLEL, the reply
     # sender's chats) do not all resume at the same instant and earn a 429 each.
@@ -334,7 +336,7 @@ class OutboxWorker:
             return False
         while (wait := self.limiter.chat_delay(row.chat_id, reply)) > 0:
             await self.sleep(wait)  # a notice's chat budget: not in the bot-wide queue
-        async with self.limiter.turn:
+        async with self.limiter.turn(reply):
             await self.limiter.resumed.wait()  # a probe after a 429 is out: its outcome first
             while (wait := self.limiter.reserve(row.chat_id, reply)) > 0:
                 await self.sleep(wait)
