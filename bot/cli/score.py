@@ -29,7 +29,6 @@ from scoring.ranking import rank
 from scoring.scales import ScaleError, scale_for
 from scoring.score import before_deadline, score_submission
 from scoring.texts import scale_label, unranked_text
-from scoring.workbook import write_workbook
 from storage.repository import Unit
 
 MANUAL_EXAMPLE = "SO-TTTT:\n  '4.3': 15"
@@ -209,6 +208,8 @@ def score(
     if ranking.unranked:
         console.print(_unranked(ranking.unranked))
     if out is not None:
+        from scoring.workbook import write_workbook  # openpyxl: not in every `phieu` start
+
         try:
             path = write_workbook(ranking, out)
         except OSError as e:
