@@ -341,6 +341,61 @@ async def test_a_reply_waits_for_no_notice_queued_for_the_bots_rate(storage: Sto
     assert sorted(order[7:]) == order[7:]  # the notices kept their order
 
 
+async def _queued(storage: Storage, n: int) -> list[OutboxRec]:
+    async with storage.unit() as unit:
+        for i in range(n):
+            await unit.enqueue(CHANNEL, str(5000 + i), {"n": i})
+        return await unit.claim_outbox(utcnow(), n)
+
+
+def _count_units(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    opened = [0]
+    unit = storage.unit
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        opened[0] += 1
+        return unit(*args, **kw)
+
+    monkeypatch.setattr(storage, "unit", counting)
+    return opened
+
+
+async def test_sent_marks_of_concurrent_replies_share_a_unit(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: 20 chats delivered together are marked in a few units, not 20."""
+    rows = await _queued(storage, 20)
+    worker = make_worker(storage, Recorder(delay=0.01))
+    opened = _count_units(storage, monkeypatch)
+    await worker.deliver(rows, together=True)
+    assert opened[0] <= 4
+    async with storage.unit() as unit:
+        assert (await unit.outbox_counts()).get("sent") == 20
+    assert worker._marks == {}
+
+
+async def test_one_row_that_cannot_be_marked_fails_only_its_own_sender(storage: Storage) -> None:
+    rows = await _queued(storage, 3)
+    worker = make_worker(storage, Recorder())
+    ids = [row.id for row in rows]
+    outcomes = await asyncio.gather(
+        *(worker.mark_sent(i) for i in [ids[0], 999_999, ids[1], ids[2]]), return_exceptions=True
+    )
+    assert [type(o).__name__ for o in outcomes] == ["NoneType", "NotFound", "NoneType", "NoneType"]
+    async with storage.unit() as unit:
+        assert (await unit.outbox_counts()).get("sent") == 3
+
+
+async def test_a_mark_asked_for_alone_is_written_at_once(storage: Storage) -> None:
+    (row,) = await _queued(storage, 1)
+    worker = make_worker(storage, Recorder())
+    async with asyncio.timeout(5):
+        await worker.mark_sent(row.id)
+        await worker.mark_sent(row.id)  # idempotent
+    async with storage.unit() as unit:
+        assert (await unit.outbox_counts()).get("sent") == 1
+
+
 async def test_the_reply_sender_is_not_delayed_by_the_worker_draining_notices(
     storage: Storage,
 ) -> None:
