@@ -1,6 +1,6 @@
 """What a running bot does not load (issue #8: idle within 40 MB of a bare echo bot).
 
-openpyxl (with numpy, lxml and PIL), segno and alembic are ~35 MB of resident memory that
+openpyxl (with numpy, lxml and PIL), segno, alembic and typer.rich_utils are ~35 MB of memory that
 only some `phieu` commands need: they are imported where those commands use them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("openpyxl", "numpy", "PIL", "lxml", "segno", "alembic", "mako")
+HEAVY = ("openpyxl", "numpy", "PIL", "lxml", "segno", "alembic", "mako", "typer.rich_utils")
 
 
 def _loaded(code: str) -> list[str]:
@@ -42,3 +42,22 @@ def test_writing_a_workbook_still_loads_openpyxl(tmp_path: Path) -> None:
     )
     assert "openpyxl" in _loaded(code)
     assert path.stat().st_size > 0
+
+
+def test_the_help_panels_are_translated_though_typer_loads_them_late() -> None:
+    """bot/cli/lang.py sets the panel titles on a lazily loaded typer.rich_utils: nothing is
+    loaded until typer uses it, and the titles set before survive the loading."""
+    code = (
+        "import importlib.util, sys\n"
+        "from bot.cli.lang import _panels\n"
+        "_panels('en')\n"
+        "module = sys.modules['typer.rich_utils']\n"
+        "assert type(module).__name__ == '_LazyModule', type(module)\n"
+        "assert 'rich.markdown' not in sys.modules\n"
+        "_panels('vi')\n"
+        "assert module.OPTIONS_PANEL_TITLE == 'Tuỳ chọn', module.OPTIONS_PANEL_TITLE\n"
+        "assert module.ERRORS_PANEL_TITLE == 'Lỗi' and callable(module.rich_format_help)\n"
+        "_panels('en')\n"
+        "assert module.OPTIONS_PANEL_TITLE == 'Options'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
