@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
 import yaml
-from rich.console import Console
-from rich.table import Table
 
 from bot.cli.common import DB_OPTION, fail, in_unit, say, writable
 from bot.cli.lang import language, t
@@ -30,6 +28,9 @@ from scoring.scales import ScaleError, scale_for
 from scoring.score import before_deadline, score_submission
 from scoring.texts import scale_label, unranked_text
 from storage.repository import Unit
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 MANUAL_EXAMPLE = "SO-TTTT:\n  '4.3': 15"
 
@@ -124,6 +125,8 @@ async def load_facts(
 
 
 def _table(ranking: Ranking, group: str) -> Table:
+    from rich.table import Table
+
     scale = ranking.scale
     table = Table(title=t(N_("Khối {cohort}"), cohort=group), title_justify="left")
     table.add_column(t(N_("Hạng")), justify="right")
@@ -148,6 +151,8 @@ def _table(ranking: Ranking, group: str) -> Table:
 
 
 def _unranked(scores: list[AgencyScore]) -> Table:
+    from rich.table import Table
+
     table = Table(title=t(N_("Không xếp hạng")), title_justify="left")
     table.add_column(t(N_("Khối")))
     table.add_column(t(N_("Cơ quan")))
@@ -196,6 +201,9 @@ def score(
     ranking = rank(scale, [score_submission(scale, form, f) for f in facts])
     if head.is_open and datetime.now(ZoneInfo(head.timezone)).date() <= head.deadline:
         ranking = before_deadline(ranking)
+    # rich (~4 MB): imported by the commands that print with it, not by the bot
+    from rich.console import Console
+
     console = Console()
     console.print(f"[bold]{head.name}[/bold] — {scale_label(scale, language())}")
     if scale.illustrative:
