@@ -6,18 +6,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from storage.database import make_engine
 from storage.migrate import at_head, script_heads, upgrade
-from tests.integration.conftest import PG_URL, _create_schema, _drop_schema
+from tests.integration import test_campaigns_storage
 
 ROOT = Path(__file__).resolve().parents[2]
+bare = test_campaigns_storage.bare  # an empty database, SQLite and PostgreSQL (a fixture)
 
 
 def _version(path: Path, revision: str, down: str) -> None:
@@ -57,25 +56,6 @@ def test_heads_are_revisions_no_other_revision_follows(
     for revision, down in versions.items():
         _version(tmp_path / f"{revision}.py", revision, down)
     assert script_heads(tmp_path) == heads
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def bare(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    """An engine on an empty database (not migrated)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'phieu.db'}")
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
-        return
-    schema = await _create_schema()
-    engine = make_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        await _drop_schema(schema)
 
 
 async def _at_head(engine: Any) -> bool:
