@@ -10,7 +10,14 @@ spec) over real HTTP on 127.0.0.1. Officials are scripted users of that fake:
    buttons: questions do, acknowledgements and errors do not); p50 / p99.
 2. Bot API messages (sendMessage + editMessageText) per answer in that run.
 3. `--crowd` officials (50) answering at once, each sending its next answer as soon as its
-   question arrives: answers/s for the bot, and p50 / p99 of the same latency.
+   question arrives (zero think time, a closed loop): answers/s for the bot, and p50 / p99
+   of the same latency. Little's law fixes that latency: N officials always waiting on a
+   bot that sends at most 30 messages/s wait N × messages per answer / 30 s on average,
+   whatever the code does; the floor is printed next to the figure.
+4. the same crowd as real officials answer: an open-loop load of `--offered` answers/s
+   (25, below the 30/s ceiling) for the crowd as a whole, arriving as a Poisson process
+   (exponential gaps); each answer is sent by one of the officials whose next question
+   has arrived (chosen at random). Achieved answers/s, and p50 / p99 of the same latency.
 
 For each, `cpu ms` is the CPU time this process (bot + fake) spent per answer: on a shared
 machine the latencies follow the load, the CPU cost much less.
@@ -18,8 +25,8 @@ machine the latencies follow the load, the CPU cost much less.
 Memory (RSS of the bot process idle, and after thousands of officials onboarded and
 answered, next to a bare aiogram echo bot) is `bench/memory_bench.py`.
 
-    python3 bench/send_bench.py [--answers 200] [--crowd 50] [--rounds 10]
-                                [--postgres-url URL | --no-postgres] [--tiny]
+    python3 bench/send_bench.py [--answers 200] [--crowd 50] [--rounds 10] [--offered 25]
+                                [--seconds 40] [--postgres-url URL | --no-postgres] [--tiny]
 
 `--tiny` is a smoke test (a few answers, 3 officials), not a measurement. PostgreSQL runs
 in a throwaway schema that is dropped afterwards, even when the run fails.
@@ -33,6 +40,7 @@ import inspect
 import logging
 import os
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -62,6 +70,7 @@ SCRIPT = ["/start", "/sua 3.1.a", "10", "5", "20", "1,5", "2", "3", "4", "1"]
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 FIRST_CHAT = 5000
 SENDS = ("sendMessage", "editMessageText")
+TELEGRAM_RATE = 30.0  # messages a second per bot, the production default
 
 
 class Watch:
@@ -163,14 +172,82 @@ async def official(
         latencies.append(await asyncio.wait_for(arrived, 60) - sent_at)
 
 
+class Ready:
+    """The officials whose next question has arrived, any of whom may answer next."""
+
+    def __init__(self, officials: int, rng: random.Random) -> None:
+        self.idle = list(range(officials))
+        self.rng = rng
+        self.changed = asyncio.Event()
+
+    async def take(self) -> tuple[int, bool]:
+        """A random ready official, and whether the answer had to wait for one."""
+        waited = not self.idle
+        while not self.idle:
+            self.changed.clear()
+            await self.changed.wait()
+        i = self.rng.randrange(len(self.idle))
+        self.idle[i], self.idle[-1] = self.idle[-1], self.idle[i]
+        return self.idle.pop(), waited
+
+    def back(self, index: int) -> None:
+        self.idle.append(index)
+        self.changed.set()
+
+
+async def open_loop(
+    tg: FakeTelegram, watch: Watch, officials: int, offered: float, seconds: float, seed: int
+) -> tuple[list[float], int, float]:
+    """Answers arriving at `offered` a second (Poisson) for `seconds`, each sent by a random
+    official whose question has arrived. Returns the latencies, how many arrivals found no
+    official ready (they wait for one), and the span from the first answer to the last
+    question."""
+    rng = random.Random(seed)
+    ready = Ready(officials, rng)
+    users = [tg.user(user_id=FIRST_CHAT + i, first_name=f"CB{i}") for i in range(officials)]
+    turns = [1] * officials  # the warm-up sent SCRIPT[0]
+    latencies: list[float] = []
+    tasks: set[asyncio.Task[None]] = set()
+    deferred = 0
+
+    async def answer(i: int) -> None:
+        arrived = watch.expect(users[i].chat_id)
+        sent_at = time.monotonic()
+        await users[i].send_text(SCRIPT[turns[i] % len(SCRIPT)])
+        turns[i] += 1
+        latencies.append(await asyncio.wait_for(arrived, 60) - sent_at)
+        ready.back(i)
+
+    start = time.monotonic()
+    due = start
+    while (due := due + rng.expovariate(offered)) < start + seconds:
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        i, waited = await ready.take()
+        deferred += waited
+        task = asyncio.create_task(answer(i))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+    return latencies, deferred, time.monotonic() - start
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank] * 1000
 
 
-async def run(url: str, officials: int, answers: int, **open_kw: Any) -> dict[str, float]:
-    """`officials` answering at once, `answers` each; the first cycle's /start is warm-up."""
+async def run(
+    url: str,
+    officials: int,
+    answers: int,
+    offered: float = 0.0,
+    seconds: float = 0.0,
+    **open_kw: Any,
+) -> dict[str, float]:
+    """`officials` answering at once, `answers` each (zero think time), or, with `offered`,
+    an open-loop load of that many answers a second for `seconds`; the first cycle's
+    /start is warm-up."""
     storage = await Storage.open(url, **open_kw)
     try:
         await prepare(storage, officials)
@@ -183,11 +260,17 @@ async def run(url: str, officials: int, answers: int, **open_kw: Any) -> dict[st
             await asyncio.gather(*(official(tg, watch, i, 1, warm) for i in range(officials)))
             first = watch.messages
             latencies: list[float] = []
+            deferred = 0
             cpu = time.process_time()
             start = time.monotonic()
-            await asyncio.gather(
-                *(official(tg, watch, i, answers, latencies) for i in range(officials))
-            )
+            if offered:
+                latencies, deferred, _span = await open_loop(
+                    tg, watch, officials, offered, seconds, seed=officials
+                )
+            else:
+                await asyncio.gather(
+                    *(official(tg, watch, i, answers, latencies) for i in range(officials))
+                )
             elapsed = time.monotonic() - start
             cpu = time.process_time() - cpu
             await asyncio.sleep(0.3)  # messages after the last question, if any, are counted
@@ -200,6 +283,7 @@ async def run(url: str, officials: int, answers: int, **open_kw: Any) -> dict[st
                 "mean": statistics.fmean(latencies) * 1000,
                 "messages": (watch.messages - first) / len(latencies),
                 "cpu_ms": cpu / len(latencies) * 1000,
+                "deferred": deferred,
             }
     finally:
         await storage.close()
@@ -237,12 +321,16 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--answers", type=int, default=200, help="answers of the lone official")
     parser.add_argument("--crowd", type=int, default=50, help="officials answering at once")
     parser.add_argument("--rounds", type=int, default=10, help="answers of each in the crowd")
+    parser.add_argument(
+        "--offered", type=float, default=25.0, help="answers/s the crowd offers (open loop)"
+    )
+    parser.add_argument("--seconds", type=float, default=40.0, help="length of the open loop")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--tiny", action="store_true", help="a smoke test, not a measurement")
     args = parser.parse_args(argv)
     if args.tiny:
-        args.answers, args.crowd, args.rounds = 6, 3, 3
+        args.answers, args.crowd, args.rounds, args.offered, args.seconds = 6, 3, 3, 3.0, 1.5
     logging.basicConfig(level=logging.WARNING)
     send_env = {k: v for k, v in os.environ.items() if k.startswith("PHIEU_")}
     print(
@@ -250,31 +338,62 @@ async def main(argv: list[str] | None = None) -> None:
         f"Python {platform.python_version()}, settings: {send_env or 'production defaults'}"
     )
     rows = []
+    crowd_args = (args.crowd, args.rounds)
+    open_args = (args.crowd, 0, args.offered, args.seconds)
     with tempfile.TemporaryDirectory() as tmp:
         lone = await run(f"sqlite+aiosqlite:///{tmp}/lone.db", 1, args.answers)
-        crowd = await run(f"sqlite+aiosqlite:///{tmp}/crowd.db", args.crowd, args.rounds)
-        rows.append(("SQLite", lone, crowd))
+        crowd = await run(f"sqlite+aiosqlite:///{tmp}/crowd.db", *crowd_args)
+        real = await run(f"sqlite+aiosqlite:///{tmp}/open.db", *open_args)
+        rows.append(("SQLite", lone, crowd, real))
     if not args.no_postgres and await reachable(args.postgres_url):
-        async with pg_schema(args.postgres_url) as kw:
-            lone = await run(args.postgres_url, 1, args.answers, **kw)
-        async with pg_schema(args.postgres_url) as kw:
-            crowd = await run(args.postgres_url, args.crowd, args.rounds, **kw)
-        rows.append(("PostgreSQL", lone, crowd))
+        results = []
+        for one in ((1, args.answers), crowd_args, open_args):
+            async with pg_schema(args.postgres_url) as kw:
+                results.append(await run(args.postgres_url, *one, **kw))
+        rows.append(("PostgreSQL", *results))
+    report(rows, args.crowd, args.offered)
+
+
+def report(rows: list[tuple[str, dict[str, float], ...]], crowd: int, offered: float) -> None:
+    """Three tables: one official; the zero-think crowd next to its Little's-law floor;
+    the open-loop crowd."""
     print(
         f"{'database':10} | {'1 official: p50 ms':>18} {'p99 ms':>7} {'msgs/answer':>11} "
-        f"{'cpu ms':>6} | {args.crowd} at once: {'answers/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'cpu ms':>6}"
     )
-    for name, lone, crowd in rows:
+    for name, lone, *_ in rows:
         print(
             f"{name:10} | {lone['p50']:18.1f} {lone['p99']:7.1f} {lone['messages']:11.2f} "
-            f"{lone['cpu_ms']:6.1f} | {'':10}{crowd['per_second']:9.1f} {crowd['p50']:7.1f} "
-            f"{crowd['p99']:7.1f} {crowd['cpu_ms']:6.1f}"
+            f"{lone['cpu_ms']:6.1f}"
         )
     print(
-        "cpu ms = CPU time of this process (bot and fake Bot API together) per answer: a "
-        "figure the other load on the machine does not change much; load average now "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
+        f"{'database':10} | {crowd} at once, zero think time: {'answers/s':>9} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'mean ms':>7} {'floor ms':>8} {'cpu ms':>6}"
+    )
+    for name, _, closed, _ in rows:
+        # Little's law: N in the loop at X answers/s wait N / X on average; X is at most
+        # 30 messages/s ÷ messages per answer.
+        floor = crowd * closed["messages"] / TELEGRAM_RATE * 1000
+        print(
+            f"{name:10} | {'':29}{closed['per_second']:9.1f} {closed['p50']:7.1f} "
+            f"{closed['p99']:7.1f} {closed['mean']:7.1f} {floor:8.1f} {closed['cpu_ms']:6.1f}"
+        )
+    print(
+        f"{'database':10} | {crowd} officials, {offered:g} answers/s offered (Poisson): "
+        f"{'answers/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'msgs/answer':>11} {'waited':>6} "
+        f"{'cpu ms':>6}"
+    )
+    for name, *_, real in rows:
+        print(
+            f"{name:10} | {'':42}{real['per_second']:9.1f} {real['p50']:7.1f} "
+            f"{real['p99']:7.1f} {real['messages']:11.2f} {real['deferred']:6.0f} "
+            f"{real['cpu_ms']:6.1f}"
+        )
+    print(
+        "floor = crowd × msgs/answer ÷ 30 messages/s (Little's law: no code waits less with "
+        "zero think time); waited = open-loop answers that found no official ready. cpu ms "
+        "= CPU time of this process (bot and fake Bot API together) per answer; load average "
+        f"now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
     )
 
 

@@ -636,7 +636,7 @@ def load_form_file(path: str | Path) -> Form:
     """Load and check one definition file."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = safe_load(p.read_text(encoding="utf-8"))
     except OSError as e:
         raise FormError(str(p), [f"không đọc được tệp: {e.strerror or e}"]) from e
     except yaml.YAMLError as e:
@@ -644,6 +644,16 @@ def load_form_file(path: str | Path) -> Form:
         where = f"dòng {mark.line + 1}" if mark else "YAML"
         raise FormError(str(p), [f"{p}: {where}: YAML không hợp lệ"]) from e
     return parse_form(data, str(p))
+
+
+# libyaml's parser when PyYAML has it: the same safe schema, ~8× less CPU and less garbage
+# left in the heap when every process starts by reading the forms and scales (issue #8).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str) -> Any:
+    """`yaml.safe_load`, with libyaml when available; raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - SafeLoader or CSafeLoader
 
 
 def form_files(directory: Path = FORMS_DIR) -> Iterable[Path]:

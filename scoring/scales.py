@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from flows import expr
-from flows.loader import builtin_forms
+from flows.loader import builtin_forms, safe_load
 from flows.model import STATUS_LEVELS, Evidence, Form, ItemType
 from scoring.model import (
     DEFAULT_BANDS,
@@ -423,7 +423,7 @@ def load_scale_file(path: str | Path, form: Form | None = None) -> Scale:
     """Read and check one scale file. Raises ScaleError naming the file."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise ScaleError(str(p), [f"không đọc được: {e}"]) from None
     return parse_scale(data, str(p), form)

@@ -3,21 +3,30 @@
 `python -m storage.migrate` upgrades the database named by DATABASE_URL; authors add a
 revision with `python -m storage.migrate revision -m "..."` (autogenerate is a starting
 point only: revisions are reviewed and hand-edited, and a test compares them to models.py).
+
+Alembic (with mako and pygments, ~10 MB resident) is imported only when there is work for
+it: a database already at the head revision, as at every start but the first after an
+upgrade, is recognised by reading the revision ids of the version files (no import of
+them) and the `alembic_version` table.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import logging
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.database import make_engine, safe_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +38,8 @@ _MIGRATION_LOCK_KEY = 0x50_68_69_65_75  # "Phieu"
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, built in code; `connection` is handed to env.py."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
@@ -37,7 +48,42 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache
+def script_heads(versions: Path = MIGRATIONS_DIR / "versions") -> frozenset[str]:
+    """The head revisions of `versions` (storage/migrations/versions): revisions no other revision
+    names as its down_revision. Read from the files' `revision` / `down_revision`
+    assignments (literals), without importing them or alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions.glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            else:
+                continue
+            name = target.id if isinstance(target, ast.Name) else ""
+            if name == "revision":
+                revisions.add(ast.literal_eval(value))
+            elif name == "down_revision" and (parent := ast.literal_eval(value)):
+                parents.update([parent] if isinstance(parent, str) else parent)
+    return frozenset(revisions - parents)
+
+
+def at_head(connection: Connection) -> bool:
+    """True if the database's `alembic_version` names exactly the scripts' heads."""
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    return frozenset(current) == script_heads()
+
+
 def _upgrade(connection: Connection, revision: str) -> None:
+    if revision == "head" and at_head(connection):
+        return  # nothing to do: alembic stays unimported (memory of a running bot)
+    from alembic import command
+
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
     command.upgrade(alembic_config(connection), revision)
@@ -60,6 +106,8 @@ def _main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     if args.cmd == "revision":
+        from alembic import command
+
         command.revision(alembic_config(), message=args.message)
         return
 

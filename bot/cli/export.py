@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
 
 from bot.cli.common import DB_OPTION, campaign_option, with_storage, writable
 from bot.desk.answers import ExportResult, export_answers
@@ -67,6 +65,10 @@ def export_answers_command(
             )
         # The bar goes to stderr and only on a terminal: piped or captured, rich left an
         # empty first line on stdout (newcomer report).
+        # rich (~4 MB): imported by the commands that print with it, not by the bot
+        from rich.console import Console
+        from rich.progress import Progress
+
         console = Console(stderr=True)
         with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task(tr(N_("Đang xuất"), None, lang), total=None)

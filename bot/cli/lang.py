@@ -13,14 +13,16 @@ administrator meets it"). The language is process state: one run, one language.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, get_args
 
 import typer
-import typer.rich_utils as rich_utils
 from typer.core import TyperGroup
 
 from flows.i18n import LANGUAGES, N_, normalise_language, translate
@@ -157,7 +159,25 @@ def _tr(text: str, lang: str) -> str:
     return translate(lang, msgid)
 
 
+def _rich_utils() -> ModuleType:
+    """typer.rich_utils, loaded when typer first uses it (help, an error), not at every start:
+    with rich's markdown and pygments it is ~3.5 MB of a running bot's memory. Attributes
+    set before then (the panel titles) survive the loading: importlib's LazyLoader keeps
+    what was changed on the module before it ran."""
+    name = "typer.rich_utils"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _panels(lang: str) -> None:
+    rich_utils = _rich_utils()
     for name, msgid in _PANELS.items():
         setattr(rich_utils, name, translate(lang, msgid))
 

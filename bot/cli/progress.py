@@ -7,7 +7,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 
 from bot.cli.common import DB_OPTION, campaign_option, in_unit, writable
 from bot.desk.progress import campaign_progress, print_progress, write_progress
@@ -82,4 +81,7 @@ def progress(
             tr(N_("Đã ghi {file} ({count} cơ quan)."), {"file": str(out), "count": len(rows)})
         )
         return
+    # rich (~4 MB): imported by the commands that print with it, not by the bot
+    from rich.console import Console
+
     print_progress(Console(), lang, campaign, rows)

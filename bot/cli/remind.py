@@ -15,8 +15,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bot.cli.common import DB_OPTION, fail, say, with_storage
 from bot.cli.lang import language, t
@@ -133,6 +131,10 @@ def show(
     muted: int,
     names: dict[str, dict[int, str]],
 ) -> None:
+    # rich (~4 MB): imported by the commands that print with it, not by the bot
+    from rich.console import Console
+    from rich.table import Table
+
     zone = ZoneInfo(camp.timezone)
     console = Console()
     console.print(

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
 import yaml
-from rich.console import Console
-from rich.table import Table
 
 from bot.cli.common import DB_OPTION, fail, in_unit, say, writable
 from bot.cli.lang import language, t
@@ -31,8 +29,10 @@ from scoring.ranking import rank
 from scoring.scales import ScaleError, scale_for
 from scoring.score import before_deadline, score_submission
 from scoring.texts import band_text, scale_label, unranked_text
-from scoring.workbook import write_workbook
 from storage.repository import Unit
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 MANUAL_EXAMPLE = "SO-TTTT:\n  '4.3': 15"
 
@@ -143,6 +143,8 @@ async def load_facts(unit: Unit, campaign_id: int) -> tuple[Any, list[Submission
 
 
 def _table(ranking: Ranking, group: str) -> Table:
+    from rich.table import Table
+
     scale = ranking.scale
     table = Table(title=t(N_("Khối {cohort}"), cohort=group), title_justify="left")
     table.add_column(t(N_("Hạng")), justify="right")
@@ -167,6 +169,8 @@ def _table(ranking: Ranking, group: str) -> Table:
 
 
 def _unranked(scores: list[AgencyScore]) -> Table:
+    from rich.table import Table
+
     table = Table(title=t(N_("Không xếp hạng")), title_justify="left")
     table.add_column(t(N_("Khối")))
     table.add_column(t(N_("Cơ quan")))
@@ -224,6 +228,9 @@ def score(
     ranking = rank(scale, [score_submission(scale, form, f) for f in facts])
     if head.is_open and datetime.now(ZoneInfo(head.timezone)).date() <= head.deadline:
         ranking = before_deadline(ranking)
+    # rich (~4 MB): imported by the commands that print with it, not by the bot
+    from rich.console import Console
+
     console = Console()
     console.print(f"[bold]{head.name}[/bold] — {scale_label(scale, language())}")
     if scale.illustrative:
@@ -236,6 +243,8 @@ def score(
     if ranking.unranked:
         console.print(_unranked(ranking.unranked))
     if out is not None:
+        from scoring.workbook import write_workbook  # openpyxl: not in every `phieu` start
+
         try:
             path = write_workbook(ranking, out)
         except OSError as e:

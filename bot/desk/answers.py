@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
-
-from bot.desk.cells import cell, csv_safe, datetime_cell, fast, formula_like
+from bot.desk.cells import (
+    ILLEGAL_CHARACTERS_RE,
+    cell,
+    csv_safe,
+    datetime_cell,
+    fast,
+    formula_like,
+)
 from bot.desk.directory import COHORT_LABELS
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import tr
@@ -227,6 +230,8 @@ class XlsxSink(_Sink):
 
     def __init__(self, path: Path, lang: str, history_headers: list[str]) -> None:
         self.path = path
+        from openpyxl import Workbook  # only when writing one (bot/desk/cells.py says why)
+
         self.wb = Workbook(write_only=True)
         self.sheets: dict[str, Any] = {}
         self.counts: dict[str, int] = {}
@@ -264,6 +269,8 @@ class XlsxSink(_Sink):
         self._in_sheet = 0
 
     def _close_history(self) -> None:
+        from openpyxl.utils import get_column_letter
+
         last = get_column_letter(len(self.history_headers))
         self._history.auto_filter.ref = f"A1:{last}{self._in_sheet + 1}"
 
@@ -302,6 +309,8 @@ class XlsxSink(_Sink):
         self._in_sheet += 1
 
     def close(self) -> None:
+        from openpyxl.utils import get_column_letter
+
         last = get_column_letter(max(self.width, 1))
         for cohort, ws in self.sheets.items():
             ws.auto_filter.ref = f"A1:{last}{self.counts[cohort] + 1}"

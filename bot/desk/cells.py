@@ -1,23 +1,29 @@
 """Cells written so Excel shows exactly the text given: never a formula, never a number
 it guessed. Text beginning with = + - @ (or a tab / carriage return) is "formula-like": in a
 workbook it is stored as a string with Excel's quote prefix (shown as typed, not
-evaluated); in CSV it gets a leading apostrophe, the usual guard (OWASP "CSV injection")."""
+evaluated); in CSV it gets a leading apostrophe, the usual guard (OWASP "CSV injection").
+
+openpyxl is imported where a cell is made, not here: the bot process imports the desk's
+modules (progress, targets) but never writes a workbook, and openpyxl with what it loads
+(numpy, lxml, PIL) is ~25 MB of its resident memory (bench/memory_bench.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Font
-from openpyxl.styles.cell_style import StyleArray
-from openpyxl.worksheet.worksheet import Worksheet
+if TYPE_CHECKING:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import Cell
+    from openpyxl.styles.cell_style import StyleArray
+    from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-LINK_FONT = Font(color="0563C1", underline="single")
-BOLD = Font(bold=True)
+# openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE, the characters a workbook refuses (a test keeps
+# the two equal), without importing openpyxl for it.
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 def printable(text: str) -> str:
@@ -63,6 +69,8 @@ def cell(
         value = printable(value)
         quote = value.startswith(FORMULA_START)
     key = (bool(link), bold and not link, number_format, quote)
+    from openpyxl.cell.cell import Cell
+
     c = Cell(ws, 1, 1, value, None if key == _PLAIN else _style(ws, key))
     if isinstance(value, str):
         c.data_type = "s"  # openpyxl would store "=…" as a formula
@@ -85,14 +93,17 @@ def _style(ws: Worksheet, key: tuple[bool, bool, str | None, bool]) -> StyleArra
     styles = _STYLES.setdefault(ws.parent, {})
     found = styles.get(key)
     if found is None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
         link, bold, number_format, quote = key
         c = WriteOnlyCell(ws)
         if quote:
             c.quotePrefix = True
         if link:
-            c.font = LINK_FONT
+            c.font = Font(color="0563C1", underline="single")
         elif bold:
-            c.font = BOLD
+            c.font = Font(bold=True)
         if number_format:
             c.number_format = number_format
         found = styles[key] = c._style
@@ -106,6 +117,8 @@ def datetime_cell(ws: Worksheet, value: datetime) -> Cell:
     """`cell(ws, value, number_format=DATETIME_FORMAT)` without the checks a text needs."""
     if value.tzinfo is not None:
         value = value.replace(tzinfo=None)
+    from openpyxl.cell.cell import Cell
+
     return Cell(ws, 1, 1, value, _style(ws, _DATETIME))
 
 

@@ -16,11 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from bot.desk.text import tr
 from flows.i18n import N_
 from flows.parsing import Ok, Problem, Result, parse_email, parse_phone, parse_url
@@ -134,7 +129,7 @@ class Directory:
 
 # -- the template -----------------------------------------------------------------------------
 
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HEADER_FILL = "DDEBF7"  # openpyxl is imported when a workbook is written (bot/desk/cells.py)
 
 _INSTRUCTIONS: tuple[str, ...] = (
     "HƯỚNG DẪN ĐIỀN DANH SÁCH CƠ QUAN VÀ CÁN BỘ",
@@ -162,6 +157,11 @@ _INSTRUCTIONS: tuple[str, ...] = (
 def write_template(path: Path) -> None:
     """The empty workbook: instructions, the two sheets with headers, an example row each,
     drop-down lists for the cohort and the role, text format for phone numbers."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     wb = Workbook()
     help_ws = wb.active
     help_ws.title = HELP_SHEET
@@ -197,7 +197,7 @@ def write_template(path: Path) -> None:
             letter = get_column_letter(i)
             head = ws.cell(row=1, column=i)
             head.font = Font(bold=True)
-            head.fill = _HEADER_FILL
+            head.fill = PatternFill("solid", fgColor=_HEADER_FILL)
             head.alignment = Alignment(wrap_text=True, vertical="top")
             ws.column_dimensions[letter].width = col.width
             if col.key == "phone":  # text, so Excel keeps the leading 0 of 0905…
@@ -276,6 +276,8 @@ class _Sheet:
         self.index: dict[str, int] = {}
 
     def label(self, key: str) -> str:
+        from openpyxl.utils import get_column_letter  # loaded by read_directory already
+
         col = next(c for c in self.columns if c.key == key)
         letter = get_column_letter(self.index[key] + 1) if key in self.index else "?"
         return f"{letter} ({col.header})"
@@ -347,6 +349,8 @@ def read_directory(path: Path, known_codes: Collection[str] = ()) -> Directory:
 
     Never raises for a bad workbook: an unreadable file is one problem like any other.
     """
+    from openpyxl import load_workbook
+
     out = Directory()
     try:
         wb = load_workbook(path, read_only=True, data_only=True)

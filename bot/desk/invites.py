@@ -17,10 +17,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import segno
-from openpyxl import Workbook
-from openpyxl.drawing.image import Image
-from openpyxl.styles import Alignment, Font
 
 from bot.desk.cells import formula_like, printable
 from bot.desk.text import tr
@@ -76,6 +72,8 @@ def telegram_link(username: str, code: str) -> str:
 
 def qr_png(text: str) -> bytes:
     """A QR code of `text` as PNG bytes (segno, pure Python; error correction M)."""
+    import segno  # here, as openpyxl below: only `phieu invite bulk` needs them
+
     out = io.BytesIO()
     segno.make(text, error="m", micro=False).save(out, kind="png", scale=4, border=2)
     return out.getvalue()
@@ -101,6 +99,10 @@ def write_invites(
     lang: str = "vi",
 ) -> None:
     """The mail-merge workbook; without `username`, codes only and a note on the first row."""
+    from openpyxl import Workbook
+    from openpyxl.drawing.image import Image
+    from openpyxl.styles import Alignment, Font
+
     wb = Workbook()
     ws = wb.active
     ws.title = tr(N_("Mã mời"), None, lang)[:31]

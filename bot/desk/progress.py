@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from openpyxl import Workbook
-from rich.console import Console
-from rich.table import Table
 
 from bot.desk.cells import cell
 from bot.desk.directory import COHORT_LABELS
@@ -28,6 +25,9 @@ from flows.progress import (
 )
 from storage.records import AgencyRec, CampaignRec
 from storage.repository import Unit
+
+if TYPE_CHECKING:  # the bot imports this module for campaign_progress: no rich, no openpyxl
+    from rich.console import Console
 
 
 async def campaign_progress(
@@ -100,6 +100,8 @@ def print_progress(
     rows: list[AgencyProgress],
 ) -> None:
     """The agencies table, then the totals per cohort."""
+    from rich.table import Table
+
     tz = campaign.timezone
     table = Table(
         title=tr(N_("Đợt #{id}: {name}"), {"id": str(campaign.id), "name": campaign.name}, lang),
@@ -145,6 +147,8 @@ def write_progress(
     path: Path, lang: str, campaign: CampaignRec, rows: list[AgencyProgress]
 ) -> None:
     """The same figures as a workbook: a sheet of agencies, a sheet of totals per cohort."""
+    from openpyxl import Workbook
+
     tz = ZoneInfo(campaign.timezone)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(tr(N_("Tiến độ"), None, lang))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.workers.turn import Turn
 from storage.records import OutboxRec
 from storage.repository import Storage
 from storage.retry import DEFAULT_POLICY, RetryPolicy, is_transient, retrying
@@ -82,10 +83,11 @@ class RateLimiter:
     # `_window_size() / per_second` seconds (Telegram counts messages per second, so a
     # reply and its question may leave together instead of 1/rate apart).
     _booked: deque[float] = field(default_factory=deque)
-    # Senders waiting for a bot-wide slot queue here, first come first served: without it
-    # a new arrival could take the slot a long waiter was about to get (p99 of 7 s with 50
-    # officials at once, against a p50 of 2 s).
-    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Senders waiting for a bot-wide slot queue here, first come first served within
+    # replies and within notices, replies first (bot/workers/turn.py): without it a new
+    # arrival could take the slot a long waiter was about to get (p99 of 7 s with 50
+    # officials at once, against a p50 of 2 s), and a reply waited behind reminders.
+    turn: Turn = field(default_factory=Turn)
     # After a 429 pause the first send is a probe and goes alone: the others wait for its
     # outcome (`resumed`), so several senders in flight (PHIEU_SEND_PARALLEL, the reply
     # sender's chats) do not all resume at the same instant and earn a 429 each.
@@ -217,6 +219,11 @@ class OutboxWorker:
     reply_grace: float = 0.0
     # Chats of one claimed batch sent concurrently (1: one after another).
     parallel: int = 1
+    # Sent marks asked for while a mark unit is being written: they go together in the
+    # next one (mark_sent). Only rows delivered and not yet marked: bounded by the sends
+    # in flight.
+    _marks: dict[int, asyncio.Future[None]] = field(default_factory=dict, repr=False)
+    _marking: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def run_once(self) -> int:
         """Claim one batch (the oldest due rows of every chat, replies first), send it,
@@ -316,13 +323,49 @@ class OutboxWorker:
         return True
 
     async def mark_sent(self, outbox_id: int) -> None:
-        """Mark one row sent; retried until it sticks (see deliver_row). Idempotent."""
+        """Mark one row sent; retried until it sticks (see deliver_row). Idempotent.
 
+        Group commit: the marks asked for while one mark unit is being written wait for the
+        next, and that unit writes them all, so a crowd's replies (sent concurrently) cost
+        one write transaction per round instead of one each; with one send at a time it is
+        a unit per row as before. Returns when this row's mark has committed.
+        """
+        future = self._marks.get(outbox_id)
+        if future is None:
+            future = self._marks[outbox_id] = asyncio.get_running_loop().create_future()
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._write_marks(), name="outbox-sent-marks")
+        await asyncio.shield(future)  # a cancelled sender leaves the mark to be written
+
+    async def _write_marks(self) -> None:
+        """Write the waiting marks, a unit for all of them, until none waits."""
+        while self._marks:
+            batch, self._marks = self._marks, {}
+            try:
+                await self._mark(list(batch))
+            except Exception:
+                # Not a lost connection (that is retried forever): a row the unit could
+                # not mark. Each alone, so one bad row fails only its own sender.
+                for outbox_id, future in batch.items():
+                    try:
+                        await self._mark([outbox_id])
+                    except Exception as exc:
+                        future.set_exception(exc)
+                    else:
+                        future.set_result(None)
+            else:
+                for future in batch.values():
+                    future.set_result(None)
+
+    async def _mark(self, ids: list[int]) -> None:
         async def mark() -> None:
             async with self.storage.unit() as unit:
-                await unit.mark_sent(outbox_id, self.now())
+                now = self.now()
+                for outbox_id in ids:
+                    await unit.mark_sent(outbox_id, now)
 
-        await retrying(mark, what=f"outbox {outbox_id} sent mark", policy=self.retry.forever())
+        what = f"outbox {ids[0]} sent mark" + (f" (+{len(ids) - 1})" if len(ids) > 1 else "")
+        await retrying(mark, what=what, policy=self.retry.forever())
 
     async def _send(self, row: OutboxRec) -> bool:
         """Deliver one row; True if it went out (the caller marks it sent)."""
@@ -334,7 +377,7 @@ class OutboxWorker:
             return False
         while (wait := self.limiter.chat_delay(row.chat_id, reply)) > 0:
             await self.sleep(wait)  # a notice's chat budget: not in the bot-wide queue
-        async with self.limiter.turn:
+        async with self.limiter.turn(reply):
             await self.limiter.resumed.wait()  # a probe after a 429 is out: its outcome first
             while (wait := self.limiter.reserve(row.chat_id, reply)) > 0:
                 await self.sleep(wait)

@@ -28,6 +28,7 @@ from bot.workers.sender import ReplySender
 from bot.workers.wakeup import listen_for_outbox
 from flows.state import Incoming, Reply
 from storage import Storage
+from storage.records import OutboxRec
 from tests.e2e.telegram_support import TOKEN, seed_campaign, settings_for
 from tests.fakes import FakeTelegram
 from tests.integration.conftest import PG_URL, _create_schema, _drop_schema
@@ -314,6 +315,85 @@ async def test_a_reply_is_not_held_by_the_notice_budget_of_its_chat() -> None:
     assert limiter.reserve("42") > 0.5  # a fourth notice waits for the budget
     assert limiter.reserve("42", reply=True) == 0.0  # the official's answer does not
     assert limiter.reserve("42", reply=True) == 0.0
+
+
+def _row(n: int, kind: str) -> OutboxRec:
+    now = utcnow()
+    return OutboxRec(
+        n, CHANNEL, str(3000 + n), {"n": n}, "sending", 1, now, None, now, None, None, kind
+    )
+
+
+async def test_a_reply_waits_for_no_notice_queued_for_the_bots_rate(storage: Storage) -> None:
+    """At the bot's rate, notices queue for a slot; a reply arriving then takes the next
+    slot, not the one after every notice already waiting (bot/workers/turn.py)."""
+    transport = Recorder()
+    worker = make_worker(storage, transport, rate=5)
+    for n in range(5):  # the window of 5 a second is full
+        assert await worker._send(_row(n, "notice"))
+    notices = [asyncio.create_task(worker._send(_row(n, "notice"))) for n in range(5, 10)]
+    await asyncio.sleep(0.05)  # all five wait for a slot, one of them holding the turn
+    assert worker.limiter.turn.waiting(False) == 4
+    assert await worker._send(_row(99, "reply"))
+    await asyncio.gather(*notices)
+    order = [n for _, _, n in transport.sent]
+    assert order.index(99) == 6  # after the notice that held the turn, before the other four
+    assert sorted(order[7:]) == order[7:]  # the notices kept their order
+
+
+async def _queued(storage: Storage, n: int) -> list[OutboxRec]:
+    async with storage.unit() as unit:
+        for i in range(n):
+            await unit.enqueue(CHANNEL, str(5000 + i), {"n": i})
+        return await unit.claim_outbox(utcnow(), n)
+
+
+def _count_units(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    opened = [0]
+    unit = storage.unit
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        opened[0] += 1
+        return unit(*args, **kw)
+
+    monkeypatch.setattr(storage, "unit", counting)
+    return opened
+
+
+async def test_sent_marks_of_concurrent_replies_share_a_unit(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: 20 chats delivered together are marked in a few units, not 20."""
+    rows = await _queued(storage, 20)
+    worker = make_worker(storage, Recorder(delay=0.01))
+    opened = _count_units(storage, monkeypatch)
+    await worker.deliver(rows, together=True)
+    assert opened[0] <= 4
+    async with storage.unit() as unit:
+        assert (await unit.outbox_counts()).get("sent") == 20
+    assert worker._marks == {}
+
+
+async def test_one_row_that_cannot_be_marked_fails_only_its_own_sender(storage: Storage) -> None:
+    rows = await _queued(storage, 3)
+    worker = make_worker(storage, Recorder())
+    ids = [row.id for row in rows]
+    outcomes = await asyncio.gather(
+        *(worker.mark_sent(i) for i in [ids[0], 999_999, ids[1], ids[2]]), return_exceptions=True
+    )
+    assert [type(o).__name__ for o in outcomes] == ["NoneType", "NotFound", "NoneType", "NoneType"]
+    async with storage.unit() as unit:
+        assert (await unit.outbox_counts()).get("sent") == 3
+
+
+async def test_a_mark_asked_for_alone_is_written_at_once(storage: Storage) -> None:
+    (row,) = await _queued(storage, 1)
+    worker = make_worker(storage, Recorder())
+    async with asyncio.timeout(5):
+        await worker.mark_sent(row.id)
+        await worker.mark_sent(row.id)  # idempotent
+    async with storage.unit() as unit:
+        assert (await unit.outbox_counts()).get("sent") == 1
 
 
 async def test_the_reply_sender_is_not_delayed_by_the_worker_draining_notices(

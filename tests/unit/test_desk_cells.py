@@ -55,3 +55,15 @@ def test_control_characters_do_not_break_the_export(tmp_path: Path) -> None:
     wb.save(tmp_path / "c.xlsx")
     row = next(load_workbook(tmp_path / "c.xlsx")["s"].iter_rows(values_only=True))
     assert row == ("a\ufffdb", "=x\ufffd", "tab\tok")
+
+
+def test_the_illegal_characters_are_openpyxls() -> None:
+    """cells.py keeps its own copy so the bot need not import openpyxl for it."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as theirs
+
+    from bot.desk.cells import ILLEGAL_CHARACTERS_RE as ours
+
+    assert ours.pattern == theirs.pattern
+    for code in range(0x110):
+        char = chr(code)
+        assert bool(ours.search(char)) == bool(theirs.search(char)), hex(code)

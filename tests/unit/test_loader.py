@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from flows import expr
-from flows.loader import FormError, builtin_forms, load_form_file, parse_form
+from flows.loader import FORMS_DIR, FormError, builtin_forms, load_form_file, parse_form, safe_load
 from flows.model import ItemType
+from scoring.scales import SCALES_DIR
 
 HEAD = """
 format: 1
@@ -189,3 +190,26 @@ def test_expressions(source: str, values: dict, expected: object) -> None:
 def test_expressions_refuse_anything_else(source: str) -> None:
     with pytest.raises(expr.ExprError):
         expr.parse(source)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted(FORMS_DIR.glob("*.yaml")), *sorted(SCALES_DIR.glob("*.yaml"))],
+    ids=lambda p: p.name,
+)
+def test_libyaml_reads_every_shipped_file_as_pyyaml_does(path: Path) -> None:
+    """safe_load uses libyaml when present (start-up CPU and memory): same data."""
+    text = path.read_text(encoding="utf-8")
+    assert safe_load(text) == yaml.load(text, Loader=yaml.SafeLoader)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["id: [1, 2\n", "a: b: c\n", "- x\n y: 1\n", "id: 'unclosed\n"],
+)
+def test_broken_yaml_is_still_named_by_line(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(FormError) as info:
+        load_form_file(path)
+    assert "dòng" in str(info.value)
