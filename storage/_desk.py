@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Text, bindparam, cast, delete, exists, func, insert, select, update
 
@@ -24,7 +24,7 @@ from storage.models import (
     User,
     _untag,
 )
-from storage.records import AgencyRec, Conflict, HistoryRec, InviteRec, UserRec
+from storage.records import AgencyRec, Conflict, InviteRec, UserRec
 
 AGENCY_FIELDS = ("name", "cohort", "address", "website", "phone", "email", "head")
 PERSON_FIELDS = ("position", "phone", "email", "role")
@@ -51,13 +51,24 @@ class ImportCounts:
     people_unchanged: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class NamedHistoryRec:
-    """A history row with the agency and the person's name, for the export's history sheet."""
+class HistoryText(NamedTuple):
+    """A history row as the export's history sheet reads it: the agency, the person's name,
+    and the old and new answers as their stored JSON text (`answer_of_text` decodes one).
+    Text, not Answer: a million changes repeat a few thousand distinct answers, so the
+    export formats each distinct text once and never decodes the repeats."""
 
-    history: HistoryRec
     agency_id: int
+    item_id: str
+    old: str | None
+    new: str | None
     user_name: str | None
+    channel: str
+    at: datetime
+
+
+def answer_of_text(text: str | None) -> Answer | None:
+    """The Answer of a stored history JSON text (None for None: created or deleted)."""
+    return Answer.from_json(_json_value(text)) if text is not None else None
 
 
 class DeskUnit(UnitBase):
@@ -282,47 +293,29 @@ class DeskUnit(UnitBase):
                 )
         return out
 
-    async def history_of(self, submission_ids: Iterable[int]) -> list[NamedHistoryRec]:
+    async def history_texts(self, submission_ids: Iterable[int]) -> list[HistoryText]:
         """Every answer change of these submissions, by submission then time, with who
-        made it (None when the person is unknown)."""
+        made it (None when the person is unknown); answers as stored JSON text."""
         ids = list(submission_ids)
         if not ids:
             return []
         h = AnswerHistory
         stmt = (
             select(
-                h.id,
-                h.submission_id,
+                Submission.agency_id,
                 h.item_id,
-                cast(h.old, Text),  # decoded here, as in answers_of
+                cast(h.old, Text),  # decoded by the caller, once per distinct text
                 cast(h.new, Text),
-                h.user_id,
+                User.name,
                 h.channel,
                 h.at,
-                Submission.agency_id,
-                User.name,
             )
             .join(Submission, Submission.id == h.submission_id)
             .outerjoin(User, User.id == h.user_id)
             .where(h.submission_id.in_(ids))
             .order_by(h.submission_id, h.id)
         )
-        out = []
-        decode, answer = _json_value, Answer.from_json
-        rows = await self._exec(stmt)
-        for id_, sub_id, item_id, old, new, user_id, channel, at, agency_id, user_name in rows:
-            rec = HistoryRec(
-                id_,
-                sub_id,
-                item_id,
-                answer(decode(old)) if old is not None else None,
-                answer(decode(new)) if new is not None else None,
-                user_id,
-                channel,
-                at,
-            )
-            out.append(NamedHistoryRec(rec, agency_id, user_name))
-        return out
+        return [HistoryText._make(r) for r in await self._exec(stmt)]
 
     async def first_submissions(self, campaign_id: int) -> dict[int, datetime]:
         """When each submission of the campaign was first submitted (lateness is judged on

@@ -20,14 +20,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
-
-from bot.desk.cells import cell, csv_safe, datetime_cell, fast, formula_like
+from bot.desk.cells import csv_safe
 from bot.desk.directory import COHORT_LABELS
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import tr
+from bot.desk.xlsx import Sheet, XlsxBook
 from flows.i18n import N_
 from flows.model import Evidence, Form, ItemType, Question
 from flows.parsing import format_answer
@@ -41,7 +38,7 @@ from flows.progress import (
 )
 from flows.prompts import evidence_text
 from flows.state import Answer
-from storage._desk import NamedHistoryRec
+from storage._desk import HistoryText, answer_of_text
 from storage.records import AgencyRec, CampaignRec
 from storage.repository import Storage
 
@@ -222,91 +219,61 @@ class _Sink:
 
 
 class XlsxSink(_Sink):
+    """The workbook, written as it goes (bot/desk/xlsx.py): a sheet per cohort, its rows
+    given a cohort at a time, then the history sheet(s)."""
+
     # Excel holds 1,048,576 rows a sheet: a longer history continues on "Lịch sử (2)"…
     rows_per_sheet = 1_048_575
 
     def __init__(self, path: Path, lang: str, history_headers: list[str]) -> None:
-        self.path = path
-        self.wb = Workbook(write_only=True)
-        self.sheets: dict[str, Any] = {}
-        self.counts: dict[str, int] = {}
-        self.width = 0
+        self.book = XlsxBook(path)
         self.history_headers = history_headers
         self.lang = lang
-        self._history: Any = None
-        # Texts already found to need nothing (not formula-like, no control character):
-        # appended bare, the fastest way into openpyxl. Bounded: a value set, not a log.
-        self._plain: dict[str, bool] = {}
+        self.headers: list[str] = []
+        self._sheet: Sheet | None = None
+        self._cohort: str | None = None
+        self._history_sheets = 0
+        self._in_sheet = 0
 
     def start(self, cohorts: list[str], headers: list[str]) -> None:
-        self.width = len(headers)
-        for cohort in cohorts:
-            ws = self.wb.create_sheet(_cohort_title(cohort))
-            ws.freeze_panes = "B2"  # the header row and the agency's name stay in view
-            ws.append([cell(ws, h, bold=True) for h in headers])
-            self.sheets[cohort] = ws
-            self.counts[cohort] = 0
-        self.history_count = 0
-        self._history_sheets = 0
-        self._new_history_sheet()
+        self.headers = headers
+
+    def _new_sheet(self, title: str, freeze: str, headers: list[str]) -> Sheet:
+        ws = self.book.sheet(title, freeze=freeze)
+        ws.filter = True
+        ws.append(headers, bold=True)
+        return ws
+
+    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
+        if cohort != self._cohort:  # the next cohort's sheet; the rows come a cohort at a time
+            # the header row and the agency's name stay in view
+            self._sheet = self._new_sheet(_cohort_title(cohort), "B2", self.headers)
+            self._cohort = cohort
+        assert self._sheet is not None
+        links = {i: link for i, (_, link) in enumerate(values) if link is not None}
+        self._sheet.append([v for v, _ in values], links)
 
     def _new_history_sheet(self) -> None:
-        if self._history is not None:
-            self._close_history()
         self._history_sheets += 1
         title = tr(N_("Lịch sử"), None, self.lang)
         if self._history_sheets > 1:
             title += f" ({self._history_sheets})"
-        ws = self.wb.create_sheet(title)
-        ws.freeze_panes = "A2"
-        ws.append([cell(ws, h, bold=True) for h in self.history_headers])
-        self._history = ws
+        self._sheet = self._new_sheet(title, "A2", self.history_headers)
+        self._cohort = None
         self._in_sheet = 0
 
-    def _close_history(self) -> None:
-        last = get_column_letter(len(self.history_headers))
-        self._history.auto_filter.ref = f"A1:{last}{self._in_sheet + 1}"
-
-    def _cell(self, ws: Any, v: Any, link: str | None = None) -> Any:
-        """`fast(ws, v, link)`, with the common cases (a number, a text seen before that
-        needs nothing) decided without calling it."""
-        if link is None:
-            t = type(v)
-            if t is str:
-                plain = self._plain.get(v)
-                if plain is None:
-                    plain = not formula_like(v) and not ILLEGAL_CHARACTERS_RE.search(v)
-                    if len(self._plain) < 100_000:
-                        self._plain[v] = plain
-                if plain:
-                    return v
-            elif v is None or t is int or t is float:
-                return v
-            elif t is datetime:
-                return datetime_cell(ws, v)
-        return fast(ws, v, link)
-
-    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
-        ws = self.sheets[cohort]
-        put = self._cell
-        ws.append([put(ws, v, link) for v, link in values])
-        self.counts[cohort] += 1
-
     def history(self, values: list[Any]) -> None:
-        if self._in_sheet >= self.rows_per_sheet:  # Excel's limit: continue on a new sheet
+        # Excel's limit (and the first change): continue on a new sheet
+        if not self._history_sheets or self._in_sheet >= self.rows_per_sheet:
             self._new_history_sheet()
-        ws = self._history
-        put = self._cell
-        ws.append([put(ws, v) for v in values])
-        self.history_count += 1
+        assert self._sheet is not None
+        self._sheet.append(values)
         self._in_sheet += 1
 
     def close(self) -> None:
-        last = get_column_letter(max(self.width, 1))
-        for cohort, ws in self.sheets.items():
-            ws.auto_filter.ref = f"A1:{last}{self.counts[cohort] + 1}"
-        self._close_history()
-        self.wb.save(self.path)
+        if not self._history_sheets:  # no history asked, or none yet: the sheet's headers
+            self._new_history_sheet()
+        self.book.close()
 
 
 class CsvSink(_Sink):
@@ -395,6 +362,9 @@ async def export_answers(
         else XlsxSink(path, lang, history_headers)
     )
     cohorts = list(dict.fromkeys(a.cohort for a in agencies))
+    # A cohort's rows together (a sheet is written whole before the next), in their order.
+    order = {c: i for i, c in enumerate(cohorts)}
+    agencies = sorted(agencies, key=lambda a: order[a.cohort])
     yes = tr(N_("có"), None, lang)
     plans = [(c.question.id, column_plan(c, lang)) for c in columns]
     labels = {stage: stage_label(lang, stage) for stage in STAGE_LABELS}
@@ -432,11 +402,12 @@ async def export_answers(
         by_id = {a.id: a for a in agencies}
         rows = HistoryRows(by_id, form, tz, lang)
         sub_ids = [subs[a.id].id for a in agencies if a.id in subs]
+        values = rows.values
         for part in _chunks(sub_ids if history else [], chunk):
             async with storage.unit() as unit:
-                changes = await unit.history_of(part)
+                changes = await unit.history_texts(part)
             for h in changes:
-                sink.history(rows.values(h))
+                sink.history(values(h))
             history_rows += len(changes)
     finally:
         sink.close()
@@ -446,55 +417,63 @@ async def export_answers(
 
 class HistoryRows:
     """The history sheet's rows, made cheap: each agency's code and name, each item's label
-    and the text of each distinct old/new answer of an item worked out once per export
-    (most changes repeat: the same choices, links, "không áp dụng"), each local time once."""
+    and the text of each distinct stored old/new answer of an item worked out once per
+    export (most changes repeat: the same choices, links, "không áp dụng"; a repeat is
+    found by its stored JSON text, never decoded), each local time once."""
 
     def __init__(self, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str) -> None:
         self.agencies = {i: (a.code, a.name) for i, a in agencies.items()}
         self.form, self.tz, self.lang = form, tz, lang
-        self.items: dict[str, tuple[str, Callable[[Answer | None], str]]] = {}
+        self.items: dict[str, tuple[str, Callable[[str | None], str]]] = {}
         self.times: dict[datetime, datetime] = {}
 
-    def _item(self, item_id: str) -> tuple[str, Callable[[Answer | None], str]]:
+    def _item(self, item_id: str) -> tuple[str, Callable[[str | None], str]]:
         q = self.form.question(item_id)
-        lang = self.lang
         if q is None:
-            return item_id, lambda a: str(a or "")
-        return q.printed or q.id, _memo(lambda a: answer_text(q, a, lang), key_of=_answer_key)
+            return item_id, lambda t: str(answer_of_text(t) or "")
+        lang, seen = self.lang, {}
 
-    def values(self, h: NamedHistoryRec) -> list[Any]:
+        def text(stored: str | None) -> str:
+            found = seen.get(stored)
+            if found is None:
+                found = answer_text(q, answer_of_text(stored), lang)
+                if len(seen) < MEMO_LIMIT:
+                    seen[stored] = found
+            return found
+
+        return q.printed or q.id, text
+
+    def values(self, h: HistoryText) -> list[Any]:
         """[code, agency, item, who, local time, channel, old, new] of one change."""
-        rec = h.history
-        item = self.items.get(rec.item_id)
+        agency_id, item_id, old, new, user_name, channel, at = h
+        item = self.items.get(item_id)
         if item is None:
-            item = self.items[rec.item_id] = self._item(rec.item_id)
+            item = self.items[item_id] = self._item(item_id)
         label, text = item
-        code, name = self.agencies.get(h.agency_id, ("", ""))
-        at = self.times.get(rec.at)
-        if at is None:
-            at = rec.at.astimezone(self.tz)
+        code, name = self.agencies.get(agency_id, ("", ""))
+        local = self.times.get(at)
+        if local is None:
+            local = at.astimezone(self.tz)
             if len(self.times) < 10_000:
-                self.times[rec.at] = at
-        return [code, name, label, h.user_name or "", at, rec.channel, text(rec.old), text(rec.new)]
+                self.times[at] = local
+        return [code, name, label, user_name or "", local, channel, text(old), text(new)]
 
 
 def _history_values(
-    h: NamedHistoryRec, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str
+    h: HistoryText, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str
 ) -> list[Any]:
     """One history row, the slow way (kept as the reference HistoryRows must match)."""
-    rec = h.history
-    q = form.question(rec.item_id)
+    q = form.question(h.item_id)
     agency = agencies.get(h.agency_id)
-    item = (q.printed or q.id) if q is not None else rec.item_id
-    old = answer_text(q, rec.old, lang) if q is not None else str(rec.old or "")
-    new = answer_text(q, rec.new, lang) if q is not None else str(rec.new or "")
+    item = (q.printed or q.id) if q is not None else h.item_id
+    old, new = answer_of_text(h.old), answer_of_text(h.new)
     return [
         agency.code if agency else "",
         agency.name if agency else "",
         item,
         h.user_name or "",
-        rec.at.astimezone(tz),
-        rec.channel,
-        old,
-        new,
+        h.at.astimezone(tz),
+        h.channel,
+        answer_text(q, old, lang) if q is not None else str(old or ""),
+        answer_text(q, new, lang) if q is not None else str(new or ""),
     ]

@@ -5,6 +5,7 @@ ordinary and odd stored values, asked twice (the second time from memory)."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,13 +13,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bench.desk_bench import FORM_ID, _value
 from bot.desk.answers import HistoryRows, _history_values, column_plan, columns_of, value_of
 from flows.loader import builtin_forms
 from flows.state import Answer
-from storage._desk import NamedHistoryRec
-from storage.records import AgencyRec, HistoryRec
+from storage._desk import HistoryText
+from storage.models import ExactJSON
+from storage.records import AgencyRec
 
 FORM = builtin_forms()[FORM_ID]
 ODD: list[Any] = [
@@ -71,8 +74,16 @@ def test_a_full_memory_still_gives_the_right_values(monkeypatch: pytest.MonkeyPa
         assert repr(plan(a)) == repr(value_of(col, a, "vi"))
 
 
+def _stored(a: Answer | None, dialect: Any) -> str | None:
+    """The JSON text a history row holds for `a` (what `history_texts` reads back)."""
+    if a is None:
+        return None
+    return json.dumps(ExactJSON(none_as_null=True).process_bind_param(a.to_json(), dialect))
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()])
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_history_rows_give_what_history_values_gives(lang: str) -> None:
+def test_history_rows_give_what_history_values_gives(lang: str, dialect: Any) -> None:
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     agencies = {1: AgencyRec(1, "A", "Cơ quan A", "so", datetime(2026, 1, 1, tzinfo=UTC))}
     rows = HistoryRows(agencies, FORM, tz, lang)
@@ -83,8 +94,12 @@ def test_history_rows_give_what_history_values_gives(lang: str) -> None:
         answers = _answers(q) if q is not None else [None, Answer(3)]
         for old, new in zip(answers, reversed(answers), strict=True):
             n += 1
-            rec = HistoryRec(n, 1, item, old, new, None, "zalo", at.replace(minute=n % 60))
-            for h in (NamedHistoryRec(rec, 1, "Lan"), NamedHistoryRec(rec, 2, None)):
+            old_text, new_text = _stored(old, dialect), _stored(new, dialect)
+            when = at.replace(minute=n % 60)
+            for h in (
+                HistoryText(1, item, old_text, new_text, "Lan", "zalo", when),
+                HistoryText(2, item, old_text, new_text, None, "telegram", when),
+            ):
                 want = _history_values(h, agencies, FORM, tz, lang)
                 assert repr(rows.values(h)) == repr(want)
                 assert repr(rows.values(h)) == repr(want)
