@@ -118,6 +118,9 @@ def value_of(col: Column, a: Answer | None, lang: str) -> tuple[Any, str | None]
 Cell = tuple[Any, str | None]  # (cell value, hyperlink or None)
 _EMPTY: Cell = (None, None)
 MEMO_LIMIT = 2048  # distinct values remembered per column (choices repeat; free text not)
+# Distinct stored answers whose history text is remembered, all items together: ~25 MB at
+# most; a million changes of 200 items repeat far fewer (numbers spread, choices repeat).
+HISTORY_MEMO = 100_000
 
 
 def _key(v: Any) -> Any:
@@ -426,6 +429,7 @@ class HistoryRows:
         self.form, self.tz, self.lang = form, tz, lang
         self.items: dict[str, tuple[str, Callable[[str | None], str]]] = {}
         self.times: dict[datetime, datetime] = {}
+        self.remembered = 0  # texts remembered, all items together (bounded: HISTORY_MEMO)
 
     def _item(self, item_id: str) -> tuple[str, Callable[[str | None], str]]:
         q = self.form.question(item_id)
@@ -437,8 +441,9 @@ class HistoryRows:
             found = seen.get(stored)
             if found is None:
                 found = answer_text(q, answer_of_text(stored), lang)
-                if len(seen) < MEMO_LIMIT:
+                if self.remembered < HISTORY_MEMO:
                     seen[stored] = found
+                    self.remembered += 1
             return found
 
         return q.printed or q.id, text

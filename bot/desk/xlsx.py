@@ -127,16 +127,30 @@ class Sheet:
         self.rows += 1
         r = str(self.rows)
         letters = self.book._letters(len(values))
-        shared, frag = self.book._shared, self.book._fragment
         parts = [f'<row r="{r}">']
-        for i, v in enumerate(values):
-            if v is None or v == "":  # an empty text is an empty cell (as openpyxl writes it)
-                continue
-            if bold or (links and i in links):
-                parts.append(self._styled(letters[i] + r, v, links.get(i) if links else None))
-                continue
-            f = shared.get(v) if type(v) is str else None
-            parts.append(f'<c r="{letters[i]}{r}"{f or frag(v)}')
+        if bold:
+            for i, v in enumerate(values):
+                if v is not None and v != "":
+                    link = links.get(i) if links else None
+                    parts.append(self._styled(letters[i] + r, v, BOLD, link))
+        else:  # the million-row path: a text seen before or an int without a call
+            shared, frag = self.book._shared, self.book._fragment
+            for i, v in enumerate(values):
+                t = type(v)
+                if t is str:
+                    if not v:  # an empty text is an empty cell (as openpyxl writes it)
+                        continue
+                    f = shared.get(v) or frag(v)
+                elif v is None:
+                    continue
+                elif t is int:
+                    f = f"><v>{v}</v></c>"
+                else:
+                    f = frag(v)
+                if links and i in links:
+                    parts.append(self._styled(letters[i] + r, v, PLAIN, links[i]))
+                else:
+                    parts.append(f'<c r="{letters[i]}{r}"{f}')
         parts.append("</row>")
         self.width = max(self.width, len(values))
         buf = self._buf
@@ -144,11 +158,12 @@ class Sheet:
         if len(buf) > 512:
             self._flush()
 
-    def _styled(self, ref: str, v: Any, link: str | None) -> str:
-        if link is not None:
-            self.links.append((ref, link))
-            return f'<c r="{ref}"{self.book._fragment(v, LINK)}'
-        return f'<c r="{ref}"{self.book._fragment(v, BOLD)}'
+    def _styled(self, ref: str, v: Any, style: int, link: str | None) -> str:
+        """A cell in `style`, or a hyperlink (link font) recorded for the sheet's rels."""
+        if link is None:
+            return f'<c r="{ref}"{self.book._fragment(v, style)}'
+        self.links.append((ref, link))
+        return f'<c r="{ref}"{self.book._fragment(v, LINK)}'
 
     def _flush(self) -> None:
         self._out.write("".join(self._buf).encode("utf-8", "replace"))
@@ -220,6 +235,7 @@ class XlsxBook:
         # text → the plain cell's XML after `<c r="A1"`: made once per distinct text.
         self._shared: dict[str, str] = {}
         self._cols: list[str] = []
+        self._times: dict[tuple[datetime, Any], str] = {}
 
     def sheet(self, title: str, freeze: str | None = None) -> Sheet:
         """A new sheet after the others; its title made acceptable (`sheet_title`)."""
@@ -254,8 +270,14 @@ class XlsxBook:
         if t is int or (t is float and isfinite(v)) or (t is Decimal and v.is_finite()):
             return f"{at}><v>{v}</v></c>"
         if isinstance(v, datetime):
-            serial = (v.replace(tzinfo=None) - _EPOCH) / _DAY
-            return f' s="{DATETIME}"><v>{serial!r}</v></c>'
+            key = (v, v.tzinfo)  # equal instants in two zones are two local times
+            found = self._times.get(key)
+            if found is None:
+                serial = (v.replace(tzinfo=None) - _EPOCH) / _DAY
+                found = f' s="{DATETIME}"><v>{serial!r}</v></c>'
+                if len(self._times) < 10_000:  # the history's times repeat: changes come in bulk
+                    self._times[key] = found
+            return found
         if isinstance(v, date):
             return self._fragment(datetime(v.year, v.month, v.day), style)
         return self._fragment(str(v), style)  # inf, NaN, anything else: its text
