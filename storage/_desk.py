@@ -66,6 +66,22 @@ class HistoryText(NamedTuple):
     at: datetime
 
 
+# An answer as stored: (value JSON text, reason "không áp dụng", evidence JSON text).
+Stored = tuple[str | None, str | None, str | None]
+
+
+def stored_answer(stored: Stored) -> Answer:
+    """The Answer of a stored (value, reason, evidence): the JSON columns are read as their
+    text and decoded here — the same values as the column type gives (`_json_value`) at a
+    third of the cost per answer, which matters at a million answers."""
+    value, na_reason, evidence = stored
+    return Answer(
+        _json_value(value) if value is not None else None,
+        na_reason,
+        _json_value(evidence) if evidence is not None else None,
+    )
+
+
 def answer_of_text(text: str | None) -> Answer | None:
     """The Answer of a stored history JSON text (None for None: created or deleted)."""
     return Answer.from_json(_json_value(text)) if text is not None else None
@@ -261,22 +277,28 @@ class DeskUnit(UnitBase):
     # -- a whole campaign, for progress and export ------------------------------------------
 
     async def answers_of(self, submission_ids: Iterable[int]) -> dict[int, dict[str, Answer]]:
-        """The answers of several submissions: {submission id: {item id: Answer}}, one query.
+        """The answers of several submissions: {submission id: {item id: Answer}}, one query
+        per 1,000 ids (`answer_texts`, decoded).
 
         Exports read a campaign a few hundred submissions at a time with it, so memory stays
         bounded by the chunk, not the campaign; the reminder planner reads the agencies it
-        reminds. Any iterable of ids (a generator too); one query per 1,000 ids, well under
-        both databases' parameter limits."""
+        reminds. Any iterable of ids (a generator too)."""
+        texts = await self.answer_texts(submission_ids)
+        return {
+            sub: {item: stored_answer(t) for item, t in given.items()}
+            for sub, given in texts.items()
+        }
+
+    async def answer_texts(self, submission_ids: Iterable[int]) -> dict[int, dict[str, Stored]]:
+        """The answers of several submissions as stored: {submission id: {item id: (value
+        JSON text, reason "không áp dụng", evidence JSON text)}}; `stored_answer` decodes one.
+
+        The answers export reads these: 5,000 submissions hold a million answers, most of
+        them repeats (a choice, a link), formatted once per distinct text, never decoded
+        again. At most 1,000 ids per statement: a whole campaign (the reminder planner asks
+        for every submission) stays far below the databases' bound-parameter limits."""
         ids = list(submission_ids)
-        out: dict[int, dict[str, Answer]] = {i: {} for i in ids}
-        if not ids:
-            return out
-        # The JSON columns are read as their text and decoded here: the same values as the
-        # column type gives (see `_json_value`) at a third of the cost per answer, which
-        # matters at a million answers.
-        decode = _json_value
-        # At most 1,000 ids per statement: a whole campaign (the reminder planner asks for
-        # every submission) stays far below the databases' bound-parameter limits.
+        out: dict[int, dict[str, Stored]] = {i: {} for i in ids}
         for start in range(0, len(ids), 1000):
             stmt = select(
                 AnswerRow.submission_id,
@@ -285,12 +307,8 @@ class DeskUnit(UnitBase):
                 AnswerRow.na_reason,
                 cast(AnswerRow.evidence, Text),
             ).where(AnswerRow.submission_id.in_(ids[start : start + 1000]))
-            for sub_id, item_id, value, na_reason, evidence in await self._exec(stmt):
-                out[sub_id][item_id] = Answer(
-                    decode(value) if value is not None else None,
-                    na_reason,
-                    decode(evidence) if evidence is not None else None,
-                )
+            for sub_id, item_id, value, na_reason, evidence in (await self._exec(stmt)).all():
+                out[sub_id][item_id] = (value, na_reason, evidence)
         return out
 
     async def history_texts(self, submission_ids: Iterable[int]) -> list[HistoryText]:

@@ -38,7 +38,7 @@ from flows.progress import (
 )
 from flows.prompts import evidence_text
 from flows.state import Answer
-from storage._desk import HistoryText, answer_of_text
+from storage._desk import HistoryText, Stored, answer_of_text, stored_answer
 from storage.records import AgencyRec, CampaignRec
 from storage.repository import Storage
 
@@ -117,95 +117,43 @@ def value_of(col: Column, a: Answer | None, lang: str) -> tuple[Any, str | None]
 
 Cell = tuple[Any, str | None]  # (cell value, hyperlink or None)
 _EMPTY: Cell = (None, None)
-MEMO_LIMIT = 2048  # distinct values remembered per column (choices repeat; free text not)
-# Distinct stored answers whose history text is remembered, all items together: ~25 MB at
-# most; a million changes of 200 items repeat far fewer (numbers spread, choices repeat).
-HISTORY_MEMO = 100_000
+# Distinct stored answers whose cell or history text an export remembers, every column and
+# item together: ~40 MB at most. A million answers repeat far fewer (choices, links).
+REMEMBERED = 150_000
 
 
-def _key(v: Any) -> Any:
-    """A dict key telling apart every stored value that could be shown differently (True
-    from 1, 1.0 from 1, Decimal 1.50 from 1.5), or None when `v` is not worth remembering."""
-    t = type(v)
-    if t is str or t is int or t is bool:
-        return (t, v)
-    if t is float or t is Decimal:
-        return (t, repr(v))
-    if v is None:
-        return (None,)
-    if t is list:
-        keys = tuple(_key(x) for x in v)
-        return ("[", keys) if None not in keys else None
-    if t is dict:
-        items = tuple((k, _key(x)) for k, x in v.items())
-        return ("{", items) if all(x is not None for _, x in items) else None
-    return None
+class Memo:
+    """Pure functions' results remembered by their argument, `limit` entries in all for
+    every function made by `of` (one Memo per export: its memory stays bounded)."""
+
+    def __init__(self, limit: int = REMEMBERED) -> None:
+        self.left = limit
+
+    def of(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """`fn`, remembered while the Memo has room (a full one still gives fn's result)."""
+        seen: dict[Any, Any] = {}
+
+        def remembered(key: Any) -> Any:
+            found = seen.get(key, seen)
+            if found is seen:
+                found = fn(key)
+                if self.left > 0:
+                    seen[key] = found
+                    self.left -= 1
+            return found
+
+        return remembered
 
 
-def _answer_key(a: Answer | None) -> Any:
-    """`_key` of a whole answer (value, reason, evidence), or None."""
-    if a is None:
-        return (None,)
-    value, evidence = _key(a.value), _key(a.evidence)
-    if value is None or evidence is None:
-        return None
-    return (value, a.na_reason, evidence)
+def column_plan(col: Column, lang: str, memo: Memo) -> Callable[[Stored | None], Cell]:
+    """`value_of(col, stored_answer(·), lang)` of a stored answer (`answer_texts`), the cell
+    of each distinct stored answer made once per export (a choice, a level, a yes/no, the
+    same evidence link: decoded and formatted once, not once per agency)."""
 
+    def made(stored: Stored | None) -> Cell:
+        return _EMPTY if stored is None else value_of(col, stored_answer(stored), lang)
 
-def _memo(
-    fn: Callable[[Any], Any], limit: int = MEMO_LIMIT, key_of: Callable[[Any], Any] = _key
-) -> Callable[[Any], Any]:
-    """`fn` (pure) remembered for up to `limit` distinct values: a choice, a level, a
-    yes/no, the same evidence link — formatted once per export, not once per agency."""
-    seen: dict[Any, Any] = {}
-
-    def remembered(v: Any) -> Any:
-        key = key_of(v)
-        if key is None:
-            return fn(v)
-        found = seen.get(key, seen)
-        if found is seen:
-            found = fn(v)
-            if len(seen) < limit:
-                seen[key] = found
-        return found
-
-    return remembered
-
-
-def column_plan(col: Column, lang: str) -> Callable[[Answer | None], Cell]:
-    """`value_of(col, ·, lang)` made once per column: the item's kind decided here, and
-    the formatting of repeated values remembered (see `_memo`). Same result as value_of."""
-    q = col.question
-    na = _memo(lambda reason: (tr(N_("không áp dụng: {reason}"), {"reason": reason}, lang), None))
-    if col.evidence:
-        shown = _memo(lambda e: (evidence_text(e, lang), evidence_link(e)))
-
-        def evidence_cell(a: Answer | None) -> Cell:
-            if a is None or a.evidence is None:
-                return _EMPTY
-            return shown(a.evidence)  # type: ignore[no-any-return]
-
-        return evidence_cell
-    numeric = q.type in _NUMERIC
-    url = q.type is ItemType.URL
-    formatted = _memo(lambda v: (format_answer(q, v, lang), None))
-
-    def answer_cell(a: Answer | None) -> Cell:
-        if a is None:
-            return _EMPTY
-        if a.na_reason is not None:
-            return na(a.na_reason or "")  # type: ignore[no-any-return]
-        v = a.value
-        if v is None:
-            return _EMPTY
-        if numeric and isinstance(v, int | float | Decimal) and not isinstance(v, bool):
-            return v, None
-        if url and isinstance(v, str):
-            return v, evidence_link(v)
-        return formatted(v)  # type: ignore[no-any-return]
-
-    return answer_cell
+    return memo.of(made)  # type: ignore[no-any-return]
 
 
 def _cohort_title(cohort: str) -> str:
@@ -369,7 +317,8 @@ async def export_answers(
     order = {c: i for i, c in enumerate(cohorts)}
     agencies = sorted(agencies, key=lambda a: order[a.cohort])
     yes = tr(N_("có"), None, lang)
-    plans = [(c.question.id, column_plan(c, lang)) for c in columns]
+    memo = Memo()
+    plans = [(c.question.id, column_plan(c, lang, memo)) for c in columns]
     labels = {stage: stage_label(lang, stage) for stage in STAGE_LABELS}
     history_rows = 0
     try:
@@ -377,7 +326,7 @@ async def export_answers(
         for part in _chunks(agencies, chunk):
             ids = [subs[a.id].id for a in part if a.id in subs]
             async with storage.unit() as unit:
-                answers = await unit.answers_of(ids)
+                answers = await unit.answer_texts(ids)
             for a in part:
                 sub = subs.get(a.id)
                 given = answers.get(sub.id, {}) if sub else {}
@@ -403,7 +352,7 @@ async def export_answers(
             if step:
                 step(len(part))
         by_id = {a.id: a for a in agencies}
-        rows = HistoryRows(by_id, form, tz, lang)
+        rows = HistoryRows(by_id, form, tz, lang, memo)
         sub_ids = [subs[a.id].id for a in agencies if a.id in subs]
         values = rows.values
         for part in _chunks(sub_ids if history else [], chunk):
@@ -424,29 +373,20 @@ class HistoryRows:
     export (most changes repeat: the same choices, links, "không áp dụng"; a repeat is
     found by its stored JSON text, never decoded), each local time once."""
 
-    def __init__(self, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str) -> None:
+    def __init__(
+        self, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str, memo: Memo
+    ) -> None:
         self.agencies = {i: (a.code, a.name) for i, a in agencies.items()}
-        self.form, self.tz, self.lang = form, tz, lang
+        self.form, self.tz, self.lang, self.memo = form, tz, lang, memo
         self.items: dict[str, tuple[str, Callable[[str | None], str]]] = {}
         self.times: dict[datetime, datetime] = {}
-        self.remembered = 0  # texts remembered, all items together (bounded: HISTORY_MEMO)
 
     def _item(self, item_id: str) -> tuple[str, Callable[[str | None], str]]:
         q = self.form.question(item_id)
         if q is None:
             return item_id, lambda t: str(answer_of_text(t) or "")
-        lang, seen = self.lang, {}
-
-        def text(stored: str | None) -> str:
-            found = seen.get(stored)
-            if found is None:
-                found = answer_text(q, answer_of_text(stored), lang)
-                if self.remembered < HISTORY_MEMO:
-                    seen[stored] = found
-                    self.remembered += 1
-            return found
-
-        return q.printed or q.id, text
+        lang = self.lang
+        return q.printed or q.id, self.memo.of(lambda t: answer_text(q, answer_of_text(t), lang))
 
     def values(self, h: HistoryText) -> list[Any]:
         """[code, agency, item, who, local time, channel, old, new] of one change."""
