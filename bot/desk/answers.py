@@ -4,9 +4,11 @@ one column per item in form order — and a long history sheet; or the same as C
 Headers carry the printed number, the question text and the unit; numbers stay numbers (so
 sums work); "không áp dụng" is written with its reason; an item asking evidence gets a
 column of its own, its link a hyperlink; the late flag is judged on the first submission.
-Every text cell goes through bot/desk/cells.py, so nothing an official typed is ever
-evaluated by Excel. The campaign is read a chunk of submissions at a time (memory stays
-bounded by the chunk: 5,000 submissions export in the bench under 500 MB).
+The workbook is written by bot/desk/xlsx.py (a cell is never a formula; formula-like text
+gets the quote prefix), CSV through bot/desk/cells.py's `csv_safe`. The campaign is read a
+chunk of submissions at a time, answers as their stored JSON text: each distinct stored
+answer is decoded and formatted once per export (`Memo`), so memory stays bounded by the
+chunk and the memo (5,000 submissions with a million history rows: under 300 MB).
 """
 
 from __future__ import annotations
