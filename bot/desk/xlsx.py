@@ -108,9 +108,9 @@ class Sheet:
         self.width = 0
         self.filter = False
         self.links: list[tuple[str, str]] = []  # (cell, target)
-        self._out: IO[bytes] = book._zip.open(
-            f"xl/worksheets/sheet{index}.xml", "w", force_zip64=True
-        )
+        # No ZIP64 header: a sheet stays far below 2 GiB of XML (a million history rows
+        # make ~250 MB), and ZIP64 local headers are what some readers refuse.
+        self._out: IO[bytes] = book._zip.open(f"xl/worksheets/sheet{index}.xml", "w")
         self._buf: list[str] = [_HEAD, f"<worksheet {_NS}>"]
         if freeze is not None:
             self._buf.append(_pane(freeze))
@@ -336,7 +336,7 @@ class XlsxBook:
             f'{_HEAD}<Relationships xmlns="{_PKG_REL}">{rels}</Relationships>',
         )
         self._write("xl/styles.xml", _STYLES)
-        with self._zip.open("xl/sharedStrings.xml", "w", force_zip64=True) as out:
+        with self._zip.open("xl/sharedStrings.xml", "w") as out:
             out.write(
                 f'{_HEAD}<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
                 f' uniqueCount="{len(self._strings)}">'.encode()
