@@ -119,8 +119,8 @@ def value_of(col: Column, a: Answer | None, lang: str) -> tuple[Any, str | None]
 
 Cell = tuple[Any, str | None]  # (cell value, hyperlink or None)
 _EMPTY: Cell = (None, None)
-# Distinct stored answers whose cell or history text an export remembers, every column and
-# item together: ~40 MB at most. A million answers repeat far fewer (choices, links).
+# Distinct stored answers whose cell (or history text) an export remembers, every column (or
+# item) together: ~40 MB at most each. A million answers repeat far fewer (choices, links).
 REMEMBERED = 150_000
 
 
@@ -319,7 +319,7 @@ async def export_answers(
     order = {c: i for i, c in enumerate(cohorts)}
     agencies = sorted(agencies, key=lambda a: order[a.cohort])
     yes = tr(N_("có"), None, lang)
-    memo = Memo()
+    memo = Memo()  # the cohort sheets' cells
     plans = [(c.question.id, column_plan(c, lang, memo)) for c in columns]
     labels = {stage: stage_label(lang, stage) for stage in STAGE_LABELS}
     history_rows = 0
@@ -354,7 +354,8 @@ async def export_answers(
             if step:
                 step(len(part))
         by_id = {a.id: a for a in agencies}
-        rows = HistoryRows(by_id, form, tz, lang, memo)
+        # A memo of its own: the cohort sheets' numbers may have filled theirs.
+        rows = HistoryRows(by_id, form, tz, lang, Memo())
         sub_ids = [subs[a.id].id for a in agencies if a.id in subs]
         values = rows.values
         for part in _chunks(sub_ids if history else [], chunk):
