@@ -315,7 +315,8 @@ async def export_answers(
         else XlsxSink(path, lang, history_headers)
     )
     cohorts = list(dict.fromkeys(a.cohort for a in agencies))
-    # A cohort's rows together (a sheet is written whole before the next), in their order.
+    # A cohort's rows together: the workbook writes one sheet whole before the next.
+    # campaign_agencies orders by cohort already; this keeps the sink's rule if that changes.
     order = {c: i for i, c in enumerate(cohorts)}
     agencies = sorted(agencies, key=lambda a: order[a.cohort])
     yes = tr(N_("có"), None, lang)
