@@ -4,11 +4,12 @@ one column per item in form order — and a long history sheet; or the same as C
 Headers carry the printed number, the question text and the unit; numbers stay numbers (so
 sums work); "không áp dụng" is written with its reason; an item asking evidence gets a
 column of its own, its link a hyperlink; the late flag is judged on the first submission.
-The workbook is written by bot/desk/xlsx.py (a cell is never a formula; formula-like text
-gets the quote prefix), CSV through bot/desk/cells.py's `csv_safe`. The campaign is read a
-chunk of submissions at a time, answers as their stored JSON text: each distinct stored
-answer is decoded and formatted once per export (`Memo`), so memory stays bounded by the
-chunk and the memo (5,000 submissions with a million history rows: under 300 MB).
+The workbook is written by openpyxl through bot/desk/xlsx.py (a cell is never a formula;
+formula-like text gets the quote prefix), CSV through bot/desk/cells.py's `csv_safe`. The
+campaign is read a chunk of submissions at a time, answers as their stored JSON text: each
+distinct stored answer is decoded and formatted once per export (`Memo`), so memory stays
+bounded by the chunk, the memo and what openpyxl keeps of a sheet until it is saved (its
+hyperlinks): 5,000 submissions, ≈ 400 MB.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class _Sink:
 
 
 class XlsxSink(_Sink):
-    """The workbook, written as it goes (bot/desk/xlsx.py): a sheet per cohort, its rows
+    """The workbook (openpyxl write-only, bot/desk/xlsx.py): a sheet per cohort, its rows
     given a cohort at a time, then the history sheet(s)."""
 
     # Excel holds 1,048,576 rows a sheet: a longer history continues on "Lịch sử (2)"…

@@ -1,5 +1,6 @@
-"""The streaming .xlsx writer (bot/desk/xlsx.py) read back with openpyxl: values and their
-types, styles, links, panes, filters, sheet titles, the shared-string table's bound."""
+"""The answers workbook's adapter over openpyxl (bot/desk/xlsx.py) read back with openpyxl:
+values and their types, styles, links, panes, filters, sheet titles, texts that must stay
+text, remembered cells that must not change."""
 
 from __future__ import annotations
 
@@ -60,22 +61,45 @@ def test_styles_links_panes_and_filters(tmp_path: Path) -> None:
     assert wb.sheetnames == ["Sở", "Lịch sử", "Trống"]
 
 
-@pytest.mark.parametrize("limit", [0, 1, 3])
-def test_texts_beyond_the_shared_table_are_written_inline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
-) -> None:
-    monkeypatch.setattr(xlsx, "SHARED_LIMIT", limit)
+@pytest.mark.parametrize("error", ["#N/A", "#REF!", "#DIV/0!", "#NULL!", "#VALUE!"])
+def test_excel_error_words_stay_text(tmp_path: Path, error: str) -> None:
+    # openpyxl would write a bare "#N/A" as an error cell, not the text typed
     book = _book(tmp_path)
     ws = book.sheet("s")
-    texts = ["a", "b", "=c", " d", "a", "e\x1f", "b"]
-    ws.append(texts)
-    ws.append(texts, bold=True)
+    for _ in range(3):  # a remembered cell must not be overwritten by the next value
+        ws.append([error, "a", 7, error, "=b"])
+    ws.append([error], bold=True)
     book.close()
     back = load_workbook(book.path)["s"]
-    for row in back.iter_rows():
-        assert [c.value for c in row] == ["a", "b", "=c", " d", "a", "e\ufffd", "b"]
-        assert row[2].quotePrefix and not row[0].quotePrefix
-    assert all(c.font.b for c in back[2])
+    for row in back.iter_rows(max_row=3):
+        assert [c.value for c in row] == [error, "a", 7, error, "=b"]
+        assert [c.data_type for c in row] == ["s", "s", "n", "s", "s"]
+    assert back["A4"].value == error and back["A4"].data_type == "s" and back["A4"].font.b
+
+
+def test_repeated_texts_and_times_come_back_unchanged(tmp_path: Path) -> None:
+    book = _book(tmp_path)
+    ws = book.sheet("s")
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    times = [datetime(2026, 11, 20, h, tzinfo=tz) for h in (9, 10, 9)]
+    rows = [["=a", "x\x1f", at, "-1", at, "@b"] for at in times]
+    for r in rows:
+        ws.append(r)
+    book.close()
+    back = load_workbook(book.path)["s"]
+    for got, at in zip(back.iter_rows(values_only=True), times, strict=True):
+        naive = at.replace(tzinfo=None)
+        assert list(got) == ["=a", "x\ufffd", naive, "-1", naive, "@b"]
+    assert all(back.cell(r, 1).quotePrefix and back.cell(r, 3).is_date for r in (1, 2, 3))
+
+
+def test_one_instant_in_two_zones_is_two_local_times(tmp_path: Path) -> None:
+    book = _book(tmp_path)
+    at = datetime(2026, 11, 20, 2, tzinfo=ZoneInfo("UTC"))
+    book.sheet("s").append([at, at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))])
+    book.close()
+    row = next(load_workbook(book.path)["s"].iter_rows(values_only=True))
+    assert row == (datetime(2026, 11, 20, 2), datetime(2026, 11, 20, 9))
 
 
 @pytest.mark.parametrize(
