@@ -62,10 +62,7 @@ class Sheet:
     ) -> None:
         """One row: values (None and "" leave the cell empty), `links` {column index:
         target} written as hyperlinks, `bold` for a header row. Raises ValueError past
-        Excel's 16,384 columns or once a later sheet was made (openpyxl has written this one's
-        end)."""
-        if self.ws.closed:
-            raise ValueError(f"sheet {self.title!r} is finished: a later sheet was made")
+        Excel's 16,384 columns."""
         if len(values) > MAX_COLUMNS:
             raise ValueError(f"{len(values)} columns: Excel holds {MAX_COLUMNS}")
         if bold:
@@ -96,10 +93,7 @@ class Sheet:
 
 class XlsxBook:
     """An openpyxl write-only workbook saved to `path` by `close()`; `sheet()` adds a sheet
-    (its title made acceptable, `sheet_title`) and finishes the one before: sheets are
-    written one after another. Finishing early lets openpyxl build a sheet's hyperlinks
-    (≈ 2.4 KB each while it writes them: 110,000 in one sheet at country scale) before the
-    later sheets' rows and memos take their memory."""
+    (its title made acceptable, `sheet_title`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -114,8 +108,6 @@ class XlsxBook:
 
     def sheet(self, title: str, freeze: str | None = None) -> Sheet:
         """A new sheet after the others, its panes frozen above and left of `freeze`."""
-        if self.sheets:
-            self._finish(self.sheets[-1])
         ws = self.wb.create_sheet(sheet_title(title, self._taken))
         if freeze is not None:
             ws.freeze_panes = freeze  # before the first row: openpyxl writes it first
@@ -165,12 +157,7 @@ class XlsxBook:
         empty sheet: a package without sheets does not open)."""
         if not self.sheets:
             self.sheet("Sheet")
-        self._finish(self.sheets[-1])
+        for s in self.sheets:
+            if s.filter and s.rows:
+                s.ws.auto_filter.ref = s.filter_ref
         self.wb.save(self.path)
-
-    @staticmethod
-    def _finish(sheet: Sheet) -> None:
-        """The sheet's filter over its rows, then openpyxl writes its end (links, filter)."""
-        if sheet.filter and sheet.rows:
-            sheet.ws.auto_filter.ref = sheet.filter_ref
-        sheet.ws.close()

@@ -142,18 +142,3 @@ def test_an_empty_book_still_opens_and_too_many_columns_are_refused(tmp_path: Pa
     empty = XlsxBook(tmp_path / "e.xlsx")
     empty.close()
     assert load_workbook(tmp_path / "e.xlsx").sheetnames == ["Sheet"]
-
-
-def test_a_new_sheet_finishes_the_one_before(tmp_path: Path) -> None:
-    # openpyxl builds a sheet's hyperlinks when it finishes it: early, before later memory
-    book = _book(tmp_path)
-    first = book.sheet("a")
-    first.filter = True
-    first.append(["x", "https://a.vn"], links={1: "https://a.vn"})
-    book.sheet("b").append(["y"])
-    with pytest.raises(ValueError, match="finished"):
-        first.append(["late"])
-    book.close()
-    wb = load_workbook(book.path)
-    assert wb["a"]["B1"].hyperlink.target == "https://a.vn" and wb["a"].auto_filter.ref == "A1:B1"
-    assert wb["a"].max_row == 1 and wb["b"]["A1"].value == "y"
