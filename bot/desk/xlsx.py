@@ -137,11 +137,11 @@ class XlsxBook:
                 return v
             return cell(self._ws, v, link=link, bold=bold)
         if isinstance(v, float | Decimal) and not isfinite(v):
-            v = str(v)  # Excel holds no inf or NaN: their text
-        elif isinstance(v, date) and not isinstance(v, datetime):
+            return self.styled(str(v), link, bold)  # Excel holds no inf or NaN: their text
+        if isinstance(v, date) and not isinstance(v, datetime):
             v = datetime(v.year, v.month, v.day)
         elif v is not None and not isinstance(v, int | float | Decimal | datetime):
-            v = str(v)
+            return self.styled(str(v), link, bold)  # anything else: its text, checked as one
         if isinstance(v, datetime):
             return cell(self._ws, v, link=link, bold=bold, number_format=DATETIME_FORMAT)
         if link or bold:

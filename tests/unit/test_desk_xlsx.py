@@ -142,3 +142,22 @@ def test_an_empty_book_still_opens_and_too_many_columns_are_refused(tmp_path: Pa
     empty = XlsxBook(tmp_path / "e.xlsx")
     empty.close()
     assert load_workbook(tmp_path / "e.xlsx").sheetnames == ["Sheet"]
+
+
+class _Shown:
+    """A value of no Excel type: written as its text, checked like any text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def test_other_values_are_written_as_checked_text(tmp_path: Path) -> None:
+    book = _book(tmp_path)
+    book.sheet("s").append([_Shown("=1+1"), _Shown("a\x1f"), _Shown("#N/A"), _Shown("ok")])
+    book.close()
+    row = load_workbook(book.path)["s"][1]
+    assert [c.value for c in row] == ["=1+1", "a\ufffd", "#N/A", "ok"]
+    assert [c.data_type for c in row] == ["s"] * 4 and row[0].quotePrefix
