@@ -85,14 +85,21 @@ def _format_number(lang: str, _kind: type, _key: object, value: float | int | De
     """format_number's work; `_kind` and `_key` only make the cache key exact."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if type(value) is int:  # not bool: babel's path, as before
+        return format(value, ",").translate(_symbols(lang))
     pattern = "#,##0.###"
     if isinstance(value, Decimal) and value.is_finite():
-        exponent = value.normalize().as_tuple().exponent
-        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-        pattern = "#,##0" + ("." + "#" * places if places else "")
-    # Locale and pattern parsed once (babel parses both on every call otherwise: most of
-    # the time of an export's history sheet of a million numbers).
+        return format(value.normalize(), ",f").translate(_symbols(lang))
+    # Locale and pattern parsed once (babel parses both on every call otherwise).
     return format_decimal(value, locale=_locale(lang), format=_pattern(pattern))
+
+
+@cache
+def _symbols(lang: str) -> dict[int, str]:
+    """Python's "," "." "-" as the language writes them (vi: 1.234,5), for str.translate."""
+    symbols = _locale(lang).number_symbols
+    own = symbols.get("latn", symbols)
+    return str.maketrans({",": own["group"], ".": own["decimal"], "-": own["minusSign"]})
 
 
 @cache

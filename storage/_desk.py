@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Text, bindparam, cast, delete, exists, func, insert, select, update
 
@@ -24,7 +24,7 @@ from storage.models import (
     User,
     _untag,
 )
-from storage.records import AgencyRec, Conflict, HistoryRec, InviteRec, UserRec
+from storage.records import AgencyRec, Conflict, InviteRec, UserRec
 
 AGENCY_FIELDS = ("name", "cohort", "address", "website", "phone", "email", "head")
 PERSON_FIELDS = ("position", "phone", "email", "role")
@@ -51,13 +51,40 @@ class ImportCounts:
     people_unchanged: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class NamedHistoryRec:
-    """A history row with the agency and the person's name, for the export's history sheet."""
+class HistoryText(NamedTuple):
+    """A history row as the export's history sheet reads it: the agency, the person's name,
+    and the old and new answers as their stored JSON text (`answer_of_text` decodes one).
+    Text, not Answer: a million changes repeat a few thousand distinct answers, so the
+    export formats each distinct text once and never decodes the repeats."""
 
-    history: HistoryRec
     agency_id: int
+    item_id: str
+    old: str | None
+    new: str | None
     user_name: str | None
+    channel: str
+    at: datetime
+
+
+# An answer as stored: (value JSON text, reason "không áp dụng", evidence JSON text).
+Stored = tuple[str | None, str | None, str | None]
+
+
+def stored_answer(stored: Stored) -> Answer:
+    """The Answer of a stored (value, reason, evidence): the JSON columns are read as their
+    text and decoded here — the same values as the column type gives (`_json_value`) at a
+    third of the cost per answer, which matters at a million answers."""
+    value, na_reason, evidence = stored
+    return Answer(
+        _json_value(value) if value is not None else None,
+        na_reason,
+        _json_value(evidence) if evidence is not None else None,
+    )
+
+
+def answer_of_text(text: str | None) -> Answer | None:
+    """The Answer of a stored history JSON text (None for None: created or deleted)."""
+    return Answer.from_json(_json_value(text)) if text is not None else None
 
 
 class DeskUnit(UnitBase):
@@ -250,22 +277,28 @@ class DeskUnit(UnitBase):
     # -- a whole campaign, for progress and export ------------------------------------------
 
     async def answers_of(self, submission_ids: Iterable[int]) -> dict[int, dict[str, Answer]]:
-        """The answers of several submissions: {submission id: {item id: Answer}}, one query.
+        """The answers of several submissions: {submission id: {item id: Answer}}, one query
+        per 1,000 ids (`answer_texts`, decoded).
 
         Exports read a campaign a few hundred submissions at a time with it, so memory stays
         bounded by the chunk, not the campaign; the reminder planner reads the agencies it
-        reminds. Any iterable of ids (a generator too); one query per 1,000 ids, well under
-        both databases' parameter limits."""
+        reminds. Any iterable of ids (a generator too)."""
+        texts = await self.answer_texts(submission_ids)
+        return {
+            sub: {item: stored_answer(t) for item, t in given.items()}
+            for sub, given in texts.items()
+        }
+
+    async def answer_texts(self, submission_ids: Iterable[int]) -> dict[int, dict[str, Stored]]:
+        """The answers of several submissions as stored: {submission id: {item id: (value
+        JSON text, reason "không áp dụng", evidence JSON text)}}; `stored_answer` decodes one.
+
+        The answers export reads these: 5,000 submissions hold a million answers, most of
+        them repeats (a choice, a link), formatted once per distinct text, never decoded
+        again. At most 1,000 ids per statement: a whole campaign (the reminder planner asks
+        for every submission) stays far below the databases' bound-parameter limits."""
         ids = list(submission_ids)
-        out: dict[int, dict[str, Answer]] = {i: {} for i in ids}
-        if not ids:
-            return out
-        # The JSON columns are read as their text and decoded here: the same values as the
-        # column type gives (see `_json_value`) at a third of the cost per answer, which
-        # matters at a million answers.
-        decode = _json_value
-        # At most 1,000 ids per statement: a whole campaign (the reminder planner asks for
-        # every submission) stays far below the databases' bound-parameter limits.
+        out: dict[int, dict[str, Stored]] = {i: {} for i in ids}
         for start in range(0, len(ids), 1000):
             stmt = select(
                 AnswerRow.submission_id,
@@ -274,54 +307,39 @@ class DeskUnit(UnitBase):
                 AnswerRow.na_reason,
                 cast(AnswerRow.evidence, Text),
             ).where(AnswerRow.submission_id.in_(ids[start : start + 1000]))
-            for sub_id, item_id, value, na_reason, evidence in await self._exec(stmt):
-                out[sub_id][item_id] = Answer(
-                    decode(value) if value is not None else None,
-                    na_reason,
-                    decode(evidence) if evidence is not None else None,
-                )
+            for sub_id, item_id, value, na_reason, evidence in (await self._exec(stmt)).all():
+                out[sub_id][item_id] = (value, na_reason, evidence)
         return out
 
-    async def history_of(self, submission_ids: Iterable[int]) -> list[NamedHistoryRec]:
+    async def history_texts(self, submission_ids: Iterable[int]) -> list[HistoryText]:
         """Every answer change of these submissions, by submission then time, with who
-        made it (None when the person is unknown)."""
+        made it (None when the person is unknown); answers as stored JSON text."""
         ids = list(submission_ids)
         if not ids:
             return []
         h = AnswerHistory
         stmt = (
             select(
-                h.id,
-                h.submission_id,
-                h.item_id,
-                cast(h.old, Text),  # decoded here, as in answers_of
-                cast(h.new, Text),
-                h.user_id,
-                h.channel,
-                h.at,
                 Submission.agency_id,
+                h.item_id,
+                cast(h.old, Text),  # decoded by the caller, once per distinct text
+                cast(h.new, Text),
                 User.name,
+                h.channel,
+                cast(h.at, Text),  # parsed here: a third of the column type's cost
             )
             .join(Submission, Submission.id == h.submission_id)
             .outerjoin(User, User.id == h.user_id)
             .where(h.submission_id.in_(ids))
             .order_by(h.submission_id, h.id)
         )
+        times: dict[str, datetime] = {}  # changes come in bulk: many share their time
         out = []
-        decode, answer = _json_value, Answer.from_json
-        rows = await self._exec(stmt)
-        for id_, sub_id, item_id, old, new, user_id, channel, at, agency_id, user_name in rows:
-            rec = HistoryRec(
-                id_,
-                sub_id,
-                item_id,
-                answer(decode(old)) if old is not None else None,
-                answer(decode(new)) if new is not None else None,
-                user_id,
-                channel,
-                at,
-            )
-            out.append(NamedHistoryRec(rec, agency_id, user_name))
+        for agency_id, item_id, old, new, user_name, channel, at in (await self._exec(stmt)).all():
+            when = times.get(at)
+            if when is None:
+                when = times[at] = _aware(at)
+            out.append(HistoryText(agency_id, item_id, old, new, user_name, channel, when))
         return out
 
     async def first_submissions(self, campaign_id: int) -> dict[int, datetime]:

@@ -4,9 +4,12 @@ one column per item in form order — and a long history sheet; or the same as C
 Headers carry the printed number, the question text and the unit; numbers stay numbers (so
 sums work); "không áp dụng" is written with its reason; an item asking evidence gets a
 column of its own, its link a hyperlink; the late flag is judged on the first submission.
-Every text cell goes through bot/desk/cells.py, so nothing an official typed is ever
-evaluated by Excel. The campaign is read a chunk of submissions at a time (memory stays
-bounded by the chunk: 5,000 submissions export in the bench under 500 MB).
+The workbook is written by openpyxl through bot/desk/xlsx.py (a cell is never a formula;
+formula-like text gets the quote prefix), CSV through bot/desk/cells.py's `csv_safe`. The
+campaign is read a chunk of submissions at a time, answers as their stored JSON text: each
+distinct stored answer is decoded and formatted once per export (`Memo`), so memory stays
+bounded by the chunk, the memo and what openpyxl keeps of a sheet until it is saved (its
+hyperlinks): 5,000 submissions ≈ 400 MB, ≈ 460 MB with a million history rows.
 """
 
 from __future__ import annotations
@@ -17,17 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.desk.cells import (
-    ILLEGAL_CHARACTERS_RE,
-    cell,
-    csv_safe,
-    datetime_cell,
-    fast,
-    formula_like,
-)
+from bot.desk.cells import csv_safe
 from bot.desk.directory import COHORT_LABELS
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import tr
@@ -44,9 +40,12 @@ from flows.progress import (
 )
 from flows.prompts import evidence_text
 from flows.state import Answer
-from storage._desk import NamedHistoryRec
+from storage._desk import HistoryText, Stored, answer_of_text, stored_answer
 from storage.records import AgencyRec, CampaignRec
 from storage.repository import Storage
+
+if TYPE_CHECKING:
+    from bot.desk.xlsx import Sheet
 
 CHUNK = 250  # submissions read per query
 _NUMERIC = (ItemType.INTEGER, ItemType.DECIMAL, ItemType.COMPUTED)
@@ -123,92 +122,43 @@ def value_of(col: Column, a: Answer | None, lang: str) -> tuple[Any, str | None]
 
 Cell = tuple[Any, str | None]  # (cell value, hyperlink or None)
 _EMPTY: Cell = (None, None)
-MEMO_LIMIT = 2048  # distinct values remembered per column (choices repeat; free text not)
+# Distinct stored answers whose cell (or history text) an export remembers, every column (or
+# item) together: ~40 MB at most each. A million answers repeat far fewer (choices, links).
+REMEMBERED = 150_000
 
 
-def _key(v: Any) -> Any:
-    """A dict key telling apart every stored value that could be shown differently (True
-    from 1, 1.0 from 1, Decimal 1.50 from 1.5), or None when `v` is not worth remembering."""
-    t = type(v)
-    if t is str or t is int or t is bool:
-        return (t, v)
-    if t is float or t is Decimal:
-        return (t, repr(v))
-    if v is None:
-        return (None,)
-    if t is list:
-        keys = tuple(_key(x) for x in v)
-        return ("[", keys) if None not in keys else None
-    if t is dict:
-        items = tuple((k, _key(x)) for k, x in v.items())
-        return ("{", items) if all(x is not None for _, x in items) else None
-    return None
+class Memo:
+    """Pure functions' results remembered by their argument, `limit` entries in all for
+    every function made by `of` (one Memo per export: its memory stays bounded)."""
+
+    def __init__(self, limit: int = REMEMBERED) -> None:
+        self.left = limit
+
+    def of(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """`fn`, remembered while the Memo has room (a full one still gives fn's result)."""
+        seen: dict[Any, Any] = {}
+
+        def remembered(key: Any) -> Any:
+            found = seen.get(key, seen)
+            if found is seen:
+                found = fn(key)
+                if self.left > 0:
+                    seen[key] = found
+                    self.left -= 1
+            return found
+
+        return remembered
 
 
-def _answer_key(a: Answer | None) -> Any:
-    """`_key` of a whole answer (value, reason, evidence), or None."""
-    if a is None:
-        return (None,)
-    value, evidence = _key(a.value), _key(a.evidence)
-    if value is None or evidence is None:
-        return None
-    return (value, a.na_reason, evidence)
+def column_plan(col: Column, lang: str, memo: Memo) -> Callable[[Stored | None], Cell]:
+    """`value_of(col, stored_answer(·), lang)` of a stored answer (`answer_texts`), the cell
+    of each distinct stored answer made once per export (a choice, a level, a yes/no, the
+    same evidence link: decoded and formatted once, not once per agency)."""
 
+    def made(stored: Stored | None) -> Cell:
+        return _EMPTY if stored is None else value_of(col, stored_answer(stored), lang)
 
-def _memo(
-    fn: Callable[[Any], Any], limit: int = MEMO_LIMIT, key_of: Callable[[Any], Any] = _key
-) -> Callable[[Any], Any]:
-    """`fn` (pure) remembered for up to `limit` distinct values: a choice, a level, a
-    yes/no, the same evidence link — formatted once per export, not once per agency."""
-    seen: dict[Any, Any] = {}
-
-    def remembered(v: Any) -> Any:
-        key = key_of(v)
-        if key is None:
-            return fn(v)
-        found = seen.get(key, seen)
-        if found is seen:
-            found = fn(v)
-            if len(seen) < limit:
-                seen[key] = found
-        return found
-
-    return remembered
-
-
-def column_plan(col: Column, lang: str) -> Callable[[Answer | None], Cell]:
-    """`value_of(col, ·, lang)` made once per column: the item's kind decided here, and
-    the formatting of repeated values remembered (see `_memo`). Same result as value_of."""
-    q = col.question
-    na = _memo(lambda reason: (tr(N_("không áp dụng: {reason}"), {"reason": reason}, lang), None))
-    if col.evidence:
-        shown = _memo(lambda e: (evidence_text(e, lang), evidence_link(e)))
-
-        def evidence_cell(a: Answer | None) -> Cell:
-            if a is None or a.evidence is None:
-                return _EMPTY
-            return shown(a.evidence)  # type: ignore[no-any-return]
-
-        return evidence_cell
-    numeric = q.type in _NUMERIC
-    url = q.type is ItemType.URL
-    formatted = _memo(lambda v: (format_answer(q, v, lang), None))
-
-    def answer_cell(a: Answer | None) -> Cell:
-        if a is None:
-            return _EMPTY
-        if a.na_reason is not None:
-            return na(a.na_reason or "")  # type: ignore[no-any-return]
-        v = a.value
-        if v is None:
-            return _EMPTY
-        if numeric and isinstance(v, int | float | Decimal) and not isinstance(v, bool):
-            return v, None
-        if url and isinstance(v, str):
-            return v, evidence_link(v)
-        return formatted(v)  # type: ignore[no-any-return]
-
-    return answer_cell
+    return memo.of(made)  # type: ignore[no-any-return]
 
 
 def _cohort_title(cohort: str) -> str:
@@ -225,97 +175,63 @@ class _Sink:
 
 
 class XlsxSink(_Sink):
+    """The workbook (openpyxl write-only, bot/desk/xlsx.py): a sheet per cohort, its rows
+    given a cohort at a time, then the history sheet(s)."""
+
     # Excel holds 1,048,576 rows a sheet: a longer history continues on "Lịch sử (2)"…
     rows_per_sheet = 1_048_575
 
     def __init__(self, path: Path, lang: str, history_headers: list[str]) -> None:
-        self.path = path
-        from openpyxl import Workbook  # only when writing one (bot/desk/cells.py says why)
+        from bot.desk.xlsx import XlsxBook  # openpyxl: only when a workbook is written
 
-        self.wb = Workbook(write_only=True)
-        self.sheets: dict[str, Any] = {}
-        self.counts: dict[str, int] = {}
-        self.width = 0
+        self.book = XlsxBook(path)
         self.history_headers = history_headers
         self.lang = lang
-        self._history: Any = None
-        # Texts already found to need nothing (not formula-like, no control character):
-        # appended bare, the fastest way into openpyxl. Bounded: a value set, not a log.
-        self._plain: dict[str, bool] = {}
+        self.headers: list[str] = []
+        self._sheet: Sheet | None = None
+        self._cohort: str | None = None
+        self._history_sheets = 0
+        self._in_sheet = 0
 
     def start(self, cohorts: list[str], headers: list[str]) -> None:
-        self.width = len(headers)
-        for cohort in cohorts:
-            ws = self.wb.create_sheet(_cohort_title(cohort))
-            ws.freeze_panes = "B2"  # the header row and the agency's name stay in view
-            ws.append([cell(ws, h, bold=True) for h in headers])
-            self.sheets[cohort] = ws
-            self.counts[cohort] = 0
-        self.history_count = 0
-        self._history_sheets = 0
-        self._new_history_sheet()
+        self.headers = headers
+
+    def _new_sheet(self, title: str, freeze: str, headers: list[str]) -> Sheet:
+        ws = self.book.sheet(title, freeze=freeze)
+        ws.filter = True
+        ws.append(headers, bold=True)
+        return ws
+
+    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
+        if cohort != self._cohort:  # the next cohort's sheet; the rows come a cohort at a time
+            # the header row and the agency's name stay in view
+            self._sheet = self._new_sheet(_cohort_title(cohort), "B2", self.headers)
+            self._cohort = cohort
+        assert self._sheet is not None
+        links = {i: link for i, (_, link) in enumerate(values) if link is not None}
+        self._sheet.append([v for v, _ in values], links)
 
     def _new_history_sheet(self) -> None:
-        if self._history is not None:
-            self._close_history()
         self._history_sheets += 1
         title = tr(N_("Lịch sử"), None, self.lang)
         if self._history_sheets > 1:
             title += f" ({self._history_sheets})"
-        ws = self.wb.create_sheet(title)
-        ws.freeze_panes = "A2"
-        ws.append([cell(ws, h, bold=True) for h in self.history_headers])
-        self._history = ws
+        self._sheet = self._new_sheet(title, "A2", self.history_headers)
+        self._cohort = None
         self._in_sheet = 0
 
-    def _close_history(self) -> None:
-        from openpyxl.utils import get_column_letter
-
-        last = get_column_letter(len(self.history_headers))
-        self._history.auto_filter.ref = f"A1:{last}{self._in_sheet + 1}"
-
-    def _cell(self, ws: Any, v: Any, link: str | None = None) -> Any:
-        """`fast(ws, v, link)`, with the common cases (a number, a text seen before that
-        needs nothing) decided without calling it."""
-        if link is None:
-            t = type(v)
-            if t is str:
-                plain = self._plain.get(v)
-                if plain is None:
-                    plain = not formula_like(v) and not ILLEGAL_CHARACTERS_RE.search(v)
-                    if len(self._plain) < 100_000:
-                        self._plain[v] = plain
-                if plain:
-                    return v
-            elif v is None or t is int or t is float:
-                return v
-            elif t is datetime:
-                return datetime_cell(ws, v)
-        return fast(ws, v, link)
-
-    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
-        ws = self.sheets[cohort]
-        put = self._cell
-        ws.append([put(ws, v, link) for v, link in values])
-        self.counts[cohort] += 1
-
     def history(self, values: list[Any]) -> None:
-        if self._in_sheet >= self.rows_per_sheet:  # Excel's limit: continue on a new sheet
+        # Excel's limit (and the first change): continue on a new sheet
+        if not self._history_sheets or self._in_sheet >= self.rows_per_sheet:
             self._new_history_sheet()
-        ws = self._history
-        put = self._cell
-        ws.append([put(ws, v) for v in values])
-        self.history_count += 1
+        assert self._sheet is not None
+        self._sheet.append(values)
         self._in_sheet += 1
 
     def close(self) -> None:
-        from openpyxl.utils import get_column_letter
-
-        last = get_column_letter(max(self.width, 1))
-        for cohort, ws in self.sheets.items():
-            ws.auto_filter.ref = f"A1:{last}{self.counts[cohort] + 1}"
-        self._close_history()
-        self.wb.save(self.path)
+        if not self._history_sheets:  # no history asked, or none yet: the sheet's headers
+            self._new_history_sheet()
+        self.book.close()
 
 
 class CsvSink(_Sink):
@@ -404,8 +320,13 @@ async def export_answers(
         else XlsxSink(path, lang, history_headers)
     )
     cohorts = list(dict.fromkeys(a.cohort for a in agencies))
+    # A cohort's rows together: the workbook writes one sheet whole before the next.
+    # campaign_agencies orders by cohort already; this keeps the sink's rule if that changes.
+    order = {c: i for i, c in enumerate(cohorts)}
+    agencies = sorted(agencies, key=lambda a: order[a.cohort])
     yes = tr(N_("có"), None, lang)
-    plans = [(c.question.id, column_plan(c, lang)) for c in columns]
+    memo = Memo()  # the cohort sheets' cells
+    plans = [(c.question.id, column_plan(c, lang, memo)) for c in columns]
     labels = {stage: stage_label(lang, stage) for stage in STAGE_LABELS}
     history_rows = 0
     try:
@@ -413,7 +334,7 @@ async def export_answers(
         for part in _chunks(agencies, chunk):
             ids = [subs[a.id].id for a in part if a.id in subs]
             async with storage.unit() as unit:
-                answers = await unit.answers_of(ids)
+                answers = await unit.answer_texts(ids)
             for a in part:
                 sub = subs.get(a.id)
                 given = answers.get(sub.id, {}) if sub else {}
@@ -439,13 +360,15 @@ async def export_answers(
             if step:
                 step(len(part))
         by_id = {a.id: a for a in agencies}
-        rows = HistoryRows(by_id, form, tz, lang)
+        # A memo of its own: the cohort sheets' numbers may have filled theirs.
+        rows = HistoryRows(by_id, form, tz, lang, Memo())
         sub_ids = [subs[a.id].id for a in agencies if a.id in subs]
+        values = rows.values
         for part in _chunks(sub_ids if history else [], chunk):
             async with storage.unit() as unit:
-                changes = await unit.history_of(part)
+                changes = await unit.history_texts(part)
             for h in changes:
-                sink.history(rows.values(h))
+                sink.history(values(h))
             history_rows += len(changes)
     finally:
         sink.close()
@@ -455,55 +378,56 @@ async def export_answers(
 
 class HistoryRows:
     """The history sheet's rows, made cheap: each agency's code and name, each item's label
-    and the text of each distinct old/new answer of an item worked out once per export
-    (most changes repeat: the same choices, links, "không áp dụng"), each local time once."""
+    and the text of each distinct stored old/new answer of an item worked out once per
+    export (most changes repeat: the same choices, links, "không áp dụng"; a repeat is
+    found by its stored JSON text, never decoded), each local time once."""
 
-    def __init__(self, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str) -> None:
+    def __init__(
+        self, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str, memo: Memo
+    ) -> None:
         self.agencies = {i: (a.code, a.name) for i, a in agencies.items()}
-        self.form, self.tz, self.lang = form, tz, lang
-        self.items: dict[str, tuple[str, Callable[[Answer | None], str]]] = {}
+        self.form, self.tz, self.lang, self.memo = form, tz, lang, memo
+        self.items: dict[str, tuple[str, Callable[[str | None], str]]] = {}
         self.times: dict[datetime, datetime] = {}
 
-    def _item(self, item_id: str) -> tuple[str, Callable[[Answer | None], str]]:
+    def _item(self, item_id: str) -> tuple[str, Callable[[str | None], str]]:
         q = self.form.question(item_id)
-        lang = self.lang
         if q is None:
-            return item_id, lambda a: str(a or "")
-        return q.printed or q.id, _memo(lambda a: answer_text(q, a, lang), key_of=_answer_key)
+            return item_id, lambda t: str(answer_of_text(t) or "")
+        lang = self.lang
+        return q.printed or q.id, self.memo.of(lambda t: answer_text(q, answer_of_text(t), lang))
 
-    def values(self, h: NamedHistoryRec) -> list[Any]:
+    def values(self, h: HistoryText) -> list[Any]:
         """[code, agency, item, who, local time, channel, old, new] of one change."""
-        rec = h.history
-        item = self.items.get(rec.item_id)
+        agency_id, item_id, old, new, user_name, channel, at = h
+        item = self.items.get(item_id)
         if item is None:
-            item = self.items[rec.item_id] = self._item(rec.item_id)
+            item = self.items[item_id] = self._item(item_id)
         label, text = item
-        code, name = self.agencies.get(h.agency_id, ("", ""))
-        at = self.times.get(rec.at)
-        if at is None:
-            at = rec.at.astimezone(self.tz)
+        code, name = self.agencies.get(agency_id, ("", ""))
+        local = self.times.get(at)
+        if local is None:
+            local = at.astimezone(self.tz)
             if len(self.times) < 10_000:
-                self.times[rec.at] = at
-        return [code, name, label, h.user_name or "", at, rec.channel, text(rec.old), text(rec.new)]
+                self.times[at] = local
+        return [code, name, label, user_name or "", local, channel, text(old), text(new)]
 
 
 def _history_values(
-    h: NamedHistoryRec, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str
+    h: HistoryText, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str
 ) -> list[Any]:
     """One history row, the slow way (kept as the reference HistoryRows must match)."""
-    rec = h.history
-    q = form.question(rec.item_id)
+    q = form.question(h.item_id)
     agency = agencies.get(h.agency_id)
-    item = (q.printed or q.id) if q is not None else rec.item_id
-    old = answer_text(q, rec.old, lang) if q is not None else str(rec.old or "")
-    new = answer_text(q, rec.new, lang) if q is not None else str(rec.new or "")
+    item = (q.printed or q.id) if q is not None else h.item_id
+    old, new = answer_of_text(h.old), answer_of_text(h.new)
     return [
         agency.code if agency else "",
         agency.name if agency else "",
         item,
         h.user_name or "",
-        rec.at.astimezone(tz),
-        rec.channel,
-        old,
-        new,
+        h.at.astimezone(tz),
+        h.channel,
+        answer_text(q, old, lang) if q is not None else str(old or ""),
+        answer_text(q, new, lang) if q is not None else str(new or ""),
     ]

@@ -16,7 +16,6 @@ from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import Cell
     from openpyxl.styles.cell_style import StyleArray
     from openpyxl.worksheet.worksheet import Worksheet
 
@@ -111,26 +110,3 @@ def _style(ws: Worksheet, key: tuple[bool, bool, str | None, bool]) -> StyleArra
 
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
-
-
-def datetime_cell(ws: Worksheet, value: datetime) -> Cell:
-    """`cell(ws, value, number_format=DATETIME_FORMAT)` without the checks a text needs."""
-    if value.tzinfo is not None:
-        value = value.replace(tzinfo=None)
-    from openpyxl.cell.cell import Cell
-
-    return Cell(ws, 1, 1, value, _style(ws, _DATETIME))
-
-
-_DATETIME = (False, False, DATETIME_FORMAT, False)
-
-
-def fast(ws: Worksheet, value: Any, link: str | None = None) -> Any:
-    """What `ws.append` needs for `value`: the bare value when it needs nothing (a number, an
-    ordinary text: openpyxl writes those several times faster), else a `cell`."""
-    if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
-        value = printable(value)
-    if link or isinstance(value, datetime) or formula_like(value):
-        fmt = DATETIME_FORMAT if isinstance(value, datetime) else None
-        return cell(ws, value, link=link, number_format=fmt)
-    return value

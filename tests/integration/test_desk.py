@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -355,3 +356,34 @@ async def test_reimport_counts_only_changed_rows_as_updated(storage: Storage) ->
         counts = await u.import_directory(rows2, people2)
     assert (counts.agencies_updated, counts.agencies_unchanged) == (1, 2)
     assert (counts.people_updated, counts.people_unchanged) == (0, 3)
+
+
+async def test_cohorts_interleaved_still_give_one_sheet_each(
+    storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workbook writes one sheet whole before the next: the export groups the rows by
+    cohort even if the targets came interleaved (Sở, Huyện, Sở…)."""
+    from bot.desk import answers as module
+
+    campaign_id = await seed(storage)
+    async with storage.unit() as u:
+        campaign = await u.campaign(campaign_id)
+    assert campaign is not None
+    real = module.campaign_agencies
+
+    async def interleaved(unit: Any, c: Any) -> list[Any]:
+        found = await real(unit, c)
+        so = [a for a in found if a.cohort == "so"]
+        huyen = [a for a in found if a.cohort != "so"]
+        out = []
+        for i in range(max(len(so), len(huyen))):
+            out += so[i : i + 1] + huyen[i : i + 1]
+        return out
+
+    monkeypatch.setattr(module, "campaign_agencies", interleaved)
+    path = tmp_path / "x.xlsx"
+    await export_answers(storage, campaign, FORM, path)
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Sở", "Huyện", "Lịch sử"]
+    assert [r[1].value for r in wb["Sở"].iter_rows(min_row=2)] == ["A", "B", "C"]
+    assert [r[1].value for r in wb["Huyện"].iter_rows(min_row=2)] == ["H1", "H2"]

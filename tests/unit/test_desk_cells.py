@@ -7,11 +7,15 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ERROR_CODES
 
-from bot.desk.cells import FORMULA_START, cell, csv_safe, fast, formula_like, printable
+from bot.desk.cells import FORMULA_START, cell, csv_safe, formula_like, printable
+from bot.desk.xlsx import XlsxBook
 
-texts = st.text(max_size=40) | st.sampled_from(FORMULA_START).flatmap(
-    lambda c: st.text(max_size=20).map(lambda t: c + t)
+texts = (
+    st.text(max_size=40)
+    | st.sampled_from(FORMULA_START).flatmap(lambda c: st.text(max_size=20).map(lambda t: c + t))
+    | st.sampled_from(sorted(ERROR_CODES))  # "#N/A": openpyxl's guess is an error cell
 )
 
 
@@ -33,17 +37,22 @@ def test_workbook_cells_are_text_never_formulas(
     tmp_path_factory: object, values: list[str]
 ) -> None:
     path = Path(tmp_path_factory.mktemp("x")) / "c.xlsx"  # type: ignore[attr-defined]
-    wb = Workbook(write_only=True)
+    wb = Workbook(write_only=True)  # openpyxl's path (progress workbooks)…
     ws = wb.create_sheet("s")
     ws.append([cell(ws, v) for v in values])
-    ws.append([fast(ws, v) for v in values])
     wb.save(path)
-    back = load_workbook(path)["s"]
-    for row in back.iter_rows():
+    book = XlsxBook(path.with_name("d.xlsx"))  # …and the answers' adapter over it
+    sheet = book.sheet("s")
+    sheet.append(values)
+    sheet.append(values, bold=True)
+    sheet.append(values, links=dict.fromkeys(range(len(values)), "https://a.vn"))
+    book.close()
+    rows = [*load_workbook(path)["s"].iter_rows(), *load_workbook(book.path)["s"].iter_rows()]
+    for row in rows:
         for c, v in zip(row, values, strict=False):
             assert c.data_type != "f"
             if v:  # openpyxl reads "" back as None
-                assert c.value == printable(v)
+                assert c.value == printable(v) and c.data_type == "s"
             if formula_like(v):
                 assert c.quotePrefix
 
@@ -51,10 +60,15 @@ def test_workbook_cells_are_text_never_formulas(
 def test_control_characters_do_not_break_the_export(tmp_path: Path) -> None:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("s")
-    ws.append([cell(ws, "a\x1fb"), fast(ws, "=x\x00"), fast(ws, "tab\tok")])
+    ws.append([cell(ws, "a\x1fb"), cell(ws, "=x\x00"), cell(ws, "tab\tok")])
     wb.save(tmp_path / "c.xlsx")
+    book = XlsxBook(tmp_path / "d.xlsx")
+    book.sheet("s").append(["a\x1fb", "=x\x00", "tab\tok", "\x0bv", " \x1f "])
+    book.close()
     row = next(load_workbook(tmp_path / "c.xlsx")["s"].iter_rows(values_only=True))
     assert row == ("a\ufffdb", "=x\ufffd", "tab\tok")
+    row = next(load_workbook(tmp_path / "d.xlsx")["s"].iter_rows(values_only=True))
+    assert row == ("a\ufffdb", "=x\ufffd", "tab\tok", "\ufffdv", " \ufffd ")
 
 
 def test_the_illegal_characters_are_openpyxls() -> None:
