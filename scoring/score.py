@@ -511,6 +511,7 @@ class _Plan:
 
         pair = (item, den)
         blank = make(0.0, "blank", None, False)
+        zero_den = make(zero_points, zero_reason, None, False)  # shared: made once here
 
         def score(ag: _Agency) -> CriterionScore:
             touched = ag.touched
@@ -561,7 +562,7 @@ class _Plan:
             x = num or 0.0
             b = den_num or 0.0
             if b == 0:
-                return make(zero_points, zero_reason, None, corrected)
+                return make(zero_points, zero_reason, None, True) if corrected else zero_den
             key = (x, b, corrected)
             hit = memo.get(key) if x else None  # shared, as in `single`
             if hit is not None:
@@ -587,6 +588,9 @@ class _Plan:
         total, read = self.total, self.read_plain if plain else self.read
         zero_reason = f"zero_den_{zero}"
         zero_points = cmax if zero == "full" else 0.0
+        # Results without parameters, uncorrected: shared, so made once here.
+        zero_den = make(zero_points, zero_reason, None, False)
+        missing = make(0.0, "manual_missing", None, False)
         steps = tuple((s.min, s.points) for s in c.steps)
         low = c.steps[-1].min if c.steps else 0
         each = c.points or 0.0
@@ -602,6 +606,7 @@ class _Plan:
         # The rule's result by the numbers it read (a ratio's a and b, a count…): the same
         # numbers recur across agencies, so each is built once (not a 0: a -0.0 stays).
         memo: dict[tuple[float, float, bool], CriterionScore] = {}
+        pending_memo: dict[tuple[float, bool], CriterionScore] = {}
 
         # The criterion's own rule, chosen once here rather than by name on every call.
         # Each takes the totals of `items` and of `per` the gate read (None: all blank).
@@ -609,7 +614,7 @@ class _Plan:
             a = a or 0.0
             b = b or 0.0
             if b == 0:
-                return make(zero_points, zero_reason, None, corrected)
+                return make(zero_points, zero_reason, None, True) if corrected else zero_den
             key = (a, b, corrected)
             hit = memo.get(key) if a else None
             if hit is not None:
@@ -634,12 +639,25 @@ class _Plan:
             if per:
                 b = b or 0.0
                 if b == 0:
-                    return make(zero_points, zero_reason, None, corrected)
+                    return make(zero_points, zero_reason, None, True) if corrected else zero_den
                 v = v / b
             if rule == "ratio_to_best":
                 best = ag.best
                 if best is None or cid not in best:
-                    return make(0.0, "pending_best", {"value": v}, corrected, v, True)
+                    # Pending, by the value read: built once per value (not a 0: a -0.0
+                    # stays as it came), without `make`'s parameters dict and key.
+                    key = (v, corrected)
+                    hit = pending_memo.get(key) if v else None
+                    if hit is None:
+                        # `make`'s result, built directly: the values are mostly distinct
+                        # (a formula's ratio), so its shared-result key would rarely hit.
+                        hit = CriterionScore(
+                            cid, c.section, c.text, 0.0, cmax, "pending_best", {"value": v},
+                            corrected, bonus or c.bonus, v, True,
+                        )  # fmt: skip
+                        if v and len(pending_memo) < _SHARED_MAX:
+                            pending_memo[key] = hit
+                    return hit
                 pending = make(0.0, "pending_best", None, corrected, v, True)
                 return settle_best(pending, c, best[cid])
             for lo, pts in steps:
@@ -663,9 +681,15 @@ class _Plan:
 
         def manual(ag: _Agency, corrected: bool, *_: float | None) -> CriterionScore:
             if cid not in ag.manual:
-                return make(0.0, "manual_missing", None, corrected)
+                return make(0.0, "manual_missing", None, True) if corrected else missing
             pts = float(ag.manual[cid])
-            return make(pts, "manual", {"points": pts}, corrected)
+            key = (pts, 0.0, corrected)  # by the points entered, as a ratio by its numbers
+            hit = memo.get(key) if pts else None
+            if hit is None:
+                hit = make(pts, "manual", {"points": pts}, corrected)
+                if pts and len(memo) < _SHARED_MAX:
+                    memo[key] = hit
+            return hit
 
         apply = {
             "ratio": ratio,
