@@ -15,7 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
-from scoring.model import AgencyScore, Band, CriterionScore, Ranked, Ranking, Scale
+from scoring.model import (
+    AgencyScore,
+    Band,
+    CriterionScore,
+    Ranked,
+    Ranking,
+    Scale,
+    agency_score,
+    ranked,
+)
 from scoring.score import best_values, settle_best
 
 
@@ -91,7 +100,7 @@ def _with_criteria(s: AgencyScore, criteria: tuple[CriterionScore, ...]) -> Agen
     """`replace(s, criteria=criteria)`, spelt out: replace (or a keyword dict) costs several
     times more, and this runs once per agency with a ratio_to_best criterion. Every field
     is named (tests/unit/test_scoring_fast.py checks that none is forgotten)."""
-    return AgencyScore(
+    return agency_score(
         s.agency, s.code, s.cohort, criteria, s.maximum, s.variant, s.deductions, s.unranked,
         s.unranked_params,
     )  # fmt: skip
@@ -123,7 +132,7 @@ def rank(scale: Scale, scores: Iterable[AgencyScore]) -> Ranking:
             band = bands.get(v)
             if band is None:
                 band = bands[v] = band_of(v, scale.bands)
-            lines.append(Ranked(s, r, band))
+            lines.append(ranked(s, r, band))
         out[name] = lines
     unranked.sort(key=lambda s: (s.cohort, s.agency))
     return Ranking(scale, out, unranked)

@@ -39,6 +39,8 @@ from scoring.model import (
     Scale,
     SubmissionFacts,
     Variant,
+    agency_score,
+    criterion_score,
 )
 
 _NO_POSTS = "khong co tin bai"
@@ -329,7 +331,7 @@ class _Plan:
                         key2, hit = None, None
                     if hit is not None:
                         return hit
-                res = CriterionScore(
+                res = criterion_score(
                     cid, section, text, points, cmax, reason, params, corrected, bonus, value,
                     pending,
                 )  # fmt: skip
@@ -339,9 +341,10 @@ class _Plan:
             key = (points, reason, corrected)
             hit = shared.get(key)
             if hit is None:
-                hit = CriterionScore(
-                    cid, section, text, points, cmax, reason, _NO_PARAMS, corrected, bonus
-                )
+                hit = criterion_score(
+                    cid, section, text, points, cmax, reason, _NO_PARAMS, corrected, bonus, None,
+                    False,
+                )  # fmt: skip
                 if len(shared) < _SHARED_MAX:
                     shared[key] = hit
             return hit
@@ -651,7 +654,7 @@ class _Plan:
                     if hit is None:
                         # `make`'s result, built directly: the values are mostly distinct
                         # (a formula's ratio), so its shared-result key would rarely hit.
-                        hit = CriterionScore(
+                        hit = criterion_score(
                             cid, c.section, c.text, 0.0, cmax, "pending_best", {"value": v},
                             corrected, bonus or c.bonus, v, True,
                         )  # fmt: skip
@@ -807,7 +810,7 @@ def settle_best(s: CriterionScore, c: Criterion, best: float) -> CriterionScore:
         reason, params = "to_best", {"value": v, "best": top}
     # dataclasses.replace, spelt out: it is several times slower and runs once per agency
     # and ratio_to_best criterion when ranking.
-    return CriterionScore(
+    return criterion_score(
         s.id, s.section, s.text, pts, s.max, reason, params, s.corrected, s.bonus, s.value, False
     )
 
@@ -834,16 +837,16 @@ def score_submission(
         unranked = "missing"
     elif facts.late:
         unranked = "late"
-    return AgencyScore(
-        agency=facts.agency,
-        code=facts.code,
-        cohort=facts.cohort,
-        criteria=results,
-        maximum=variant.maximum if variant else scale.maximum,
-        variant=variant,
-        deductions=deductions,
-        unranked=unranked,
-        unranked_params=_NO_PARAMS,
+    return agency_score(
+        facts.agency,
+        facts.code,
+        facts.cohort,
+        results,
+        variant.maximum if variant else scale.maximum,
+        variant,
+        deductions,
+        unranked,
+        _NO_PARAMS,
     )
 
 

@@ -17,17 +17,30 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows import expr
 from flows.loader import builtin_forms
 from flows.state import Answer
-from scoring.model import AgencyScore, SubmissionFacts, Variant, Verdict
+from scoring.model import (
+    AgencyScore,
+    CriterionScore,
+    Ranked,
+    SubmissionFacts,
+    Variant,
+    Verdict,
+    agency_score,
+    criterion_score,
+    ranked,
+)
 from scoring.ranking import _with_criteria, rank
 from scoring.scales import builtin_scales
 from scoring.score import _plan, score_submission
@@ -167,6 +180,34 @@ def test_a_settled_score_keeps_every_field() -> None:
         "unranked",
         "unranked_params",
     }  # fmt: skip  (a new field: name it in ranking._with_criteria too)
+
+
+@pytest.mark.parametrize(
+    ("cls", "build"),
+    [(CriterionScore, criterion_score), (AgencyScore, agency_score), (Ranked, ranked)],
+)
+def test_a_fast_builder_takes_every_field_in_order_and_equals_the_constructor(
+    cls: type, build: Callable[..., Any]
+) -> None:
+    names = [f.name for f in dataclasses.fields(cls)]
+    assert list(inspect.signature(build).parameters) == names  # a new field: add it there
+    values = [object() for _ in names]  # a distinct value per field: none swapped
+    fast, slow = build(*values), cls(*values)
+    assert type(fast) is cls
+    assert fast == slow
+    assert all(getattr(fast, n) is v for n, v in zip(names, values, strict=True))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(fast, names[0], 1)  # as frozen as the constructor's
+
+
+def test_results_built_fast_read_as_the_constructor_s() -> None:
+    c = criterion_score("a", "1", "x", 2.5, 5.0, "ratio", {"a": 1.0}, False, False, 1.0, False)
+    assert c.lost == 2.5
+    assert dataclasses.replace(c, points=5.0).lost == 0.0
+    s = agency_score("Sở A", "SA", "so", (c, c), 10.0, None, (), None, {})
+    assert (s.total, s.index, s.score100, s.sections, s.group) == (5.0, 0.5, 50.0, {"1": 5.0}, "so")
+    assert dataclasses.replace(s, criteria=(c,)).total == 2.5
+    assert ranked(s, 1, "Tốt") == Ranked(s, 1, "Tốt")
 
 
 def test_a_kept_total_is_not_carried_into_a_changed_score() -> None:
