@@ -515,8 +515,30 @@ class _Plan:
         pair = (item, den)
         blank = make(0.0, "blank", None, False)
         zero_den = make(zero_points, zero_reason, None, False)  # shared: made once here
+        # The commonest case's result by the two values as answered (plain non-zero numbers,
+        # no verdict or correction on either item): `general`'s, built once per pair (a
+        # number and its float are equal keys, and give the same floats to the rule).
+        by_values: dict[tuple[Any, Any], CriterionScore] = {}
 
         def score(ag: _Agency) -> CriterionScore:
+            touched = ag.touched
+            if item not in touched and den not in touched:
+                answers = ag.answers
+                a, d = answers.get(item), answers.get(den)
+                if a is not None and d is not None and a.na_reason is None and d.na_reason is None:
+                    x, b = a.value, d.value
+                    tx, tb = type(x), type(b)
+                    if x and b and (tx is int or tx is float) and (tb is int or tb is float):
+                        key = (x, b)
+                        hit = by_values.get(key)
+                        if hit is None:
+                            hit = general(ag)
+                            if len(by_values) < _SHARED_MAX:
+                                by_values[key] = hit
+                        return hit
+            return general(ag)
+
+        def general(ag: _Agency) -> CriterionScore:
             touched = ag.touched
             corrected = False
             if item in touched or den in touched:  # a correction or a verdict

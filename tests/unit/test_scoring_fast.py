@@ -124,6 +124,31 @@ def test_fast_paths_score_as_the_general_rule(agencies: list[SubmissionFacts]) -
             assert fast(ag) == general(ag)
 
 
+def test_a_ratio_met_before_by_its_values_is_not_reused_where_a_verdict_or_blank_differs() -> None:
+    """single_ratio keeps the result of two plain numbers by the values as answered: the
+    same pair as floats, and the same pair under a correction, a rejection, "không áp
+    dụng" or a yes/no, must score as the general rule does, one agency after the other."""
+    plan = _plan(SCALE, FORM)
+    pcs = next(c for top in SCALE.criteria() for c in top.walk() if c.id == "pcs")
+    fast, general = plan.many(pcs, False)[0], plan.leaf(pcs, False)
+    a = {"pcs": Answer(3), "staff": Answer(4)}
+    rows = [
+        ({}, {}, 7.5, "ratio"),
+        ({"pcs": Answer(3.0), "staff": Answer(4.0)}, {}, 7.5, "ratio"),
+        ({}, {"staff": Verdict("sua", "x", Answer(6))}, 5.0, "ratio"),
+        ({}, {"pcs": Verdict("khong_dat", "sai")}, 0.0, "rejected"),
+        ({"pcs": Answer(True)}, {}, 2.5, "ratio"),
+        ({"staff": Answer(None, "không có")}, {}, 0.0, "zero_den_zero"),
+        ({}, {}, 7.5, "ratio"),
+    ]
+    for answers, verdicts, points, reason in rows:
+        facts = SubmissionFacts("A", "so", answers={**a, **answers}, verdicts=verdicts)
+        ag = plan.prepare(facts, None)
+        got = fast(ag)
+        assert got == general(ag)
+        assert (got.points, got.reason, got.corrected) == (points, reason, "staff" in verdicts)
+
+
 def _digest(n: int) -> dict[str, str]:
     """Exact digest of score + rank per shipped scale on the bench's generator."""
     forms = builtin_forms()
