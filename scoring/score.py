@@ -324,7 +324,7 @@ class _Plan:
                 if value == 0 or 0 in vals:
                     key2 = None
                 else:
-                    key2 = (points, reason, corrected, value, pending, *params, *vals)
+                    key2 = (points, reason, corrected, value, pending, *(params or ()), *vals)
                     try:
                         hit = shared_p.get(key2)
                     except TypeError:  # an unhashable parameter: built afresh
@@ -728,8 +728,66 @@ class _Plan:
         if apply is None:
             raise ValueError(f"unknown rule {rule}")  # the loader refuses it first
         blank = make(0.0, "blank", None, False)
+        # The commonest case's result by the values as answered: every item answered with a
+        # number or a yes/no (not "không áp dụng", not a float 0, so a -0.0 is never met
+        # under a 0's key), none with a verdict or a correction, the rule reading numbers
+        # alone (no link, no website-content test, no cohort best yet). `general`'s result
+        # then depends on those values only (an int, its float and a yes/no as 1 or 0 are
+        # equal keys and read as the same float), so it is built once per tuple of values.
+        # A criterion whose tuples are mostly new (counts over many items) stops keeping
+        # them once 256 have been missed, more than half of its lookups: the key costs more
+        # than it saves there.
+        by_values: dict[tuple[Any, ...], CriterionScore] = {}
+        tally = [
+            plain
+            and not link
+            and not posts
+            and rule in ("ratio", "bands", "ratio_to_best", "count_capped"),
+            0,  # lookups
+            0,  # misses
+        ]
+        needs_no_best = rule == "ratio_to_best"
+
+        def missed() -> None:
+            tally[2] += 1
+            if tally[2] >= 256 and tally[2] * 2 > tally[1]:
+                tally[0] = False
+                by_values.clear()
 
         def score(ag: _Agency) -> CriterionScore:
+            touched = ag.touched
+            if (
+                tally[0]
+                and not (touched and not touched.isdisjoint(gate_items))
+                and not (needs_no_best and ag.best is not None)
+            ):
+                tally[1] += 1
+                answers = ag.answers
+                values = []
+                for i in gate_items:
+                    a = answers.get(i)
+                    if a is None or a.na_reason is not None:
+                        break
+                    v = a.value
+                    t = type(v)
+                    if t is bool or t is int or (t is float and v):
+                        values.append(v)
+                    else:
+                        break
+                else:
+                    key = tuple(values)
+                    hit = by_values.get(key)
+                    if hit is not None:
+                        return hit
+                    hit = general(ag)
+                    if len(by_values) < _SHARED_MAX:
+                        by_values[key] = hit
+                    missed()
+                    return hit
+                missed()  # not numbers alone: no key
+            return general(ag)
+
+        def general(ag: _Agency) -> CriterionScore:
             touched = ag.touched
             corrected = False
             verdicts = ag.verdicts

@@ -124,6 +124,65 @@ def test_fast_paths_score_as_the_general_rule(agencies: list[SubmissionFacts]) -
             assert fast(ag) == general(ag)
 
 
+LEAVES = scale_of([
+    {"id": "cnt", "text": "x", "rule": "count_capped", "max": 6, "items": ["wan", "plan", "pcs"],
+     "points": 2},
+    {"id": "rtb", "text": "x", "rule": "ratio_to_best", "max": 10, "items": ["pcs"],
+     "per": ["staff"], "zero": "zero"},
+    {"id": "r2", "text": "x", "rule": "ratio", "max": 10, "items": ["pcs", "dvc_online"],
+     "per": ["staff", "dvc"], "zero": "full"},
+    {"id": "bd", "text": "x", "rule": "bands", "max": 4, "items": ["meetings", "news"],
+     "steps": [{"min": 4, "points": 4}, {"min": 2, "points": 1}]},
+])  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_agency, min_size=1, max_size=6), st.booleans())
+def test_a_general_criterion_kept_by_its_values_scores_as_a_fresh_one(
+    agencies: list[SubmissionFacts], with_best: bool
+) -> None:
+    """`leaf` keeps the commonest results by the values answered; a fresh closure (nothing
+    kept) is the reference, for every agency of a run, with and without the cohort's best."""
+    plan = _plan(LEAVES, FORM)
+    kept = [(c, plan.leaf(c, False)) for top in LEAVES.criteria() for c in top.walk()]
+    best = {"rtb": 0.5} if with_best else None
+    for facts in agencies:
+        ag = plan.prepare(facts, best)
+        for c, fn in kept:
+            assert fn(ag) == plan.leaf(c, False)(ag)
+
+
+@pytest.mark.parametrize(
+    ("pcs", "staff", "best", "points"),
+    [(1, 2, 1.0, 5.0), (3, 4, 0.5, 10.0), (0, 4, 0.5, 0.0), (2.5, 5, 2.0, 2.5)],
+)
+def test_a_ratio_to_best_scored_with_the_cohort_best_given_is_settled_at_once(
+    pcs: float, staff: float, best: float, points: float
+) -> None:
+    """score_submission(best=…) settles a ratio_to_best criterion as ranking would (it
+    raised a TypeError building its shared-result key before)."""
+    answers = {"pcs": Answer(pcs), "staff": Answer(staff)}
+    s = score_submission(LEAVES, FORM, SubmissionFacts("A", "so", answers=answers), {"rtb": best})
+    got = next(c for c in s.criteria if c.id == "rtb")
+    assert (got.points, got.pending_best) == (points, False)
+
+
+def test_a_criterion_whose_values_rarely_repeat_stops_keeping_them_and_scores_the_same() -> None:
+    plan = _plan(LEAVES, FORM)
+    c = next(c for top in LEAVES.criteria() for c in top.walk() if c.id == "r2")
+    fn = plan.leaf(c, False)
+    for n in range(1, 700):  # every tuple new: kept no more after 256 misses
+        answers = {"pcs": Answer(n), "dvc_online": Answer(1), "staff": Answer(n + 1),
+                   "dvc": Answer(2)}  # fmt: skip
+        ag = plan.prepare(SubmissionFacts("A", "so", answers=answers), None)
+        got = fn(ag)
+        assert got == plan.leaf(c, False)(ag)
+        assert got.points == round(10 * (n + 1) / (n + 3), 4)
+    kept = dict(zip(fn.__code__.co_freevars, fn.__closure__, strict=True))
+    assert kept["by_values"].cell_contents == {}
+    assert kept["tally"].cell_contents[0] is False
+
+
 def test_a_ratio_met_before_by_its_values_is_not_reused_where_a_verdict_or_blank_differs() -> None:
     """single_ratio keeps the result of two plain numbers by the values as answered: the
     same pair as floats, and the same pair under a correction, a rejection, "không áp
