@@ -25,7 +25,7 @@ from scoring.model import (
     agency_score,
     ranked,
 )
-from scoring.score import best_values, settle_best
+from scoring.score import PENDING_HINT, best_values, settle_best
 
 
 def band_of(score100: float, bands: Sequence[Band]) -> str:
@@ -84,6 +84,10 @@ def _pending(scale: Scale, scores: Sequence[AgencyScore]) -> list[list[int]]:
     layouts: dict[tuple[str, ...], tuple[int, ...]] = {}
     out = []
     for s in scores:
+        hint = s.__dict__.get(PENDING_HINT)
+        if hint is not None:  # kept by score_submission
+            out.append(hint)
+            continue
         criteria = s.criteria
         ids = tuple(map(_ID, criteria))
         at = layouts.get(ids)

@@ -46,6 +46,9 @@ from scoring.model import (
 _NO_POSTS = "khong co tin bai"
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 _SHARED_MAX = 4096  # shared results kept per criterion (bounded: the bot process lives long)
+PENDING_HINT = "_pending"
+"""The key, in an AgencyScore's __dict__, of the positions of its pending criteria, kept by
+score_submission (beside the kept total; not a field: a copy made by `replace` has none)."""
 
 
 def effective_answers(facts: SubmissionFacts) -> tuple[Mapping[str, Answer], set[str]]:
@@ -151,6 +154,8 @@ class _Plan:
             for v in scale.variants
         )
         self._listed: dict[frozenset[str], tuple[_Fn, ...]] = {}
+        self._best_fns: set[_Fn] = set()  # the closures of ratio_to_best criteria
+        self._best_at: dict[frozenset[str], tuple[int, ...]] = {}
         self.tops: tuple[tuple[str, tuple[_Fn, ...]], ...] = tuple(
             (c.id, tuple(self.many(c, False))) for c in scale.criteria()
         )
@@ -161,6 +166,17 @@ class _Plan:
         if hit is None:
             hit = self._listed[dropped] = tuple(
                 f for cid, fns in self.tops if cid not in dropped for f in fns
+            )
+        return hit
+
+    def best_at(self, dropped: frozenset[str]) -> tuple[int, ...]:
+        """Where the ratio_to_best criteria are among `listed(dropped)`'s results: the only
+        ones that can be pending."""
+        hit = self._best_at.get(dropped)
+        if hit is None:
+            listed = self.listed(dropped)
+            hit = self._best_at[dropped] = tuple(
+                k for k, f in enumerate(listed) if f in self._best_fns
             )
         return hit
 
@@ -295,7 +311,10 @@ class _Plan:
             and not c.posts
         ):
             return [self.single_ratio(c, bonus)]
-        return [self.leaf(c, bonus)]
+        fn = self.leaf(c, bonus)
+        if c.rule == "ratio_to_best":
+            self._best_fns.add(fn)
+        return [fn]
 
     def maker(
         self, c: Criterion, bonus: bool
@@ -917,7 +936,7 @@ def score_submission(
         unranked = "missing"
     elif facts.late:
         unranked = "late"
-    return agency_score(
+    score = agency_score(
         facts.agency,
         facts.code,
         facts.cohort,
@@ -928,6 +947,10 @@ def score_submission(
         unranked,
         _NO_PARAMS,
     )
+    # Where its pending criteria are, for ranking (scoring.ranking._pending): known here
+    # from the compiled layout, where ranking would read every result of every agency.
+    score.__dict__[PENDING_HINT] = [k for k in plan.best_at(dropped) if results[k].pending_best]
+    return score
 
 
 def before_deadline(ranking: Ranking) -> Ranking:

@@ -43,7 +43,7 @@ from scoring.model import (
 )
 from scoring.ranking import _with_criteria, rank
 from scoring.scales import builtin_scales
-from scoring.score import _plan, score_submission
+from scoring.score import PENDING_HINT, _plan, score_submission
 from tests.unit.test_scoring_rules import FORM, scale_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -245,6 +245,35 @@ def test_bench_agencies_score_and_rank_exactly_as_before_the_speed_work() -> Non
         "binh-dinh-2019-so": "e332e0097595609f",
         "dien-bien-2014-website": "ac8660be47fa37da",
     }
+
+
+@pytest.mark.parametrize("form_id", sorted(builtin_scales()))
+def test_the_pending_positions_kept_when_scoring_are_those_of_the_pending_results(
+    form_id: str,
+) -> None:
+    """score_submission keeps where an agency's pending criteria are (every variant's layout
+    of the shipped scales, none once the best is given); ranking a copy without them (made by
+    `replace`, as before_deadline does) ranks the same."""
+    scale, form = builtin_scales()[form_id], builtin_forms()[form_id]
+    facts = score_bench.generate(form, 120, seed=5, scale=scale)
+    scores = [score_submission(scale, form, f) for f in facts]
+    for s in scores:
+        scanned = [k for k, c in enumerate(s.criteria) if c.pending_best]
+        assert s.__dict__[PENDING_HINT] == scanned
+    assert score_submission(scale, form, facts[0], {}).__dict__[PENDING_HINT] == [
+        k for k, c in enumerate(scores[0].criteria) if c.pending_best
+    ]  # an empty best: still pending
+    copies = [dataclasses.replace(s) for s in scores]
+    assert all(PENDING_HINT not in c.__dict__ for c in copies)
+
+    def lines(ranking: Any) -> list[Any]:
+        return [
+            (g, r.rank, r.band, r.score.agency, r.score.total, r.score.criteria)
+            for g, rows in sorted(ranking.groups.items())
+            for r in rows
+        ]
+
+    assert lines(rank(scale, scores)) == lines(rank(scale, copies))
 
 
 def test_a_settled_score_keeps_every_field() -> None:
