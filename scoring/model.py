@@ -310,3 +310,89 @@ class Ranking:
     scale: Scale
     groups: dict[str, list[Ranked]]
     unranked: list[AgencyScore]
+
+
+# ---- fast builders ------------------------------------------------------------------------
+# A frozen dataclass's __init__ sets each field through object.__setattr__ (~0.4 µs a
+# field): CriterionScore(…) costs ~4.4 µs, AgencyScore(…) ~6.5 µs, and scoring and ranking
+# 5,000 agencies build ~25,000 of them. These build the same objects (every field given, in
+# the order of `dataclasses.fields`) in ~2.3 µs and ~1 µs: slots set through their
+# descriptors, a dict-backed instance given its __dict__ whole. tests/unit/test_scoring_fast.py
+# checks they take every field, in order, and equal the constructor's result.
+
+_new = object.__new__
+_set_attr = object.__setattr__
+(
+    _cs_id, _cs_section, _cs_text, _cs_points, _cs_max, _cs_reason, _cs_params,
+    _cs_corrected, _cs_bonus, _cs_value, _cs_pending,
+) = (
+    CriterionScore.__dict__[n].__set__  # type: ignore[attr-defined]
+    for n in CriterionScore.__slots__  # type: ignore[attr-defined]
+)  # fmt: skip
+
+
+def criterion_score(
+    id: str,
+    section: str,
+    text: str,
+    points: float,
+    max: float,
+    reason: str,
+    params: Mapping[str, Any],
+    corrected: bool,
+    bonus: bool,
+    value: float | None,
+    pending_best: bool,
+) -> CriterionScore:
+    """`CriterionScore(…)` with every field given, about twice as fast."""
+    o = _new(CriterionScore)
+    _cs_id(o, id)
+    _cs_section(o, section)
+    _cs_text(o, text)
+    _cs_points(o, points)
+    _cs_max(o, max)
+    _cs_reason(o, reason)
+    _cs_params(o, params)
+    _cs_corrected(o, corrected)
+    _cs_bonus(o, bonus)
+    _cs_value(o, value)
+    _cs_pending(o, pending_best)
+    return o
+
+
+def agency_score(
+    agency: str,
+    code: str,
+    cohort: str,
+    criteria: tuple[CriterionScore, ...],
+    maximum: float,
+    variant: Variant | None,
+    deductions: tuple[tuple[Deduction, float], ...],
+    unranked: str | None,
+    unranked_params: Mapping[str, Any],
+) -> AgencyScore:
+    """`AgencyScore(…)` with every field given, about six times as fast."""
+    o = _new(AgencyScore)
+    _set_attr(
+        o,
+        "__dict__",
+        {
+            "agency": agency,
+            "code": code,
+            "cohort": cohort,
+            "criteria": criteria,
+            "maximum": maximum,
+            "variant": variant,
+            "deductions": deductions,
+            "unranked": unranked,
+            "unranked_params": unranked_params,
+        },
+    )
+    return o
+
+
+def ranked(score: AgencyScore, rank: int, band: str) -> Ranked:
+    """`Ranked(score, rank, band)`, faster (a line per ranked agency)."""
+    o = _new(Ranked)
+    _set_attr(o, "__dict__", {"score": score, "rank": rank, "band": band})
+    return o

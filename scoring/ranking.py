@@ -15,8 +15,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
-from scoring.model import AgencyScore, Band, CriterionScore, Ranked, Ranking, Scale
-from scoring.score import best_values, settle_best
+from scoring.model import (
+    AgencyScore,
+    Band,
+    CriterionScore,
+    Ranked,
+    Ranking,
+    Scale,
+    agency_score,
+    ranked,
+)
+from scoring.score import PENDING_HINT, best_values, settle_best
 
 
 def band_of(score100: float, bands: Sequence[Band]) -> str:
@@ -75,6 +84,10 @@ def _pending(scale: Scale, scores: Sequence[AgencyScore]) -> list[list[int]]:
     layouts: dict[tuple[str, ...], tuple[int, ...]] = {}
     out = []
     for s in scores:
+        hint = s.__dict__.get(PENDING_HINT)
+        if hint is not None:  # kept by score_submission
+            out.append(hint)
+            continue
         criteria = s.criteria
         ids = tuple(map(_ID, criteria))
         at = layouts.get(ids)
@@ -91,7 +104,7 @@ def _with_criteria(s: AgencyScore, criteria: tuple[CriterionScore, ...]) -> Agen
     """`replace(s, criteria=criteria)`, spelt out: replace (or a keyword dict) costs several
     times more, and this runs once per agency with a ratio_to_best criterion. Every field
     is named (tests/unit/test_scoring_fast.py checks that none is forgotten)."""
-    return AgencyScore(
+    return agency_score(
         s.agency, s.code, s.cohort, criteria, s.maximum, s.variant, s.deductions, s.unranked,
         s.unranked_params,
     )  # fmt: skip
@@ -123,7 +136,7 @@ def rank(scale: Scale, scores: Iterable[AgencyScore]) -> Ranking:
             band = bands.get(v)
             if band is None:
                 band = bands[v] = band_of(v, scale.bands)
-            lines.append(Ranked(s, r, band))
+            lines.append(ranked(s, r, band))
         out[name] = lines
     unranked.sort(key=lambda s: (s.cohort, s.agency))
     return Ranking(scale, out, unranked)

@@ -39,11 +39,16 @@ from scoring.model import (
     Scale,
     SubmissionFacts,
     Variant,
+    agency_score,
+    criterion_score,
 )
 
 _NO_POSTS = "khong co tin bai"
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 _SHARED_MAX = 4096  # shared results kept per criterion (bounded: the bot process lives long)
+PENDING_HINT = "_pending"
+"""The key, in an AgencyScore's __dict__, of the positions of its pending criteria, kept by
+score_submission (beside the kept total; not a field: a copy made by `replace` has none)."""
 
 
 def effective_answers(facts: SubmissionFacts) -> tuple[Mapping[str, Answer], set[str]]:
@@ -149,6 +154,8 @@ class _Plan:
             for v in scale.variants
         )
         self._listed: dict[frozenset[str], tuple[_Fn, ...]] = {}
+        self._best_fns: set[_Fn] = set()  # the closures of ratio_to_best criteria
+        self._best_at: dict[frozenset[str], tuple[int, ...]] = {}
         self.tops: tuple[tuple[str, tuple[_Fn, ...]], ...] = tuple(
             (c.id, tuple(self.many(c, False))) for c in scale.criteria()
         )
@@ -159,6 +166,17 @@ class _Plan:
         if hit is None:
             hit = self._listed[dropped] = tuple(
                 f for cid, fns in self.tops if cid not in dropped for f in fns
+            )
+        return hit
+
+    def best_at(self, dropped: frozenset[str]) -> tuple[int, ...]:
+        """Where the ratio_to_best criteria are among `listed(dropped)`'s results: the only
+        ones that can be pending."""
+        hit = self._best_at.get(dropped)
+        if hit is None:
+            listed = self.listed(dropped)
+            hit = self._best_at[dropped] = tuple(
+                k for k, f in enumerate(listed) if f in self._best_fns
             )
         return hit
 
@@ -293,7 +311,10 @@ class _Plan:
             and not c.posts
         ):
             return [self.single_ratio(c, bonus)]
-        return [self.leaf(c, bonus)]
+        fn = self.leaf(c, bonus)
+        if c.rule == "ratio_to_best":
+            self._best_fns.add(fn)
+        return [fn]
 
     def maker(
         self, c: Criterion, bonus: bool
@@ -322,14 +343,14 @@ class _Plan:
                 if value == 0 or 0 in vals:
                     key2 = None
                 else:
-                    key2 = (points, reason, corrected, value, pending, *params, *vals)
+                    key2 = (points, reason, corrected, value, pending, *(params or ()), *vals)
                     try:
                         hit = shared_p.get(key2)
                     except TypeError:  # an unhashable parameter: built afresh
                         key2, hit = None, None
                     if hit is not None:
                         return hit
-                res = CriterionScore(
+                res = criterion_score(
                     cid, section, text, points, cmax, reason, params, corrected, bonus, value,
                     pending,
                 )  # fmt: skip
@@ -339,9 +360,10 @@ class _Plan:
             key = (points, reason, corrected)
             hit = shared.get(key)
             if hit is None:
-                hit = CriterionScore(
-                    cid, section, text, points, cmax, reason, _NO_PARAMS, corrected, bonus
-                )
+                hit = criterion_score(
+                    cid, section, text, points, cmax, reason, _NO_PARAMS, corrected, bonus, None,
+                    False,
+                )  # fmt: skip
                 if len(shared) < _SHARED_MAX:
                     shared[key] = hit
             return hit
@@ -511,8 +533,31 @@ class _Plan:
 
         pair = (item, den)
         blank = make(0.0, "blank", None, False)
+        zero_den = make(zero_points, zero_reason, None, False)  # shared: made once here
+        # The commonest case's result by the two values as answered (plain non-zero numbers,
+        # no verdict or correction on either item): `general`'s, built once per pair (a
+        # number and its float are equal keys, and give the same floats to the rule).
+        by_values: dict[tuple[Any, Any], CriterionScore] = {}
 
         def score(ag: _Agency) -> CriterionScore:
+            touched = ag.touched
+            if item not in touched and den not in touched:
+                answers = ag.answers
+                a, d = answers.get(item), answers.get(den)
+                if a is not None and d is not None and a.na_reason is None and d.na_reason is None:
+                    x, b = a.value, d.value
+                    tx, tb = type(x), type(b)
+                    if x and b and (tx is int or tx is float) and (tb is int or tb is float):
+                        key = (x, b)
+                        hit = by_values.get(key)
+                        if hit is None:
+                            hit = general(ag)
+                            if len(by_values) < _SHARED_MAX:
+                                by_values[key] = hit
+                        return hit
+            return general(ag)
+
+        def general(ag: _Agency) -> CriterionScore:
             touched = ag.touched
             corrected = False
             if item in touched or den in touched:  # a correction or a verdict
@@ -561,7 +606,7 @@ class _Plan:
             x = num or 0.0
             b = den_num or 0.0
             if b == 0:
-                return make(zero_points, zero_reason, None, corrected)
+                return make(zero_points, zero_reason, None, True) if corrected else zero_den
             key = (x, b, corrected)
             hit = memo.get(key) if x else None  # shared, as in `single`
             if hit is not None:
@@ -587,6 +632,9 @@ class _Plan:
         total, read = self.total, self.read_plain if plain else self.read
         zero_reason = f"zero_den_{zero}"
         zero_points = cmax if zero == "full" else 0.0
+        # Results without parameters, uncorrected: shared, so made once here.
+        zero_den = make(zero_points, zero_reason, None, False)
+        missing = make(0.0, "manual_missing", None, False)
         steps = tuple((s.min, s.points) for s in c.steps)
         low = c.steps[-1].min if c.steps else 0
         each = c.points or 0.0
@@ -602,6 +650,7 @@ class _Plan:
         # The rule's result by the numbers it read (a ratio's a and b, a count…): the same
         # numbers recur across agencies, so each is built once (not a 0: a -0.0 stays).
         memo: dict[tuple[float, float, bool], CriterionScore] = {}
+        pending_memo: dict[tuple[float, bool], CriterionScore] = {}
 
         # The criterion's own rule, chosen once here rather than by name on every call.
         # Each takes the totals of `items` and of `per` the gate read (None: all blank).
@@ -609,7 +658,7 @@ class _Plan:
             a = a or 0.0
             b = b or 0.0
             if b == 0:
-                return make(zero_points, zero_reason, None, corrected)
+                return make(zero_points, zero_reason, None, True) if corrected else zero_den
             key = (a, b, corrected)
             hit = memo.get(key) if a else None
             if hit is not None:
@@ -634,12 +683,25 @@ class _Plan:
             if per:
                 b = b or 0.0
                 if b == 0:
-                    return make(zero_points, zero_reason, None, corrected)
+                    return make(zero_points, zero_reason, None, True) if corrected else zero_den
                 v = v / b
             if rule == "ratio_to_best":
                 best = ag.best
                 if best is None or cid not in best:
-                    return make(0.0, "pending_best", {"value": v}, corrected, v, True)
+                    # Pending, by the value read: built once per value (not a 0: a -0.0
+                    # stays as it came), without `make`'s parameters dict and key.
+                    key = (v, corrected)
+                    hit = pending_memo.get(key) if v else None
+                    if hit is None:
+                        # `make`'s result, built directly: the values are mostly distinct
+                        # (a formula's ratio), so its shared-result key would rarely hit.
+                        hit = criterion_score(
+                            cid, c.section, c.text, 0.0, cmax, "pending_best", {"value": v},
+                            corrected, bonus or c.bonus, v, True,
+                        )  # fmt: skip
+                        if v and len(pending_memo) < _SHARED_MAX:
+                            pending_memo[key] = hit
+                    return hit
                 pending = make(0.0, "pending_best", None, corrected, v, True)
                 return settle_best(pending, c, best[cid])
             for lo, pts in steps:
@@ -663,9 +725,15 @@ class _Plan:
 
         def manual(ag: _Agency, corrected: bool, *_: float | None) -> CriterionScore:
             if cid not in ag.manual:
-                return make(0.0, "manual_missing", None, corrected)
+                return make(0.0, "manual_missing", None, True) if corrected else missing
             pts = float(ag.manual[cid])
-            return make(pts, "manual", {"points": pts}, corrected)
+            key = (pts, 0.0, corrected)  # by the points entered, as a ratio by its numbers
+            hit = memo.get(key) if pts else None
+            if hit is None:
+                hit = make(pts, "manual", {"points": pts}, corrected)
+                if pts and len(memo) < _SHARED_MAX:
+                    memo[key] = hit
+            return hit
 
         apply = {
             "ratio": ratio,
@@ -679,8 +747,66 @@ class _Plan:
         if apply is None:
             raise ValueError(f"unknown rule {rule}")  # the loader refuses it first
         blank = make(0.0, "blank", None, False)
+        # The commonest case's result by the values as answered: every item answered with a
+        # number or a yes/no (not "không áp dụng", not a float 0, so a -0.0 is never met
+        # under a 0's key), none with a verdict or a correction, the rule reading numbers
+        # alone (no link, no website-content test, no cohort best yet). `general`'s result
+        # then depends on those values only (an int, its float and a yes/no as 1 or 0 are
+        # equal keys and read as the same float), so it is built once per tuple of values.
+        # A criterion whose tuples are mostly new (counts over many items) stops keeping
+        # them once 256 have been missed, more than half of its lookups: the key costs more
+        # than it saves there.
+        by_values: dict[tuple[Any, ...], CriterionScore] = {}
+        tally = [
+            plain
+            and not link
+            and not posts
+            and rule in ("ratio", "bands", "ratio_to_best", "count_capped"),
+            0,  # lookups
+            0,  # misses
+        ]
+        needs_no_best = rule == "ratio_to_best"
+
+        def missed() -> None:
+            tally[2] += 1
+            if tally[2] >= 256 and tally[2] * 2 > tally[1]:
+                tally[0] = False
+                by_values.clear()
 
         def score(ag: _Agency) -> CriterionScore:
+            touched = ag.touched
+            if (
+                tally[0]
+                and not (touched and not touched.isdisjoint(gate_items))
+                and not (needs_no_best and ag.best is not None)
+            ):
+                tally[1] += 1
+                answers = ag.answers
+                values = []
+                for i in gate_items:
+                    a = answers.get(i)
+                    if a is None or a.na_reason is not None:
+                        break
+                    v = a.value
+                    t = type(v)
+                    if t is bool or t is int or (t is float and v):
+                        values.append(v)
+                    else:
+                        break
+                else:
+                    key = tuple(values)
+                    hit = by_values.get(key)
+                    if hit is not None:
+                        return hit
+                    hit = general(ag)
+                    if len(by_values) < _SHARED_MAX:
+                        by_values[key] = hit
+                    missed()
+                    return hit
+                missed()  # not numbers alone: no key
+            return general(ag)
+
+        def general(ag: _Agency) -> CriterionScore:
             touched = ag.touched
             corrected = False
             verdicts = ag.verdicts
@@ -783,7 +909,7 @@ def settle_best(s: CriterionScore, c: Criterion, best: float) -> CriterionScore:
         reason, params = "to_best", {"value": v, "best": top}
     # dataclasses.replace, spelt out: it is several times slower and runs once per agency
     # and ratio_to_best criterion when ranking.
-    return CriterionScore(
+    return criterion_score(
         s.id, s.section, s.text, pts, s.max, reason, params, s.corrected, s.bonus, s.value, False
     )
 
@@ -810,17 +936,21 @@ def score_submission(
         unranked = "missing"
     elif facts.late:
         unranked = "late"
-    return AgencyScore(
-        agency=facts.agency,
-        code=facts.code,
-        cohort=facts.cohort,
-        criteria=results,
-        maximum=variant.maximum if variant else scale.maximum,
-        variant=variant,
-        deductions=deductions,
-        unranked=unranked,
-        unranked_params=_NO_PARAMS,
+    score = agency_score(
+        facts.agency,
+        facts.code,
+        facts.cohort,
+        results,
+        variant.maximum if variant else scale.maximum,
+        variant,
+        deductions,
+        unranked,
+        _NO_PARAMS,
     )
+    # Where its pending criteria are, for ranking (scoring.ranking._pending): known here
+    # from the compiled layout, where ranking would read every result of every agency.
+    score.__dict__[PENDING_HINT] = [k for k in plan.best_at(dropped) if results[k].pending_best]
+    return score
 
 
 def before_deadline(ranking: Ranking) -> Ranking:

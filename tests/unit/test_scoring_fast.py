@@ -17,20 +17,33 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows import expr
 from flows.loader import builtin_forms
 from flows.state import Answer
-from scoring.model import AgencyScore, SubmissionFacts, Variant, Verdict
+from scoring.model import (
+    AgencyScore,
+    CriterionScore,
+    Ranked,
+    SubmissionFacts,
+    Variant,
+    Verdict,
+    agency_score,
+    criterion_score,
+    ranked,
+)
 from scoring.ranking import _with_criteria, rank
 from scoring.scales import builtin_scales
-from scoring.score import _plan, score_submission
+from scoring.score import PENDING_HINT, _plan, score_submission
 from tests.unit.test_scoring_rules import FORM, scale_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -111,6 +124,90 @@ def test_fast_paths_score_as_the_general_rule(agencies: list[SubmissionFacts]) -
             assert fast(ag) == general(ag)
 
 
+LEAVES = scale_of([
+    {"id": "cnt", "text": "x", "rule": "count_capped", "max": 6, "items": ["wan", "plan", "pcs"],
+     "points": 2},
+    {"id": "rtb", "text": "x", "rule": "ratio_to_best", "max": 10, "items": ["pcs"],
+     "per": ["staff"], "zero": "zero"},
+    {"id": "r2", "text": "x", "rule": "ratio", "max": 10, "items": ["pcs", "dvc_online"],
+     "per": ["staff", "dvc"], "zero": "full"},
+    {"id": "bd", "text": "x", "rule": "bands", "max": 4, "items": ["meetings", "news"],
+     "steps": [{"min": 4, "points": 4}, {"min": 2, "points": 1}]},
+])  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_agency, min_size=1, max_size=6), st.booleans())
+def test_a_general_criterion_kept_by_its_values_scores_as_a_fresh_one(
+    agencies: list[SubmissionFacts], with_best: bool
+) -> None:
+    """`leaf` keeps the commonest results by the values answered; a fresh closure (nothing
+    kept) is the reference, for every agency of a run, with and without the cohort's best."""
+    plan = _plan(LEAVES, FORM)
+    kept = [(c, plan.leaf(c, False)) for top in LEAVES.criteria() for c in top.walk()]
+    best = {"rtb": 0.5} if with_best else None
+    for facts in agencies:
+        ag = plan.prepare(facts, best)
+        for c, fn in kept:
+            assert fn(ag) == plan.leaf(c, False)(ag)
+
+
+@pytest.mark.parametrize(
+    ("pcs", "staff", "best", "points"),
+    [(1, 2, 1.0, 5.0), (3, 4, 0.5, 10.0), (0, 4, 0.5, 0.0), (2.5, 5, 2.0, 2.5)],
+)
+def test_a_ratio_to_best_scored_with_the_cohort_best_given_is_settled_at_once(
+    pcs: float, staff: float, best: float, points: float
+) -> None:
+    """score_submission(best=…) settles a ratio_to_best criterion as ranking would (it
+    raised a TypeError building its shared-result key before)."""
+    answers = {"pcs": Answer(pcs), "staff": Answer(staff)}
+    s = score_submission(LEAVES, FORM, SubmissionFacts("A", "so", answers=answers), {"rtb": best})
+    got = next(c for c in s.criteria if c.id == "rtb")
+    assert (got.points, got.pending_best) == (points, False)
+
+
+def test_a_criterion_whose_values_rarely_repeat_stops_keeping_them_and_scores_the_same() -> None:
+    plan = _plan(LEAVES, FORM)
+    c = next(c for top in LEAVES.criteria() for c in top.walk() if c.id == "r2")
+    fn = plan.leaf(c, False)
+    for n in range(1, 700):  # every tuple new: kept no more after 256 misses
+        answers = {"pcs": Answer(n), "dvc_online": Answer(1), "staff": Answer(n + 1),
+                   "dvc": Answer(2)}  # fmt: skip
+        ag = plan.prepare(SubmissionFacts("A", "so", answers=answers), None)
+        got = fn(ag)
+        assert got == plan.leaf(c, False)(ag)
+        assert got.points == round(10 * (n + 1) / (n + 3), 4)
+    kept = dict(zip(fn.__code__.co_freevars, fn.__closure__, strict=True))
+    assert kept["by_values"].cell_contents == {}
+    assert kept["tally"].cell_contents[0] is False
+
+
+def test_a_ratio_met_before_by_its_values_is_not_reused_where_a_verdict_or_blank_differs() -> None:
+    """single_ratio keeps the result of two plain numbers by the values as answered: the
+    same pair as floats, and the same pair under a correction, a rejection, "không áp
+    dụng" or a yes/no, must score as the general rule does, one agency after the other."""
+    plan = _plan(SCALE, FORM)
+    pcs = next(c for top in SCALE.criteria() for c in top.walk() if c.id == "pcs")
+    fast, general = plan.many(pcs, False)[0], plan.leaf(pcs, False)
+    a = {"pcs": Answer(3), "staff": Answer(4)}
+    rows = [
+        ({}, {}, 7.5, "ratio"),
+        ({"pcs": Answer(3.0), "staff": Answer(4.0)}, {}, 7.5, "ratio"),
+        ({}, {"staff": Verdict("sua", "x", Answer(6))}, 5.0, "ratio"),
+        ({}, {"pcs": Verdict("khong_dat", "sai")}, 0.0, "rejected"),
+        ({"pcs": Answer(True)}, {}, 2.5, "ratio"),
+        ({"staff": Answer(None, "không có")}, {}, 0.0, "zero_den_zero"),
+        ({}, {}, 7.5, "ratio"),
+    ]
+    for answers, verdicts, points, reason in rows:
+        facts = SubmissionFacts("A", "so", answers={**a, **answers}, verdicts=verdicts)
+        ag = plan.prepare(facts, None)
+        got = fast(ag)
+        assert got == general(ag)
+        assert (got.points, got.reason, got.corrected) == (points, reason, "staff" in verdicts)
+
+
 def _digest(n: int) -> dict[str, str]:
     """Exact digest of score + rank per shipped scale on the bench's generator."""
     forms = builtin_forms()
@@ -150,6 +247,35 @@ def test_bench_agencies_score_and_rank_exactly_as_before_the_speed_work() -> Non
     }
 
 
+@pytest.mark.parametrize("form_id", sorted(builtin_scales()))
+def test_the_pending_positions_kept_when_scoring_are_those_of_the_pending_results(
+    form_id: str,
+) -> None:
+    """score_submission keeps where an agency's pending criteria are (every variant's layout
+    of the shipped scales, none once the best is given); ranking a copy without them (made by
+    `replace`, as before_deadline does) ranks the same."""
+    scale, form = builtin_scales()[form_id], builtin_forms()[form_id]
+    facts = score_bench.generate(form, 120, seed=5, scale=scale)
+    scores = [score_submission(scale, form, f) for f in facts]
+    for s in scores:
+        scanned = [k for k, c in enumerate(s.criteria) if c.pending_best]
+        assert s.__dict__[PENDING_HINT] == scanned
+    assert score_submission(scale, form, facts[0], {}).__dict__[PENDING_HINT] == [
+        k for k, c in enumerate(scores[0].criteria) if c.pending_best
+    ]  # an empty best: still pending
+    copies = [dataclasses.replace(s) for s in scores]
+    assert all(PENDING_HINT not in c.__dict__ for c in copies)
+
+    def lines(ranking: Any) -> list[Any]:
+        return [
+            (g, r.rank, r.band, r.score.agency, r.score.total, r.score.criteria)
+            for g, rows in sorted(ranking.groups.items())
+            for r in rows
+        ]
+
+    assert lines(rank(scale, scores)) == lines(rank(scale, copies))
+
+
 def test_a_settled_score_keeps_every_field() -> None:
     variant = Variant("v", "Biến thể", ("x",), 50.0, "apart")
     s = AgencyScore(
@@ -167,6 +293,34 @@ def test_a_settled_score_keeps_every_field() -> None:
         "unranked",
         "unranked_params",
     }  # fmt: skip  (a new field: name it in ranking._with_criteria too)
+
+
+@pytest.mark.parametrize(
+    ("cls", "build"),
+    [(CriterionScore, criterion_score), (AgencyScore, agency_score), (Ranked, ranked)],
+)
+def test_a_fast_builder_takes_every_field_in_order_and_equals_the_constructor(
+    cls: type, build: Callable[..., Any]
+) -> None:
+    names = [f.name for f in dataclasses.fields(cls)]
+    assert list(inspect.signature(build).parameters) == names  # a new field: add it there
+    values = [object() for _ in names]  # a distinct value per field: none swapped
+    fast, slow = build(*values), cls(*values)
+    assert type(fast) is cls
+    assert fast == slow
+    assert all(getattr(fast, n) is v for n, v in zip(names, values, strict=True))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(fast, names[0], 1)  # as frozen as the constructor's
+
+
+def test_results_built_fast_read_as_the_constructor_s() -> None:
+    c = criterion_score("a", "1", "x", 2.5, 5.0, "ratio", {"a": 1.0}, False, False, 1.0, False)
+    assert c.lost == 2.5
+    assert dataclasses.replace(c, points=5.0).lost == 0.0
+    s = agency_score("Sở A", "SA", "so", (c, c), 10.0, None, (), None, {})
+    assert (s.total, s.index, s.score100, s.sections, s.group) == (5.0, 0.5, 50.0, {"1": 5.0}, "so")
+    assert dataclasses.replace(s, criteria=(c,)).total == 2.5
+    assert ranked(s, 1, "Tốt") == Ranked(s, 1, "Tốt")
 
 
 def test_a_kept_total_is_not_carried_into_a_changed_score() -> None:
