@@ -91,7 +91,13 @@ def _enqueue_notifying(tag: str) -> Insert:
 def _mark_statement(postgres: bool) -> Insert:
     new = (postgresql.insert if postgres else sqlite.insert)(ProcessedUpdate)
     return hot(
-        new.values(channel=bindparam("channel"), update_id=bindparam("update"))
+        # processed_at bound, not the column's default: a default is computed by SQLAlchemy
+        # per run, which the hot path (storage/prepared.py) does not do.
+        new.values(
+            channel=bindparam("channel"),
+            update_id=bindparam("update"),
+            processed_at=bindparam("now", type_=ProcessedUpdate.__table__.c.processed_at.type),
+        )
         .on_conflict_do_nothing(index_elements=[ProcessedUpdate.channel, ProcessedUpdate.update_id])
         .returning(ProcessedUpdate.update_id)
     )
@@ -181,7 +187,7 @@ class ChatUnit(UnitBase):
         On PostgreSQL a second worker with the same id waits on the primary key until the
         first commits (then gets False) or rolls back (then gets True).
         """
-        params = {"channel": channel, "update": str(update_id)}
+        params = {"channel": channel, "update": str(update_id), "now": utcnow()}
         stmt = _mark_statement(self._postgres)
         return (await self._exec(stmt, params)).first() is not None
 

@@ -12,9 +12,9 @@ statements with it), and hands errors to SQLAlchemy's own handler, so callers se
 same exceptions (IntegrityError, OperationalError…) and a dead connection is invalidated.
 
 Only statements this can run exactly are prepared (`Prepared.build` returns None
-otherwise): positional parameters without post-compile expansion, no Python-side column
-defaults to compute, and no RETURNING on an executemany (SQLAlchemy batches those into
-one INSERT, "insertmanyvalues"). The rest take SQLAlchemy's path unchanged.
+otherwise): positional parameters, IN lists only of values fixed in the statement, no
+Python-side column defaults to compute, and no RETURNING on an executemany (SQLAlchemy
+batches those into one INSERT, "insertmanyvalues"). The rest take SQLAlchemy's path unchanged.
 """
 
 from __future__ import annotations
@@ -77,40 +77,61 @@ class Prepared:
     sql: str
     construct: Callable[..., dict[str, Any]]
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    fixed: dict[str, Any]  # the values of IN lists fixed in the statement, by expanded name
     metadata: SimpleResultMetaData | None
     converters: tuple[Callable[[Any], Any] | None, ...]
     returning: bool
 
     @classmethod
     def build(cls, statement: Executable, dialect: Dialect) -> Prepared | None:
-        """Compile `statement` for `dialect`; None when it needs more than a plain run."""
+        """Compile `statement` for `dialect`; None when it needs more than a plain run.
+
+        IN lists of values fixed in the statement (`column.in_([...])`: anonymous, unique
+        parameters) are expanded here once, as SQLAlchemy would on every run; an IN list
+        or literal the caller passes would differ per run, so such a statement is refused.
+        """
         compiled: Any = statement.compile(dialect=dialect)
+        post_compile = compiled.post_compile_params
         if (
             not compiled.positional
-            or compiled.post_compile_params
             or compiled.insert_prefetch
             or compiled.update_prefetch
-            or compiled.literal_execute_params
+            or not all(bind.unique for bind in post_compile)
         ):
             return None
-        processors = compiled._bind_processors
-        binds = tuple((name, processors.get(name)) for name in compiled.positiontup)
+        sql, names = compiled.string, compiled.positiontup
+        processors = dict(compiled._bind_processors)
+        fixed: dict[str, Any] = {}
+        if post_compile:
+            base = compiled.construct_params(_check=False)
+            expanded = compiled._process_parameters_for_postcompile(base)
+            sql, names = expanded.statement, expanded.positiontup
+            processors.update(expanded.processors)
+            fixed = {
+                name: expanded.parameters[name]
+                for names_of_one in expanded.parameter_expansion.values()
+                for name in names_of_one
+            }
         columns = compiled._result_columns
-        metadata = converters = None
+        metadata = None
+        converters: tuple[Callable[[Any], Any] | None, ...] = ()
         if columns:
             metadata = SimpleResultMetaData([c.keyname for c in columns])
             converters = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
         return cls(
-            sql=compiled.string,
+            sql=sql,
             construct=compiled.construct_params,
-            binds=binds,
+            binds=tuple((name, processors.get(name)) for name in names),
+            fixed=fixed,
             metadata=metadata,
-            converters=converters or (),
+            converters=converters,
             returning=bool(columns),
         )
 
     def _positional(self, params: dict[str, Any] | None) -> tuple[Any, ...]:
         values = self.construct(params)
+        if self.fixed:
+            values.update(self.fixed)
         return tuple(
             values[name] if convert is None else convert(values[name])
             for name, convert in self.binds
