@@ -15,6 +15,7 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 
 from storage.answer_cache import AnswerCache
 from storage.database import InlineAdaptedConnection
+from storage.prepared import prepared_for
 from storage.records import Conflict
 
 log = logging.getLogger("storage")
@@ -63,9 +64,18 @@ class UnitBase:
             inline = self._inline
             if inline is None:
                 return await self._conn.execute(statement, params)
-            # SQLite: the statement runs on the loop's thread without an await (InlineCursor),
+            # SQLite: a statement marked `hot` runs on sqlite3 directly (storage/prepared.py);
+            # the others on the loop's thread without an await (InlineCursor),
             # so AsyncConnection.execute's check that it awaited is skipped; streaming
             # results are never used here.
+            sync = self._conn.sync_connection
+            fast = prepared_for(statement, sync.dialect)
+            if fast is not None:
+                raw = inline._connection._connection
+                if raw is not None and sync.in_transaction() and not sync.invalidated:
+                    result = fast.run(sync, raw, params)
+                    if result is not None:
+                        return result  # type: ignore[return-value]
             inline.inline = True
             try:
                 return await greenlet_spawn(self._conn.sync_connection.execute, statement, params)

@@ -42,6 +42,7 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.prepared import hot
 from storage.records import AgencyRec, CampaignRec, IdentityRec, UserRec
 
 _SAVE_POSITION_COLUMNS = ("state", "updated_at")
@@ -385,7 +386,9 @@ def _save_position_statement(postgres: bool) -> Any:
         state=bindparam("state", type_=_POSITION_STATE),
         updated_at=bindparam("updated_at", type_=_POSITION_WHEN),
     )
-    return new.on_conflict_do_update(
-        index_elements=[Position.user_id, Position.campaign_id],
-        set_={name: new.excluded[name] for name in _SAVE_POSITION_COLUMNS},
+    return hot(
+        new.on_conflict_do_update(
+            index_elements=[Position.user_id, Position.campaign_id],
+            set_={name: new.excluded[name] for name in _SAVE_POSITION_COLUMNS},
+        )
     )

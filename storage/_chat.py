@@ -35,6 +35,7 @@ from storage.models import (
     SendWorker,
     utcnow,
 )
+from storage.prepared import hot
 from storage.records import NotFound, OutboxRec
 
 # not_before of a message due at once: earlier than any clock, real or a test's.
@@ -45,19 +46,19 @@ NEVER_SAVED = SEND_AT_ONCE
 
 # The statements every update runs, built once (building one costs about as much as running
 # it on SQLite); values are bound per execution.
-_LOCK = (
+_LOCK = hot(
     select(Conversation.id, Conversation.state, Conversation.user_id)
     .where(Conversation.channel == bindparam("channel"), Conversation.chat_id == bindparam("chat"))
     .with_for_update()
 )
 _STATE = Conversation.__table__.c.state.type
 _WHEN = Conversation.__table__.c.updated_at.type
-_SAVE = (
+_SAVE = hot(
     update(Conversation)
     .where(Conversation.id == bindparam("conversation"))
     .values(state=bindparam("new_state", type_=_STATE), updated_at=bindparam("now", type_=_WHEN))
 )
-_SAVE_BOUND = _SAVE.values(user_id=bindparam("user"))
+_SAVE_BOUND = hot(_SAVE.values(user_id=bindparam("user")))
 _ENQUEUE = insert(Outbox).returning(Outbox.id)
 # The PostgreSQL notification channel a unit that queued outbox rows notifies on commit.
 # Notifications are per database, tables per schema: the channel is named after the
@@ -89,8 +90,14 @@ def _enqueue_notifying(tag: str) -> Insert:
 @lru_cache(maxsize=2)
 def _mark_statement(postgres: bool) -> Insert:
     new = (postgresql.insert if postgres else sqlite.insert)(ProcessedUpdate)
-    return (
-        new.values(channel=bindparam("channel"), update_id=bindparam("update"))
+    return hot(
+        # processed_at bound, not the column's default: a default is computed by SQLAlchemy
+        # per run, which the hot path (storage/prepared.py) does not do.
+        new.values(
+            channel=bindparam("channel"),
+            update_id=bindparam("update"),
+            processed_at=bindparam("now", type_=ProcessedUpdate.__table__.c.processed_at.type),
+        )
         .on_conflict_do_nothing(index_elements=[ProcessedUpdate.channel, ProcessedUpdate.update_id])
         .returning(ProcessedUpdate.update_id)
     )
@@ -180,7 +187,7 @@ class ChatUnit(UnitBase):
         On PostgreSQL a second worker with the same id waits on the primary key until the
         first commits (then gets False) or rolls back (then gets True).
         """
-        params = {"channel": channel, "update": str(update_id)}
+        params = {"channel": channel, "update": str(update_id), "now": utcnow()}
         stmt = _mark_statement(self._postgres)
         return (await self._exec(stmt, params)).first() is not None
 

@@ -39,6 +39,7 @@ from storage.models import (
     SubmissionEvent,
     User,
 )
+from storage.prepared import hot
 from storage.records import (
     AgencyRec,
     HistoryRec,
@@ -141,7 +142,7 @@ def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
         position_on = and_(Position.user_id == User.id, Position.campaign_id == Campaign.id)
     state = position.c.state if postgres else Position.state
     columns += [n_open.label("n_open"), state.label("po__state")]
-    return (
+    return hot(
         select(*columns)
         .select_from(Identity)
         .join(User, User.id == Identity.user_id)
@@ -156,7 +157,7 @@ def _standing_statement(postgres: bool, forms: FormCohorts) -> Select[Any]:
     )
 
 
-_TOUCH = (
+_TOUCH = hot(
     update(Submission)
     .where(Submission.id == bindparam("submission"))
     .values(
