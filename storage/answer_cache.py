@@ -16,9 +16,11 @@ from collections.abc import Mapping
 
 from flows.state import Answer
 
-# Submissions kept per process. One entry is a dict of frozen Answers (a form has 100–200
-# items), so a few thousand entries are a few MB; the least recently used is dropped.
-ANSWER_CACHE_SIZE = 2048
+# Submissions kept per process. A whole form's answers take ~40–80 KB (200 frozen Answers,
+# measured with tracemalloc; more with evidence), so the bound is what keeps memory flat in
+# users (issue #8: ≤ 20 MB of growth): 128 entries ≤ ~10 MB. The officials answering in the
+# same minutes are far fewer than that in a province; an entry dropped is only read again.
+ANSWER_CACHE_SIZE = 128
 
 
 class AnswerCache:
