@@ -44,9 +44,11 @@ def hot(statement: S) -> S:
     """
     key = id(statement)
 
-    def forget(ref: weakref.ref[Any], key: int = key) -> None:
-        if _HOT.get(key, (None,))[0] is ref:
-            del _HOT[key]
+    # The table is bound here: at interpreter exit the module's globals may already be None
+    # when the last statements are collected.
+    def forget(ref: weakref.ref[Any], key: int = key, table: dict[int, Any] = _HOT) -> None:
+        if table.get(key, (None,))[0] is ref:
+            del table[key]
 
     _HOT[key] = (weakref.ref(statement, forget), _UNBUILT)
     return statement
