@@ -1,14 +1,19 @@
 """The administrator's desk at country scale: import 5,000 agencies with 15,000 people from
 one workbook (then again: every row an update), and export the answers of 5,000 submitted
 questionnaires (the whole binh-dinh-2019-so form each) to Excel — without and with the
-history sheet (one row per change: about a million rows at full size).
+history (one row per change: about a million rows at full size, so `--history auto` puts it
+in its own CSV file beside the workbook; `--history-sheet` also times it forced into the
+workbook's sheet, outside the goal).
 
 Each measured step runs in a child process of its own (the code path of `phieu agencies
 import` and `phieu export answers`, SQLite file), which reports its wall time and its peak
 resident memory (ru_maxrss), and its CPU seconds (the wall time of a shared machine measures
-the other jobs as much as this one). Goal (issue #9): each under 30 s and 500 MB.
+the other jobs as much as this one); an export also reports its second process's CPU and
+peak (bot/desk/elsewhere.py). Goal (issue #9): each under 30 s and 500 MB (both processes'
+peaks added).
 
-    python3 bench/desk_bench.py [--agencies 5000] [--people-per-agency 3] [--tiny]
+    python3 bench/desk_bench.py [--agencies 5000] [--people-per-agency 3] [--history-sheet]
+    python3 bench/desk_bench.py --tiny
 
 `--tiny` (40 agencies) is a smoke test, not a measurement.
 """
@@ -212,7 +217,7 @@ async def step_import(db: Path, book: Path) -> dict[str, Any]:
         await storage.close()
 
 
-async def step_export(db: Path, campaign_id: int, out: Path, history: bool) -> dict[str, Any]:
+async def step_export(db: Path, campaign_id: int, out: Path, history: str) -> dict[str, Any]:
     from bot.desk.answers import export_answers
     from flows.loader import builtin_forms
     from storage import Storage
@@ -227,7 +232,7 @@ async def step_export(db: Path, campaign_id: int, out: Path, history: bool) -> d
         return {
             "agencies": result.agencies,
             "history": result.history,
-            "size_mb": round(out.stat().st_size / 2**20, 1),
+            "files": ", ".join(f"{f.name} {f.stat().st_size / 2**20:.1f} MB" for f in result.files),
         }
     finally:
         await storage.close()
@@ -240,12 +245,17 @@ def child(argv: list[str]) -> None:
     if step == "import":
         figures = asyncio.run(step_import(db, Path(argv[2])))
     else:
-        figures = asyncio.run(step_export(db, int(argv[2]), Path(argv[3]), argv[4] == "history"))
+        figures = asyncio.run(step_export(db, int(argv[2]), Path(argv[3]), argv[4]))
     figures["seconds"] = round(time.perf_counter() - started, 2)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     # CPU seconds too: on a machine shared with other jobs the wall time mostly measures them.
     figures["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
     figures["peak_mb"] = round(usage.ru_maxrss / 1024, 1)
+    # The export's second process (bot/desk/elsewhere.py): its CPU and its own peak.
+    second = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if second.ru_maxrss:
+        figures["second_cpu_s"] = round(second.ru_utime + second.ru_stime, 1)
+        figures["second_peak_mb"] = round(second.ru_maxrss / 1024, 1)
     print(json.dumps(figures))
 
 
@@ -271,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agencies", type=int, default=5000)
     parser.add_argument("--people-per-agency", type=int, default=3)
     parser.add_argument("--tiny", action="store_true", help="40 agencies: a smoke test")
+    parser.add_argument(
+        "--history-sheet",
+        action="store_true",
+        help="also the history forced into the workbook's sheet (--history sheet): slow",
+    )
     args = parser.parse_args(argv)
     agencies = 40 if args.tiny else args.agencies
     with tempfile.TemporaryDirectory() as tmp:
@@ -287,20 +302,36 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         campaign_id = asyncio.run(seed_answers(db))
         print(f"seeded {agencies} submitted questionnaires in {time.perf_counter() - t:.1f} s")
-        bare = measure("export", str(db), str(campaign_id), str(out), "bare")
-        full = measure("export", str(db), str(campaign_id), str(out), "history")
+        bare = measure("export", str(db), str(campaign_id), str(out), "none")
+        full = measure("export", str(db), str(campaign_id), str(out), "auto")
+        sheet = (
+            [
+                (
+                    "export + history sheet",
+                    measure("export", str(db), str(campaign_id), str(out), "sheet"),
+                )
+            ]
+            if args.history_sheet
+            else []
+        )
     steps = (
         ("import", first),
         ("re-import (updates)", again),
         ("export answers", bare),
         ("export + history", full),
+        *sheet,
     )
     print(f"{'step':<24}{'seconds':>9}{'peak MB':>9}  figures")
     for name, r in steps:
         rest = {k: v for k, v in r.items() if k not in ("seconds", "peak_mb")}
         print(f"{name:<24}{r['seconds']:>9.2f}{r['peak_mb']:>9.1f}  {rest}")
     if not args.tiny:
-        slow = [n for n, r in steps if r["seconds"] >= 30 or r["peak_mb"] >= 500]
+        slow = [
+            n
+            for n, r in steps
+            if n != "export + history sheet"  # outside the goal: kept to show why
+            and (r["seconds"] >= 30 or r["peak_mb"] + r.get("second_peak_mb", 0) >= 500)
+        ]
         print("goal (< 30 s, < 500 MB):", "met" if not slow else f"NOT met by {', '.join(slow)}")
     return 0
 

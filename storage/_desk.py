@@ -311,6 +311,17 @@ class DeskUnit(UnitBase):
                 out[sub_id][item_id] = (value, na_reason, evidence)
         return out
 
+    async def history_count(self, campaign_id: int) -> int:
+        """How many answer changes the campaign's submissions have (the answers export
+        decides with it where the history goes)."""
+        stmt = (
+            select(func.count())
+            .select_from(AnswerHistory)
+            .join(Submission, Submission.id == AnswerHistory.submission_id)
+            .where(Submission.campaign_id == campaign_id)
+        )
+        return int((await self._exec(stmt)).scalar_one())
+
     async def history_texts(self, submission_ids: Iterable[int]) -> list[HistoryText]:
         """Every answer change of these submissions, by submission then time, with who
         made it (None when the person is unknown); answers as stored JSON text."""

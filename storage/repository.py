@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
@@ -55,6 +56,28 @@ class Unit(
     """The operations available inside one transaction (see the mixins for each group)."""
 
 
+@dataclass(frozen=True)
+class Reopen:
+    """How another process opens the same database as this Storage (the answers export's
+    second process): the URL with its password and the engine's options. Its repr hides
+    the password, so it never reaches a log."""
+
+    url: str
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Reopen({safe_url(self.url)!r})"
+
+    async def open(self) -> Storage:
+        """The database, without migrating (the first process did)."""
+        return await Storage.open(self.url, migrate=False, **self.engine_kwargs)
+
+
+def _in_memory(engine: AsyncEngine) -> bool:
+    """An in-memory SQLite database: no other process can open it."""
+    return engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
+
+
 class Storage:
     """One database: an engine, migrated on open, handing out units of work."""
 
@@ -73,6 +96,8 @@ class Storage:
         self.notify_tag = uuid.uuid4().hex
         # Answers this process read or wrote, by submission and token (issue #8).
         self.answers = AnswerCache()
+        # How a second process opens this database (`open` sets it; None: it cannot).
+        self.reopen: Reopen | None = None
 
     @classmethod
     async def open(
@@ -89,6 +114,7 @@ class Storage:
         or unsupported or the database cannot be reached or opened (the first connection is
         made here, by the migration, so a bad setting stops start-up at once).
         """
+        options = dict(engine_kwargs)  # make_engine takes connect_args out of its own dict
         engine = make_engine(url, setting=setting, **engine_kwargs)
         try:
             if migrate:
@@ -100,7 +126,10 @@ class Storage:
             await engine.dispose()
             raise
         log.info("storage open on %s", safe_url(engine.url))
-        return cls(engine)
+        store = cls(engine)
+        if not _in_memory(engine):
+            store.reopen = Reopen(engine.url.render_as_string(hide_password=False), options)
+        return store
 
     async def ping(self, timeout: float = 3.0) -> bool:
         """True if the database answers `SELECT 1` within `timeout` seconds (for /healthz).

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from bot.cli.common import DB_OPTION, campaign_option, with_storage, writable
-from bot.desk.answers import ExportResult, export_answers
+from bot.desk.answers import HISTORY_MODES, ExportResult, export_answers
+from bot.desk.elsewhere import ExportFailed
 from bot.desk.targets import form_of
 from bot.desk.text import cli_lang, tr
 from flows.i18n import N_
@@ -35,8 +36,17 @@ def export_answers_command(
     ),
     campaign_id: int = campaign_option(),
     fmt: str = typer.Option("xlsx", "--format", metavar=N_("ĐỊNH_DẠNG"), help=N_("xlsx | csv")),
+    history: str = typer.Option(
+        "auto",
+        "--history",
+        metavar=N_("NƠI"),
+        help=N_(
+            "Lịch sử thay đổi: auto (trang Lịch sử; quá 100.000 dòng thì tệp TỆP-lich-su.csv "
+            "riêng) | sheet (luôn trong tệp Excel, chậm khi dài) | csv (luôn tệp riêng) | none"
+        ),
+    ),
     no_history: bool = typer.Option(
-        False, "--no-history", help=N_("Không kèm lịch sử thay đổi (tệp nhỏ, xuất nhanh hơn)")
+        False, "--no-history", help=N_("Không kèm lịch sử thay đổi (như --history none)")
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
@@ -44,6 +54,8 @@ def export_answers_command(
     plus the history of every change. CSV: UTF-8 with BOM (and FILE-lich-su.csv)."""
     if fmt not in ("xlsx", "csv"):
         raise _fail(N_("--format phải là xlsx hoặc csv."))
+    if history not in HISTORY_MODES:
+        raise _fail(N_("--history phải là auto, sheet, csv hoặc none, ví dụ: --history csv"))
     if file.suffix.lower() != f".{fmt}":  # an .xlsx written as tra-loi.txt opens as garbage
         raise _fail(
             N_("Tên tệp phải có đuôi .{ext} (--format {ext}), ví dụ: tra-loi.{ext}"), {"ext": fmt}
@@ -80,7 +92,7 @@ def export_answers_command(
                 fmt,
                 lang,
                 lambda n: bar.advance(task, n),
-                history=not no_history,
+                history="none" if no_history else history,
             )
         return campaign, result
 
@@ -89,7 +101,13 @@ def export_answers_command(
     except OSError as e:
         raise _fail(
             N_("Không ghi được tệp {file}: {error}"),
-            {"file": str(file), "error": e.strerror or str(e)},
+            {"file": str(e.filename or file), "error": e.strerror or str(e)},
+            1,
+        ) from None
+    except ExportFailed as e:
+        raise _fail(
+            N_("Xuất không thành công: {error}. Thử lại; nếu vẫn lỗi, báo quản trị hệ thống."),
+            {"error": str(e)},
             1,
         ) from None
     typer.echo(

@@ -14,17 +14,23 @@ hyperlinks): 5,000 submissions ≈ 400 MB, ≈ 460 MB with a million history row
 
 from __future__ import annotations
 
-import csv
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from bot.desk.answer_sinks import (
+    CsvAnswers,
+    CsvHistory,
+    Row,
+    XlsxSink,
+    history_csv_path,
+)
 from bot.desk.cells import csv_safe
-from bot.desk.directory import COHORT_LABELS
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import tr
 from flows.i18n import N_
@@ -43,9 +49,6 @@ from flows.state import Answer
 from storage._desk import HistoryText, Stored, answer_of_text, stored_answer
 from storage.records import AgencyRec, CampaignRec
 from storage.repository import Storage
-
-if TYPE_CHECKING:
-    from bot.desk.xlsx import Sheet
 
 CHUNK = 250  # submissions read per query
 _NUMERIC = (ItemType.INTEGER, ItemType.DECIMAL, ItemType.COMPUTED)
@@ -161,113 +164,50 @@ def column_plan(col: Column, lang: str, memo: Memo) -> Callable[[Stored | None],
     return memo.of(made)  # type: ignore[no-any-return]
 
 
-def _cohort_title(cohort: str) -> str:
-    return COHORT_LABELS.get(cohort, cohort)
-
-
-class _Sink:
-    """Where rows go: a workbook (sheets per cohort + history) or CSV files."""
-
-    def start(self, cohorts: list[str], headers: list[str]) -> None: ...
-    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None: ...
-    def history(self, values: list[Any]) -> None: ...
-    def close(self) -> None: ...
-
-
-class XlsxSink(_Sink):
-    """The workbook (openpyxl write-only, bot/desk/xlsx.py): a sheet per cohort, its rows
-    given a cohort at a time, then the history sheet(s)."""
-
-    # Excel holds 1,048,576 rows a sheet: a longer history continues on "Lịch sử (2)"…
-    rows_per_sheet = 1_048_575
-
-    def __init__(self, path: Path, lang: str, history_headers: list[str]) -> None:
-        from bot.desk.xlsx import XlsxBook  # openpyxl: only when a workbook is written
-
-        self.book = XlsxBook(path)
-        self.history_headers = history_headers
-        self.lang = lang
-        self.headers: list[str] = []
-        self._sheet: Sheet | None = None
-        self._cohort: str | None = None
-        self._history_sheets = 0
-        self._in_sheet = 0
-
-    def start(self, cohorts: list[str], headers: list[str]) -> None:
-        self.headers = headers
-
-    def _new_sheet(self, title: str, freeze: str, headers: list[str]) -> Sheet:
-        ws = self.book.sheet(title, freeze=freeze)
-        ws.filter = True
-        ws.append(headers, bold=True)
-        return ws
-
-    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
-        if cohort != self._cohort:  # the next cohort's sheet; the rows come a cohort at a time
-            # the header row and the agency's name stay in view
-            self._sheet = self._new_sheet(_cohort_title(cohort), "B2", self.headers)
-            self._cohort = cohort
-        assert self._sheet is not None
-        links = {i: link for i, (_, link) in enumerate(values) if link is not None}
-        self._sheet.append([v for v, _ in values], links)
-
-    def _new_history_sheet(self) -> None:
-        self._history_sheets += 1
-        title = tr(N_("Lịch sử"), None, self.lang)
-        if self._history_sheets > 1:
-            title += f" ({self._history_sheets})"
-        self._sheet = self._new_sheet(title, "A2", self.history_headers)
-        self._cohort = None
-        self._in_sheet = 0
-
-    def history(self, values: list[Any]) -> None:
-        # Excel's limit (and the first change): continue on a new sheet
-        if not self._history_sheets or self._in_sheet >= self.rows_per_sheet:
-            self._new_history_sheet()
-        assert self._sheet is not None
-        self._sheet.append(values)
-        self._in_sheet += 1
-
-    def close(self) -> None:
-        if not self._history_sheets:  # no history asked, or none yet: the sheet's headers
-            self._new_history_sheet()
-        self.book.close()
-
-
-class CsvSink(_Sink):
-    """FILE.csv (every agency, a cohort column first) and FILE-lich-su.csv (history), UTF-8
-    with a BOM so Excel opens Vietnamese right."""
-
-    def __init__(self, path: Path, lang: str, history_headers: list[str]) -> None:
-        self.path = path
-        self.history_path = path.with_name(f"{path.stem}-lich-su{path.suffix or '.csv'}")
-        self.lang = lang
-        self._fh = path.open("w", encoding="utf-8-sig", newline="")
-        self._hfh = self.history_path.open("w", encoding="utf-8-sig", newline="")
-        self._out = csv.writer(self._fh)
-        self._hout = csv.writer(self._hfh)
-        self._hout.writerow([csv_safe(h) for h in history_headers])
-
-    def start(self, cohorts: list[str], headers: list[str]) -> None:
-        self._out.writerow([csv_safe(h) for h in [tr(N_("Nhóm"), None, self.lang), *headers]])
-
-    def row(self, cohort: str, values: list[tuple[Any, str | None]]) -> None:
-        self._out.writerow([csv_safe(_cohort_title(cohort))] + [csv_safe(v) for v, _ in values])
-
-    def history(self, values: list[Any]) -> None:
-        self._hout.writerow([csv_safe(v) for v in values])
-
-    def close(self) -> None:
-        self._fh.close()
-        self._hfh.close()
+HistoryMode = Literal["auto", "sheet", "csv", "none"]
+HISTORY_MODES: tuple[str, ...] = ("auto", "sheet", "csv", "none")
+# Under "auto", a history longer than this goes to its own CSV file: openpyxl writes a
+# history row in ~75–150 µs (a million rows: two minutes, a file Excel opens slowly), the
+# csv module in ~2 µs. A province (~250 agencies × ~200 changes) stays in the workbook.
+HISTORY_SHEET_ROWS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
-class ExportResult:
+class Job:
+    """What an export's rows are made from — picklable, so a second process can make them.
+    `history`: "sheet" (rows handed on), "csv" (written to `history_path` by the maker of
+    the rows) or "none"."""
+
+    campaign: CampaignRec
+    form: Form
+    lang: str
+    chunk: int
+    history: str
+    history_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    """What `produce` made: target agencies, submissions, history rows."""
+
     agencies: int
     submissions: int
     history: int
-    files: tuple[Path, ...]
+
+
+class Receiver(Protocol):
+    """Where `produce` hands its rows, in this order: every cohort sheet's rows (a batch
+    per chunk, `rows`), `answers_done`, then the history rows (`history`, "sheet" only)."""
+
+    def rows(self, batch: list[tuple[str, Row]]) -> None: ...
+    def answers_done(self) -> None: ...
+    def history(self, batch: list[list[Any]]) -> None: ...
+
+
+def headers_of(form: Form, lang: str) -> list[str]:
+    """The cohort sheets' header row: the agency's lead columns, then every column."""
+    lead = [N_("Cơ quan"), N_("Mã"), N_("Tình trạng"), N_("Ngày nộp"), N_("Muộn")]
+    return [tr(h, None, lang) for h in lead] + [c.header(lang) for c in columns_of(form)]
 
 
 def _local(at: datetime | None, tz: ZoneInfo) -> datetime | None:
@@ -279,6 +219,129 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[i : i + size]
 
 
+async def produce(storage: Storage, job: Job, out: Receiver) -> Made:
+    """Read the campaign a chunk at a time (one short unit per chunk, so a long export
+    never holds the database) and hand its rows to `out`; a "csv" history is written here
+    to `job.history_path`. Pure of where the rows go: the same in a second process."""
+    campaign, form, lang, chunk = job.campaign, job.form, job.lang, job.chunk
+    tz, tzname, deadline = ZoneInfo(campaign.timezone), campaign.timezone, campaign.deadline
+    async with storage.unit() as unit:
+        agencies = await campaign_agencies(unit, campaign, form)
+        subs = {s.agency_id: s for s in await unit.list_submissions(campaign.id)}
+        first = await unit.first_submissions(campaign.id)
+    cohorts = list(dict.fromkeys(a.cohort for a in agencies))
+    # A cohort's rows together: the workbook writes one sheet whole before the next.
+    # campaign_agencies orders by cohort already; this keeps the sink's rule if that changes.
+    order = {c: i for i, c in enumerate(cohorts)}
+    agencies = sorted(agencies, key=lambda a: order[a.cohort])
+    yes = tr(N_("có"), None, lang)
+    memo = Memo()  # the cohort sheets' cells
+    plans = [(c.question.id, column_plan(c, lang, memo)) for c in columns_of(form)]
+    labels = {stage: stage_label(lang, stage) for stage in STAGE_LABELS}
+    for part in _chunks(agencies, chunk):
+        ids = [subs[a.id].id for a in part if a.id in subs]
+        async with storage.unit() as unit:
+            answers = await unit.answer_texts(ids)
+        batch: list[tuple[str, Row]] = []
+        for a in part:
+            sub = subs.get(a.id)
+            given = answers.get(sub.id, {}) if sub else {}
+            submitted = first.get(sub.id) or sub.submitted_at if sub else None
+            stage = stage_of(sub.status if sub else None, bool(given))
+            arrived = stage not in (ANSWERING, NOT_STARTED)
+            late = arrived and submitted is not None and is_late(submitted, deadline, tzname)
+            values: Row = [
+                (a.name, None),
+                (a.code, None),
+                (labels[stage], None),
+                (_local(submitted, tz) if arrived else None, None),
+                (yes if late else None, None),
+            ]
+            get = given.get
+            values += [plan(get(item)) for item, plan in plans]
+            batch.append((a.cohort, values))
+        out.rows(batch)
+    out.answers_done()
+    history_rows = 0
+    if job.history in ("sheet", "csv"):
+        to_csv = job.history == "csv"
+        # A memo of its own: the cohort sheets' numbers may have filled theirs.
+        made = HistoryRows({a.id: a for a in agencies}, form, tz, lang, Memo(), csv=to_csv)
+        sub_ids = [subs[a.id].id for a in agencies if a.id in subs]
+        sink = CsvHistory(job.history_path, lang) if to_csv and job.history_path else None
+        hand_on = sink.history if sink is not None else out.history
+        try:
+            values_of = made.values
+            for part in _chunks(sub_ids, chunk):
+                async with storage.unit() as unit:
+                    changes = await unit.history_texts(part)
+                hand_on([values_of(h) for h in changes])
+                history_rows += len(changes)
+        finally:
+            if sink is not None:
+                sink.close()
+    return Made(len(agencies), len(subs), history_rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    agencies: int
+    submissions: int
+    history: int
+    files: tuple[Path, ...]
+
+
+class _Writer:
+    """The receiver in this process: rows into the sink, the progress bar stepped; the
+    workbook saved as soon as its last sheet is written (while a second process may still
+    be writing a history kept apart)."""
+
+    def __init__(
+        self, sink: XlsxSink | CsvAnswers, job: Job, step: Callable[[int], None] | None
+    ) -> None:
+        self.sink, self.job, self.step = sink, job, step
+        self.closed = False
+
+    def rows(self, batch: list[tuple[str, Row]]) -> None:
+        self.sink.rows(batch)
+        if self.step:
+            self.step(len(batch))
+
+    def answers_done(self) -> None:
+        if self.job.history == "sheet":
+            return
+        if self.job.history == "csv" and isinstance(self.sink, XlsxSink):
+            assert self.job.history_path is not None
+            self.sink.history_elsewhere(self.job.history_path)
+        self.close()
+
+    def history(self, batch: list[list[Any]]) -> None:
+        assert isinstance(self.sink, XlsxSink)
+        self.sink.history(batch)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.sink.close()
+
+
+async def history_mode(storage: Storage, campaign: CampaignRec, fmt: str, asked: str) -> str:
+    """Where the history goes: "none" when not asked; always its own file with CSV; under
+    "auto" the workbook's sheet up to HISTORY_SHEET_ROWS changes, else its own CSV file.
+    Raises ValueError for a mode not in HISTORY_MODES."""
+    if asked not in HISTORY_MODES:
+        raise ValueError(f"history mode {asked!r}: one of {', '.join(HISTORY_MODES)}")
+    if asked == "none":
+        return "none"
+    if fmt == "csv":
+        return "csv"
+    if asked != "auto":
+        return asked
+    async with storage.unit() as unit:
+        count = await unit.history_count(campaign.id)
+    return "sheet" if count <= HISTORY_SHEET_ROWS else "csv"
+
+
 async def export_answers(
     storage: Storage,
     campaign: CampaignRec,
@@ -288,114 +351,81 @@ async def export_answers(
     lang: str = "vi",
     step: Callable[[int], None] | None = None,
     chunk: int = CHUNK,
-    history: bool = True,
+    history: str = "auto",
+    elsewhere: bool | None = None,
 ) -> ExportResult:
     """Write the campaign's answers to `path` (fmt "xlsx" or "csv"); `step(n)` is called as
-    n agencies are written, for a progress bar; `history` False leaves the history out.
-    Reads in short units (one per chunk), so a long export never holds the database."""
-    tz, tzname, deadline = ZoneInfo(campaign.timezone), campaign.timezone, campaign.deadline
-    async with storage.unit() as unit:
-        agencies = await campaign_agencies(unit, campaign)
-        subs = {s.agency_id: s for s in await unit.list_submissions(campaign.id)}
-        first = await unit.first_submissions(campaign.id)
-    columns = columns_of(form)
-    lead = [N_("Cơ quan"), N_("Mã"), N_("Tình trạng"), N_("Ngày nộp"), N_("Muộn")]
-    headers = [tr(h, None, lang) for h in lead] + [c.header(lang) for c in columns]
-    history_headers = [
-        tr(h, None, lang)
-        for h in (
-            N_("Mã"),
-            N_("Cơ quan"),
-            N_("Câu"),
-            N_("Người"),
-            N_("Thời điểm"),
-            N_("Kênh"),
-            N_("Cũ"),
-            N_("Mới"),
-        )
-    ]
-    sink: _Sink = (
-        CsvSink(path, lang, history_headers)
-        if fmt == "csv"
-        else XlsxSink(path, lang, history_headers)
-    )
-    cohorts = list(dict.fromkeys(a.cohort for a in agencies))
-    # A cohort's rows together: the workbook writes one sheet whole before the next.
-    # campaign_agencies orders by cohort already; this keeps the sink's rule if that changes.
-    order = {c: i for i, c in enumerate(cohorts)}
-    agencies = sorted(agencies, key=lambda a: order[a.cohort])
-    yes = tr(N_("có"), None, lang)
-    memo = Memo()  # the cohort sheets' cells
-    plans = [(c.question.id, column_plan(c, lang, memo)) for c in columns]
-    labels = {stage: stage_label(lang, stage) for stage in STAGE_LABELS}
-    history_rows = 0
+    n agencies are written, for a progress bar. `history`: "auto" (the workbook's sheet, or
+    FILE-lich-su.csv past HISTORY_SHEET_ROWS changes), "sheet", "csv" or "none"; with CSV
+    the history is always FILE-lich-su.csv.
+
+    `elsewhere`: the rows are read and made in a second process while this one writes them
+    (None: when the machine has a second core and the database a second process can open —
+    not an in-memory SQLite); the content is the same either way. Raises OSError when a
+    file cannot be written, ExportFailed when the second process fails."""
+    mode = await history_mode(storage, campaign, fmt, history)
+    job = Job(campaign, form, lang, chunk, mode, history_csv_path(path) if mode == "csv" else None)
+    if elsewhere is None:
+        elsewhere = (os.cpu_count() or 1) > 1 and storage.reopen is not None
+    sink: XlsxSink | CsvAnswers = CsvAnswers(path, lang) if fmt == "csv" else XlsxSink(path, lang)
+    writer = _Writer(sink, job, step)
     try:
-        sink.start(cohorts, headers)
-        for part in _chunks(agencies, chunk):
-            ids = [subs[a.id].id for a in part if a.id in subs]
-            async with storage.unit() as unit:
-                answers = await unit.answer_texts(ids)
-            for a in part:
-                sub = subs.get(a.id)
-                given = answers.get(sub.id, {}) if sub else {}
-                submitted = first.get(sub.id) or sub.submitted_at if sub else None
-                stage = stage_of(sub.status if sub else None, bool(given))
-                arrived = stage not in (ANSWERING, NOT_STARTED)
-                late = arrived and submitted is not None and is_late(submitted, deadline, tzname)
-                values: list[tuple[Any, str | None]] = [
-                    (a.name, None),
-                    (a.code, None),
-                    (labels[stage], None),
-                    (
-                        _local(submitted, tz)
-                        if stage not in ("answering", "not_started")
-                        else None,
-                        None,
-                    ),
-                    (yes if late else None, None),
-                ]
-                get = given.get
-                values += [plan(get(item)) for item, plan in plans]
-                sink.row(a.cohort, values)
-            if step:
-                step(len(part))
-        by_id = {a.id: a for a in agencies}
-        # A memo of its own: the cohort sheets' numbers may have filled theirs.
-        rows = HistoryRows(by_id, form, tz, lang, Memo())
-        sub_ids = [subs[a.id].id for a in agencies if a.id in subs]
-        values = rows.values
-        for part in _chunks(sub_ids if history else [], chunk):
-            async with storage.unit() as unit:
-                changes = await unit.history_texts(part)
-            for h in changes:
-                sink.history(values(h))
-            history_rows += len(changes)
+        sink.start(headers_of(form, lang))
+        if elsewhere:
+            from bot.desk.elsewhere import produce_elsewhere
+
+            made = await produce_elsewhere(storage, job, writer)
+        else:
+            made = await produce(storage, job, writer)
     finally:
-        sink.close()
-    files = (path, sink.history_path) if isinstance(sink, CsvSink) else (path,)
-    return ExportResult(len(agencies), len(subs), history_rows, files)
+        writer.close()
+    files = (path, job.history_path) if job.history_path is not None else (path,)
+    return ExportResult(made.agencies, made.submissions, made.history, files)
 
 
 class HistoryRows:
     """The history sheet's rows, made cheap: each agency's code and name, each item's label
     and the text of each distinct stored old/new answer of an item worked out once per
     export (most changes repeat: the same choices, links, "không áp dụng"; a repeat is
-    found by its stored JSON text, never decoded), each local time once."""
+    found by its stored JSON text, never decoded), each local time once.
+
+    `csv`: every value is the CSV field's text (`csv_safe`: formula-like text neutralised,
+    a time as DD/MM/YYYY HH:MM), made once per distinct value too."""
 
     def __init__(
-        self, agencies: dict[int, AgencyRec], form: Form, tz: ZoneInfo, lang: str, memo: Memo
+        self,
+        agencies: dict[int, AgencyRec],
+        form: Form,
+        tz: ZoneInfo,
+        lang: str,
+        memo: Memo,
+        csv: bool = False,
     ) -> None:
-        self.agencies = {i: (a.code, a.name) for i, a in agencies.items()}
+        self.field: Callable[[Any], Any] = csv_safe if csv else _same
+        field = self.field
+        self.agencies = {i: (field(a.code), field(a.name)) for i, a in agencies.items()}
         self.form, self.tz, self.lang, self.memo = form, tz, lang, memo
         self.items: dict[str, tuple[str, Callable[[str | None], str]]] = {}
-        self.times: dict[datetime, datetime] = {}
+        self.times: dict[datetime, Any] = {}
+        self.words: dict[str | None, Any] = {}  # who and channel, as fields
 
     def _item(self, item_id: str) -> tuple[str, Callable[[str | None], str]]:
         q = self.form.question(item_id)
+        field = self.field
         if q is None:
-            return item_id, lambda t: str(answer_of_text(t) or "")
+            return field(item_id), lambda t: field(str(answer_of_text(t) or ""))
         lang = self.lang
-        return q.printed or q.id, self.memo.of(lambda t: answer_text(q, answer_of_text(t), lang))
+        return field(q.printed or q.id), self.memo.of(
+            lambda t: field(answer_text(q, answer_of_text(t), lang))
+        )
+
+    def _word(self, word: str | None) -> Any:
+        found = self.words.get(word)
+        if found is None:
+            found = self.field(word or "")
+            if len(self.words) < 10_000:
+                self.words[word] = found
+        return found
 
     def values(self, h: HistoryText) -> list[Any]:
         """[code, agency, item, who, local time, channel, old, new] of one change."""
@@ -407,10 +437,21 @@ class HistoryRows:
         code, name = self.agencies.get(agency_id, ("", ""))
         local = self.times.get(at)
         if local is None:
-            local = at.astimezone(self.tz)
+            local = self.field(at.astimezone(self.tz))
             if len(self.times) < 10_000:
                 self.times[at] = local
-        return [code, name, label, user_name or "", local, channel, text(old), text(new)]
+        words = self.words
+        who = words.get(user_name)
+        if who is None:
+            who = self._word(user_name)
+        via = words.get(channel)
+        if via is None:
+            via = self._word(channel)
+        return [code, name, label, who, local, via, text(old), text(new)]
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _history_values(

@@ -29,6 +29,9 @@ from openpyxl.utils import get_column_letter
 from bot.desk.cells import DATETIME_FORMAT, cell, formula_like, printable
 
 MAX_COLUMNS = 16_384  # Excel's columns per sheet
+# Excel's hyperlinks per worksheet (its specifications: 65,530 unique links): past them a
+# sheet's links stay as their text (the evidence cell shows the address anyway).
+MAX_LINKS = 65_530
 KNOWN = 100_000  # distinct texts and times whose appended form a book remembers
 _BAD_TITLE = str.maketrans({c: "-" for c in "[]:*?/\\"})
 _MISSING = object()
@@ -56,15 +59,21 @@ class Sheet:
         self.rows = 0
         self.width = 0
         self.filter = False
+        self.links = 0
 
     def append(
         self, values: Sequence[Any], links: dict[int, str] | None = None, bold: bool = False
     ) -> None:
         """One row: values (None and "" leave the cell empty), `links` {column index:
-        target} written as hyperlinks, `bold` for a header row. Raises ValueError past
-        Excel's 16,384 columns."""
+        target} written as hyperlinks (the sheet's first MAX_LINKS; after them the value
+        alone), `bold` for a header row. Raises ValueError past Excel's 16,384 columns."""
         if len(values) > MAX_COLUMNS:
             raise ValueError(f"{len(values)} columns: Excel holds {MAX_COLUMNS}")
+        if links:
+            room = MAX_LINKS - self.links
+            if len(links) > room:
+                links = dict(list(links.items())[: max(room, 0)])
+            self.links += len(links)
         if bold:
             row = [self.book.styled(v, (links or {}).get(i), True) for i, v in enumerate(values)]
         else:  # the million-row path: a number or a text seen before without a call

@@ -303,7 +303,7 @@ async def test_a_long_history_continues_on_more_sheets(
     counts = [wb[n].max_row - 1 for n in wb.sheetnames[2:]]
     assert counts == [5, 5, 2] and sum(counts) == result.history
     assert wb["Lịch sử (3)"].auto_filter.ref == "A1:H3"
-    none = await export_answers(storage, campaign, FORM, tmp_path / "b.xlsx", history=False)
+    none = await export_answers(storage, campaign, FORM, tmp_path / "b.xlsx", history="none")
     assert none.history == 0
     assert load_workbook(tmp_path / "b.xlsx")["Lịch sử"].max_row == 1
 
@@ -371,8 +371,8 @@ async def test_cohorts_interleaved_still_give_one_sheet_each(
     assert campaign is not None
     real = module.campaign_agencies
 
-    async def interleaved(unit: Any, c: Any) -> list[Any]:
-        found = await real(unit, c)
+    async def interleaved(unit: Any, c: Any, *rest: Any) -> list[Any]:
+        found = await real(unit, c, *rest)
         so = [a for a in found if a.cohort == "so"]
         huyen = [a for a in found if a.cohort != "so"]
         out = []
@@ -382,7 +382,7 @@ async def test_cohorts_interleaved_still_give_one_sheet_each(
 
     monkeypatch.setattr(module, "campaign_agencies", interleaved)
     path = tmp_path / "x.xlsx"
-    await export_answers(storage, campaign, FORM, path)
+    await export_answers(storage, campaign, FORM, path, elsewhere=False)  # patched here only
     wb = load_workbook(path)
     assert wb.sheetnames == ["Sở", "Huyện", "Lịch sử"]
     assert [r[1].value for r in wb["Sở"].iter_rows(min_row=2)] == ["A", "B", "C"]
