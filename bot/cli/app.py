@@ -90,7 +90,7 @@ def setting_of(db: Path | None) -> str:
 
 def database_problem(error: DatabaseSetupError) -> typer.Exit:
     """Say once, on stderr, why the database cannot be used; the exit to raise (code 2)."""
-    typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(error)), err=True)
+    typer.echo(t(N_("Lỗi cấu hình: {error}"), error=error.said(language())), err=True)
     return typer.Exit(2)
 
 
