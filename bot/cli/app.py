@@ -179,9 +179,9 @@ def chat(
 
     async def main(storage: Storage) -> None:
         if as_user is not None:
-            user = await ensure_user(storage, as_user)
+            user = await ensure_user(storage, as_user, language())
         else:
-            user = await ensure_demo(storage, utcnow().date(), agency)
+            user = await ensure_demo(storage, utcnow().date(), agency, language())
         links = link_queue(storage)  # evidence links checked in the background (issue #10)
         phieu = Phieu(
             storage,

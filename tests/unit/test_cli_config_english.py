@@ -229,3 +229,29 @@ def test_a_database_that_cannot_be_reached_is_said_in_either_language() -> None:
     refused = describe_failure(RuntimeError('role "x" does not exist'), url, "--db")
     assert refused.said("en").startswith("--db: the database server refused the connection")
     assert str(refused).startswith("--db: máy chủ cơ sở dữ liệu từ chối kết nối")
+
+
+@pytest.mark.parametrize(
+    ("args", "en", "vi"),
+    [
+        (
+            ["--agency", "NOPE"],
+            "No agency with code 'NOPE'. See: phieu agencies list",
+            "Không có cơ quan mã 'NOPE'. Xem: phieu agencies list",
+        ),
+        (["--user", "99"], "No user number 99.", "Không có người dùng số 99."),
+    ],
+)
+def test_chat_as_someone_unknown_is_said_in_the_run_language(
+    args: list[str], en: str, vi: str, tmp_path: Path
+) -> None:
+    """bot/channels/console.py stops `phieu chat` for an unknown agency or user."""
+    for lang, said in (("en", en), ("vi", vi)):
+        result = CliRunner().invoke(
+            cli_app,
+            ["--lang", lang, "chat", *args, "--db", str(tmp_path / "p.db")],
+            env={**UNSET, "LANG": "C.UTF-8"},
+            input="",
+        )
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().splitlines()[-1] == said, result.output
