@@ -127,7 +127,7 @@ def common_settings(
         try:
             resolve_url(database_url)
         except DatabaseSetupError as e:
-            raise ConfigError(str(e)) from None
+            raise ConfigError(e.msgid, **e.params) from None
     port_text = env.get("PORT", "8080").strip()
     if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise ConfigError(N_("PORT không hợp lệ: {text}. Ví dụ: PORT=8080"), text=repr(port_text))

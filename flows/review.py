@@ -527,7 +527,7 @@ class _Turn(TurnBase[ReviewView, ReviewStep]):
             self.t(
                 N_("🧮 Chấm điểm tiêu chí {id}: {text} (0–{max} điểm)."),
                 id=cid,
-                text=c.text,
+                text=c.text_in(self.lang),
                 max=f"{c.max:g}",
             )
         ]

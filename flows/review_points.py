@@ -18,11 +18,17 @@ from flows.parsing import Problem, fold
 @dataclass(frozen=True, slots=True)
 class ManualCriterion:
     """A reviewer-scored criterion of the form's scale: id ("4.3"), its text (Vietnamese, as
-    the scale file writes it) and its maximum in points."""
+    the scale file writes it), its maximum in points and its English text (`text_en` in the
+    scale file; None: the Vietnamese is shown in English too)."""
 
     id: str
     text: str
     max: float
+    text_en: str | None = None
+
+    def text_in(self, lang: str) -> str:
+        """The text in `lang` ("en": the English one when the scale gives it)."""
+        return self.text_en if lang == "en" and self.text_en else self.text
 
 
 # "7", "7,5", "7.5 điểm", "15/20", "15 đ" (folded: no accents, lower case). Only a number of

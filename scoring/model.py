@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
-from flows.i18n import N_
+from flows.i18n import N_, normalise_language
+from flows.model import Text
 from flows.state import Answer
 
 RULES = (
@@ -31,6 +33,13 @@ flags/lists on top of it (`Criterion.bonus`, `Scale.deductions`)."""
 
 DEFAULT_LEVELS: Mapping[str, float] = {"hoan_chinh": 1.0, "thu_nghiem": 0.5, "chua_co": 0.0}
 """Hoàn chỉnh 1 · Đang thử nghiệm ½ · Chưa có 0, as a share of the criterion's maximum."""
+
+
+def _in(vi: str, en: str | None, lang: str) -> str:
+    """A scale's own wording in `lang`: scale files are Vietnamese, with an optional English
+    rendering (`name_en`, `text_en`, `title_en`, as form files do); Vietnamese is the
+    fallback."""
+    return Text(vi, en).get(normalise_language(lang))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,12 @@ class Criterion:
     posts: bool = False
     bonus: bool = False
     section: str = ""
+    text_en: str | None = None
+
+    def text_in(self, lang: str) -> str:
+        """The wording in `lang`: the English one (`text_en`) when asked and given, else the
+        Vietnamese (flows.model.Text's fallback)."""
+        return _in(self.text, self.text_en, lang)
 
     def walk(self) -> list[Criterion]:
         """This criterion and every sub-criterion, depth first."""
@@ -109,6 +124,11 @@ class ScaleSection:
     title: str
     max: float
     criteria: tuple[Criterion, ...]
+    title_en: str | None = None
+
+    def title_in(self, lang: str) -> str:
+        """The title in `lang` (English when given, else the Vietnamese)."""
+        return _in(self.title, self.title_en, lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +139,11 @@ class Deduction:
     text: str
     points: float
     when: str
+    text_en: str | None = None
+
+    def text_in(self, lang: str) -> str:
+        """The wording in `lang` (English when given, else the Vietnamese)."""
+        return _in(self.text, self.text_en, lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +160,11 @@ class Variant:
     drop: tuple[str, ...]
     maximum: float
     rank: str = "together"
+    name_en: str | None = None
+
+    def name_in(self, lang: str) -> str:
+        """The name in `lang` (English when given, else the Vietnamese)."""
+        return _in(self.name, self.name_en, lang)
 
 
 @dataclass(frozen=True)
@@ -151,6 +181,24 @@ class Scale:
     deductions: tuple[Deduction, ...] = ()
     variants: tuple[Variant, ...] = ()
     path: str | None = None
+    name_en: str | None = None
+
+    def name_in(self, lang: str) -> str:
+        """The name in `lang` (English when given, else the Vietnamese)."""
+        return _in(self.name, self.name_en, lang)
+
+    def wording_in(self, text: str, lang: str) -> str:
+        """A criterion's Vietnamese wording (as a score's reason carries it, e.g. a best_of's
+        case) in `lang`: its `text_en` when English is asked and given, else `text`."""
+        if normalise_language(lang) != "en":
+            return text
+        return self._english.get(text, text)
+
+    @cached_property
+    def _english(self) -> dict[str, str]:
+        """Vietnamese wording → English of every criterion that has one (cached_property
+        writes the instance's __dict__, so it works on this frozen dataclass)."""
+        return {c.text: c.text_en for top in self.criteria() for c in top.walk() if c.text_en}
 
     def criteria(self) -> list[Criterion]:
         """Top-level criteria, in order."""

@@ -44,6 +44,7 @@ _SCALE_KEYS = {
     "form",
     "version",
     "name",
+    "name_en",
     "illustrative",
     "note",
     "maximum",
@@ -52,10 +53,11 @@ _SCALE_KEYS = {
     "deductions",
     "variants",
 }
-_SECTION_KEYS = {"id", "title", "max", "criteria"}
+_SECTION_KEYS = {"id", "title", "title_en", "max", "criteria"}
 _CRITERION_KEYS = {
     "id",
     "text",
+    "text_en",
     "rule",
     "max",
     "item",
@@ -279,7 +281,15 @@ def _criterion(ctx: _Ctx, node: Any, section: str, where_up: str) -> Criterion |
         posts=bool(node.get("posts", False)),
         bonus=bonus,
         section=section,
+        text_en=_english(node, "text"),
     )
+
+
+def _english(node: dict[str, Any], key: str) -> str | None:
+    """The optional English rendering of `key` (`<key>_en`, as in form files), spaces
+    collapsed; None when not given (the Vietnamese is shown in English runs then)."""
+    en = " ".join(str(node.get(f"{key}_en") or "").split())
+    return en or None
 
 
 def _bands(ctx: _Ctx, raw: Any) -> tuple[Band, ...]:
@@ -347,7 +357,8 @@ def parse_scale(data: Any, path: str = "<scale>", form: Form | None = None) -> S
             ctx.err(
                 where, f"max {smax:g} ≠ tổng điểm các tiêu chí ({counted:g}, không kể điểm cộng)"
             )
-        sections.append(ScaleSection(sid, str(s.get("title") or sid), smax, tuple(crits)))
+        title = str(s.get("title") or sid)
+        sections.append(ScaleSection(sid, title, smax, tuple(crits), _english(s, "title")))
     maximum = _num(ctx, "thang điểm", data.get("maximum"), "maximum") or 0.0
     total = sum(s.max for s in sections)
     if abs(total - maximum) > _EPS:
@@ -371,7 +382,8 @@ def parse_scale(data: Any, path: str = "<scale>", form: Form | None = None) -> S
             ctx.err(where, f"'when' không đọc được: {e}")
         if not when:
             ctx.err(where, "thiếu 'when'")
-        deductions.append(Deduction(did, str(d.get("text") or did), pts, when))
+        text = str(d.get("text") or did)
+        deductions.append(Deduction(did, text, pts, when, _english(d, "text")))
     variants = []
     for v in data.get("variants") or []:
         vid = str(v.get("id", "")) if isinstance(v, dict) else ""
@@ -392,7 +404,8 @@ def parse_scale(data: Any, path: str = "<scale>", form: Form | None = None) -> S
         rank = v.get("rank", "together")
         if rank not in ("together", "apart"):
             ctx.err(where, "'rank' là 'together' hoặc 'apart'")
-        variants.append(Variant(vid, str(v.get("name") or vid), drop, vmax, rank))
+        name = str(v.get("name") or vid)
+        variants.append(Variant(vid, name, drop, vmax, rank, _english(v, "name")))
     del known
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -416,6 +429,7 @@ def parse_scale(data: Any, path: str = "<scale>", form: Form | None = None) -> S
         deductions=tuple(deductions),
         variants=tuple(variants),
         path=path,
+        name_en=_english(data, "name"),
     )
 
 

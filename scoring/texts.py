@@ -93,23 +93,34 @@ def points(lang: str, value: float) -> str:
     return str(format_number(lang, round(value, 2)))
 
 
-def reason_text(s: CriterionScore, lang: str = "vi") -> str:
+def reason_text(s: CriterionScore, lang: str = "vi", scale: Scale | None = None) -> str:
     """Why `s` has its points, in `lang` (numbers formatted per language); a reviewer
-    correction is said after it. Memoised: a workbook says the same reasons many times."""
+    correction is said after it. With `scale`, a best_of's case (a criterion's wording, in
+    the reason's parameters in Vietnamese) is said in `lang` too (its `text_en`).
+    Memoised: a workbook says the same reasons many times."""
+    case = None
+    if scale is not None and "case" in s.params:
+        case = scale.wording_in(str(s.params["case"]), lang)
     try:
         key = tuple(sorted(s.params.items()))
-        return _reason_text(s.reason, key, s.corrected, lang)
+        return _reason_text(s.reason, key, s.corrected, lang, case)
     except TypeError:  # an unhashable parameter: not memoised
         return _reason_text.__wrapped__(
-            s.reason, tuple(sorted(s.params.items())), s.corrected, lang
+            s.reason, tuple(sorted(s.params.items())), s.corrected, lang, case
         )
 
 
 @lru_cache(maxsize=65536)
 def _reason_text(
-    reason: str, items: tuple[tuple[str, Any], ...], corrected: bool, lang: str
+    reason: str,
+    items: tuple[tuple[str, Any], ...],
+    corrected: bool,
+    lang: str,
+    case: str | None = None,
 ) -> str:
     params: dict[str, Any] = dict(items)
+    if case is not None:
+        params["case"] = case
     if reason == "level" and params.get("level") in STATUS_LEVELS:
         params["level"] = translate(lang, _LEVELS[params["level"]])
     if "comment" in params:
@@ -132,10 +143,20 @@ def unranked_text(score: AgencyScore, lang: str = "vi") -> str:
 
 
 def scale_label(scale: Scale, lang: str = "vi") -> str:
-    """The scale's name, with "(minh họa)" when it is illustrative."""
+    """The scale's name in `lang` (its `name_en` in English, when given), with "(minh họa)"
+    when it is illustrative."""
+    name = scale.name_in(lang)
     if scale.illustrative:
-        return f"{scale.name} ({translate(lang, _ILLUSTRATIVE)})"
-    return scale.name
+        return f"{name} ({translate(lang, _ILLUSTRATIVE)})"
+    return name
+
+
+def group_text(score: AgencyScore, lang: str = "vi") -> str:
+    """The ranking `score` is in, as `AgencyScore.group` names it (its cohort, or cohort /
+    variant for a variant ranked apart), the variant's name in `lang`."""
+    if score.variant is not None and score.variant.rank == "apart":
+        return f"{score.cohort} / {score.variant.name_in(lang)}"
+    return score.cohort
 
 
 def losses(score: AgencyScore, n: int = 5) -> list[CriterionScore]:
@@ -166,7 +187,7 @@ def provisional_text(scale: Scale, score: AgencyScore, lang: str = "vi") -> str:
             translate(
                 lang,
                 N_("Tính trên {max} điểm: {variant}"),
-                {"max": points(lang, score.maximum), "variant": score.variant.name},
+                {"max": points(lang, score.maximum), "variant": score.variant.name_in(lang)},
             )
         )
     got = score.sections
@@ -179,7 +200,7 @@ def provisional_text(scale: Scale, score: AgencyScore, lang: str = "vi") -> str:
                 N_("• Mục {id}. {title}: {points}/{max}"),
                 {
                     "id": sec.id,
-                    "title": sec.title,
+                    "title": sec.title_in(lang),
                     "points": points(lang, got.get(sec.id, 0.0)),
                     "max": points(lang, smax),
                 },
@@ -198,7 +219,7 @@ def provisional_text(scale: Scale, score: AgencyScore, lang: str = "vi") -> str:
                         "id": c.id,
                         "points": points(lang, c.points),
                         "max": points(lang, c.max),
-                        "reason": reason_text(c, lang),
+                        "reason": reason_text(c, lang, scale),
                     },
                 )
             )

@@ -10,6 +10,11 @@ Sheets:
 - "Biểu đồ": a bar chart of totals (on 100) per cohort.
 Headers frozen, filters on, number formats set. Text that Excel would read as a formula
 (starting with = + - @, tab or CR) is written as text (data type string, quote prefix).
+
+Every word the workbook adds is a catalog msgid (flows.i18n) said in the run's language
+(`lang`: "vi", the default, or "en"); the scale's own names come in `lang` from its file
+(`name_en`, `text_en`). Numbers in the words are written as before in both languages
+(`{:g}`, no grouping), so the Vietnamese workbook is unchanged.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from flows.i18n import N_, translate
 from scoring.model import AgencyScore, Criterion, Ranking
-from scoring.texts import reason_text, scale_label, unranked_text
+from scoring.texts import band_text, group_text, reason_text, scale_label, unranked_text
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _POINTS = "0.00"
@@ -36,6 +42,18 @@ _TOP = 2  # title rows above each sheet's header
 # work: "không áp dụng" and a zero denominator/best. Other full marks are only in "Điểm tiêu
 # chí" (listing them made this sheet most of the workbook: 5,000 agencies × 80 criteria).
 _SAID = frozenset({"na", "zero_den_full", "zero_best_full"})
+
+# Sheet names (at most 31 characters in every language) and the title of each sheet.
+_RANKING = N_("Xếp hạng")
+_POINTS_SHEET = N_("Điểm tiêu chí")
+_REASONS = N_("Lý do")
+_CHART = N_("Biểu đồ")
+_AGENCY = N_("Cơ quan")
+_CODE = N_("Mã")
+_COHORT = N_("Khối")
+_MAX = N_("Tối đa")
+_ON_100 = N_("Điểm /100")
+_UNRANKED = N_("Không xếp hạng: {reason}")
 
 
 def _cell(ws: WriteOnlyWorksheet, value: Any, fmt: str | None = None, bold: bool = False) -> Any:
@@ -60,75 +78,105 @@ def _row(ws: WriteOnlyWorksheet, values: Sequence[Any], formats: Sequence[str | 
     ws.append([_cell(ws, v, f) for v, f in zip(values, fmts, strict=True)])
 
 
-def _title(ws: WriteOnlyWorksheet, ranking: Ranking, what: str) -> int:
-    """Title rows; returns how many were written."""
+def _title(ws: WriteOnlyWorksheet, ranking: Ranking, what: str, lang: str) -> int:
+    """Title rows (`what`: a msgid); returns how many were written."""
     scale = ranking.scale
-    ws.append([_cell(ws, f"{what} — {scale_label(scale)}", bold=True)])
-    note = f"Phiếu: {scale.form} · thang điểm v{scale.version} · tối đa {scale.maximum:g}"
+    title = f"{translate(lang, what)} — {scale_label(scale, lang)}"
+    ws.append([_cell(ws, title, bold=True)])
+    note = translate(
+        lang,
+        N_("Phiếu: {form} · thang điểm v{version} · tối đa {max}"),
+        {"form": scale.form, "version": str(scale.version), "max": f"{scale.maximum:g}"},
+    )
     if scale.illustrative:
-        note += " · THANG ĐIỂM MINH HỌA (không phải thang điểm chính thức)"
+        note = translate(
+            lang,
+            N_("{note} · THANG ĐIỂM MINH HỌA (không phải thang điểm chính thức)"),
+            {"note": note},
+        )
     ws.append([_cell(ws, note)])
     return _TOP
 
 
-def write_workbook(ranking: Ranking, path: str | Path) -> Path:
-    """Write the ranking to `path` (.xlsx); returns the path. Raises OSError if it cannot
-    be written."""
+def write_workbook(ranking: Ranking, path: str | Path, lang: str = "vi") -> Path:
+    """Write the ranking to `path` (.xlsx) in `lang` ("vi" or "en": sheet names, headers,
+    notes, reasons, band and scale names); returns the path. Raises OSError if it cannot be
+    written."""
     scale = ranking.scale
     wb = Workbook(write_only=True)
-    _ranking_sheet(wb, ranking)
-    _points_sheet(wb, ranking)
-    _reasons_sheet(wb, ranking)
-    _chart_sheet(wb, ranking)
+    _ranking_sheet(wb, ranking, lang)
+    _points_sheet(wb, ranking, lang)
+    _reasons_sheet(wb, ranking, lang)
+    _chart_sheet(wb, ranking, lang)
     out = Path(path)
-    wb.properties.title = scale_label(scale)
+    wb.properties.title = scale_label(scale, lang)
     wb.save(out)
     return out
 
 
-def _all(ranking: Ranking) -> Iterable[tuple[str, int | None, str, AgencyScore]]:
-    for group, rows in ranking.groups.items():
+def _all(ranking: Ranking, lang: str) -> Iterable[tuple[str, int | None, str, AgencyScore]]:
+    """(group, rank, band, score) of every agency, ranked first, the group and band said
+    in `lang`."""
+    for rows in ranking.groups.values():
         for r in rows:
-            yield group, r.rank, r.band, r.score
+            yield group_text(r.score, lang), r.rank, band_text(r.band, lang), r.score
     for s in ranking.unranked:
         yield s.cohort, None, "", s
 
 
-def _ranking_sheet(wb: Workbook, ranking: Ranking) -> None:
+def _sheet(wb: Workbook, name: str, lang: str) -> WriteOnlyWorksheet:
+    """A sheet named `name` (a msgid) in `lang`: Excel allows 31 characters."""
+    return wb.create_sheet(translate(lang, name)[:31])
+
+
+def _ranking_sheet(wb: Workbook, ranking: Ranking, lang: str) -> None:
     scale = ranking.scale
-    ws = wb.create_sheet("Xếp hạng")
+    ws = _sheet(wb, _RANKING, lang)
     sections = list(scale.sections)
     # Write-only sheets write panes and widths with the first row: set them first.
     ws.freeze_panes = f"E{_TOP + 2}"
     _widths(ws, [14, 7, 10, 40, *[12] * len(sections), 10, 10, 10, 12, 11, 12, 50])
-    top = _title(ws, ranking, "Xếp hạng")
+    top = _title(ws, ranking, _RANKING, lang)
+    section = N_("Mục {id} ({max})")
     header = [
-        "Khối",
-        "Hạng",
-        "Mã",
-        "Cơ quan",
-        *[f"Mục {s.id} ({s.max:g})" for s in sections],
-        "Trừ điểm",
-        "Tổng",
-        "Tối đa",
-        "Chỉ số (0–1)",
-        "Điểm /100",
-        "Xếp loại",
-        "Ghi chú",
+        translate(lang, _COHORT),
+        translate(lang, N_("Hạng")),
+        translate(lang, _CODE),
+        translate(lang, _AGENCY),
+        *[translate(lang, section, {"id": s.id, "max": f"{s.max:g}"}) for s in sections],
+        translate(lang, N_("Trừ điểm")),
+        translate(lang, N_("Tổng")),
+        translate(lang, _MAX),
+        translate(lang, N_("Chỉ số (0–1)")),
+        translate(lang, _ON_100),
+        translate(lang, N_("Xếp loại")),
+        translate(lang, N_("Ghi chú")),
     ]
     ws.append([_cell(ws, h, bold=True) for h in header])
     fmts = [None, None, None, None, *[_POINTS] * len(sections), _POINTS, _POINTS, _POINTS]
     fmts += [_INDEX, _POINTS, None, None]
     n = 0
-    for group, rank, band, s in _all(ranking):
+    for group, rank, band, s in _all(ranking, lang):
         got = s.sections
         notes = []
         if s.variant is not None:
-            notes.append(f"Tính trên {s.maximum:g} điểm: {s.variant.name}")
+            notes.append(
+                translate(
+                    lang,
+                    N_("Tính trên {max} điểm: {variant}"),
+                    {"max": f"{s.maximum:g}", "variant": s.variant.name_in(lang)},
+                )
+            )
         if s.corrected:
-            notes.append("Số liệu đã điều chỉnh khi thẩm định: " + ", ".join(s.corrected))
+            notes.append(
+                translate(
+                    lang,
+                    N_("Số liệu đã điều chỉnh khi thẩm định: {items}"),
+                    {"items": ", ".join(s.corrected)},
+                )
+            )
         if rank is None:
-            notes.insert(0, "Không xếp hạng: " + unranked_text(s))
+            notes.insert(0, translate(lang, _UNRANKED, {"reason": unranked_text(s, lang)}))
         _row(
             ws,
             [
@@ -152,22 +200,22 @@ def _ranking_sheet(wb: Workbook, ranking: Ranking) -> None:
     ws.auto_filter.ref = f"A{top + 1}:{last}{top + 1 + n}"
 
 
-def _points_sheet(wb: Workbook, ranking: Ranking) -> None:
+def _points_sheet(wb: Workbook, ranking: Ranking, lang: str) -> None:
     """Every criterion's points per agency: one row per agency, one column per criterion
     (wide, so 5,000 agencies × 80 criteria stay a few hundred thousand cells)."""
     scale = ranking.scale
     ids = [c.id for top in scale.criteria() for c in _leaves(top)]
-    ws = wb.create_sheet("Điểm tiêu chí")
+    ws = _sheet(wb, _POINTS_SHEET, lang)
     ws.freeze_panes = f"D{_TOP + 2}"
     _widths(ws, [14, 10, 40, *[9] * len(ids)])
-    top = _title(ws, ranking, "Điểm từng tiêu chí")
+    top = _title(ws, ranking, N_("Điểm từng tiêu chí"), lang)
     maxima = {c.id: c.max for top_c in scale.criteria() for c in _leaves(top_c)}
     ws.append(
-        [_cell(ws, h, bold=True) for h in ("Khối", "Mã", "Cơ quan")]
+        [_cell(ws, translate(lang, h), bold=True) for h in (_COHORT, _CODE, _AGENCY)]
         + [_cell(ws, f"{i} ({maxima[i]:g})", bold=True) for i in ids]
     )
     n = 0
-    for group, _, _, s in _all(ranking):
+    for group, _, _, s in _all(ranking, lang):
         if len(s.criteria) == len(ids):  # every criterion listed, in the scale's order
             points = [c.points for c in s.criteria]
         else:  # a variant dropped some: blank cells there
@@ -185,61 +233,67 @@ def _leaves(c: Criterion) -> list[Criterion]:
     return [c]
 
 
-def _reasons_sheet(wb: Workbook, ranking: Ranking) -> None:
+def _reasons_sheet(wb: Workbook, ranking: Ranking, lang: str) -> None:
     """Why: each criterion an agency did not get in full (and each "không áp dụng", bonus,
     manual or reviewer-corrected one), with its reason; unranked agencies with theirs.
     Six columns (the criterion's wording is in the scale and the "Điểm tiêu chí" header):
     this sheet is most of the workbook's cells."""
-    ws = wb.create_sheet("Lý do")
+    ws = _sheet(wb, _REASONS, lang)
     ws.freeze_panes = f"D{_TOP + 2}"
     _widths(ws, [10, 40, 12, 8, 8, 60])
-    top = _title(ws, ranking, "Lý do từng tiêu chí")
-    header = ["Mã", "Cơ quan", "Tiêu chí", "Điểm", "Tối đa", "Lý do"]
-    ws.append([_cell(ws, h, bold=True) for h in header])
+    top = _title(ws, ranking, N_("Lý do từng tiêu chí"), lang)
+    header = [_CODE, _AGENCY, N_("Tiêu chí"), N_("Điểm"), _MAX, _REASONS]
+    ws.append([_cell(ws, translate(lang, h), bold=True) for h in header])
     n = 0
     said: dict[tuple[str, bool, bool], str] = {}  # reasons without parameters, worded once
+    bonus = N_("điểm cộng: {reason}")
     append = ws.append
-    for _, rank, _, s in _all(ranking):
+    for _, rank, _, s in _all(ranking, lang):
         code, name = _cell(ws, s.code), _cell(ws, s.agency)
         if rank is None:
-            append([code, name, None, None, None, "Không xếp hạng: " + unranked_text(s)])
+            unranked = translate(lang, _UNRANKED, {"reason": unranked_text(s, lang)})
+            append([code, name, None, None, None, unranked])
             n += 1
         for c in s.criteria:
             if c.points >= c.max and not c.corrected and c.reason not in _SAID:
                 continue
             if c.params:
-                why = reason_text(c)
-                why = f"điểm cộng: {why}" if c.bonus else why
+                why = reason_text(c, lang, ranking.scale)
+                why = translate(lang, bonus, {"reason": why}) if c.bonus else why
             else:
                 key = (c.reason, c.corrected, c.bonus)
                 why = said.get(key)  # type: ignore[assignment]
                 if why is None:
-                    why = reason_text(c)
-                    why = said[key] = f"điểm cộng: {why}" if c.bonus else why
+                    why = reason_text(c, lang, ranking.scale)
+                    why = translate(lang, bonus, {"reason": why}) if c.bonus else why
+                    said[key] = why
             append([code, name, c.id, c.points, c.max, why])
             n += 1
         for d, pts in s.deductions:
-            ws.append([code, name, d.id, -pts, None, f"trừ điểm: {d.text}"])
+            deducted = translate(lang, N_("trừ điểm: {reason}"), {"reason": d.text_in(lang)})
+            ws.append([code, name, d.id, -pts, None, deducted])
             n += 1
     ws.auto_filter.ref = f"A{top + 1}:F{top + 1 + n}"
 
 
-def _chart_sheet(wb: Workbook, ranking: Ranking) -> None:
-    ws = wb.create_sheet("Biểu đồ")
+def _chart_sheet(wb: Workbook, ranking: Ranking, lang: str) -> None:
+    ws = _sheet(wb, _CHART, lang)
     _widths(ws, [40, 12])
-    top = _title(ws, ranking, "Tổng điểm (trên 100) theo khối")
+    top = _title(ws, ranking, N_("Tổng điểm (trên 100) theo khối"), lang)
+    on_100 = translate(lang, _ON_100)
     row = top + 1
-    for group, rows in ranking.groups.items():
-        ws.append([_cell(ws, f"Khối: {group}", bold=True)])
-        ws.append([_cell(ws, "Cơ quan", bold=True), _cell(ws, "Điểm /100", bold=True)])
+    for rows in ranking.groups.values():
+        group = group_text(rows[0].score, lang)
+        ws.append([_cell(ws, translate(lang, N_("Khối: {cohort}"), {"cohort": group}), bold=True)])
+        ws.append([_cell(ws, translate(lang, _AGENCY), bold=True), _cell(ws, on_100, bold=True)])
         first = row + 2
         for r in rows:
             ws.append([_cell(ws, r.score.agency), _cell(ws, r.score.score100, _POINTS)])
         last = first + len(rows) - 1
         chart = BarChart()
         chart.type = "bar"
-        chart.title = f"Tổng điểm — {group}"
-        chart.y_axis.title = "Điểm /100"
+        chart.title = translate(lang, N_("Tổng điểm — {cohort}"), {"cohort": group})
+        chart.y_axis.title = on_100
         chart.y_axis.scaling.min = 0
         chart.y_axis.scaling.max = 100
         data = Reference(ws, min_col=2, min_row=first - 1, max_row=last)

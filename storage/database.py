@@ -26,6 +26,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from flows.i18n import N_, translate
+
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite+aiosqlite:///phieu.db"
@@ -34,7 +36,6 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 # A new SQLite file is private to its owner: it holds officials' answers and invite hashes.
 # SQLite creates the -wal and -shm files with the database file's permissions.
 SQLITE_FILE_MODE = 0o600
-_EXAMPLES = "postgresql://phieu:mật-khẩu@localhost:5432/phieu hoặc sqlite+aiosqlite:///phieu.db"
 # PostgreSQL: connections older than this are replaced (a pooler or firewall may drop idle
 # ones silently); a checkout of a connection idle for PING_IDLE_S or more is pinged first, so
 # a connection cut while idle is replaced, not used (see _ping_when_idle).
@@ -45,7 +46,21 @@ PING_IDLE_S = 5.0
 class DatabaseSetupError(RuntimeError):
     """The database named at start-up cannot be used: a malformed or unsupported URL, no
     server, a wrong database, user or password, an unwritable file. The message is one
-    Vietnamese sentence naming the setting (`DATABASE_URL` or `--db`), never a password."""
+    sentence naming the setting (`DATABASE_URL` or `--db`), never a password.
+
+    `msgid` is a catalog text (Vietnamese, flows/i18n) with `{fields}` from `params` (plain
+    text: the setting, the URL masked, the driver's words), so a command says it in the
+    language of its run (`said(lang)`, bot.config.ConfigError carries the same two);
+    `str(e)` is the Vietnamese."""
+
+    def __init__(self, msgid: str, /, **params: str) -> None:
+        self.msgid = msgid
+        self.params = params
+        super().__init__(self.said("vi"))
+
+    def said(self, lang: str) -> str:
+        """The message in `lang` ("vi" or "en")."""
+        return translate(lang, self.msgid, self.params)
 
 
 def resolve_url(url: str | None = None, setting: str = "DATABASE_URL") -> URL:
@@ -61,7 +76,11 @@ def resolve_url(url: str | None = None, setting: str = "DATABASE_URL") -> URL:
         parsed = make_url(raw)
     except (ArgumentError, ValueError):
         raise DatabaseSetupError(
-            f"{setting} không đúng định dạng URL. Ví dụ: {_EXAMPLES}"
+            N_(
+                "{setting} không đúng định dạng URL. Ví dụ: "
+                "postgresql://phieu:mật-khẩu@localhost:5432/phieu hoặc sqlite+aiosqlite:///phieu.db"
+            ),
+            setting=setting,
         ) from None
     backend = parsed.get_backend_name()
     if backend in ("postgres", "postgresql"):
@@ -70,13 +89,21 @@ def resolve_url(url: str | None = None, setting: str = "DATABASE_URL") -> URL:
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     else:
         raise DatabaseSetupError(
-            f"{setting} chỉ nhận PostgreSQL hoặc SQLite, không nhận {backend!r}. Ví dụ: {_EXAMPLES}"
+            N_(
+                "{setting} chỉ nhận PostgreSQL hoặc SQLite, không nhận {backend}. Ví dụ: "
+                "postgresql://phieu:mật-khẩu@localhost:5432/phieu hoặc sqlite+aiosqlite:///phieu.db"
+            ),
+            setting=setting,
+            backend=repr(backend),
         )
     return parsed
 
 
-def describe_failure(error: BaseException, url: URL, setting: str = "DATABASE_URL") -> str:
-    """One sentence for an error met while connecting to `url` at start-up (password masked).
+def describe_failure(
+    error: BaseException, url: URL, setting: str = "DATABASE_URL"
+) -> DatabaseSetupError:
+    """The error to raise for one met while connecting to `url` at start-up: one sentence,
+    password masked, said in the language of the run by whoever reports it.
 
     The driver's own words are kept (asyncpg says `database "x" does not exist`, `role "y"
     does not exist`, `password authentication failed`), they say what to fix.
@@ -85,16 +112,33 @@ def describe_failure(error: BaseException, url: URL, setting: str = "DATABASE_UR
     reason = reason.splitlines()[0] if reason else type(error).__name__
     where = safe_url(url)
     if url.get_backend_name() == "sqlite":
-        return f"{setting}: không mở được tệp SQLite {url.database!r} ({where}): {reason}."
-    if isinstance(error, OSError) and not isinstance(error, DBAPIError):
-        return (
-            f"{setting}: không kết nối được máy chủ cơ sở dữ liệu {url.host or 'localhost'}:"
-            f"{url.port or 5432} ({where}): {reason}. Kiểm tra máy chủ PostgreSQL đang chạy và "
-            "địa chỉ, cổng đúng."
+        return DatabaseSetupError(
+            N_("{setting}: không mở được tệp SQLite {file} ({url}): {reason}."),
+            setting=setting,
+            file=repr(url.database),
+            url=where,
+            reason=reason,
         )
-    return (
-        f"{setting}: máy chủ cơ sở dữ liệu từ chối kết nối ({where}): {reason}. Kiểm tra tên "
-        "cơ sở dữ liệu, người dùng và mật khẩu."
+    if isinstance(error, OSError) and not isinstance(error, DBAPIError):
+        return DatabaseSetupError(
+            N_(
+                "{setting}: không kết nối được máy chủ cơ sở dữ liệu {host}:{port} ({url}): "
+                "{reason}. Kiểm tra máy chủ PostgreSQL đang chạy và địa chỉ, cổng đúng."
+            ),
+            setting=setting,
+            host=url.host or "localhost",
+            port=str(url.port or 5432),
+            url=where,
+            reason=reason,
+        )
+    return DatabaseSetupError(
+        N_(
+            "{setting}: máy chủ cơ sở dữ liệu từ chối kết nối ({url}): {reason}. Kiểm tra tên "
+            "cơ sở dữ liệu, người dùng và mật khẩu."
+        ),
+        setting=setting,
+        url=where,
+        reason=reason,
     )
 
 

@@ -34,7 +34,7 @@ from storage._reminders import RemindersUnit
 from storage._review import ReviewUnit
 from storage._submissions import SubmissionsUnit
 from storage.answer_cache import AnswerCache
-from storage.database import DatabaseSetupError, describe_failure, make_engine, safe_url
+from storage.database import describe_failure, make_engine, safe_url
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class Storage:
                 await upgrade(engine)
         except (SQLAlchemyError, OSError) as e:
             await engine.dispose()
-            raise DatabaseSetupError(describe_failure(e, engine.url, setting)) from e
+            raise describe_failure(e, engine.url, setting) from e
         except BaseException:
             await engine.dispose()
             raise

@@ -52,18 +52,27 @@ class ConsoleUser:
     agency_code: str
 
 
-async def ensure_demo(storage: Storage, today: date, agency_code: str | None) -> ConsoleUser:
+async def ensure_demo(
+    storage: Storage, today: date, agency_code: str | None, lang: str = "vi"
+) -> ConsoleUser:
     """First run: a demo agency, an official and an open campaign, so nothing needs setup.
 
     The campaign is made only on a database without any campaign (closed ones count); an
-    agency whose officials were imported is answered as its first official."""
+    agency whose officials were imported is answered as its first official. An unknown
+    `agency_code` raises SystemExit saying so in `lang`."""
     code = agency_code or DEMO_AGENCY
     chat_id = f"console:{code}"
     async with storage.unit() as unit:
         agency = await unit.agency_by_code(code)
         if agency is None:
             if agency_code is not None:
-                raise SystemExit(f"Không có cơ quan mã '{agency_code}'. Xem: phieu agencies list")
+                raise SystemExit(
+                    translate(
+                        lang,
+                        N_("Không có cơ quan mã '{code}'. Xem: phieu agencies list"),
+                        {"code": agency_code},
+                    )
+                )
             agency = await unit.add_agency(code, "Sở Thông tin và Truyền thông (demo)", "so")
             log.info("created demo agency %s", code)
         if await unit.identity(CHANNEL, chat_id) is None:
@@ -98,14 +107,17 @@ async def ensure_demo(storage: Storage, today: date, agency_code: str | None) ->
     return ConsoleUser(chat_id, code)
 
 
-async def ensure_user(storage: Storage, user_id: int) -> ConsoleUser:
+async def ensure_user(storage: Storage, user_id: int, lang: str = "vi") -> ConsoleUser:
     """Chat as an existing person (a reviewer, an admin, an official): their console account
-    is console:user:<id>, bound on first use. Raises SystemExit for an unknown id."""
+    is console:user:<id>, bound on first use. Raises SystemExit for an unknown id, said in
+    `lang`."""
     chat_id = f"console:user:{user_id}"
     async with storage.unit() as unit:
         user = await unit.user(user_id)
         if user is None:
-            raise SystemExit(f"Không có người dùng số {user_id}.")
+            raise SystemExit(
+                translate(lang, N_("Không có người dùng số {id}."), {"id": str(user_id)})
+            )
         if await unit.identity(CHANNEL, chat_id) is None:
             await unit.bind_identity(user.id, CHANNEL, chat_id, "console")
         agency = await unit.agency(user.agency_id) if user.agency_id else None

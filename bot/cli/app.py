@@ -90,7 +90,7 @@ def setting_of(db: Path | None) -> str:
 
 def database_problem(error: DatabaseSetupError) -> typer.Exit:
     """Say once, on stderr, why the database cannot be used; the exit to raise (code 2)."""
-    typer.echo(t(N_("Lỗi cấu hình: {error}"), error=str(error)), err=True)
+    typer.echo(t(N_("Lỗi cấu hình: {error}"), error=error.said(language())), err=True)
     return typer.Exit(2)
 
 
@@ -179,9 +179,9 @@ def chat(
 
     async def main(storage: Storage) -> None:
         if as_user is not None:
-            user = await ensure_user(storage, as_user)
+            user = await ensure_user(storage, as_user, language())
         else:
-            user = await ensure_demo(storage, utcnow().date(), agency)
+            user = await ensure_demo(storage, utcnow().date(), agency, language())
         links = link_queue(storage)  # evidence links checked in the background (issue #10)
         phieu = Phieu(
             storage,

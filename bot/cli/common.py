@@ -168,7 +168,7 @@ def with_storage(db: Path | None, work: Callable[[Storage], Awaitable[T]]) -> T:
             reason=describe_conflict(str(e)),
         )
     except DatabaseSetupError as e:
-        fail(N_("Lỗi cấu hình: {error}"), 2, error=str(e))
+        fail(N_("Lỗi cấu hình: {error}"), 2, error=e.said(language()))
     except SQLAlchemyError as e:
         log.info("database error: %s", e)
         fail(DB_BUSY, 1)

@@ -28,7 +28,7 @@ from scoring.model import AgencyScore, Ranking, Scale, SubmissionFacts
 from scoring.ranking import rank
 from scoring.scales import ScaleError, scale_for
 from scoring.score import before_deadline, score_submission
-from scoring.texts import band_text, scale_label, unranked_text
+from scoring.texts import band_text, group_text, scale_label, unranked_text
 from storage.repository import Unit
 
 if TYPE_CHECKING:
@@ -146,7 +146,11 @@ def _table(ranking: Ranking, group: str) -> Table:
     from rich.table import Table
 
     scale = ranking.scale
-    table = Table(title=t(N_("Khối {cohort}"), cohort=group), title_justify="left")
+    lang = language()
+    rows = ranking.groups[group]
+    # the group key names a variant ranked apart in Vietnamese: said in the run's language
+    said = group_text(rows[0].score, lang) if rows else group
+    table = Table(title=t(N_("Khối {cohort}"), cohort=said), title_justify="left")
     table.add_column(t(N_("Hạng")), justify="right")
     table.add_column(t(N_("Cơ quan")))
     for s in scale.sections:
@@ -154,16 +158,17 @@ def _table(ranking: Ranking, group: str) -> Table:
     table.add_column(t(N_("Tổng")), justify="right")
     table.add_column(t(N_("Chỉ số")), justify="right")
     table.add_column(t(N_("Xếp loại")))
-    for r in ranking.groups[group]:
+    for r in rows:
         got = r.score.sections
-        name = r.score.agency + (f" ({r.score.variant.name})" if r.score.variant else "")
+        variant = r.score.variant
+        name = r.score.agency + (f" ({variant.name_in(lang)})" if variant else "")
         table.add_row(
             str(r.rank),
             name,
             *[f"{got.get(s.id, 0.0):.2f}" for s in scale.sections],
             f"{r.score.total:.2f}/{r.score.maximum:g}",
             f"{r.score.index:.4f}",
-            band_text(r.band, language()),
+            band_text(r.band, lang),
         )
     return table
 
@@ -246,7 +251,7 @@ def score(
         from scoring.workbook import write_workbook  # openpyxl: not in every `phieu` start
 
         try:
-            path = write_workbook(ranking, out)
+            path = write_workbook(ranking, out, language())
         except OSError as e:
             fail(N_("Không ghi được {file}: {error}"), 1, file=str(out), error=str(e))
         say(N_("Đã ghi {file}"), file=str(path))

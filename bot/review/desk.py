@@ -77,7 +77,9 @@ class ReviewDesk:
         self.forms = forms
         self.clock = clock
         self.manual = {
-            form_id: tuple(ManualCriterion(c.id, c.text, c.max) for c in scale.manual_criteria())
+            form_id: tuple(
+                ManualCriterion(c.id, c.text, c.max, c.text_en) for c in scale.manual_criteria()
+            )
             for form_id, scale in (scales or {}).items()
         }
 

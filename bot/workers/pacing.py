@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from bot.config import ConfigError
 from bot.workers.outbox import RateLimiter
+from flows.i18n import N_
 from storage.repository import Storage
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,12 @@ def _number(
     except ValueError:
         value = -1.0
     if not value > 0 or value == float("inf") or (whole and not value.is_integer()):
-        kind = "một số nguyên dương" if whole else "một số dương"
-        raise ConfigError(f"{name} không hợp lệ: {text!r}, cần {kind}. Ví dụ: {name}={example}")
+        msgid = (
+            N_("{name} không hợp lệ: {text}, cần một số nguyên dương. Ví dụ: {name}={example}")
+            if whole
+            else N_("{name} không hợp lệ: {text}, cần một số dương. Ví dụ: {name}={example}")
+        )
+        raise ConfigError(msgid, name=name, text=repr(text), example=example)
     return value
 
 

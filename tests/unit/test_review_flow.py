@@ -12,6 +12,7 @@ from flows import review as rflow
 from flows import review_agency as aflow
 from flows.machines import Status
 from flows.review import LinkView, ReviewView, VerdictView, rpack, runpack
+from flows.review_points import ManualCriterion
 from flows.state import Answer, Incoming
 from tests.engine_driver import inline_form
 
@@ -234,3 +235,33 @@ def test_items_missing_required_evidence_come_after_those_with_evidence() -> Non
     assert "1.3. Có mạng LAN" in card
     assert "⚠️ Thiếu minh chứng: mục này cần link/tài liệu nhưng chưa có." in card
     assert "📎 Minh chứng" not in card
+
+
+def test_a_reviewer_scored_criterion_is_asked_in_the_reviewer_language() -> None:
+    """The criterion's text comes from the scale file: its `text_en` in English."""
+    from bot.review.desk import ReviewDesk
+    from flows.loader import builtin_forms
+    from scoring.scales import builtin_scales
+
+    desk = ReviewDesk(builtin_forms(), lambda: T0, builtin_scales())
+    [so] = desk.manual["binh-dinh-2019-so"]
+    assert so.text == "Hiệu quả đầu tư CNTT (Sở TTTT chấm khi thẩm định)"
+    assert so.text_in("en").startswith("Effectiveness of IT investment")
+    manual = (so, ManualCriterion("X", "Chỉ tiếng Việt", 5))  # no English: the Vietnamese
+    asked = {
+        (lang, cid): rflow.handle(
+            view(ANSWERS, manual=manual), {}, Incoming(payload=rpack(7, f"m:{cid}")), lang
+        )
+        .replies[-1]
+        .text.splitlines()[0]
+        for lang in ("vi", "en")
+        for cid in ("4.3", "X")
+    }
+    assert asked == {
+        ("vi", "4.3"): "🧮 Chấm điểm tiêu chí 4.3: Hiệu quả đầu tư CNTT (Sở TTTT chấm khi thẩm "
+        "định) (0–20 điểm).",
+        ("en", "4.3"): "🧮 Score criterion 4.3: Effectiveness of IT investment (scored by the "
+        "Department of Information and Communications in review) (0–20 points).",
+        ("vi", "X"): "🧮 Chấm điểm tiêu chí X: Chỉ tiếng Việt (0–5 điểm).",
+        ("en", "X"): "🧮 Score criterion X: Chỉ tiếng Việt (0–5 points).",
+    }

@@ -134,3 +134,33 @@ def test_any_answers_score_within_the_maxima(form_id: str, seed: int) -> None:
             raw = sum(r.score.sections.values()) - sum(p for _, p in r.score.deductions)
             assert r.score.total == round(max(raw, 0.0), 4)
             assert 0 <= r.score.index <= 1 and r.band
+
+
+def test_english_names_are_read_from_the_file_and_vietnamese_is_the_fallback(
+    tmp_path: Path,
+) -> None:
+    """`name_en`, `title_en`, `text_en` (as form files); without them English runs show
+    the Vietnamese, and the scale's meaning is the same."""
+    source = (SCALES_DIR / "dien-bien-2014-website.yaml").read_text(encoding="utf-8")
+    shipped = builtin_scales()["dien-bien-2014-website"]
+    assert shipped.name_in("en").startswith("Scoring scale for websites")
+    assert shipped.sections[0].title_in("en").startswith("Information provided")
+    bare = "\n".join(line for line in source.splitlines() if "_en:" not in line)
+    spaced = source.replace(
+        'text: "Công báo điện tử",', 'text: "Công báo điện tử", text_en: "  Official   gazette ",'
+    )
+    (tmp_path / "bare.yaml").write_text(bare, encoding="utf-8")
+    (tmp_path / "spaced.yaml").write_text(spaced, encoding="utf-8")
+    plain = load_scale_file(tmp_path / "bare.yaml")
+    assert plain.name_en is None and plain.name_in("en") == plain.name == shipped.name
+    assert plain.sections[0].title_in("en") == shipped.sections[0].title
+    assert plain.sections == tuple(
+        s.__class__(s.id, s.title, s.max, s.criteria) for s in shipped.sections
+    )
+    gazette = load_scale_file(tmp_path / "spaced.yaml").criterion("2.3")
+    assert gazette is not None and gazette.text_in("en") == "Official gazette"
+    assert gazette.text_in("vi") == "Công báo điện tử"
+    wrong = source.replace("name_en:", "name_english:")
+    (tmp_path / "wrong.yaml").write_text(wrong, encoding="utf-8")
+    with pytest.raises(ScaleError, match="name_english"):
+        load_scale_file(tmp_path / "wrong.yaml")
