@@ -1,15 +1,21 @@
 """Answers out (issue #9): a workbook with a sheet per cohort — one row per target agency,
-one column per item in form order — and a long history sheet; or the same as CSV.
+one column per item in form order — and the history of every change; or the same as CSV.
 
 Headers carry the printed number, the question text and the unit; numbers stay numbers (so
 sums work); "không áp dụng" is written with its reason; an item asking evidence gets a
 column of its own, its link a hyperlink; the late flag is judged on the first submission.
 The workbook is written by openpyxl through bot/desk/xlsx.py (a cell is never a formula;
-formula-like text gets the quote prefix), CSV through bot/desk/cells.py's `csv_safe`. The
-campaign is read a chunk of submissions at a time, answers as their stored JSON text: each
-distinct stored answer is decoded and formatted once per export (`Memo`), so memory stays
-bounded by the chunk, the memo and what openpyxl keeps of a sheet until it is saved (its
-hyperlinks): 5,000 submissions ≈ 400 MB, ≈ 460 MB with a million history rows.
+formula-like text gets the quote prefix), CSV through bot/desk/cells.py's `csv_safe`
+(bot/desk/answer_sinks.py).
+
+`produce` reads the campaign a chunk of submissions at a time, answers as their stored JSON
+text (each distinct stored answer decoded and formatted once per export, `Memo`), and hands
+the rows on; `export_answers` runs it in a second process when it can (bot/desk/elsewhere.py:
+openpyxl's cell-by-cell work is most of the time, so the reading and formatting go to the
+other core). The history goes to the workbook's "Lịch sử" sheet up to HISTORY_SHEET_ROWS
+changes, past that to FILE-lich-su.csv beside it, written by the second process meanwhile
+(`--history` forces either). 5,000 submissions with a million changes: ≈ 22 s, the workbook
+side ≈ 230 MB and the second process ≈ 190 MB (bench/desk_bench.py).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 
 from bench.desk_bench import FORM_ID, _value
@@ -126,15 +127,18 @@ def _snapshot(path: Path) -> dict[str, list[list[Any]]]:
     return out
 
 
+@pytest.mark.parametrize("elsewhere", [True, False], ids=["two-processes", "one"])
 async def test_the_answers_workbook_is_unchanged_cell_by_cell(
-    storage: Storage, tmp_path: Path
+    storage: Storage, tmp_path: Path, elsewhere: bool
 ) -> None:
     campaign_id = await _seed(storage)
     async with storage.unit() as u:
         campaign = await u.campaign(campaign_id)
     assert campaign is not None
     path = tmp_path / "tra-loi.xlsx"
-    result = await export_answers(storage, campaign, builtin_forms()[FORM_ID], path, chunk=2)
+    result = await export_answers(
+        storage, campaign, builtin_forms()[FORM_ID], path, chunk=2, elsewhere=elsewhere
+    )
     got = json.loads(json.dumps(_snapshot(path), default=str))
     if os.environ.get("PHIEU_GOLDEN_WRITE") == "1":
         lines = [

@@ -99,6 +99,39 @@ def test_export_answers_command(tmp_path: Path) -> None:
     assert "'+84 đường dây nóng" in csv_out.read_text(encoding="utf-8-sig")
 
 
+def test_export_answers_history_where(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    out = tmp_path / "a.xlsx"
+    result = run(
+        "export", "answers", str(out), "--campaign", "1", "--history", "csv", "--db", str(db)
+    )
+    assert result.exit_code == 0, result.output
+    apart = tmp_path / "a-lich-su.csv"
+    assert f"{out}, {apart}" in result.output
+    assert apart.read_text(encoding="utf-8-sig").count("\n") == 1 + 2
+    assert "a-lich-su.csv" in load_workbook(out)["Lịch sử"]["A1"].value
+    quiet = run("export", "answers", str(out), "--campaign", "1", "--no-history", "--db", str(db))
+    assert quiet.exit_code == 0 and "0 thay đổi" in quiet.output
+    assert load_workbook(out)["Lịch sử"].max_row == 1
+    for lang, said in (("vi", "ví dụ: --history csv"), ("en", "for example: --history csv")):
+        bad = run(
+            "--lang",
+            lang,
+            "export",
+            "answers",
+            str(out),
+            "--campaign",
+            "1",
+            "--history",
+            "sheets",
+            "--db",
+            str(db),
+        )
+        assert bad.exit_code == 2 and said in bad.output
+        assert "Traceback" not in bad.output
+
+
 def test_forms_export_xlsx_is_the_questionnaire_in_order(tmp_path: Path) -> None:
     out = tmp_path / "so.xlsx"
     result = run("forms", "export", "binh-dinh-2019-so", "--format", "xlsx", "--out", str(out))
