@@ -130,13 +130,20 @@ class XlsxSink:
         self.book.close()
 
 
-class CsvAnswers:
-    """FILE.csv: every agency, a cohort column first."""
+class _CsvFile:
+    """A CSV file Excel opens right: UTF-8 with a BOM."""
 
     def __init__(self, path: Path, lang: str) -> None:
-        self.lang = lang
+        self.path, self.lang = path, lang
         self._fh = path.open("w", encoding="utf-8-sig", newline="")
         self._out = csv.writer(self._fh)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class CsvAnswers(_CsvFile):
+    """FILE.csv: every agency, a cohort column first."""
 
     def start(self, headers: list[str]) -> None:
         self._out.writerow([csv_safe(h) for h in [tr(N_("Nhóm"), None, self.lang), *headers]])
@@ -147,21 +154,13 @@ class CsvAnswers:
             for cohort, values in batch
         )
 
-    def close(self) -> None:
-        self._fh.close()
 
-
-class CsvHistory:
+class CsvHistory(_CsvFile):
     """FILE-lich-su.csv: the history, its rows already safe text (`HistoryRows(csv=True)`)."""
 
     def __init__(self, path: Path, lang: str) -> None:
-        self.path = path
-        self._fh = path.open("w", encoding="utf-8-sig", newline="")
-        self._out = csv.writer(self._fh)
+        super().__init__(path, lang)
         self._out.writerow([csv_safe(h) for h in history_headers(lang)])
 
     def history(self, batch: list[list[Any]]) -> None:
         self._out.writerows(batch)
-
-    def close(self) -> None:
-        self._fh.close()
