@@ -768,7 +768,10 @@ class _Run(Offers, Cells):
             self.say(N_("Anh/chị đã trả lời hết các câu. Hãy xem lại và nộp phiếu."))
         self.review("")
 
-    def ask(self, item: str, push: bool = True) -> None:
+    def ask(self, item: str, push: bool = True, card: bool = True) -> None:
+        """Ask `item`: its question with the offered or current value, or — entering a
+        prefilled section (`push`) and `card` — the section card ("Mục 1 giống năm trước?").
+        `card=False` for /sua: the official named this item, so it is asked itself."""
         q = self.form.question(item)
         if q is None:
             self.show_menu()
@@ -778,7 +781,7 @@ class _Run(Offers, Cells):
         self.state.pending = None
         if push and (not self.state.trail or self.state.trail[-1] != item):
             self.state.trail = [*self.state.trail, item][-_TRAIL:]
-        if push and self.offer_section(q):  # "Mục 3 giống năm trước?"
+        if push and card and self.offer_section(q):  # "Mục 3 giống năm trước?"
             return
         reply = prompts.question(self.form, self.answers, q, self.lang)
         self.replies.append(self.with_cells_hint(self.with_offer(reply, q), q))
@@ -1027,13 +1030,22 @@ class _Run(Offers, Cells):
             self.read_only()
             return
         item = item.strip().rstrip(".")
-        q = self._edit_target(item)
+        q = self._edit_target(item) if item else None
         if q is None:
-            self.say(
-                N_("Không có mục “{item}”. Gõ số mục như trên phiếu, ví dụ: /sua 3.2.b"),
-                "error",
-                item=item,
-            )
+            # Never silent, never a guess: what to type, with a number this form really has.
+            if item:
+                self.say(
+                    N_("Không có mục “{item}”. Gõ số mục như trên phiếu, ví dụ: /sua {example}"),
+                    "error",
+                    item=item,
+                    example=self._edit_example(),
+                )
+            else:
+                self.say(
+                    N_("Gõ /sua và số mục muốn sửa, ví dụ: /sua {example}"),
+                    "error",
+                    example=self._edit_example(),
+                )
             self.reshow()
             return
         if not is_visible(q, values_of(self.form, self.answers)):
@@ -1046,7 +1058,14 @@ class _Run(Offers, Cells):
             return
         if q.id != self.state.item and self.state.mode is Mode.ANSWERING:
             self.state.back_to = self.state.item
-        self.ask(q.id)
+        # Straight to the item, even where a prefilled section would show its card first:
+        # its question shows the prefilled / last year's / current value and how to keep it.
+        self.ask(q.id, card=False)
+
+    def _edit_example(self) -> str:
+        """An item number for /sua's examples: the current item's, else the form's first."""
+        q = self.current() or (self.form.questions[0] if self.form.questions else None)
+        return self.label(q.id) if q is not None else "1.1"
 
     def _edit_target(self, typed: str) -> Question | None:
         """What /sua names, as /xem and the headers show it: an item id ("3.2.b"); a cell's
@@ -1084,6 +1103,8 @@ class _Run(Offers, Cells):
 
     def reshow(self) -> None:
         q = self.current()
+        if q is not None and self.at_section_card() and self.offer_section(q, again=True):
+            return  # the card left unanswered is shown again, not its first question
         if self.state.mode is Mode.ANSWERING and q is not None:
             self.ask(q.id, push=False)
         elif self.state.mode is Mode.AWAITING_EVIDENCE and q is not None:

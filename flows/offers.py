@@ -185,16 +185,26 @@ class Offers:
                 values[q.id] = offer[0].value
         return found
 
-    def offer_section(self, q: Question) -> bool:
+    def at_section_card(self) -> bool:
+        """Whether the official is looking at the section card ("Mục 3 giống năm trước?")
+        of the current question: its keep-all / one-by-one choice still unanswered."""
+        run: Any = self
+        q = run.current()
+        section = (run.state.pending or {}).get(_SECTION_OFFER)
+        return q is not None and run.state.mode is Mode.ANSWERING and section == q.section
+
+    def offer_section(self, q: Question, again: bool = False) -> bool:
         """On entering a section, show its offers as one list with one-tap keep; True if shown.
 
         Shown when `q` is the section's first open question, the official comes from another
-        section (or from nowhere), and at least two open questions have an offer.
+        section (or from nowhere), and at least two open questions have an offer. `again`:
+        the card is shown once more where it was left unanswered (an unknown /sua under it),
+        wherever the official came from.
         """
         run: Any = self
         trail = run.state.trail
         came_from = trail[-2] if len(trail) >= 2 and trail[-1] == q.id else None
-        if came_from is not None:
+        if came_from is not None and not again:
             prev = run.form.question(came_from)
             if prev is not None and prev.section == q.section:
                 return False
@@ -261,6 +271,10 @@ class Offers:
         text = (incoming.text or "").strip()
         q = run.current()
         if not text or q is None or run.state.mode is not Mode.ANSWERING or not run.editable:
+            return False
+        if text.startswith("/"):
+            # A command is never a keep word, and the section card stays pending: /sua asks
+            # the item it names, an unknown /sua or /help leaves the card to answer (reshow).
             return False
         folded = fold(words_of(text)).rstrip(".!")
         section = (run.state.pending or {}).get(_SECTION_OFFER)

@@ -404,3 +404,53 @@ def test_the_demo_campaign_is_due_the_next_26_november(db: Path) -> None:
     due = demo_deadline(datetime.now(UTC).date())
     menu = chat(db, [])[0][1]
     assert f"Hạn nộp: {due:%d/%m/%Y}" in menu
+
+
+@pytest.mark.parametrize(
+    ("lang", "lines", "card", "unknown", "offered", "saved", "next_item"),
+    [
+        (
+            "vi",
+            ["/tiep", "/sua 9.9", "/sua 1.1", "2026", "/quit"],
+            "Giữ nguyên cả 2 câu",
+            "Không có mục “9.9”. Gõ số mục như trên phiếu, ví dụ: /sua 1.1",
+            "Phiếu đã điền sẵn: 2027",
+            "✅ Đã lưu 1.1: 2026",
+            "Phiếu đã điền sẵn: Sở Thông tin và Truyền thông (demo)",
+        ),
+        (
+            "en",
+            ["/lang en", "/tiep", "/edit 9.9", "/edit 1.1", "2026", "/quit"],
+            "Keep all 2 answers",
+            "There is no item “9.9”. Type the item number as shown on the form, "
+            "for example: /edit 1.1",
+            "Filled in by Phiếu: 2027",
+            "✅ Saved 1.1: 2026",
+            "Filled in by Phiếu: Sở Thông tin và Truyền thông (demo)",
+        ),
+    ],
+)
+def test_sua_inside_the_prefilled_section_asks_the_item_not_the_card(
+    db: Path,
+    lang: str,
+    lines: list[str],
+    card: str,
+    unknown: str,
+    offered: str,
+    saved: str,
+    next_item: str,
+) -> None:
+    """NEWCOMER: under "Mục 1: Phiếu đã điền sẵn", `/sua 1.1` showed the card again."""
+    talk = chat(db, lines)
+    edit = "/sua" if lang == "vi" else "/edit"
+    assert card in reply_to(talk, "/tiep")
+    # the item itself, with the prefilled value and its one-tap keep, not the card
+    asked = reply_to(talk, f"{edit} 1.1")
+    assert card not in asked
+    assert "1.1" in asked and offered in asked
+    # an unknown number (typed before): said politely with an example, the card still there
+    wrong = reply_to(talk, f"{edit} 9.9")
+    assert unknown in wrong and card in wrong
+    # answered: on to the next item of the section, one by one
+    after = reply_to(talk, "2026")
+    assert saved in after and next_item in after and card not in after
