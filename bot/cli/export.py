@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import typer
@@ -14,6 +15,17 @@ from bot.desk.text import cli_lang, tr
 from flows.i18n import N_
 from storage.records import CampaignRec
 from storage.repository import Storage
+
+# What the administrator is told for the usual reasons a file cannot be written (the
+# system's own words are English).
+_OS_REASONS = {
+    errno.EISDIR: N_("đó là một thư mục — chọn tên tệp khác"),
+    errno.ENOENT: N_("không có thư mục đó — tạo thư mục trước hoặc ghi vào thư mục hiện tại"),
+    errno.EACCES: N_("không có quyền ghi vào đó — chọn thư mục khác"),
+    errno.EPERM: N_("không có quyền ghi vào đó — chọn thư mục khác"),
+    errno.ENOSPC: N_("đĩa đã đầy — giải phóng chỗ hoặc ghi sang ổ khác"),
+    errno.EROFS: N_("ổ đĩa chỉ đọc — chọn thư mục khác"),
+}
 
 export_app = typer.Typer(help=N_("Xuất dữ liệu ra Excel / CSV."), no_args_is_help=True)
 
@@ -56,6 +68,11 @@ def export_answers_command(
         raise _fail(N_("--format phải là xlsx hoặc csv."))
     if history not in HISTORY_MODES:
         raise _fail(N_("--history phải là auto, sheet, csv hoặc none, ví dụ: --history csv"))
+    if no_history and history not in ("auto", "none"):
+        raise _fail(
+            N_("--no-history và --history {mode} trái nhau: chọn một, ví dụ: --history none"),
+            {"mode": history},
+        )
     if file.suffix.lower() != f".{fmt}":  # an .xlsx written as tra-loi.txt opens as garbage
         raise _fail(
             N_("Tên tệp phải có đuôi .{ext} (--format {ext}), ví dụ: tra-loi.{ext}"), {"ext": fmt}
@@ -99,9 +116,13 @@ def export_answers_command(
     try:
         campaign, result = with_storage(db, main)
     except OSError as e:
+        why = _OS_REASONS.get(e.errno or 0)
         raise _fail(
             N_("Không ghi được tệp {file}: {error}"),
-            {"file": str(e.filename or file), "error": e.strerror or str(e)},
+            {
+                "file": str(e.filename or file),
+                "error": tr(why, None) if why else (e.strerror or str(e)),
+            },
             1,
         ) from None
     except ExportFailed as e:
@@ -110,12 +131,20 @@ def export_answers_command(
             {"error": str(e)},
             1,
         ) from None
+    said = (
+        N_(
+            "Đã xuất đợt #{id}: {agencies} cơ quan, {submissions} phiếu, "
+            "không kèm lịch sử → {files}"
+        )
+        if no_history or history == "none"
+        else N_(
+            "Đã xuất đợt #{id}: {agencies} cơ quan, {submissions} phiếu, "
+            "{history} thay đổi → {files}"
+        )
+    )
     typer.echo(
         tr(
-            N_(
-                "Đã xuất đợt #{id}: {agencies} cơ quan, {submissions} phiếu, "
-                "{history} thay đổi → {files}"
-            ),
+            said,
             {
                 "id": str(campaign.id),
                 "agencies": result.agencies,

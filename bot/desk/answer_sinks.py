@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.desk.cells import csv_safe
 from bot.desk.directory import COHORT_LABELS
+from bot.desk.files import partial_path, put_in_place
 from bot.desk.text import tr
 from flows.i18n import N_
 
@@ -115,8 +116,8 @@ class XlsxSink:
             [
                 tr(
                     N_(
-                        "Lịch sử thay đổi ở tệp {file} (cùng thư mục): quá dài để Excel "
-                        "mở nhanh trong một trang. Tệp CSV đó mở được bằng Excel."
+                        "Lịch sử thay đổi ở tệp {file} (cùng thư mục, mở bằng Excel). Lịch sử "
+                        "dài hơn 100.000 dòng được ghi ra tệp riêng để Excel mở nhanh."
                     ),
                     {"file": where.name},
                     self.lang,
@@ -124,22 +125,38 @@ class XlsxSink:
             ]
         )
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """The workbook saved under its temporary name (bot/desk/xlsx.py `finish`)."""
         if not self._history_sheets:  # no history asked, or none yet: the sheet's headers
             self._new_history_sheet()
-        self.book.close()
+        self.book.finish()
+
+    def commit(self) -> None:
+        self.book.commit()
+
+    def discard(self) -> None:
+        self.book.discard()
 
 
 class _CsvFile:
-    """A CSV file Excel opens right: UTF-8 with a BOM."""
+    """A CSV file Excel opens right (UTF-8 with a BOM), written under a temporary name and
+    put in place by `commit()` (bot/desk/files.py)."""
 
     def __init__(self, path: Path, lang: str) -> None:
         self.path, self.lang = path, lang
-        self._fh = path.open("w", encoding="utf-8-sig", newline="")
+        self.part = partial_path(path)
+        self._fh = self.part.open("w", encoding="utf-8-sig", newline="")
         self._out = csv.writer(self._fh)
 
-    def close(self) -> None:
+    def finish(self) -> None:
         self._fh.close()
+
+    def commit(self) -> None:
+        put_in_place(self.part, self.path)
+
+    def discard(self) -> None:
+        self._fh.close()
+        self.part.unlink(missing_ok=True)
 
 
 class CsvAnswers(_CsvFile):

@@ -37,6 +37,7 @@ from bot.desk.answer_sinks import (
     history_csv_path,
 )
 from bot.desk.cells import csv_safe
+from bot.desk.files import check_writable
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import tr
 from flows.i18n import N_
@@ -57,7 +58,8 @@ from storage.records import AgencyRec, CampaignRec
 from storage.repository import Storage
 
 CHUNK = 250  # submissions read per query
-_NUMERIC = (ItemType.INTEGER, ItemType.DECIMAL, ItemType.COMPUTED)
+# A year too: 2019 is a number an administrator filters and sorts, not text.
+_NUMERIC = (ItemType.INTEGER, ItemType.DECIMAL, ItemType.COMPUTED, ItemType.YEAR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,8 @@ def value_of(col: Column, a: Answer | None, lang: str) -> tuple[Any, str | None]
         return v, None
     if q.type is ItemType.URL and isinstance(v, str):
         return v, evidence_link(v)
+    if q.type is ItemType.DOCUMENT and isinstance(v, dict):  # its link opens the document
+        return format_answer(q, v, lang), evidence_link(v)
     return format_answer(q, v, lang), None
 
 
@@ -283,9 +287,13 @@ async def produce(storage: Storage, job: Job, out: Receiver) -> Made:
                     changes = await unit.history_texts(part)
                 hand_on([values_of(h) for h in changes])
                 history_rows += len(changes)
-        finally:
+        except BaseException:
             if sink is not None:
-                sink.close()
+                sink.discard()
+            raise
+        if sink is not None:  # complete: in place (the workbook is put in place after it)
+            sink.finish()
+            sink.commit()
     return Made(len(agencies), len(subs), history_rows)
 
 
@@ -299,14 +307,15 @@ class ExportResult:
 
 class _Writer:
     """The receiver in this process: rows into the sink, the progress bar stepped; the
-    workbook saved as soon as its last sheet is written (while a second process may still
-    be writing a history kept apart)."""
+    workbook saved (under its temporary name) as soon as its last sheet is written, while
+    a second process may still be writing a history kept apart, and put in place only once
+    the whole export has succeeded (`commit`), else removed (`discard`)."""
 
     def __init__(
         self, sink: XlsxSink | CsvAnswers, job: Job, step: Callable[[int], None] | None
     ) -> None:
         self.sink, self.job, self.step = sink, job, step
-        self.closed = False
+        self.finished = False
 
     def rows(self, batch: list[tuple[str, Row]]) -> None:
         self.sink.rows(batch)
@@ -319,16 +328,16 @@ class _Writer:
         if self.job.history == "csv" and isinstance(self.sink, XlsxSink):
             assert self.job.history_path is not None
             self.sink.history_elsewhere(self.job.history_path)
-        self.close()
+        self.finish()
 
     def history(self, batch: list[list[Any]]) -> None:
         assert isinstance(self.sink, XlsxSink)
         self.sink.history(batch)
 
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.sink.close()
+    def finish(self) -> None:
+        if not self.finished:
+            self.finished = True
+            self.sink.finish()
 
 
 async def history_mode(storage: Storage, campaign: CampaignRec, fmt: str, asked: str) -> str:
@@ -371,6 +380,9 @@ async def export_answers(
     file cannot be written, ExportFailed when the second process fails."""
     mode = await history_mode(storage, campaign, fmt, history)
     job = Job(campaign, form, lang, chunk, mode, history_csv_path(path) if mode == "csv" else None)
+    for target in (path, job.history_path):
+        if target is not None:
+            check_writable(target)
     if elsewhere is None:
         elsewhere = (os.cpu_count() or 1) > 1 and storage.reopen is not None
     sink: XlsxSink | CsvAnswers = CsvAnswers(path, lang) if fmt == "csv" else XlsxSink(path, lang)
@@ -383,8 +395,11 @@ async def export_answers(
             made = await produce_elsewhere(storage, job, writer)
         else:
             made = await produce(storage, job, writer)
-    finally:
-        writer.close()
+        writer.finish()
+    except BaseException:
+        sink.discard()
+        raise
+    sink.commit()
     files = (path, job.history_path) if job.history_path is not None else (path,)
     return ExportResult(made.agencies, made.submissions, made.history, files)
 

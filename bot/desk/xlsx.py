@@ -15,6 +15,7 @@ cannot hold (inf, NaN) is written as its text.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +28,7 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.utils import get_column_letter
 
 from bot.desk.cells import DATETIME_FORMAT, cell, formula_like, printable
+from bot.desk.files import partial_path, put_in_place
 
 MAX_COLUMNS = 16_384  # Excel's columns per sheet
 # Excel's hyperlinks per worksheet (its specifications: 65,530 unique links): past them a
@@ -101,11 +103,14 @@ class Sheet:
 
 
 class XlsxBook:
-    """An openpyxl write-only workbook saved to `path` by `close()`; `sheet()` adds a sheet
-    (its title made acceptable, `sheet_title`)."""
+    """An openpyxl write-only workbook for `path`; `sheet()` adds a sheet (its title made
+    acceptable, `sheet_title`). `close()` saves it; or in two steps, `finish()` saves it
+    beside `path` under a temporary name and `commit()` puts it in place — so a failed
+    export never leaves a half-written workbook, nor replaces a good one (`discard()`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.part = partial_path(path)
         self.wb = Workbook(write_only=True)
         self.sheets: list[Sheet] = []
         self._taken: set[str] = set()
@@ -161,12 +166,40 @@ class XlsxBook:
     def _ws(self) -> Any:
         return self.sheets[-1].ws
 
-    def close(self) -> None:
-        """Set each filtered sheet's range and save the workbook (an empty book gets one
-        empty sheet: a package without sheets does not open)."""
+    def finish(self) -> None:
+        """Set each filtered sheet's range and save the workbook under its temporary name
+        (an empty book gets one empty sheet: a package without sheets does not open).
+        Raises OSError when it cannot be written (the temporary file is then removed)."""
         if not self.sheets:
             self.sheet("Sheet")
         for s in self.sheets:
             if s.filter and s.rows:
                 s.ws.auto_filter.ref = s.filter_ref
-        self.wb.save(self.path)
+        try:
+            self.wb.save(self.part)
+        except BaseException:
+            self.discard()
+            raise
+
+    def commit(self) -> None:
+        """The saved workbook put in place of `path` (one rename: never half a file).
+        Raises OSError naming `path` when it cannot be (the temporary file is removed)."""
+        put_in_place(self.part, self.path)
+
+    def close(self) -> None:
+        """`finish()` then `commit()`."""
+        self.finish()
+        self.commit()
+
+    def discard(self) -> None:
+        """Give up the workbook: its temporary file removed, the sheets' writers stopped
+        quietly (left to the garbage collector, openpyxl's half-written sheets print
+        "Exception ignored" tracebacks at exit)."""
+        for s in self.sheets:
+            for gen in (getattr(s.ws, "_rows", None), getattr(s.ws, "_writer", None)):
+                gen = getattr(gen, "xf", gen)  # a sheet's writer holds its XML generator
+                close = getattr(gen, "close", None)
+                if close is not None:  # lxml objects to the early exit: expected, not told
+                    with contextlib.suppress(Exception):
+                        close()
+        self.part.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from bot.desk import answers, xlsx
+from bot.desk import answer_sinks, answers, xlsx
 from bot.desk.answers import Job, export_answers
 from bot.desk.elsewhere import ExportFailed, produce_elsewhere
 from storage import Storage
@@ -146,6 +146,27 @@ async def test_a_failing_second_process_is_told_in_words(
     with pytest.raises(ExportFailed, match="OperationalError"):
         await export_answers(storage, campaign, FORM, tmp_path / "a.xlsx", elsewhere=True)
     assert "Traceback" not in capfd.readouterr().err
+    assert not (tmp_path / "a.xlsx").exists()
+
+
+async def test_a_history_failing_after_the_workbook_leaves_no_file_in_place(
+    storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workbook is saved while the history is still being written; if the history then
+    fails, neither file is put in place (an earlier good export stays as it was)."""
+    campaign = await _campaign(storage)
+    path = tmp_path / "a.xlsx"
+    path.write_bytes(b"an earlier export")
+
+    def full_disk(self: Any, batch: Any) -> None:
+        raise OSError(28, "No space left on device", str(self.part))
+
+    monkeypatch.setattr(answer_sinks.CsvHistory, "history", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        await export_answers(storage, campaign, FORM, path, history="csv", elsewhere=False)
+    assert path.read_bytes() == b"an earlier export"
+    assert not (tmp_path / "a-lich-su.csv").exists()
+    assert not list(tmp_path.glob(".*.part"))  # nothing half-written left
 
 
 @BOTH

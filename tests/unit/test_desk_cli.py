@@ -112,7 +112,20 @@ def test_export_answers_history_where(tmp_path: Path) -> None:
     assert apart.read_text(encoding="utf-8-sig").count("\n") == 1 + 2
     assert "a-lich-su.csv" in load_workbook(out)["Lịch sử"]["A1"].value
     quiet = run("export", "answers", str(out), "--campaign", "1", "--no-history", "--db", str(db))
-    assert quiet.exit_code == 0 and "0 thay đổi" in quiet.output
+    assert quiet.exit_code == 0 and "không kèm lịch sử" in quiet.output  # not "0 thay đổi"
+    both = run(
+        "export",
+        "answers",
+        str(out),
+        "--campaign",
+        "1",
+        "--no-history",
+        "--history",
+        "csv",
+        "--db",
+        str(db),
+    )
+    assert both.exit_code == 2 and "trái nhau" in both.output
     assert load_workbook(out)["Lịch sử"].max_row == 1
     for lang, said in (("vi", "ví dụ: --history csv"), ("en", "for example: --history csv")):
         bad = run(
@@ -130,6 +143,48 @@ def test_export_answers_history_where(tmp_path: Path) -> None:
         )
         assert bad.exit_code == 2 and said in bad.output
         assert "Traceback" not in bad.output
+
+
+def test_export_answers_to_a_folder_or_blocked_history_says_why_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    (tmp_path / "thu-muc.xlsx").mkdir()
+    folder = run(
+        "export", "answers", str(tmp_path / "thu-muc.xlsx"), "--campaign", "1", "--db", str(db)
+    )
+    assert folder.exit_code in (1, 2) and "thư mục" in folder.output
+    assert "Traceback" not in folder.output and "Exception ignored" not in folder.output
+    (tmp_path / "b-lich-su.csv").mkdir()  # in the way of the history file
+    blocked = run(
+        "export",
+        "answers",
+        str(tmp_path / "b.xlsx"),
+        "--campaign",
+        "1",
+        "--history",
+        "csv",
+        "--db",
+        str(db),
+    )
+    assert blocked.exit_code == 1 and "b-lich-su.csv: đó là một thư mục" in blocked.output
+    assert not (tmp_path / "b.xlsx").exists()  # nothing half-written left behind
+    assert not list(tmp_path.glob(".*.part"))
+    english = run(
+        "--lang",
+        "en",
+        "export",
+        "answers",
+        str(tmp_path / "b.xlsx"),
+        "--campaign",
+        "1",
+        "--history",
+        "csv",
+        "--db",
+        str(db),
+    )
+    assert english.exit_code == 1 and "is a folder" in english.output
 
 
 def test_forms_export_xlsx_is_the_questionnaire_in_order(tmp_path: Path) -> None:
