@@ -135,6 +135,7 @@ def value_of(col: Column, a: Answer | None, lang: str) -> tuple[Any, str | None]
 
 Cell = tuple[Any, str | None]  # (cell value, hyperlink or None)
 _EMPTY: Cell = (None, None)
+_MISSING = object()
 # Distinct stored answers whose cell (or history text) an export remembers, every column (or
 # item) together: ~40 MB at most each. A million answers repeat far fewer (choices, links).
 REMEMBERED = 150_000
@@ -149,6 +150,11 @@ class Memo:
 
     def of(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """`fn`, remembered while the Memo has room (a full one still gives fn's result)."""
+        return self.table(fn)[1]
+
+    def table(self, fn: Callable[[Any], Any]) -> tuple[dict[Any, Any], Callable[[Any], Any]]:
+        """(what is remembered, `of(fn)`): a caller on a million-row path looks a key up in
+        the dict itself and calls the function only when it is not there."""
         seen: dict[Any, Any] = {}
 
         def remembered(key: Any) -> Any:
@@ -160,7 +166,7 @@ class Memo:
                     self.left -= 1
             return found
 
-        return remembered
+        return seen, remembered
 
 
 def column_plan(col: Column, lang: str, memo: Memo) -> Callable[[Stored | None], Cell]:
@@ -426,19 +432,19 @@ class HistoryRows:
         field = self.field
         self.agencies = {i: (field(a.code), field(a.name)) for i, a in agencies.items()}
         self.form, self.tz, self.lang, self.memo = form, tz, lang, memo
-        self.items: dict[str, tuple[str, Callable[[str | None], str]]] = {}
+        # item id → (label, remembered texts by stored answer, the text of one)
+        self.items: dict[str, tuple[str, dict[Any, Any], Callable[[str | None], str]]] = {}
         self.times: dict[datetime, Any] = {}
         self.words: dict[str | None, Any] = {}  # who and channel, as fields
 
-    def _item(self, item_id: str) -> tuple[str, Callable[[str | None], str]]:
+    def _item(self, item_id: str) -> tuple[str, dict[Any, Any], Callable[[str | None], str]]:
         q = self.form.question(item_id)
         field = self.field
         if q is None:
-            return field(item_id), lambda t: field(str(answer_of_text(t) or ""))
+            return field(item_id), {}, lambda t: field(str(answer_of_text(t) or ""))
         lang = self.lang
-        return field(q.printed or q.id), self.memo.of(
-            lambda t: field(answer_text(q, answer_of_text(t), lang))
-        )
+        seen, text = self.memo.table(lambda t: field(answer_text(q, answer_of_text(t), lang)))
+        return field(q.printed or q.id), seen, text
 
     def _word(self, word: str | None) -> Any:
         found = self.words.get(word)
@@ -454,7 +460,7 @@ class HistoryRows:
         item = self.items.get(item_id)
         if item is None:
             item = self.items[item_id] = self._item(item_id)
-        label, text = item
+        label, seen, text = item
         code, name = self.agencies.get(agency_id, ("", ""))
         local = self.times.get(at)
         if local is None:
@@ -468,7 +474,13 @@ class HistoryRows:
         via = words.get(channel)
         if via is None:
             via = self._word(channel)
-        return [code, name, label, who, local, via, text(old), text(new)]
+        was = seen.get(old, _MISSING)
+        if was is _MISSING:
+            was = text(old)
+        now = seen.get(new, _MISSING)
+        if now is _MISSING:
+            now = text(new)
+        return [code, name, label, who, local, via, was, now]
 
 
 def _same(value: Any) -> Any:
