@@ -255,3 +255,42 @@ def test_a_file_name_saying_another_format_is_refused(tmp_path: Path) -> None:
             assert ran.exit_code == 2, (args, ran.output)
             assert said in ran.output and example in ran.output, (args, ran.output)
     assert not (tmp_path / "td.csv").exists() and not (tmp_path / "td.xlsx").exists()
+
+
+def test_the_progress_workbook_has_the_terminals_columns(tmp_path: Path) -> None:
+    """The totals sheet said "đã nộp" (a stage) and "Đã nộp" (all submitted) — two headers
+    differing only by case — and had no "Hoạt động cuối"; the agencies sheet had no
+    "Chi tiết". Now both sheets carry the terminal tables' columns, in their order."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    for lang in ("vi", "en"):
+        shown = (
+            CliRunner()
+            .invoke(
+                cli_app,
+                ["--lang", lang, "progress", "--campaign", "1", "--db", str(db)],
+                env={"COLUMNS": "300"},  # wide enough that no header is wrapped
+            )
+            .output
+        )
+        out = tmp_path / f"p-{lang}.xlsx"
+        ran = run("--lang", lang, "progress", "--campaign", "1", "--out", str(out), "--db", str(db))
+        assert ran.exit_code == 0, ran.output
+        agencies, totals = load_workbook(out).worksheets
+        head = [c.value for c in totals[1]]
+        assert len({h.casefold() for h in head}) == len(head), head
+        words = {"vi": ["Tổng đã nộp", "Muộn", "Hoạt động cuối"],
+                 "en": ["Total submitted", "Late", "Last activity"]}  # fmt: skip
+        assert head[-3:] == words[lang]
+        for h in head:  # every header of the sheet is a header of the terminal's table
+            assert h in shown, (lang, h)
+        so = [c.value for c in totals[2]]
+        assert so[1] == 2 and so[-3] == 1 and isinstance(so[-1], datetime)  # 2 sở, 1 nộp
+        columns = [c.value for c in agencies[1]]
+        terminal = ["Mã", "Cơ quan", "Nhóm", "Tình trạng", "Chi tiết", "Hoạt động cuối"]
+        if lang == "en":
+            terminal = ["Code", "Agency", "Cohort", "Status", "Details", "Last activity"]
+        assert [h for h in columns if h in terminal] == terminal
+        assert columns[4] == terminal[4] and columns[-1] == terminal[-1]
+        row = {c.value for c in agencies[2]}
+        assert any(isinstance(v, str) and v.endswith(("đúng hạn", "on time")) for v in row)
