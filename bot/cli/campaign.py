@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -660,6 +661,12 @@ def campaign_list(
         return [(c, len(await u.campaign_targets(c.id))) for c in await u.list_campaigns(status)]
 
     rows = in_unit(db, work)
+    if not rows and status is not None:  # there may be campaigns, just none with this status
+        say(
+            N_("Không có đợt nào ở trạng thái “{status}”. Xem tất cả các đợt: phieu campaign list"),
+            status=t(_STATUS_WORDS[status]),
+        )
+        return
     if not rows:
         say(
             N_(
@@ -668,11 +675,7 @@ def campaign_list(
             )
         )
         return
-    today = today_local()
     for c, n in rows:
-        state = t(_STATUS_WORDS[c.status])
-        if c.status == "open" and c.opens_on is not None and c.opens_on > today:
-            state = t(N_("mở từ {opens}"), opens=day(c.opens_on))
         typer.echo(
             "\t".join(
                 (
@@ -680,9 +683,22 @@ def campaign_list(
                     f"{c.form_id} v{c.form_version}",
                     t(N_("năm {year}"), year=str(c.reporting_year)),
                     t(N_("hạn {deadline}"), deadline=day(c.deadline)),
-                    state,
+                    _state(c, datetime.now(ZoneInfo(c.timezone)).date()),
                     t(N_("{n} cơ quan"), n=n),
                     c.name,
                 )
             )
         )
+
+
+def _state(c: CampaignRec, today: date) -> str:
+    """What `campaign list` says of a campaign's status on `today` (its own time zone): an
+    open campaign officials cannot see yet is "sắp mở (từ …)", one past its deadline (the
+    deadline day counts whole) "đang mở, quá hạn N ngày" — "đang mở" alone misled both."""
+    if c.status != "open":
+        return t(_STATUS_WORDS[c.status])
+    if c.opens_on is not None and c.opens_on > today:
+        return t(N_("sắp mở (từ {opens})"), opens=day(c.opens_on))
+    if today > c.deadline:
+        return t(N_("đang mở, quá hạn {days} ngày"), days=(today - c.deadline).days)
+    return t(_STATUS_WORDS["open"])

@@ -78,9 +78,26 @@ def fail(msgid: str, exit_code: int = 2, /, **params: Any) -> NoReturn:
 
 
 def writable(path: Path) -> Path:
-    """`path` if a file can be created there; else stop the command (exit 2) saying which
-    folder is missing, with an example — never openpyxl's FileNotFoundError traceback
-    (found trying `--out /khong-co/tien-do.xlsx` as a newcomer)."""
+    """`path` if a file can be created there; else stop the command (exit 2) saying why, with
+    an example — never openpyxl's traceback: the folder is missing (found trying `--out
+    /khong-co/tien-do.xlsx` as a newcomer), `path` is itself a folder (IsADirectoryError), or
+    the folder takes no new file (/proc, read-only, no right to write: tried for real with a
+    file created and removed at once, as rights alone do not tell for root or /proc)."""
+    # Imported here: bot.cli.outfile is a sibling module, kept out of this one's imports.
+    import tempfile
+
+    from bot.cli.outfile import why
+
+    if path.is_dir():
+        fail(
+            N_(
+                "Không ghi được tệp {file}: đó là một thư mục. Ghi vào một tệp trong thư mục "
+                "đó, ví dụ: {example}"
+            ),
+            2,
+            file=str(path),
+            example=str(path / f"ket-qua{path.suffix or '.xlsx'}"),
+        )
     folder = path.parent
     if not folder.is_dir():
         fail(
@@ -92,6 +109,26 @@ def writable(path: Path) -> Path:
             file=str(path),
             folder=str(folder),
             example=path.name,
+        )
+    try:
+        if path.exists():
+            with path.open("ab"):  # appends nothing: only asks whether it may be written
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".phieu-"):
+                pass
+    except OSError as e:
+        here = folder.resolve() == Path.cwd().resolve()
+        fail(
+            N_(
+                "Không ghi được tệp {file}: không ghi được vào {folder} ({reason}). Chọn thư "
+                "mục khác, ví dụ: {example}"
+            ),
+            2,
+            file=str(path),
+            folder=str(folder),
+            reason=why(e),
+            example=f"~/{path.name}" if here else path.name,
         )
     return path
 

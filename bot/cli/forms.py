@@ -10,6 +10,7 @@ import typer
 
 from bot.cli.common import fail, say, writable
 from bot.cli.lang import language, t
+from bot.cli.outfile import format_of, write_or_say
 from flows.i18n import N_
 from flows.loader import FormError, builtin_forms, get_form, load_form_file
 from flows.model import Form, Heading, Question
@@ -147,21 +148,39 @@ def vars_of(obj: Any) -> dict[str, Any]:
 )
 def export(
     form_id: str = typer.Argument(..., help=N_("Mã mẫu phiếu")),
-    fmt: str = typer.Option("json", "--format", help=N_("json | xlsx")),
-    out: Path | None = typer.Option(None, "--out", help=N_("Tệp .xlsx (mặc định <mã phiếu>.xlsx)")),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        help=N_("json | xlsx (mặc định: theo đuôi tệp --out, không có --out thì json)"),
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help=N_(
+            "Tệp .json hoặc .xlsx để ghi (json mặc định in ra màn hình; xlsx: <mã phiếu>.xlsx)"
+        ),
+    ),
     lang: str | None = typer.Option(None, "--lang", help=N_("vi hoặc en")),
 ) -> None:
-    """The form as JSON (id, title, source, flat list of items) or a printable workbook."""
-    if fmt not in ("json", "xlsx"):
+    """The form as JSON (id, title, source, flat list of items) or a printable workbook;
+    without --format the format is --out's extension."""
+    if fmt is not None and fmt not in ("json", "xlsx"):
         fail(N_("--format phải là json hoặc xlsx"))
+    fmt = format_of(out, fmt, "json", ("json", "xlsx"), form_id)
     form = _form_or_exit(form_id)
     if fmt == "json":
-        typer.echo(json.dumps(export_data(form), ensure_ascii=False, indent=2))
+        text = json.dumps(export_data(form), ensure_ascii=False, indent=2)
+        if out is None:
+            typer.echo(text)
+            return
+        path = writable(out)
+        write_or_say(path, lambda: path.write_text(text + "\n", encoding="utf-8"))
+        say(N_("{path}: {items} mục"), path=str(path), items=len(form.questions))
         return
     from bot.desk.formbook import write_form
 
     path = writable(out or Path(f"{form.id}.xlsx"))
-    items = write_form(form, path, lang or language())
+    items = write_or_say(path, lambda: write_form(form, path, lang or language()))
     say(N_("{path}: {items} mục"), path=str(path), items=items)
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot.cli.common import DB_OPTION, campaign_option, in_unit, writable
+from bot.cli.outfile import format_of, write_or_say
 from bot.desk.progress import campaign_progress, print_progress, write_progress
 from bot.desk.targets import form_of
 from bot.desk.text import cli_lang, tr
@@ -43,17 +44,24 @@ async def load_campaign(u: Unit, campaign_id: int) -> CampaignRec:
 
 def progress(
     campaign_id: int = campaign_option(),
-    fmt: str = typer.Option("table", "--format", metavar=N_("ĐỊNH_DẠNG"), help=N_("table | xlsx")),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        metavar=N_("ĐỊNH_DẠNG"),
+        help=N_("table | xlsx (mặc định: theo đuôi tệp --out, không có --out thì table)"),
+    ),
     out: Path | None = typer.Option(
-        None, "--out", metavar=N_("TỆP"), help=N_("Tệp .xlsx khi --format xlsx")
+        None, "--out", metavar=N_("TỆP"), help=N_("Tệp .xlsx để ghi, ví dụ tien-do.xlsx")
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
     """Per agency: not started, answering (% done), submitted (on time / late), review states;
     totals per cohort; last activity."""
-    if fmt not in ("table", "xlsx"):
+    if fmt is not None and fmt not in ("table", "xlsx"):
         typer.echo(tr(N_("--format phải là table hoặc xlsx.")), err=True)
         raise typer.Exit(2)
+    # --out alone writes the workbook its name says; a name saying another format is refused
+    fmt = format_of(out, fmt, "table", ("xlsx",), "tien-do")
     if fmt == "xlsx" and out is None:
         typer.echo(
             tr(N_("Cần --out TỆP.xlsx khi --format xlsx, ví dụ --out tien-do.xlsx")), err=True
@@ -76,7 +84,7 @@ def progress(
         return
     if fmt == "xlsx":
         assert out is not None
-        write_progress(out, lang, campaign, rows)
+        write_or_say(out, lambda: write_progress(out, lang, campaign, rows))
         typer.echo(
             tr(N_("Đã ghi {file} ({count} cơ quan)."), {"file": str(out), "count": len(rows)})
         )

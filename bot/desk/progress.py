@@ -93,6 +93,22 @@ def detail(lang: str, row: AgencyProgress, tz: str) -> str:
     return tr(N_("quá hạn"), None, lang) if row.overdue else ""
 
 
+# The columns of the agencies table, terminal and workbook alike (the workbook adds figures
+# to sort on before the last: % of required items, sections, submission date, late).
+AGENCY_COLUMNS = (N_("Mã"), N_("Cơ quan"), N_("Nhóm"), N_("Tình trạng"), N_("Chi tiết"),
+                  N_("Hoạt động cuối"))  # fmt: skip
+
+
+def total_headers(lang: str) -> list[str]:
+    """The headers of the totals per cohort, terminal and workbook alike: cohort, agencies,
+    one column per stage, all submitted, late, last activity. The total of submissions is
+    "Tổng đã nộp": beside the stage "đã nộp" a header "Đã nộp" differed only by case."""
+    head = [tr(N_("Nhóm"), None, lang), tr(N_("Số cơ quan"), None, lang)]
+    head += [stage_label(lang, s) for s in STAGES]
+    head += [tr(h, None, lang) for h in (N_("Tổng đã nộp"), N_("Muộn"), N_("Hoạt động cuối"))]
+    return head
+
+
 def print_progress(
     console: Console,
     lang: str,
@@ -107,8 +123,7 @@ def print_progress(
         title=tr(N_("Đợt #{id}: {name}"), {"id": str(campaign.id), "name": campaign.name}, lang),
         caption=tr(N_("Hạn nộp: {deadline}"), {"deadline": campaign.deadline}, lang),
     )
-    for header in (N_("Mã"), N_("Cơ quan"), N_("Nhóm"), N_("Tình trạng"), N_("Chi tiết"),
-                   N_("Hoạt động cuối")):  # fmt: skip
+    for header in AGENCY_COLUMNS:
         table.add_column(tr(header, None, lang))
     for r in rows:
         table.add_row(
@@ -122,12 +137,9 @@ def print_progress(
     console.print(table)
     totals = cohort_totals(rows)
     summary = Table(title=tr(N_("Tổng theo nhóm"), None, lang))
-    summary.add_column(tr(N_("Nhóm"), None, lang))
-    summary.add_column(tr(N_("Số cơ quan"), None, lang), justify="right")
-    for stage in STAGES:
-        summary.add_column(stage_label(lang, stage), justify="right")
-    summary.add_column(tr(N_("Muộn"), None, lang), justify="right")
-    summary.add_column(tr(N_("Hoạt động cuối"), None, lang))
+    for i, header in enumerate(total_headers(lang)):
+        # the first column (the cohort) and the last (a date) are text; the others counts
+        summary.add_column(header, justify="right" if 0 < i < len(STAGES) + 4 else "left")
     for t in totals:
         summary.add_row(*_total_cells(t, tz))
     console.print(summary)
@@ -138,6 +150,7 @@ def _total_cells(t: CohortTotal, tz: str) -> list[str]:
         cohort_name(t.cohort),
         str(t.agencies),
         *(str(t.by_stage[s]) for s in STAGES),
+        str(t.submitted),
         str(t.late),
         _local(t.last_activity, tz),
     ]
@@ -146,15 +159,18 @@ def _total_cells(t: CohortTotal, tz: str) -> list[str]:
 def write_progress(
     path: Path, lang: str, campaign: CampaignRec, rows: list[AgencyProgress]
 ) -> None:
-    """The same figures as a workbook: a sheet of agencies, a sheet of totals per cohort."""
+    """The same figures as a workbook: a sheet of agencies (the terminal's columns, with the
+    figures behind "Chi tiết" as numbers and dates to sort on), a sheet of totals per cohort
+    (the terminal's columns)."""
     from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
 
     tz = ZoneInfo(campaign.timezone)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(tr(N_("Tiến độ"), None, lang))
     ws.freeze_panes = "C2"
-    headers = [N_("Mã"), N_("Cơ quan"), N_("Nhóm"), N_("Tình trạng"), N_("% câu bắt buộc"),
-               N_("Phần xong"), N_("Ngày nộp"), N_("Muộn"), N_("Hoạt động cuối")]  # fmt: skip
+    *first, last = AGENCY_COLUMNS
+    headers = [*first, N_("% câu bắt buộc"), N_("Phần xong"), N_("Ngày nộp"), N_("Muộn"), last]
     ws.append([cell(ws, tr(h, None, lang), bold=True) for h in headers])
     day = "DD/MM/YYYY HH:MM"
     for r in rows:
@@ -164,6 +180,7 @@ def write_progress(
                 cell(ws, r.name),
                 cell(ws, cohort_name(r.cohort)),
                 cell(ws, stage_label(lang, r.stage)),
+                cell(ws, detail(lang, r, campaign.timezone)),
                 cell(ws, r.percent),
                 cell(ws, f"{r.sections_done}/{r.sections_total}"),
                 cell(
@@ -177,12 +194,9 @@ def write_progress(
                 ),
             ]
         )
-    ws.auto_filter.ref = f"A1:I{len(rows) + 1}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
     totals = wb.create_sheet(tr(N_("Tổng theo nhóm"), None, lang))
-    head = [tr(N_("Nhóm"), None, lang), tr(N_("Số cơ quan"), None, lang)]
-    head += [stage_label(lang, s) for s in STAGES]
-    head += [tr(N_("Đã nộp"), None, lang), tr(N_("Muộn"), None, lang)]
-    totals.append([cell(totals, h, bold=True) for h in head])
+    totals.append([cell(totals, h, bold=True) for h in total_headers(lang)])
     for t in cohort_totals(rows):
         totals.append(
             [
@@ -191,6 +205,11 @@ def write_progress(
                 *(t.by_stage[s] for s in STAGES),
                 t.submitted,
                 t.late,
+                cell(
+                    totals,
+                    t.last_activity.astimezone(tz) if t.last_activity else None,
+                    number_format=day,
+                ),
             ]
         )
     wb.save(path)

@@ -300,7 +300,7 @@ def test_an_opens_date_keeps_the_campaign_from_officials_until_then(db: Path) ->
     r = cli(db, "campaign", "open", "--form", SO_FORM, "--deadline", day(DUE), "--year", YEAR,
             "--opens", day(later))  # fmt: skip
     assert r.exit_code == 0 and f"Cán bộ thấy đợt này từ ngày {day(later)}" in r.output
-    assert f"mở từ {day(later)}" in cli(db, "campaign", "list").output
+    assert f"\tsắp mở (từ {day(later)})\t" in cli(db, "campaign", "list").output
     assert "Hiện chưa có đợt thu thập phiếu nào đang mở" in say(db, "telegram:lan", "/start")
 
 
@@ -422,8 +422,39 @@ def test_list_prints_a_line_when_empty_and_one_line_per_campaign(db: Path) -> No
         "--name", "Năm nay")  # fmt: skip
     line = cli(db, "campaign", "list").output.strip()
     assert line == (f"#1\t{SO_FORM} v1\tnăm {YEAR}\thạn {day(DUE)}\tđang mở\t1 cơ quan\tNăm nay")
-    assert cli(db, "campaign", "list", "--status", "closed").output.startswith("Chưa có đợt")
+    none = cli(db, "campaign", "list", "--status", "closed").output
+    assert none.startswith("Không có đợt nào ở trạng thái “đã đóng”. Xem tất cả các đợt: ")
     assert "--status phải là một trong" in cli(db, "campaign", "list", "--status", "x").output
+
+
+def test_list_says_soon_open_overdue_and_no_campaign_of_a_status(db: Path) -> None:
+    """A campaign opening later was listed "đang mở", one past its deadline too, and
+    `--status draft` with no draft said there were no campaigns at all."""
+    agency(db, "STTTT")
+
+    async def work(storage: Storage) -> None:
+        async with storage.unit() as u:
+            late = TODAY - timedelta(days=3)
+            await u.add_campaign(SO_FORM, 1, "Quá hạn", late, reporting_year=int(YEAR))
+            await u.add_campaign(SO_FORM, 1, "Hạn hôm nay", TODAY, reporting_year=int(YEAR))
+            await u.add_campaign(
+                WEBSITE, 1, "Sắp mở", DUE, reporting_year=int(YEAR), opens_on=TODAY + timedelta(1)
+            )
+
+    asyncio.run(_with(db, work))
+    lines = cli(db, "campaign", "list").output.splitlines()
+    assert "\tđang mở, quá hạn 3 ngày\t" in lines[0]
+    assert "\tđang mở\t" in lines[1]  # the deadline day is whole: not overdue yet
+    assert f"\tsắp mở (từ {day(TODAY + timedelta(1))})\t" in lines[2]
+    en = cli(db, "--lang", "en", "campaign", "list").output.splitlines()
+    assert "\topen, overdue by 3 day(s)\t" in en[0]
+    assert f"\topens soon (from {day(TODAY + timedelta(1))})\t" in en[2]
+    r = cli(db, "campaign", "list", "--status", "draft")
+    assert r.exit_code == 0 and r.output == (
+        "Không có đợt nào ở trạng thái “nháp”. Xem tất cả các đợt: phieu campaign list\n"
+    )
+    r = cli(db, "--lang", "en", "campaign", "list", "--status", "draft")
+    assert r.output == "No campaign is “draft”. See them all: phieu campaign list\n"
 
 
 def test_a_draft_is_prepared_unseen_then_started(db: Path) -> None:

@@ -188,12 +188,12 @@ async def test_progress_figures_for_a_seeded_campaign(storage: Storage, tmp_path
     write_progress(path, "vi", campaign, rows)
     ws = load_workbook(path).worksheets[0]
     values = [[c.value for c in row] for row in ws.iter_rows()]
-    assert values[0][:4] == ["Mã", "Cơ quan", "Nhóm", "Tình trạng"]
+    assert values[0][:5] == ["Mã", "Cơ quan", "Nhóm", "Tình trạng", "Chi tiết"]
     c_row = next(v for v in values if v[0] == "C")
-    assert c_row[3:6] == ["đang trả lời", 50, "1/2"]
+    assert c_row[3:7] == ["đang trả lời", "50% câu bắt buộc, 1/2 phần xong", 50, "1/2"]
     b_row = next(v for v in values if v[0] == "B")
-    assert b_row[3] == "đã nộp" and b_row[7] == "có"
-    assert b_row[6] == datetime(2026, 11, 27, 0, 1)  # local time of the late submission
+    assert b_row[3] == "đã nộp" and b_row[8] == "có"
+    assert b_row[7] == datetime(2026, 11, 27, 0, 1)  # local time of the late submission
 
 
 async def test_answers_workbook_reads_back(storage: Storage, tmp_path: Path) -> None:

@@ -81,3 +81,45 @@ def test_export_refuses_a_file_name_that_does_not_match_its_format(
     )
     assert ran.exit_code == 0, ran.output
     assert good.exists()
+
+
+@pytest.mark.parametrize("n", range(6))
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [([], "đó là một thư mục"), (["--lang", "en"], "that is a folder")],
+)
+def test_a_folder_given_as_the_file_is_said_not_traced(
+    db: Path, tmp_path: Path, n: int, lang: list[str], said: str
+) -> None:
+    """`--out out/dir.xlsx` where out/dir.xlsx is a folder printed IsADirectoryError's
+    traceback; now one sentence with an example of a file inside it, exit 2."""
+    out = tmp_path / "out" / "dir.xlsx"
+    out.mkdir(parents=True)
+    args = [*lang, *_commands(db, out)[n]]
+    ran = CliRunner().invoke(app, args)
+    text = ran.output + (ran.stderr if ran.stderr_bytes is not None else "")
+    assert ran.exit_code == 2, (args, text)
+    assert said in text and str(out / "ket-qua.xlsx") in text
+    assert "Traceback" not in text and "Error" not in text
+    assert not isinstance(ran.exception, OSError | AssertionError)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("n", range(6))
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [([], "không ghi được vào /proc"), (["--lang", "en"], "cannot write in /proc")],
+)
+def test_a_folder_that_takes_no_file_is_said_not_traced(
+    db: Path, n: int, lang: list[str], said: str
+) -> None:
+    """/proc exists and (for root) looks writable, but takes no new file: tried for real
+    before anything is read or written, said with an example in the current folder."""
+    out = Path("/proc/ket-qua.xlsx")
+    args = [*lang, *_commands(db, out)[n]]
+    ran = CliRunner().invoke(app, args)
+    text = ran.output + (ran.stderr if ran.stderr_bytes is not None else "")
+    assert ran.exit_code == 2, (args, text)
+    assert said in text and "ket-qua.xlsx" in text
+    assert "Traceback" not in text and "Error" not in text
+    assert not isinstance(ran.exception, OSError | AssertionError)

@@ -4,10 +4,13 @@ administrator runs them (SQLite file, the built-in Sở form)."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -225,3 +228,124 @@ def test_desk_output_follows_the_runs_language(tmp_path: Path) -> None:
         cli_app, ["progress", "--campaign", "1", "--db", str(db)], env=vi
     )  # next run, no --lang: Vietnamese again
     assert "chưa bắt đầu" in same.output and "not started" not in same.output
+
+
+def test_a_failed_write_is_one_sentence_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails after the path looked fine (a full disk here) is said in the run's
+    language with an example, exit 1 — for the progress workbook and the form's workbook."""
+    import bot.cli.progress
+    import bot.desk.formbook
+
+    def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "x.xlsx")
+
+    monkeypatch.setattr(bot.cli.progress, "write_progress", full)
+    monkeypatch.setattr(bot.desk.formbook, "write_form", full)
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    out = str(tmp_path / "x.xlsx")
+    for lang, said in (("vi", "ổ đĩa đã đầy"), ("en", "the disk is full")):
+        for args in (
+            ["progress", "--campaign", "1", "--out", out, "--db", str(db)],
+            ["forms", "export", "binh-dinh-2019-so", "--out", out],
+        ):
+            ran = run("--lang", lang, *args)
+            assert ran.exit_code == 1, ran.output
+            assert said in ran.output and "--out x.xlsx" in ran.output
+            assert "Traceback" not in ran.output and ran.exception is not None
+            assert not isinstance(ran.exception, OSError)
+
+
+def test_the_out_files_extension_chooses_the_format(tmp_path: Path) -> None:
+    """`--out` alone was ignored (progress printed its table, forms export its JSON): now the
+    file's extension says what to write."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    book = tmp_path / "td.xlsx"
+    ran = run("progress", "--campaign", "1", "--out", str(book), "--db", str(db))
+    assert ran.exit_code == 0 and "Đã ghi" in ran.output, ran.output
+    assert load_workbook(book).worksheets[0]["A2"].value == "STTTT"
+    form = builtin_forms()["binh-dinh-2019-so"]
+    data = tmp_path / "so.json"
+    ran = run("forms", "export", "binh-dinh-2019-so", "--out", str(data))
+    assert ran.exit_code == 0 and f"{len(form.questions)} mục" in ran.output, ran.output
+    assert json.loads(data.read_text(encoding="utf-8"))["id"] == form.id
+    sheet = tmp_path / "so.xlsx"
+    ran = run("forms", "export", "binh-dinh-2019-so", "--out", str(sheet))
+    assert ran.exit_code == 0, ran.output
+    assert load_workbook(sheet).active["A1"].value == form.title.vi
+    printed = run("forms", "export", "binh-dinh-2019-so")  # no --out: JSON on the screen
+    assert json.loads(printed.output)["id"] == form.id
+
+
+def test_a_file_name_saying_another_format_is_refused(tmp_path: Path) -> None:
+    """`--format xlsx --out td.csv` wrote a workbook named .csv; now refused with an
+    example, nothing written, in the run's language."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    d = ["--db", str(db)]
+    csv = str(tmp_path / "td.csv")
+    xlsx = str(tmp_path / "td.xlsx")
+    cases = [
+        (["progress", "--campaign", "1", "--format", "xlsx", "--out", csv, *d],
+         "Tên tệp phải có đuôi .xlsx", "must end in .xlsx", "--out tien-do.xlsx"),
+        (["progress", "--campaign", "1", "--out", csv, *d],
+         "đuôi tệp phải là .xlsx", "must end in .xlsx", "--out tien-do.xlsx"),
+        (["progress", "--campaign", "1", "--format", "table", "--out", xlsx, *d],
+         "--format table không ghi ra tệp", "--format table writes no file",
+         "--format xlsx --out tien-do.xlsx"),
+        (["forms", "export", "binh-dinh-2019-so", "--format", "xlsx", "--out", csv],
+         "Tên tệp phải có đuôi .xlsx", "must end in .xlsx", "--out binh-dinh-2019-so.xlsx"),
+        (["forms", "export", "binh-dinh-2019-so", "--format", "json", "--out", xlsx],
+         "Tên tệp phải có đuôi .json", "must end in .json", "--out binh-dinh-2019-so.json"),
+        (["forms", "export", "binh-dinh-2019-so", "--out", csv],
+         "đuôi tệp phải là .json, .xlsx", "must end in .json, .xlsx",
+         "--out binh-dinh-2019-so.json"),
+    ]  # fmt: skip
+    for args, vi, en, example in cases:
+        for lang, said in (("vi", vi), ("en", en)):
+            ran = run("--lang", lang, *args)
+            assert ran.exit_code == 2, (args, ran.output)
+            assert said in ran.output and example in ran.output, (args, ran.output)
+    assert not (tmp_path / "td.csv").exists() and not (tmp_path / "td.xlsx").exists()
+
+
+def test_the_progress_workbook_has_the_terminals_columns(tmp_path: Path) -> None:
+    """The totals sheet said "đã nộp" (a stage) and "Đã nộp" (all submitted) — two headers
+    differing only by case — and had no "Hoạt động cuối"; the agencies sheet had no
+    "Chi tiết". Now both sheets carry the terminal tables' columns, in their order."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    for lang in ("vi", "en"):
+        shown = (
+            CliRunner()
+            .invoke(
+                cli_app,
+                ["--lang", lang, "progress", "--campaign", "1", "--db", str(db)],
+                env={"COLUMNS": "300"},  # wide enough that no header is wrapped
+            )
+            .output
+        )
+        out = tmp_path / f"p-{lang}.xlsx"
+        ran = run("--lang", lang, "progress", "--campaign", "1", "--out", str(out), "--db", str(db))
+        assert ran.exit_code == 0, ran.output
+        agencies, totals = load_workbook(out).worksheets
+        head = [c.value for c in totals[1]]
+        assert len({h.casefold() for h in head}) == len(head), head
+        words = {"vi": ["Tổng đã nộp", "Muộn", "Hoạt động cuối"],
+                 "en": ["Total submitted", "Late", "Last activity"]}  # fmt: skip
+        assert head[-3:] == words[lang]
+        for h in head:  # every header of the sheet is a header of the terminal's table
+            assert h in shown, (lang, h)
+        so = [c.value for c in totals[2]]
+        assert so[1] == 2 and so[-3] == 1 and isinstance(so[-1], datetime)  # 2 sở, 1 nộp
+        columns = [c.value for c in agencies[1]]
+        terminal = ["Mã", "Cơ quan", "Nhóm", "Tình trạng", "Chi tiết", "Hoạt động cuối"]
+        if lang == "en":
+            terminal = ["Code", "Agency", "Cohort", "Status", "Details", "Last activity"]
+        assert [h for h in columns if h in terminal] == terminal
+        assert columns[4] == terminal[4] and columns[-1] == terminal[-1]
+        row = {c.value for c in agencies[2]}
+        assert any(isinstance(v, str) and v.endswith(("đúng hạn", "on time")) for v in row)
