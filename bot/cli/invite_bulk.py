@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import DB_OPTION, TZ, campaign_option, date_option, in_unit, parse_day, writable
+from bot.cli.common import (
+    DB_OPTION,
+    TZ,
+    campaign_option,
+    date_option,
+    in_unit,
+    parse_day,
+    refuse_overwrite,
+    writable,
+)
 from bot.cli.invite import invite_app
 from bot.desk.invites import InviteRow, bot_username, write_invites
 from bot.desk.targets import campaign_agencies
@@ -56,6 +66,11 @@ def invite_bulk(
     codes_only: bool = typer.Option(
         False, "--codes-only", help=N_("Chỉ ghi mã (khi chưa biết tên bot)")
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help=N_("Ghi đè tệp đã có (các mã mời trong tệp cũ sẽ chỉ còn ở đó nếu tệp được sao lưu)"),
+    ),
     db: Path | None = DB_OPTION,
 ) -> None:
     """One invitation per official of the campaign's agencies; a workbook with agency,
@@ -63,6 +78,13 @@ def invite_bulk(
     if file.suffix.lower() != ".xlsx":
         raise _fail(N_("Tên tệp phải có đuôi .xlsx, ví dụ: moi.xlsx"))
     writable(file)
+    # The workbook is the only place the codes are written: an earlier one is never replaced
+    # unless asked, or its codes would be lost (still valid, but held by nobody).
+    again = ["phieu", "invite", "bulk", "--campaign", str(campaign_id), str(file)]
+    again += ["--all"] if everyone else []
+    again += ["--codes-only"] if codes_only else []
+    again += ["--expires", expires] if expires else []
+    refuse_overwrite(file, force, shlex.join(again))
     tz = ZoneInfo(TZ)
     now = datetime.now(UTC)
     until: datetime | None = None
@@ -90,7 +112,7 @@ def invite_bulk(
     lang = cli_lang()
     temp = file.with_name(f".{file.name}.tmp")
 
-    async def work(u: Unit) -> tuple[int, int, int]:
+    async def work(u: Unit) -> tuple[int, int, int, int]:
         campaign = await u.campaign(campaign_id)
         if campaign is None:
             raise _fail(
@@ -103,7 +125,7 @@ def invite_bulk(
         )
         agencies = {a.id: a for a in await campaign_agencies(u, campaign)}
         officials = await u.people_of(agencies, role="official")
-        skipped = 0
+        skipped = revoked = 0
         if not everyone:
             joined = await u.users_with_identity(p.id for p in officials)
             holding = await u.usable_invites_of((p.id for p in officials), now)
@@ -111,9 +133,9 @@ def invite_bulk(
             skipped = len(officials) - len(chosen)
         else:
             chosen = officials
-            await u.revoke_person_invites((p.id for p in chosen), now)
+            revoked = await u.revoke_person_invites((p.id for p in chosen), now)
         if not chosen:
-            return 0, skipped, 0
+            return 0, skipped, 0, revoked
         rows, invites = [], []
         for p in chosen:
             code = new_code()
@@ -135,10 +157,10 @@ def invite_bulk(
         # after: no code is ever valid without the administrator holding it.
         write_invites(temp, rows, username, valid_until, TZ, lang)
         await u.add_person_invites(invites)
-        return len(rows), skipped, len({p.agency_id for p in chosen})
+        return len(rows), skipped, len({p.agency_id for p in chosen}), revoked
 
     try:
-        made, skipped, agencies_count = in_unit(db, work)
+        made, skipped, agencies_count, revoked = in_unit(db, work)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -165,6 +187,16 @@ def invite_bulk(
             tr(
                 N_("Bỏ qua {skipped} người đã vào Phiếu hoặc đã có mã còn hạn (--all để tạo lại)."),
                 {"skipped": skipped},
+            )
+        )
+    if revoked:
+        typer.echo(
+            tr(
+                N_(
+                    "Đã thu hồi {revoked} mã mời cũ của những người này (--all): các mã trong tệp "
+                    "mời trước không dùng được nữa, chỉ dùng mã trong {file}."
+                ),
+                {"revoked": revoked, "file": str(file)},
             )
         )
     if username is None:

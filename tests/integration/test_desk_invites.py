@@ -174,3 +174,39 @@ def test_invite_bulk_refusals(tmp_path: Path, args: list[str], message: str) -> 
     )
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "x.xlsx").exists()
+
+
+@pytest.mark.parametrize(
+    ("lang", "said", "revoked"),
+    [
+        ([], "Tệp {file} đã có, nên không ghi đè", "Đã thu hồi 3 mã mời cũ"),
+        (["--lang", "en"], "{file} already exists", "Revoked 3 earlier invitation codes"),
+    ],
+)
+def test_invite_bulk_never_overwrites_the_only_copy_of_codes(
+    tmp_path: Path, lang: list[str], said: str, revoked: str
+) -> None:
+    """A second `invite bulk` to the same file replaced the first workbook, the only place
+    its codes were written; a second `--all` revoked the earlier codes without a word."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    out = tmp_path / "moi.xlsx"
+    args = ["invite", "bulk", "--campaign", "1", str(out), "--bot", "so_tttt_bot", "--db", str(db)]
+    first = run(*lang, *args)
+    assert first.exit_code == 0, first.output
+    before = out.read_bytes()
+    for extra in ([], ["--all"]):
+        again = run(*lang, *args, *extra)
+        assert again.exit_code == 1, again.output
+        assert said.format(file=out) in again.output
+        command = f"phieu invite bulk --campaign 1 {out}" + (" --all" if extra else "")
+        assert f"{command} --force" in again.output
+        assert f"phieu invite bulk --campaign 1 {tmp_path / 'moi-2.xlsx'}" in again.output
+        assert out.read_bytes() == before
+    code = load_workbook(out).active["G2"].value
+    assert asyncio.run(_usable(db, code))  # refused before anything was revoked
+    forced = run(*lang, *args, "--all", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert revoked in forced.output
+    assert out.read_bytes() != before
+    assert asyncio.run(_usable(db, code)) is False
