@@ -22,7 +22,8 @@ from bot.cli.common import (
     today_local,
 )
 from bot.cli.lang import t
-from bot.invites import hash_code, invite_link, new_code
+from bot.desk.invites import clean_username, telegram_link
+from bot.invites import hash_code, new_code
 from flows.i18n import N_
 from storage.records import AgencyRec, InviteRec, UserRec
 from storage.repository import Unit
@@ -84,6 +85,7 @@ def invite_create(
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
+    bot = bot_name(bot)
     if role is not None:
         choice("--role", role, ROLES)
     choice("--channel", channel, ("telegram", "zalo"))
@@ -144,7 +146,7 @@ def invite_create(
         for line in zalo_instructions(zalo_bot, code):
             typer.echo(line)
     elif bot:
-        say(N_("Link: {link}"), link=invite_link(bot, code))
+        say(N_("Link: {link}"), link=telegram_link(bot, code))
     else:
         say(
             N_(
@@ -160,6 +162,26 @@ def invite_create(
         uses=str(uses) if uses else t(N_("không giới hạn")),
         until=f"{until:%d/%m/%Y %H:%M}",
     )
+
+
+def bot_name(given: str | None) -> str | None:
+    """The Telegram bot username --bot or TELEGRAM_BOT_USERNAME gives, read by
+    `clean_username` (so @ten_bot and https://t.me/ten_bot work too); None when not given.
+    Anything that is not a username stops the command (exit 2) with an example, rather than
+    printing a link that leads nowhere."""
+    if given is None or not given.strip():
+        return None
+    name = clean_username(given)
+    if name is None:
+        fail(
+            N_(
+                "Tên bot Telegram {value!r} (--bot hoặc TELEGRAM_BOT_USERNAME) không đúng: tên "
+                "bot có 5–32 chữ cái không dấu, chữ số hoặc dấu _, bắt đầu bằng chữ cái. Ví dụ: "
+                "--bot so_tttt_bot (cũng nhận @so_tttt_bot hoặc https://t.me/so_tttt_bot)"
+            ),
+            value=given,
+        )
+    return name
 
 
 async def _person(u: Unit, agency: AgencyRec, given: str) -> UserRec:

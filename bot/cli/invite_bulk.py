@@ -22,7 +22,7 @@ from bot.cli.common import (
     refuse_overwrite,
     writable,
 )
-from bot.cli.invite import invite_app
+from bot.cli.invite import bot_name, invite_app
 from bot.desk.invites import InviteRow, bot_username, write_invites
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import cli_lang, tr
@@ -98,7 +98,7 @@ def invite_bulk(
         bot_username(
             os.environ.get("TELEGRAM_BOT_TOKEN", "").strip() or None,
             os.environ.get("TELEGRAM_API_BASE", "").strip() or None,
-            bot,
+            bot_name(bot),
         )
     )
     if username is None and not codes_only:

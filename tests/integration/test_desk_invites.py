@@ -210,3 +210,47 @@ def test_invite_bulk_never_overwrites_the_only_copy_of_codes(
     assert revoked in forced.output
     assert out.read_bytes() != before
     assert asyncio.run(_usable(db, code)) is False
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["so_tttt_bot", "@so_tttt_bot", "t.me/so_tttt_bot", "https://t.me/so_tttt_bot",
+     "https://t.me/so_tttt_bot/", " http://telegram.me/so_tttt_bot?start=abc "],
+)  # fmt: skip
+def test_every_form_of_the_bot_name_makes_one_link(tmp_path: Path, given: str) -> None:
+    """`invite create --bot @ten_bot` printed https://t.me/@ten_bot?start=…, and
+    `--bot https://t.me/ten_bot` https://t.me/https://t.me/ten_bot?start=…: the option and
+    the setting now go through the one reading `invite bulk` uses."""
+    assert clean_username(given) == "so_tttt_bot"
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    for how in (["--bot", given], []):
+        made = run("invite", "create", "--agency", "SYT", *how, "--db", str(db),
+                   env={"TELEGRAM_BOT_USERNAME": given})  # fmt: skip
+        assert made.exit_code == 0, made.output
+        code = made.output.split("Mã mời: ")[1].split()[0]
+        assert f"Link: https://t.me/so_tttt_bot?start={code}\n" in made.output
+    out = tmp_path / "moi.xlsx"
+    bulk = run("invite", "bulk", "--campaign", "1", str(out), "--bot", given, "--db", str(db))
+    assert bulk.exit_code == 0, bulk.output
+    assert load_workbook(out).active["I2"].value.startswith("https://t.me/so_tttt_bot?start=")
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"), [([], "không đúng"), (["--lang", "en"], "is not a bot username")]
+)
+@pytest.mark.parametrize("command", ["create", "bulk"])
+def test_a_wrong_bot_name_is_refused_with_an_example(
+    tmp_path: Path, lang: list[str], said: str, command: str
+) -> None:
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    out = tmp_path / "moi.xlsx"
+    args = ["--agency", "SYT"] if command == "create" else ["--campaign", "1", str(out)]
+    for how, env in ((["--bot", "<ten_bot>"], None), ([], {"TELEGRAM_BOT_USERNAME": "ab"})):
+        ran = run(*lang, "invite", command, *args, *how, "--db", str(db), env=env)
+        assert ran.exit_code == 2, ran.output
+        assert said in ran.output and "--bot so_tttt_bot" in ran.output
+        assert "https://t.me/so_tttt_bot" in ran.output and "Traceback" not in ran.output
+    assert not out.exists()
+    assert "No invitations yet" in run("--lang", "en", "invite", "list", "--db", str(db)).output
