@@ -30,6 +30,8 @@ from bot.invites import hash_code, new_code
 from flows.i18n import N_
 from storage.repository import Unit
 
+# How many agency codes a line names before saying "and K more".
+SHOWN_CODES = 10
 # An invitation made before the deadline stays usable a while after it: late joiners.
 GRACE = timedelta(days=7)
 MIN_VALID = timedelta(days=14)
@@ -38,6 +40,27 @@ MIN_VALID = timedelta(days=14)
 def _fail(msgid: str, params: dict[str, object] | None = None, code: int = 2) -> typer.Exit:
     typer.echo(tr(msgid, params), err=True)
     return typer.Exit(code)
+
+
+def _say_unstaffed(codes: list[str]) -> None:
+    """One line naming the target agencies without an official (the first SHOWN_CODES codes,
+    then how many more), so nobody is left uninvited without the administrator knowing;
+    nothing when every agency has one."""
+    if not codes:
+        return
+    shown = ", ".join(codes[:SHOWN_CODES])
+    if len(codes) > SHOWN_CODES:
+        more = len(codes) - SHOWN_CODES
+        shown = tr(N_("{codes} và {more} cơ quan khác"), {"codes": shown, "more": more})
+    typer.echo(
+        tr(
+            N_(
+                "{n} cơ quan chưa có cán bộ đầu mối: {codes}. Thêm cán bộ vào trang «Cán bộ», chạy "
+                "phieu agencies import, rồi chạy lại phieu invite bulk vào một tệp mới."
+            ),
+            {"n": len(codes), "codes": shown},
+        )
+    )
 
 
 @invite_app.command(
@@ -112,7 +135,7 @@ def invite_bulk(
     lang = cli_lang()
     temp = file.with_name(f".{file.name}.tmp")
 
-    async def work(u: Unit) -> tuple[int, int, int, int]:
+    async def work(u: Unit) -> tuple[int, int, int, int, list[str]]:
         campaign = await u.campaign(campaign_id)
         if campaign is None:
             raise _fail(
@@ -125,6 +148,9 @@ def invite_bulk(
         )
         agencies = {a.id: a for a in await campaign_agencies(u, campaign)}
         officials = await u.people_of(agencies, role="official")
+        # Agencies nobody can be invited for: the administrator must import their officials.
+        staffed = {p.agency_id for p in officials}
+        unstaffed = [a.code for a in agencies.values() if a.id not in staffed]
         skipped = revoked = 0
         if not everyone:
             joined = await u.users_with_identity(p.id for p in officials)
@@ -135,7 +161,7 @@ def invite_bulk(
             chosen = officials
             revoked = await u.revoke_person_invites((p.id for p in chosen), now)
         if not chosen:
-            return 0, skipped, 0, revoked
+            return 0, skipped, 0, revoked, unstaffed
         rows, invites = [], []
         for p in chosen:
             code = new_code()
@@ -157,10 +183,10 @@ def invite_bulk(
         # after: no code is ever valid without the administrator holding it.
         write_invites(temp, rows, username, valid_until, TZ, lang)
         await u.add_person_invites(invites)
-        return len(rows), skipped, len({p.agency_id for p in chosen}), revoked
+        return len(rows), skipped, len({p.agency_id for p in chosen}), revoked, unstaffed
 
     try:
-        made, skipped, agencies_count, revoked = in_unit(db, work)
+        made, skipped, agencies_count, revoked, unstaffed = in_unit(db, work)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -174,6 +200,7 @@ def invite_bulk(
                 {"skipped": skipped},
             )
         )
+        _say_unstaffed(unstaffed)
         return
     temp.replace(file)
     typer.echo(
@@ -202,3 +229,4 @@ def invite_bulk(
     if username is None:
         typer.echo(tr(N_("Chưa biết tên bot: tệp chỉ có mã, không có link và mã QR.")))
     typer.echo(tr(N_("Mã chỉ có trong tệp này: giữ tệp cẩn thận.")))
+    _say_unstaffed(unstaffed)

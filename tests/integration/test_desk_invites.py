@@ -254,3 +254,49 @@ def test_a_wrong_bot_name_is_refused_with_an_example(
         assert "https://t.me/so_tttt_bot" in ran.output and "Traceback" not in ran.output
     assert not out.exists()
     assert "No invitations yet" in run("--lang", "en", "invite", "list", "--db", str(db)).output
+
+
+async def _add_agencies(db: Path, codes: list[str]) -> None:
+    storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with storage.unit() as u:
+            await u.import_directory(
+                [{"code": c, "name": f"Sở {c}", "cohort": "so"} for c in codes], []
+            )
+    finally:
+        await storage.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "one", "many"),
+    [
+        ([], "1 cơ quan chưa có cán bộ đầu mối: SA01.",
+         "12 cơ quan chưa có cán bộ đầu mối: SA01, SA02, SA03, SA04, SA05, SA06, SA07, SA08, "
+         "SA09, SA10 và 2 cơ quan khác."),
+        (["--lang", "en"], "no official (contact person) yet: SA01.",
+         "12 agencies have no official (contact person) yet: SA01, SA02, SA03, SA04, SA05, "
+         "SA06, SA07, SA08, SA09, SA10 and 2 other agencies."),
+    ],
+)  # fmt: skip
+def test_invite_bulk_names_target_agencies_without_an_official(
+    tmp_path: Path, lang: list[str], one: str, many: str
+) -> None:
+    """Agencies of the campaign with nobody on the people sheet got no invitation, and the
+    output did not say so."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    everyone = run(*lang, "invite", "bulk", "--campaign", "1", str(tmp_path / "a.xlsx"),
+                   "--bot", "so_tttt_bot", "--db", str(db))  # fmt: skip
+    assert everyone.exit_code == 0, everyone.output
+    assert "SA01" not in everyone.output and "official (contact" not in everyone.output
+    assert "chưa có cán bộ đầu mối" not in everyone.output
+    asyncio.run(_add_agencies(db, ["SA01"]))
+    ran = run(*lang, "invite", "bulk", "--campaign", "1", str(tmp_path / "b.xlsx"),
+              "--bot", "so_tttt_bot", "--db", str(db))  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert one in ran.output  # said even when nobody needed a code
+    asyncio.run(_add_agencies(db, [f"SA{i:02}" for i in range(2, 13)]))
+    ran = run(*lang, "invite", "bulk", "--campaign", "1", str(tmp_path / "c.xlsx"),
+              "--bot", "so_tttt_bot", "--db", str(db), "--all")  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert many in ran.output
