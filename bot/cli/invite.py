@@ -41,7 +41,12 @@ invite_app = typer.Typer(
     ),
 )
 def invite_create(
-    agency: str = typer.Option(..., "--agency", metavar=N_("MÃ"), help=N_("Mã cơ quan")),
+    agency: str | None = typer.Option(
+        None,
+        "--agency",
+        metavar=N_("MÃ"),
+        help=N_("Mã cơ quan (không cần khi có --person: lấy cơ quan của người đó)"),
+    ),
     role: str | None = typer.Option(
         None,
         "--role",
@@ -53,8 +58,8 @@ def invite_create(
         "--person",
         metavar=N_("SỐ|TÊN"),
         help=N_(
-            "Mời một người đã có (số người dùng hoặc họ tên, trong cơ quan --agency): tài khoản "
-            "chat dùng mã được gắn vào người đó, vd. thêm Zalo cho người đang dùng Telegram"
+            "Mời một người đã có (số người dùng, hoặc họ tên; cơ quan lấy theo người đó): tài "
+            "khoản chat dùng mã được gắn vào người đó, vd. thêm Zalo cho người đang dùng Telegram"
         ),
     ),
     uses: int | None = typer.Option(
@@ -86,6 +91,14 @@ def invite_create(
     db: Path | None = DB_OPTION,
 ) -> None:
     bot = bot_name(bot)
+    if agency is None and person is None:
+        fail(
+            N_(
+                "Cần cho biết mã mời dành cho cơ quan nào: --agency MÃ (xem phieu agencies list), "
+                "hoặc --person SỐ cho một người đã có (xem phieu people list). Ví dụ: phieu invite "
+                "create --agency STTTT"
+            )
+        )
     if role is not None:
         choice("--role", role, ROLES)
     choice("--channel", channel, ("telegram", "zalo"))
@@ -111,11 +124,24 @@ def invite_create(
     code = new_code()
 
     async def work(u: Unit) -> tuple[str, str, UserRec | None]:
-        found = await u.agencies_by_codes([agency])
-        rec = found.get(agency)
-        if rec is None:
-            fail(N_("Không có cơ quan mã {code!r}. Xem: phieu agencies list"), code=agency)
+        rec: AgencyRec | None = None
+        if agency is not None:
+            rec = (await u.agencies_by_codes([agency])).get(agency)
+            if rec is None:
+                fail(N_("Không có cơ quan mã {code!r}. Xem: phieu agencies list"), code=agency)
         who = await _person(u, rec, person) if person is not None else None
+        if who is not None and rec is None:
+            rec = await u.agency(who.agency_id) if who.agency_id is not None else None
+            if rec is None:
+                fail(
+                    N_(
+                        "{name} (#{id}) chưa thuộc cơ quan nào: thêm --agency MÃ, ví dụ "
+                        "--agency STTTT."
+                    ),
+                    name=who.name,
+                    id=str(who.id),
+                )
+        assert rec is not None  # --agency, or the person's agency (checked above)
         if who is not None and role is not None and role != who.role:
             fail(
                 N_("{name} có vai trò {has}, không phải {role}: bỏ --role hoặc sửa cho đúng."),
@@ -184,22 +210,42 @@ def bot_name(given: str | None) -> str | None:
     return name
 
 
-async def _person(u: Unit, agency: AgencyRec, given: str) -> UserRec:
-    """The person `--person` names in `agency`: a user number, or a full name (case and
-    spacing ignored) that exactly one person of the agency has. Exits with a message
-    otherwise."""
-    people = await u.people_of([agency.id])
+async def _person(u: Unit, agency: AgencyRec | None, given: str) -> UserRec:
+    """The person `--person` names: a user number, or a full name (case and spacing
+    ignored) that exactly one person has — within `agency` when --agency was given, else
+    among every agency's people. Exits with a message (exit 2) when nobody or several
+    match, or when --agency names another agency than the person's."""
+    agencies = {a.id: a for a in await u.list_agencies()}
     wanted = given.strip()
     if wanted.lstrip("#").isdigit():
-        number = int(wanted.lstrip("#"))
-        hits = [p for p in people if p.id == number]
+        found = await u.user(int(wanted.lstrip("#")))
+        hits = [found] if found is not None else []
     else:
         key = " ".join(wanted.split()).casefold()
-        hits = [p for p in people if " ".join(p.name.split()).casefold() == key]
+        everyone = await u.people_of(list(agencies))
+        hits = [p for p in everyone if " ".join(p.name.split()).casefold() == key]
+
+    def said(p: UserRec) -> str:
+        where = agencies[p.agency_id].code if p.agency_id in agencies else "—"
+        return f"#{p.id} {p.name} ({p.role}, {where})"
+
+    if agency is not None:
+        inside = [p for p in hits if p.agency_id == agency.id]
+        if hits and not inside:
+            fail(
+                N_(
+                    "--person {person!r} không thuộc cơ quan {agency}: {people}. Bỏ --agency "
+                    "(cơ quan lấy theo người đó) hoặc sửa cho đúng."
+                ),
+                person=given,
+                agency=agency.code,
+                people="; ".join(said(p) for p in hits),
+            )
+        hits = inside
     if len(hits) == 1:
         return hits[0]
-    listing = "; ".join(f"#{p.id} {p.name} ({p.role})" for p in people[:20]) or "—"
-    if not hits:
+    if not hits and agency is not None:
+        people = await u.people_of([agency.id])
         fail(
             N_(
                 "Cơ quan {agency} không có người {person!r}. Ghi số người dùng hoặc đúng họ tên, "
@@ -208,14 +254,21 @@ async def _person(u: Unit, agency: AgencyRec, given: str) -> UserRec:
             agency=agency.code,
             person=given,
             example=str(people[0].id) if people else "12",
-            people=listing,
+            people="; ".join(said(p) for p in people[:20]) or "—",
+        )
+    if not hits:
+        fail(
+            N_(
+                "Không có người {person!r}. Ghi số người dùng hoặc đúng họ tên, vd. --person 12 "
+                "(xem: phieu people list)."
+            ),
+            person=given,
         )
     fail(
-        N_("Cơ quan {agency} có {n} người tên {person!r}: ghi số người dùng. {people}"),
-        agency=agency.code,
+        N_("Có {n} người tên {person!r}: ghi số người dùng. {people}"),
         n=str(len(hits)),
         person=given,
-        people="; ".join(f"#{p.id} {p.name} ({p.role})" for p in hits),
+        people="; ".join(said(p) for p in hits),
     )
 
 
