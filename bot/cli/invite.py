@@ -289,6 +289,13 @@ def zalo_instructions(bot_name: str | None, code: str) -> list[str]:
     ]
 
 
+def _for_whom(i: InviteRec, names: dict[int, str]) -> str:
+    """The person a personal code is for, "Tên (#id)"; "—" for a code of the agency."""
+    if i.user_id is None:
+        return "—"
+    return f"{names.get(i.user_id, '?')} (#{i.user_id})"
+
+
 def _state(i: InviteRec, now: datetime) -> str:
     if i.revoked_at:
         return t(N_("đã thu hồi"))
@@ -302,16 +309,24 @@ def _state(i: InviteRec, now: datetime) -> str:
 @invite_app.command(
     "list",
     help=N_(
-        "Danh sách mã mời: số, cơ quan, vai trò, lượt còn lại, hạn (mã chỉ lưu dạng băm, chỉ "
-        "hiện vài ký tự đầu của mã băm)."
+        "Danh sách mã mời: số, cơ quan, vai trò, người được mời (mã tạo cho một người), lượt còn "
+        "lại, hạn (mã chỉ lưu dạng băm, chỉ hiện vài ký tự đầu của mã băm)."
     ),
 )
 def invite_list(db: Path | None = DB_OPTION) -> None:
-    async def work(u: Unit) -> tuple[list[InviteRec], dict[int, str]]:
-        codes = {a.id: a.code for a in await u.list_agencies()}
-        return await u.list_invites(), codes
+    async def work(u: Unit) -> tuple[list[InviteRec], dict[int, str], dict[int, str]]:
+        agencies = await u.list_agencies()
+        codes = {a.id: a.code for a in agencies}
+        invites = await u.list_invites()
+        # Who each personal code (--person, invite bulk) is for; others are for an agency.
+        names = {p.id: p.name for p in await u.people_of([a.id for a in agencies])}
+        for user_id in {i.user_id for i in invites if i.user_id is not None} - names.keys():
+            found = await u.user(user_id)  # someone outside every agency, e.g. an admin
+            if found is not None:
+                names[user_id] = found.name
+        return invites, codes, names
 
-    invites, codes = in_unit(db, work)
+    invites, codes, names = in_unit(db, work)
     if not invites:
         say(N_("Chưa có mã mời nào. Tạo mã: phieu invite create --agency MÃ"))
         return
@@ -327,6 +342,7 @@ def invite_list(db: Path | None = DB_OPTION) -> None:
                     f"{i.code_hash[:8]}…",
                     agency,
                     i.role,
+                    _for_whom(i, names),
                     t(N_("còn {uses} lần"), uses=uses),
                     t(N_("hết hạn {until}"), until=until),
                     _state(i, now),

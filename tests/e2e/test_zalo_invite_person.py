@@ -214,3 +214,17 @@ async def test_invite_person_needs_no_agency(
     assert r.exit_code == 2 and f"#{ids['hung1']}" in r.output and f"#{ids['hung2']}" in r.output
     r = await run_cli(*d, "invite", "create", "--person", "Không Ai", "--db", str(db))
     assert r.exit_code == 2 and "phieu people list" in r.output
+
+
+async def test_invite_list_names_whom_a_personal_code_is_for(
+    desk_db: tuple[Path, dict[str, int]],
+) -> None:
+    """`invite list` did not show who a code made with --person (or invite bulk) is for."""
+    db, ids = desk_db
+    await cli("invite", "create", "--person", str(ids["lan"]), "--db", str(db))
+    await cli("invite", "create", "--agency", "STTTT", "--db", str(db))
+    lines = (await cli("invite", "list", "--db", str(db))).splitlines()
+    assert [line.split("\t")[2:5] for line in lines] == [
+        ["STTTT", "official", f"Lan (#{ids['lan']})"],
+        ["STTTT", "official", "—"],
+    ]
