@@ -21,10 +21,10 @@ from bot.cli.common import (
     say,
     today_local,
 )
-from bot.cli.lang import t
+from bot.cli.lang import language, t
 from bot.desk.invites import clean_username, telegram_link
 from bot.invites import hash_code, new_code
-from flows.i18n import N_
+from flows.i18n import N_, ngettext, nt
 from storage.records import AgencyRec, InviteRec, UserRec
 from storage.repository import Unit
 
@@ -181,13 +181,22 @@ def invite_create(
             ),
             code=code,
         )
-    say(
-        N_("Cơ quan {agency}, vai trò {role}, {uses} lần, hết hạn {until}. Mã chỉ hiện một lần."),
-        agency=agency_code,
-        role=as_role,
-        uses=str(uses) if uses else t(N_("không giới hạn")),
-        until=f"{until:%d/%m/%Y %H:%M}",
+    # Unlimited uses read as a plural ("unlimited uses").
+    said = nt(
+        language(),
+        ngettext(
+            "Cơ quan {agency}, vai trò {role}, {uses} lần, hết hạn {until}. Mã chỉ hiện một lần.",
+            "Cơ quan {agency}, vai trò {role}, {uses} lần, hết hạn {until}. Mã chỉ hiện một lần.",
+            uses or 2,
+        ),
+        {
+            "agency": agency_code,
+            "role": as_role,
+            "uses": str(uses) if uses else t(N_("không giới hạn")),
+            "until": f"{until:%d/%m/%Y %H:%M}",
+        },
     )
+    typer.echo(said)
 
 
 def bot_name(given: str | None) -> str | None:
@@ -296,6 +305,12 @@ def _for_whom(i: InviteRec, names: dict[int, str]) -> str:
     return f"{names.get(i.user_id, '?')} (#{i.user_id})"
 
 
+def _uses_left(n: int | None) -> str:
+    """ "còn 2 lần" / "2 uses left", "1 use left"; ∞ (plural) for a code without a limit."""
+    message = ngettext("còn {uses} lần", "còn {uses} lần", 2 if n is None else n)
+    return nt(language(), message, {"uses": "∞" if n is None else str(n)})
+
+
 def _state(i: InviteRec, now: datetime) -> str:
     if i.revoked_at:
         return t(N_("đã thu hồi"))
@@ -332,7 +347,6 @@ def invite_list(db: Path | None = DB_OPTION) -> None:
         return
     now = datetime.now(UTC)
     for i in invites:
-        uses = "∞" if i.uses_left is None else str(i.uses_left)
         until = f"{i.expires_at.astimezone(ZoneInfo(TZ)):%d/%m/%Y}" if i.expires_at else "—"
         agency = codes.get(i.agency_id, "—") if i.agency_id is not None else "—"
         typer.echo(
@@ -343,7 +357,7 @@ def invite_list(db: Path | None = DB_OPTION) -> None:
                     agency,
                     i.role,
                     _for_whom(i, names),
-                    t(N_("còn {uses} lần"), uses=uses),
+                    _uses_left(i.uses_left),
                     t(N_("hết hạn {until}"), until=until),
                     _state(i, now),
                 )

@@ -27,7 +27,7 @@ from bot.desk.invites import InviteRow, bot_username, write_invites
 from bot.desk.targets import campaign_agencies
 from bot.desk.text import cli_lang, tr
 from bot.invites import hash_code, new_code
-from flows.i18n import N_
+from flows.i18n import N_, ngettext, nt
 from storage.repository import Unit
 
 # How many agency codes a line names before saying "and K more".
@@ -51,14 +51,22 @@ def _say_unstaffed(codes: list[str]) -> None:
     shown = ", ".join(codes[:SHOWN_CODES])
     if len(codes) > SHOWN_CODES:
         more = len(codes) - SHOWN_CODES
-        shown = tr(N_("{codes} và {more} cơ quan khác"), {"codes": shown, "more": more})
+        shown = nt(
+            cli_lang(),
+            ngettext("{codes} và {n} cơ quan khác", "{codes} và {n} cơ quan khác", more),
+            {"codes": shown},
+        )
     typer.echo(
-        tr(
-            N_(
+        nt(
+            cli_lang(),
+            ngettext(
                 "{n} cơ quan chưa có cán bộ đầu mối: {codes}. Thêm cán bộ vào trang «Cán bộ», chạy "
-                "phieu agencies import, rồi chạy lại phieu invite bulk vào một tệp mới."
+                "phieu agencies import, rồi chạy lại phieu invite bulk vào một tệp mới.",
+                "{n} cơ quan chưa có cán bộ đầu mối: {codes}. Thêm cán bộ vào trang «Cán bộ», chạy "
+                "phieu agencies import, rồi chạy lại phieu invite bulk vào một tệp mới.",
+                len(codes),
             ),
-            {"n": len(codes), "codes": shown},
+            {"codes": shown},
         )
     )
 
@@ -192,38 +200,60 @@ def invite_bulk(
         raise
     if made == 0:
         typer.echo(
-            tr(
-                N_(
-                    "Không có cán bộ đầu mối nào cần mã mời ({skipped} người đã vào Phiếu hoặc "
-                    "đã có mã còn hạn; --all để tạo lại). Nhập cán bộ: phieu agencies import."
+            nt(
+                lang,
+                ngettext(
+                    "Không có cán bộ đầu mối nào cần mã mời ({n} người đã vào Phiếu hoặc "
+                    "đã có mã còn hạn; --all để tạo lại). Nhập cán bộ: phieu agencies import.",
+                    "Không có cán bộ đầu mối nào cần mã mời ({n} người đã vào Phiếu hoặc "
+                    "đã có mã còn hạn; --all để tạo lại). Nhập cán bộ: phieu agencies import.",
+                    skipped,
                 ),
-                {"skipped": skipped},
             )
         )
         _say_unstaffed(unstaffed)
         return
     temp.replace(file)
+    # Two counts: the agencies' is a phrase of its own, so each gets its plural form.
+    agencies = nt(
+        lang,
+        ngettext("{count} cơ quan", "{count} cơ quan", agencies_count),
+        {"count": agencies_count},
+    )
     typer.echo(
-        tr(
-            N_("Đã tạo {made} mã mời cho cán bộ đầu mối của {agencies} cơ quan → {file}"),
-            {"made": made, "agencies": agencies_count, "file": str(file)},
+        nt(
+            lang,
+            ngettext(
+                "Đã tạo {n} mã mời cho cán bộ đầu mối của {agencies} → {file}",
+                "Đã tạo {n} mã mời cho cán bộ đầu mối của {agencies} → {file}",
+                made,
+            ),
+            {"agencies": agencies, "file": str(file)},
         )
     )
     if skipped:
         typer.echo(
-            tr(
-                N_("Bỏ qua {skipped} người đã vào Phiếu hoặc đã có mã còn hạn (--all để tạo lại)."),
-                {"skipped": skipped},
+            nt(
+                lang,
+                ngettext(
+                    "Bỏ qua {n} người đã vào Phiếu hoặc đã có mã còn hạn (--all để tạo lại).",
+                    "Bỏ qua {n} người đã vào Phiếu hoặc đã có mã còn hạn (--all để tạo lại).",
+                    skipped,
+                ),
             )
         )
     if revoked:
         typer.echo(
-            tr(
-                N_(
-                    "Đã thu hồi {revoked} mã mời cũ của những người này (--all): các mã trong tệp "
-                    "mời trước không dùng được nữa, chỉ dùng mã trong {file}."
+            nt(
+                lang,
+                ngettext(
+                    "Đã thu hồi {n} mã mời cũ của những người này (--all): các mã trong tệp "
+                    "mời trước không dùng được nữa, chỉ dùng mã trong {file}.",
+                    "Đã thu hồi {n} mã mời cũ của những người này (--all): các mã trong tệp "
+                    "mời trước không dùng được nữa, chỉ dùng mã trong {file}.",
+                    revoked,
                 ),
-                {"revoked": revoked, "file": str(file)},
+                {"file": str(file)},
             )
         )
     if username is None:

@@ -273,7 +273,7 @@ async def _add_agencies(db: Path, codes: list[str]) -> None:
         ([], "1 cơ quan chưa có cán bộ đầu mối: SA01.",
          "12 cơ quan chưa có cán bộ đầu mối: SA01, SA02, SA03, SA04, SA05, SA06, SA07, SA08, "
          "SA09, SA10 và 2 cơ quan khác."),
-        (["--lang", "en"], "no official (contact person) yet: SA01.",
+        (["--lang", "en"], "1 agency has no official (contact person) yet: SA01.",
          "12 agencies have no official (contact person) yet: SA01, SA02, SA03, SA04, SA05, "
          "SA06, SA07, SA08, SA09, SA10 and 2 other agencies."),
     ],
@@ -300,3 +300,45 @@ def test_invite_bulk_names_target_agencies_without_an_official(
               "--bot", "so_tttt_bot", "--db", str(db), "--all")  # fmt: skip
     assert ran.exit_code == 0, ran.output
     assert many in ran.output
+
+
+def test_english_counts_have_their_plural_forms(tmp_path: Path) -> None:
+    """ "1 invitations made for … 1 agencies", "1 uses left": English said every count in
+    the plural; the catalog's plural forms now choose (Vietnamese has one form)."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    asyncio.run(_add_agencies(db, ["SA01", "SA02"]))
+    en = ["--lang", "en"]
+    bot = ["--bot", "so_tttt_bot", "--db", str(db)]
+    first = run(*en, "invite", "bulk", "--campaign", "1", str(tmp_path / "a.xlsx"), *bot)
+    assert "3 invitations made for the officials of 2 agencies" in first.output
+    assert "2 agencies have no official" in first.output
+    outcome, _ = asyncio.run(_redeem(db, load_workbook(tmp_path / "a.xlsx").active["G2"].value))
+    assert outcome is Redeem.BOUND
+    again = run(*en, "invite", "bulk", "--campaign", "1", str(tmp_path / "b.xlsx"), *bot)
+    assert "(3 people have joined Phiếu or hold a valid code" in again.output
+    asyncio.run(_add_agencies(db, [f"SA{i:02}" for i in range(3, 13)]))
+    asyncio.run(_add_person(db, "SA01", "Vũ H"))
+    one = run(*en, "invite", "bulk", "--campaign", "1", str(tmp_path / "c.xlsx"), *bot)
+    assert "1 invitation made for the officials of 1 agency → " in one.output, one.output
+    assert "Skipped 3 people who have joined" in one.output
+    assert "and 1 other agency." in one.output  # 11 without an official: ten, then one
+    vi = run("invite", "bulk", "--campaign", "1", str(tmp_path / "d.xlsx"), *bot, "--all")
+    assert "Đã tạo 4 mã mời cho cán bộ đầu mối của 3 cơ quan" in vi.output
+    assert "Đã thu hồi 4 mã mời cũ" in vi.output  # every earlier code not yet revoked
+    listed = run(*en, "invite", "list", "--db", str(db)).output
+    assert "\t1 use left\t" in listed and "uses left" not in listed.replace("0 uses left", "")
+    made = run(*en, "invite", "create", "--agency", "SYT", "--uses", "1", *bot)
+    assert ", 1 use, expires" in made.output
+    made = run(*en, "invite", "create", "--agency", "SYT", "--uses", "2", *bot)
+    assert ", 2 uses, expires" in made.output
+
+
+async def _add_person(db: Path, agency: str, name: str) -> None:
+    storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with storage.unit() as u:
+            person = {"agency_code": agency, "name": name, "role": "official"}
+            await u.import_directory([], [person])
+    finally:
+        await storage.close()
