@@ -115,6 +115,7 @@ def invite_bulk(
     again += ["--all"] if everyone else []
     again += ["--codes-only"] if codes_only else []
     again += ["--expires", expires] if expires else []
+    again += ["--bot", bot] if bot else []  # as given (or from the setting): the same run
     refuse_overwrite(file, force, shlex.join(again))
     tz = ZoneInfo(TZ)
     now = datetime.now(UTC)

@@ -200,7 +200,7 @@ def test_invite_bulk_never_overwrites_the_only_copy_of_codes(
         assert again.exit_code == 1, again.output
         assert said.format(file=out) in again.output
         command = f"phieu invite bulk --campaign 1 {out}" + (" --all" if extra else "")
-        assert f"{command} --force" in again.output
+        assert f"{command} --bot so_tttt_bot --force" in again.output
         assert f"phieu invite bulk --campaign 1 {tmp_path / 'moi-2.xlsx'}" in again.output
         assert out.read_bytes() == before
     code = load_workbook(out).active["G2"].value
