@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from babel import Locale
 from babel.dates import format_date
@@ -33,6 +33,30 @@ DEFAULT_LANGUAGE = "vi"
 def N_(msgid: str) -> str:
     """Mark a msgid for extraction without translating it yet."""
     return msgid
+
+
+class Plural(NamedTuple):
+    """A msgid with its plural form and the count choosing between them (see `ngettext`)."""
+
+    singular: str
+    plural: str
+    n: int
+
+
+def ngettext(singular: str, plural: str, n: int) -> Plural:
+    """Mark a msgid pair for extraction, like N_ (the extractor knows `ngettext` by
+    default), keeping the count that picks the form; `nt` translates it. Vietnamese has
+    one form, so both texts are the same Vietnamese; English gets "1 agency" and
+    "2 agencies" from the catalog's msgstr[0] / msgstr[1]."""
+    return Plural(singular, plural, n)
+
+
+def nt(lang: str, message: Plural, params: Mapping[str, Any] | None = None) -> str:
+    """The form of `message` for its count in `lang` (gettext's plural rule of the
+    catalog), fields filled as in `translate`; `{n}` is the count unless `params` gives it."""
+    text = translations(normalise_language(lang)).ngettext(*message)
+    values = {"n": message.n, **(params or {})}
+    return text.format_map({k: format_value(lang, v) for k, v in values.items()})
 
 
 @cache

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Awaitable
 from pathlib import Path
 
 import typer
 
-from bot.cli.common import COHORTS, DB_OPTION, choice, contact_ok, in_unit, say, writable
+from bot.cli.common import (
+    COHORTS,
+    DB_OPTION,
+    choice,
+    contact_ok,
+    in_unit,
+    refuse_overwrite,
+    say,
+    writable,
+)
 from bot.desk.directory import Directory, read_cohort, read_directory, write_template
 from bot.desk.text import tr
 from flows.i18n import N_
@@ -76,12 +86,16 @@ def _say(msgid: str, params: dict[str, object] | None = None, *, err: bool = Fal
 )
 def agencies_template(
     file: Path = typer.Argument(..., help=N_("Tệp .xlsx sẽ tạo, ví dụ co-quan.xlsx")),
+    force: bool = typer.Option(False, "--force", help=N_("Ghi đè tệp đã có")),
 ) -> None:
     """Write the workbook to fill: agencies and people sheets, instructions, an example row."""
     if file.suffix.lower() != ".xlsx":
         _say(N_("Tên tệp phải có đuôi .xlsx, ví dụ: co-quan.xlsx"), err=True)
         raise typer.Exit(2)
-    write_template(writable(file))
+    # A file of that name may be the filled workbook: never replaced unless asked.
+    again = shlex.join(["phieu", "agencies", "template", str(file)])
+    refuse_overwrite(writable(file), force, again)
+    write_template(file)
     _say(
         N_(
             "Đã tạo {file}: điền trang «Cơ quan» và «Cán bộ», rồi chạy phieu agencies import {file}"

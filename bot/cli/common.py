@@ -263,3 +263,30 @@ def contact_ok(option: str, read: Ok | Problem | Confirm) -> None:
         example = " " + t(N_("Ví dụ: {example}"), example=read.example)
     typer.echo(f"{option}: {message}{example}", err=True)
     raise typer.Exit(2)
+
+
+def refuse_overwrite(path: Path, force: bool, command: str) -> Path:
+    """`path` if it may be written: it does not exist yet, or `force` (--force) was given.
+    Otherwise stop the command (exit 1) naming the file, with the exact command to run
+    again with --force, or with another file name — a workbook an administrator filled in,
+    or the only copy of invitation codes, is never replaced silently. `command` is the
+    command line as the administrator typed it, without --force, e.g.
+    "phieu invite bulk --campaign 1 moi.xlsx"."""
+    if force or not path.exists():
+        return path
+    n = 2
+    other = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    while other.exists():
+        n += 1
+        other = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    fail(
+        N_(
+            "Tệp {file} đã có, nên không ghi đè (có thể đó là tệp đã điền, hoặc nơi duy nhất "
+            "giữ các mã mời). Nếu chắc chắn muốn ghi đè: {command} --force. Hoặc ghi vào tệp "
+            "khác, ví dụ: {other}"
+        ),
+        1,
+        file=str(path),
+        command=command,
+        other=command.replace(str(path), str(other)) if str(path) in command else str(other),
+    )

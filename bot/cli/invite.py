@@ -21,9 +21,10 @@ from bot.cli.common import (
     say,
     today_local,
 )
-from bot.cli.lang import t
-from bot.invites import hash_code, invite_link, new_code
-from flows.i18n import N_
+from bot.cli.lang import language, t
+from bot.desk.invites import clean_username, telegram_link
+from bot.invites import hash_code, new_code
+from flows.i18n import N_, ngettext, nt
 from storage.records import AgencyRec, InviteRec, UserRec
 from storage.repository import Unit
 
@@ -40,7 +41,12 @@ invite_app = typer.Typer(
     ),
 )
 def invite_create(
-    agency: str = typer.Option(..., "--agency", metavar=N_("MÃ"), help=N_("Mã cơ quan")),
+    agency: str | None = typer.Option(
+        None,
+        "--agency",
+        metavar=N_("MÃ"),
+        help=N_("Mã cơ quan (không cần khi có --person: lấy cơ quan của người đó)"),
+    ),
     role: str | None = typer.Option(
         None,
         "--role",
@@ -52,8 +58,8 @@ def invite_create(
         "--person",
         metavar=N_("SỐ|TÊN"),
         help=N_(
-            "Mời một người đã có (số người dùng hoặc họ tên, trong cơ quan --agency): tài khoản "
-            "chat dùng mã được gắn vào người đó, vd. thêm Zalo cho người đang dùng Telegram"
+            "Mời một người đã có (số người dùng, hoặc họ tên; cơ quan lấy theo người đó): tài "
+            "khoản chat dùng mã được gắn vào người đó, vd. thêm Zalo cho người đang dùng Telegram"
         ),
     ),
     uses: int | None = typer.Option(
@@ -84,6 +90,15 @@ def invite_create(
     ),
     db: Path | None = DB_OPTION,
 ) -> None:
+    bot = bot_name(bot)
+    if agency is None and person is None:
+        fail(
+            N_(
+                "Cần cho biết mã mời dành cho cơ quan nào: --agency MÃ (xem phieu agencies list), "
+                "hoặc --person SỐ cho một người đã có (xem phieu people list). Ví dụ: phieu invite "
+                "create --agency STTTT"
+            )
+        )
     if role is not None:
         choice("--role", role, ROLES)
     choice("--channel", channel, ("telegram", "zalo"))
@@ -109,11 +124,24 @@ def invite_create(
     code = new_code()
 
     async def work(u: Unit) -> tuple[str, str, UserRec | None]:
-        found = await u.agencies_by_codes([agency])
-        rec = found.get(agency)
-        if rec is None:
-            fail(N_("Không có cơ quan mã {code!r}. Xem: phieu agencies list"), code=agency)
+        rec: AgencyRec | None = None
+        if agency is not None:
+            rec = (await u.agencies_by_codes([agency])).get(agency)
+            if rec is None:
+                fail(N_("Không có cơ quan mã {code!r}. Xem: phieu agencies list"), code=agency)
         who = await _person(u, rec, person) if person is not None else None
+        if who is not None and rec is None:
+            rec = await u.agency(who.agency_id) if who.agency_id is not None else None
+            if rec is None:
+                fail(
+                    N_(
+                        "{name} (#{id}) chưa thuộc cơ quan nào: thêm --agency MÃ, ví dụ "
+                        "--agency STTTT."
+                    ),
+                    name=who.name,
+                    id=str(who.id),
+                )
+        assert rec is not None  # --agency, or the person's agency (checked above)
         if who is not None and role is not None and role != who.role:
             fail(
                 N_("{name} có vai trò {has}, không phải {role}: bỏ --role hoặc sửa cho đúng."),
@@ -144,7 +172,7 @@ def invite_create(
         for line in zalo_instructions(zalo_bot, code):
             typer.echo(line)
     elif bot:
-        say(N_("Link: {link}"), link=invite_link(bot, code))
+        say(N_("Link: {link}"), link=telegram_link(bot, code))
     else:
         say(
             N_(
@@ -153,31 +181,80 @@ def invite_create(
             ),
             code=code,
         )
-    say(
-        N_("Cơ quan {agency}, vai trò {role}, {uses} lần, hết hạn {until}. Mã chỉ hiện một lần."),
-        agency=agency_code,
-        role=as_role,
-        uses=str(uses) if uses else t(N_("không giới hạn")),
-        until=f"{until:%d/%m/%Y %H:%M}",
+    # Unlimited uses read as a plural ("unlimited uses").
+    said = nt(
+        language(),
+        ngettext(
+            "Cơ quan {agency}, vai trò {role}, {uses} lần, hết hạn {until}. Mã chỉ hiện một lần.",
+            "Cơ quan {agency}, vai trò {role}, {uses} lần, hết hạn {until}. Mã chỉ hiện một lần.",
+            uses or 2,
+        ),
+        {
+            "agency": agency_code,
+            "role": as_role,
+            "uses": str(uses) if uses else t(N_("không giới hạn")),
+            "until": f"{until:%d/%m/%Y %H:%M}",
+        },
     )
+    typer.echo(said)
 
 
-async def _person(u: Unit, agency: AgencyRec, given: str) -> UserRec:
-    """The person `--person` names in `agency`: a user number, or a full name (case and
-    spacing ignored) that exactly one person of the agency has. Exits with a message
-    otherwise."""
-    people = await u.people_of([agency.id])
+def bot_name(given: str | None) -> str | None:
+    """The Telegram bot username --bot or TELEGRAM_BOT_USERNAME gives, read by
+    `clean_username` (so @ten_bot and https://t.me/ten_bot work too); None when not given.
+    Anything that is not a username stops the command (exit 2) with an example, rather than
+    printing a link that leads nowhere."""
+    if given is None or not given.strip():
+        return None
+    name = clean_username(given)
+    if name is None:
+        fail(
+            N_(
+                "Tên bot Telegram {value!r} (--bot hoặc TELEGRAM_BOT_USERNAME) không đúng: tên "
+                "bot có 5–32 chữ cái không dấu, chữ số hoặc dấu _, bắt đầu bằng chữ cái. Ví dụ: "
+                "--bot so_tttt_bot (cũng nhận @so_tttt_bot hoặc https://t.me/so_tttt_bot)"
+            ),
+            value=given,
+        )
+    return name
+
+
+async def _person(u: Unit, agency: AgencyRec | None, given: str) -> UserRec:
+    """The person `--person` names: a user number, or a full name (case and spacing
+    ignored) that exactly one person has — within `agency` when --agency was given, else
+    among every agency's people. Exits with a message (exit 2) when nobody or several
+    match, or when --agency names another agency than the person's."""
+    agencies = {a.id: a for a in await u.list_agencies()}
     wanted = given.strip()
     if wanted.lstrip("#").isdigit():
-        number = int(wanted.lstrip("#"))
-        hits = [p for p in people if p.id == number]
+        found = await u.user(int(wanted.lstrip("#")))
+        hits = [found] if found is not None else []
     else:
         key = " ".join(wanted.split()).casefold()
-        hits = [p for p in people if " ".join(p.name.split()).casefold() == key]
+        everyone = await u.people_of(list(agencies))
+        hits = [p for p in everyone if " ".join(p.name.split()).casefold() == key]
+
+    def said(p: UserRec) -> str:
+        where = agencies[p.agency_id].code if p.agency_id in agencies else "—"
+        return f"#{p.id} {p.name} ({p.role}, {where})"
+
+    if agency is not None:
+        inside = [p for p in hits if p.agency_id == agency.id]
+        if hits and not inside:
+            fail(
+                N_(
+                    "--person {person!r} không thuộc cơ quan {agency}: {people}. Bỏ --agency "
+                    "(cơ quan lấy theo người đó) hoặc sửa cho đúng."
+                ),
+                person=given,
+                agency=agency.code,
+                people="; ".join(said(p) for p in hits),
+            )
+        hits = inside
     if len(hits) == 1:
         return hits[0]
-    listing = "; ".join(f"#{p.id} {p.name} ({p.role})" for p in people[:20]) or "—"
-    if not hits:
+    if not hits and agency is not None:
+        people = await u.people_of([agency.id])
         fail(
             N_(
                 "Cơ quan {agency} không có người {person!r}. Ghi số người dùng hoặc đúng họ tên, "
@@ -186,14 +263,21 @@ async def _person(u: Unit, agency: AgencyRec, given: str) -> UserRec:
             agency=agency.code,
             person=given,
             example=str(people[0].id) if people else "12",
-            people=listing,
+            people="; ".join(said(p) for p in people[:20]) or "—",
+        )
+    if not hits:
+        fail(
+            N_(
+                "Không có người {person!r}. Ghi số người dùng hoặc đúng họ tên, vd. --person 12 "
+                "(xem: phieu people list)."
+            ),
+            person=given,
         )
     fail(
-        N_("Cơ quan {agency} có {n} người tên {person!r}: ghi số người dùng. {people}"),
-        agency=agency.code,
+        N_("Có {n} người tên {person!r}: ghi số người dùng. {people}"),
         n=str(len(hits)),
         person=given,
-        people="; ".join(f"#{p.id} {p.name} ({p.role})" for p in hits),
+        people="; ".join(said(p) for p in hits),
     )
 
 
@@ -214,6 +298,19 @@ def zalo_instructions(bot_name: str | None, code: str) -> list[str]:
     ]
 
 
+def _for_whom(i: InviteRec, names: dict[int, str]) -> str:
+    """The person a personal code is for, "Tên (#id)"; "—" for a code of the agency."""
+    if i.user_id is None:
+        return "—"
+    return f"{names.get(i.user_id, '?')} (#{i.user_id})"
+
+
+def _uses_left(n: int | None) -> str:
+    """ "còn 2 lần" / "2 uses left", "1 use left"; ∞ (plural) for a code without a limit."""
+    message = ngettext("còn {uses} lần", "còn {uses} lần", 2 if n is None else n)
+    return nt(language(), message, {"uses": "∞" if n is None else str(n)})
+
+
 def _state(i: InviteRec, now: datetime) -> str:
     if i.revoked_at:
         return t(N_("đã thu hồi"))
@@ -227,22 +324,29 @@ def _state(i: InviteRec, now: datetime) -> str:
 @invite_app.command(
     "list",
     help=N_(
-        "Danh sách mã mời: số, cơ quan, vai trò, lượt còn lại, hạn (mã chỉ lưu dạng băm, chỉ "
-        "hiện vài ký tự đầu của mã băm)."
+        "Danh sách mã mời: số, cơ quan, vai trò, người được mời (mã tạo cho một người), lượt còn "
+        "lại, hạn (mã chỉ lưu dạng băm, chỉ hiện vài ký tự đầu của mã băm)."
     ),
 )
 def invite_list(db: Path | None = DB_OPTION) -> None:
-    async def work(u: Unit) -> tuple[list[InviteRec], dict[int, str]]:
-        codes = {a.id: a.code for a in await u.list_agencies()}
-        return await u.list_invites(), codes
+    async def work(u: Unit) -> tuple[list[InviteRec], dict[int, str], dict[int, str]]:
+        agencies = await u.list_agencies()
+        codes = {a.id: a.code for a in agencies}
+        invites = await u.list_invites()
+        # Who each personal code (--person, invite bulk) is for; others are for an agency.
+        names = {p.id: p.name for p in await u.people_of([a.id for a in agencies])}
+        for user_id in {i.user_id for i in invites if i.user_id is not None} - names.keys():
+            found = await u.user(user_id)  # someone outside every agency, e.g. an admin
+            if found is not None:
+                names[user_id] = found.name
+        return invites, codes, names
 
-    invites, codes = in_unit(db, work)
+    invites, codes, names = in_unit(db, work)
     if not invites:
         say(N_("Chưa có mã mời nào. Tạo mã: phieu invite create --agency MÃ"))
         return
     now = datetime.now(UTC)
     for i in invites:
-        uses = "∞" if i.uses_left is None else str(i.uses_left)
         until = f"{i.expires_at.astimezone(ZoneInfo(TZ)):%d/%m/%Y}" if i.expires_at else "—"
         agency = codes.get(i.agency_id, "—") if i.agency_id is not None else "—"
         typer.echo(
@@ -252,7 +356,8 @@ def invite_list(db: Path | None = DB_OPTION) -> None:
                     f"{i.code_hash[:8]}…",
                     agency,
                     i.role,
-                    t(N_("còn {uses} lần"), uses=uses),
+                    _for_whom(i, names),
+                    _uses_left(i.uses_left),
                     t(N_("hết hạn {until}"), until=until),
                     _state(i, now),
                 )

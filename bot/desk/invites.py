@@ -27,16 +27,21 @@ log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.telegram.org"
 # Telegram usernames: 5–32 characters, a letter first, letters, digits and underscores.
 _USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
+# What may stand before the username: a t.me (or telegram.me) address, with or without scheme.
+_LINK = re.compile(r"^(?:https?://)?(?:www\.)?(?:t|telegram)\.me/", re.IGNORECASE)
 QR_PIXELS = 120  # the image's side in the sheet
 
 
 def clean_username(name: str | None) -> str | None:
-    """A bot username as a setting may give it ("@phieu_bot", " phieu_bot "), or None
-    if it is not one (a placeholder like "<ten_bot>" is not)."""
+    """The one reading of a bot username, wherever it is given (--bot, TELEGRAM_BOT_USERNAME,
+    getMe): "@phieu_bot", " phieu_bot ", "t.me/phieu_bot", "https://t.me/phieu_bot/" or a
+    whole link "https://t.me/phieu_bot?start=…" → "phieu_bot". None if it is not a username
+    (a placeholder like "<ten_bot>" is not); never raises."""
     if not name:
         return None
-    name = name.strip().removeprefix("@").removeprefix("https://t.me/")
-    return name if _USERNAME.match(name) else None
+    text = _LINK.sub("", name.strip())
+    text = text.split("?", 1)[0].rstrip("/").removeprefix("@")
+    return text if _USERNAME.match(text) else None
 
 
 async def bot_username(

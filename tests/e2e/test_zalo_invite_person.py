@@ -155,8 +155,9 @@ async def test_invite_person_refusals_say_what_to_write(
     # nobody of that name; the message lists the agency's people with their numbers
     out = await refused(db, "--person", "Nguyễn Văn Không")
     assert "không có người" in out and f"#{ids['lan']} Lan" in out
-    # a person of another agency is not found by number: invitations stay within the agency
-    assert "không có người" in await refused(db, "--person", str(ids["other"]))
+    # a person of another agency: --agency and --person disagree, which is said
+    out = await refused(db, "--person", str(ids["other"]))
+    assert "không thuộc cơ quan STTTT" in out and f"#{ids['other']}" in out
     # two people share the name: the number is asked for
     out = await refused(db, "--person", "hùng")
     assert "2 người tên" in out and f"#{ids['hung1']}" in out and f"#{ids['hung2']}" in out
@@ -179,3 +180,51 @@ async def test_invite_person_takes_the_persons_role(desk_db: tuple[Path, dict[st
     # without --person nothing changes: a new person, official by default
     out = await cli("invite", "create", "--agency", "STTTT", "--db", str(db))
     assert "vai trò official" in out and "dành cho" not in out
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+async def test_invite_person_needs_no_agency(
+    desk_db: tuple[Path, dict[str, int]], lang: str
+) -> None:
+    """`invite create --person ID` demanded --agency although the person's agency is known:
+    it is taken from the person; --agency that disagrees is refused; neither is asked for."""
+    db, ids = desk_db
+    d = ["--lang", lang]
+    out = await cli(*d, "invite", "create", "--person", str(ids["other"]), "--db", str(db))
+    assert ("Cơ quan UBXA" if lang == "vi" else "Agency UBXA") in out, out
+    out = await cli(*d, "invite", "create", "--person", "khác", "--db", str(db))  # by name
+    assert "UBXA" in out and f"#{ids['other']}" in out
+    store = await Storage.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with store.unit() as unit:
+            ubxa = await unit.agency_by_code("UBXA")
+            invites = await unit.list_invites()
+    finally:
+        await store.close()
+    assert ubxa is not None
+    assert [(i.agency_id, i.user_id) for i in invites] == [(ubxa.id, ids["other"])] * 2
+    r = await run_cli(*d, "invite", "create", "--agency", "STTTT", "--person",
+                      f"#{ids['other']}", "--db", str(db))  # fmt: skip
+    assert r.exit_code == 2
+    said = "không thuộc cơ quan STTTT" if lang == "vi" else "is not of agency STTTT"
+    assert said in r.output and "UBXA" in r.output
+    r = await run_cli(*d, "invite", "create", "--db", str(db))
+    assert r.exit_code == 2 and "--agency" in r.output and "--person" in r.output
+    r = await run_cli(*d, "invite", "create", "--person", "hùng", "--db", str(db))
+    assert r.exit_code == 2 and f"#{ids['hung1']}" in r.output and f"#{ids['hung2']}" in r.output
+    r = await run_cli(*d, "invite", "create", "--person", "Không Ai", "--db", str(db))
+    assert r.exit_code == 2 and "phieu people list" in r.output
+
+
+async def test_invite_list_names_whom_a_personal_code_is_for(
+    desk_db: tuple[Path, dict[str, int]],
+) -> None:
+    """`invite list` did not show who a code made with --person (or invite bulk) is for."""
+    db, ids = desk_db
+    await cli("invite", "create", "--person", str(ids["lan"]), "--db", str(db))
+    await cli("invite", "create", "--agency", "STTTT", "--db", str(db))
+    lines = (await cli("invite", "list", "--db", str(db))).splitlines()
+    assert [line.split("\t")[2:5] for line in lines] == [
+        ["STTTT", "official", f"Lan (#{ids['lan']})"],
+        ["STTTT", "official", "—"],
+    ]

@@ -174,3 +174,171 @@ def test_invite_bulk_refusals(tmp_path: Path, args: list[str], message: str) -> 
     )
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "x.xlsx").exists()
+
+
+@pytest.mark.parametrize(
+    ("lang", "said", "revoked"),
+    [
+        ([], "Tệp {file} đã có, nên không ghi đè", "Đã thu hồi 3 mã mời cũ"),
+        (["--lang", "en"], "{file} already exists", "Revoked 3 earlier invitation codes"),
+    ],
+)
+def test_invite_bulk_never_overwrites_the_only_copy_of_codes(
+    tmp_path: Path, lang: list[str], said: str, revoked: str
+) -> None:
+    """A second `invite bulk` to the same file replaced the first workbook, the only place
+    its codes were written; a second `--all` revoked the earlier codes without a word."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    out = tmp_path / "moi.xlsx"
+    args = ["invite", "bulk", "--campaign", "1", str(out), "--bot", "so_tttt_bot", "--db", str(db)]
+    first = run(*lang, *args)
+    assert first.exit_code == 0, first.output
+    before = out.read_bytes()
+    for extra in ([], ["--all"]):
+        again = run(*lang, *args, *extra)
+        assert again.exit_code == 1, again.output
+        assert said.format(file=out) in again.output
+        command = f"phieu invite bulk --campaign 1 {out}" + (" --all" if extra else "")
+        assert f"{command} --bot so_tttt_bot --force" in again.output
+        assert f"phieu invite bulk --campaign 1 {tmp_path / 'moi-2.xlsx'}" in again.output
+        assert out.read_bytes() == before
+    code = load_workbook(out).active["G2"].value
+    assert asyncio.run(_usable(db, code))  # refused before anything was revoked
+    forced = run(*lang, *args, "--all", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert revoked in forced.output
+    assert out.read_bytes() != before
+    assert asyncio.run(_usable(db, code)) is False
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["so_tttt_bot", "@so_tttt_bot", "t.me/so_tttt_bot", "https://t.me/so_tttt_bot",
+     "https://t.me/so_tttt_bot/", " http://telegram.me/so_tttt_bot?start=abc "],
+)  # fmt: skip
+def test_every_form_of_the_bot_name_makes_one_link(tmp_path: Path, given: str) -> None:
+    """`invite create --bot @ten_bot` printed https://t.me/@ten_bot?start=…, and
+    `--bot https://t.me/ten_bot` https://t.me/https://t.me/ten_bot?start=…: the option and
+    the setting now go through the one reading `invite bulk` uses."""
+    assert clean_username(given) == "so_tttt_bot"
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    for how in (["--bot", given], []):
+        made = run("invite", "create", "--agency", "SYT", *how, "--db", str(db),
+                   env={"TELEGRAM_BOT_USERNAME": given})  # fmt: skip
+        assert made.exit_code == 0, made.output
+        code = made.output.split("Mã mời: ")[1].split()[0]
+        assert f"Link: https://t.me/so_tttt_bot?start={code}\n" in made.output
+    out = tmp_path / "moi.xlsx"
+    bulk = run("invite", "bulk", "--campaign", "1", str(out), "--bot", given, "--db", str(db))
+    assert bulk.exit_code == 0, bulk.output
+    assert load_workbook(out).active["I2"].value.startswith("https://t.me/so_tttt_bot?start=")
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"), [([], "không đúng"), (["--lang", "en"], "is not a bot username")]
+)
+@pytest.mark.parametrize("command", ["create", "bulk"])
+def test_a_wrong_bot_name_is_refused_with_an_example(
+    tmp_path: Path, lang: list[str], said: str, command: str
+) -> None:
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    out = tmp_path / "moi.xlsx"
+    args = ["--agency", "SYT"] if command == "create" else ["--campaign", "1", str(out)]
+    for how, env in ((["--bot", "<ten_bot>"], None), ([], {"TELEGRAM_BOT_USERNAME": "ab"})):
+        ran = run(*lang, "invite", command, *args, *how, "--db", str(db), env=env)
+        assert ran.exit_code == 2, ran.output
+        assert said in ran.output and "--bot so_tttt_bot" in ran.output
+        assert "https://t.me/so_tttt_bot" in ran.output and "Traceback" not in ran.output
+    assert not out.exists()
+    assert "No invitations yet" in run("--lang", "en", "invite", "list", "--db", str(db)).output
+
+
+async def _add_agencies(db: Path, codes: list[str]) -> None:
+    storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with storage.unit() as u:
+            await u.import_directory(
+                [{"code": c, "name": f"Sở {c}", "cohort": "so"} for c in codes], []
+            )
+    finally:
+        await storage.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "one", "many"),
+    [
+        ([], "1 cơ quan chưa có cán bộ đầu mối: SA01.",
+         "12 cơ quan chưa có cán bộ đầu mối: SA01, SA02, SA03, SA04, SA05, SA06, SA07, SA08, "
+         "SA09, SA10 và 2 cơ quan khác."),
+        (["--lang", "en"], "1 agency has no official (contact person) yet: SA01.",
+         "12 agencies have no official (contact person) yet: SA01, SA02, SA03, SA04, SA05, "
+         "SA06, SA07, SA08, SA09, SA10 and 2 other agencies."),
+    ],
+)  # fmt: skip
+def test_invite_bulk_names_target_agencies_without_an_official(
+    tmp_path: Path, lang: list[str], one: str, many: str
+) -> None:
+    """Agencies of the campaign with nobody on the people sheet got no invitation, and the
+    output did not say so."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    everyone = run(*lang, "invite", "bulk", "--campaign", "1", str(tmp_path / "a.xlsx"),
+                   "--bot", "so_tttt_bot", "--db", str(db))  # fmt: skip
+    assert everyone.exit_code == 0, everyone.output
+    assert "SA01" not in everyone.output and "official (contact" not in everyone.output
+    assert "chưa có cán bộ đầu mối" not in everyone.output
+    asyncio.run(_add_agencies(db, ["SA01"]))
+    ran = run(*lang, "invite", "bulk", "--campaign", "1", str(tmp_path / "b.xlsx"),
+              "--bot", "so_tttt_bot", "--db", str(db))  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert one in ran.output  # said even when nobody needed a code
+    asyncio.run(_add_agencies(db, [f"SA{i:02}" for i in range(2, 13)]))
+    ran = run(*lang, "invite", "bulk", "--campaign", "1", str(tmp_path / "c.xlsx"),
+              "--bot", "so_tttt_bot", "--db", str(db), "--all")  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert many in ran.output
+
+
+def test_english_counts_have_their_plural_forms(tmp_path: Path) -> None:
+    """ "1 invitations made for … 1 agencies", "1 uses left": English said every count in
+    the plural; the catalog's plural forms now choose (Vietnamese has one form)."""
+    db = tmp_path / "p.db"
+    asyncio.run(_seed(db))
+    asyncio.run(_add_agencies(db, ["SA01", "SA02"]))
+    en = ["--lang", "en"]
+    bot = ["--bot", "so_tttt_bot", "--db", str(db)]
+    first = run(*en, "invite", "bulk", "--campaign", "1", str(tmp_path / "a.xlsx"), *bot)
+    assert "3 invitations made for the officials of 2 agencies" in first.output
+    assert "2 agencies have no official" in first.output
+    outcome, _ = asyncio.run(_redeem(db, load_workbook(tmp_path / "a.xlsx").active["G2"].value))
+    assert outcome is Redeem.BOUND
+    again = run(*en, "invite", "bulk", "--campaign", "1", str(tmp_path / "b.xlsx"), *bot)
+    assert "(3 people have joined Phiếu or hold a valid code" in again.output
+    asyncio.run(_add_agencies(db, [f"SA{i:02}" for i in range(3, 13)]))
+    asyncio.run(_add_person(db, "SA01", "Vũ H"))
+    one = run(*en, "invite", "bulk", "--campaign", "1", str(tmp_path / "c.xlsx"), *bot)
+    assert "1 invitation made for the officials of 1 agency → " in one.output, one.output
+    assert "Skipped 3 people who have joined" in one.output
+    assert "and 1 other agency." in one.output  # 11 without an official: ten, then one
+    vi = run("invite", "bulk", "--campaign", "1", str(tmp_path / "d.xlsx"), *bot, "--all")
+    assert "Đã tạo 4 mã mời cho cán bộ đầu mối của 3 cơ quan" in vi.output
+    assert "Đã thu hồi 4 mã mời cũ" in vi.output  # every earlier code not yet revoked
+    listed = run(*en, "invite", "list", "--db", str(db)).output
+    assert "\t1 use left\t" in listed and "uses left" not in listed.replace("0 uses left", "")
+    made = run(*en, "invite", "create", "--agency", "SYT", "--uses", "1", *bot)
+    assert ", 1 use, expires" in made.output
+    made = run(*en, "invite", "create", "--agency", "SYT", "--uses", "2", *bot)
+    assert ", 2 uses, expires" in made.output
+
+
+async def _add_person(db: Path, agency: str, name: str) -> None:
+    storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with storage.unit() as u:
+            person = {"agency_code": agency, "name": name, "role": "official"}
+            await u.import_directory([], [person])
+    finally:
+        await storage.close()

@@ -149,7 +149,7 @@ def test_invite_list_shows_agency_codes(tmp_path: Path) -> None:
     assert "https://t.me/" not in r.output and "/start " in r.output  # no placeholder link
     line = run("invite", "list", "--db", db).output.strip()
     assert re.fullmatch(
-        r"#1\t[0-9a-f]{8}…\tSYT\treviewer\tcòn 1 lần\thết hạn \S+\tcòn hiệu lực", line
+        r"#1\t[0-9a-f]{8}…\tSYT\treviewer\t—\tcòn 1 lần\thết hạn \S+\tcòn hiệu lực", line
     )
 
 

@@ -296,3 +296,25 @@ def test_edit_and_remove(tmp_path: Path) -> None:
     assert removed.exit_code == 0, removed.output
     assert stored(db) == ([], [])
     assert "Chưa có cơ quan nào" in run(db, "agencies", "list").output
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [([], "Tệp {file} đã có, nên không ghi đè"), (["--lang", "en"], "{file} already exists")],
+)
+def test_template_never_overwrites_a_filled_workbook_unless_forced(
+    tmp_path: Path, lang: list[str], said: str
+) -> None:
+    """`agencies template filled.xlsx` replaced the workbook an administrator had filled in."""
+    filled = book(tmp_path / "filled.xlsx", [["STTTT", "Sở TTTT", "so"]], [])
+    before = filled.read_bytes()
+    ran = CliRunner().invoke(cli_app, [*lang, "agencies", "template", str(filled)])
+    assert ran.exit_code == 1, ran.output
+    assert said.format(file=filled) in ran.output
+    assert f"phieu agencies template {filled} --force" in ran.output
+    assert f"phieu agencies template {tmp_path / 'filled-2.xlsx'}" in ran.output
+    assert filled.read_bytes() == before
+    forced = CliRunner().invoke(cli_app, [*lang, "agencies", "template", str(filled), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert filled.read_bytes() != before
+    assert load_workbook(filled).sheetnames[0] == "Hướng dẫn"
