@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bot.cli.common import COHORTS, DB_OPTION, choice, contact_ok, in_unit, say, writable
+from bot.cli.common import DB_OPTION, contact_ok, in_unit, say, writable
 from bot.desk.directory import Directory, read_cohort, read_directory, write_template
 from bot.desk.text import tr
 from flows.i18n import N_
@@ -27,15 +27,23 @@ agencies_app = typer.Typer(help=N_("Cơ quan, đơn vị trả lời phiếu."),
 def agencies_add(
     code: str = typer.Option(..., "--code", help=N_("Mã cơ quan, ví dụ STTTT")),
     name: str = typer.Option(..., "--name", help=N_("Tên cơ quan")),
-    cohort: str = typer.Option(..., "--cohort", help=N_("Khối: so | huyen | xa")),
+    cohort: str = typer.Option(..., "--cohort", help=N_("Sở | Huyện | Xã")),
     address: str | None = typer.Option(None, "--address", help=N_("Địa chỉ (điền sẵn 1.3)")),
     website: str | None = typer.Option(None, "--website", help=N_("Trang thông tin điện tử")),
     phone: str | None = typer.Option(None, "--phone", help=N_("Điện thoại, Fax")),
     email: str | None = typer.Option(None, "--email", help=N_("Thư điện tử liên hệ")),
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Add an agency; the optional contact fields are offered to its officials, prefilled."""
-    choice("--cohort", cohort, COHORTS)
+    """Add an agency; the optional contact fields are offered to its officials, prefilled.
+
+    The cohort is read as the workbook's and `agencies edit`'s ("Sở", "huyện", "so"); a
+    code already taken in any case ("stttt" for STTTT) is refused naming the agency (codes
+    are one without regard to case), exit 1."""
+    read = read_cohort(cohort)
+    if read is None:
+        _say(N_("Nhóm «{value}» không có; ghi Sở, Huyện hoặc Xã."), {"value": cohort}, err=True)
+        raise typer.Exit(2)
+    cohort = read
     contact = {
         "address": address,
         "website": website,
@@ -46,7 +54,26 @@ def agencies_add(
     for key, check in (("website", parse_url), ("phone", parse_phone), ("email", parse_email)):
         if key in extra:
             contact_ok(f"--{key}", check(extra[key]))
-    rec = in_unit(db, lambda u: u.add_agency(code.strip(), name.strip(), cohort, **extra))
+
+    async def work(u: Unit) -> tuple[bool, AgencyRec]:
+        """(True, the new agency), or (False, the agency that has the code already)."""
+        taken = await u.agency_by_code_ci(code)
+        if taken is not None:
+            return False, taken
+        return True, await u.add_agency(code.strip(), name.strip(), cohort, **extra)
+
+    added, rec = in_unit(db, work)
+    if not added:
+        _say(
+            N_(
+                "Không thêm: mã {code} đã có cơ quan {existing} — {name} (chữ hoa hay thường "
+                "là một mã). Để sửa cơ quan này: phieu agencies edit {existing} --name "
+                '"Tên mới"; hoặc chọn mã khác.'
+            ),
+            {"code": code.strip(), "existing": rec.code, "name": rec.name},
+            err=True,
+        )
+        raise typer.Exit(1)
     say(N_("Đã thêm {code}\t{cohort}\t{name}"), code=rec.code, cohort=rec.cohort, name=rec.name)
     for key, value in extra.items():
         typer.echo(f"  {key}: {value}")

@@ -1,0 +1,58 @@
+"""`phieu agencies add/remove/import` as a newcomer administrator met them: a code taken in
+another case, Vietnamese cohort spellings, removing an agency a campaign names, workbooks
+that are not .xlsx files."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from bot.cli import app as cli_app
+from storage import Storage
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli_app, list(args))
+
+
+async def _codes(db: Path) -> list[tuple[str, str]]:
+    storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with storage.unit() as u:
+            return [(a.code, a.cohort) for a in await u.list_agencies()]
+    finally:
+        await storage.close()
+
+
+def test_add_refuses_a_code_taken_in_another_case(tmp_path: Path) -> None:
+    db = str(tmp_path / "p.db")
+    first = run("agencies", "add", "--code", "STTTT", "--name", "Sở TTTT", "--cohort", "so",
+                "--db", db)  # fmt: skip
+    assert first.exit_code == 0, first.output
+    again = run("agencies", "add", "--code", "stttt", "--name", "Sở khác", "--cohort", "so",
+                "--db", db)  # fmt: skip
+    assert again.exit_code == 1
+    assert "mã stttt đã có cơ quan STTTT — Sở TTTT" in again.output
+    assert "phieu agencies edit STTTT" in again.output
+    en = run("--lang", "en", "agencies", "add", "--code", "Stttt", "--name", "X", "--cohort",
+             "so", "--db", db)  # fmt: skip
+    assert en.exit_code == 1
+    assert "code Stttt is already agency STTTT — Sở TTTT" in en.output
+    assert "phieu agencies edit STTTT" in en.output
+    assert asyncio.run(_codes(tmp_path / "p.db")) == [("STTTT", "so")]
+
+
+def test_add_reads_the_cohort_as_import_and_edit_do(tmp_path: Path) -> None:
+    db = str(tmp_path / "p.db")
+    for code, cohort in (("STTTT", "Sở"), ("QN", "Huyện"), ("NL", "UBND xã"), ("SYT", "so")):
+        result = run("agencies", "add", "--code", code, "--name", code, "--cohort", cohort,
+                     "--db", db)  # fmt: skip
+        assert result.exit_code == 0, result.output
+    assert sorted(asyncio.run(_codes(tmp_path / "p.db"))) == [
+        ("NL", "xa"), ("QN", "huyen"), ("STTTT", "so"), ("SYT", "so")
+    ]  # fmt: skip
+    bad = run("agencies", "add", "--code", "X", "--name", "X", "--cohort", "tỉnh ủy", "--db", db)
+    assert bad.exit_code == 2 and "ghi Sở, Huyện hoặc Xã" in bad.output
