@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    delete,
     exists,
     false,
     func,
@@ -293,6 +294,21 @@ class CampaignsUnit(UnitBase):
         before = await self.campaign_agency_ids(campaign_id)
         await self._exec(stmt, rows)
         return len({r["agency_id"] for r in rows} - set(before))
+
+    async def unlist_agency(self, agency_id: int) -> list[CampaignRec]:
+        """Take an agency out of every campaign's explicit list (before it is deleted: the
+        list refers to it); returns those campaigns, oldest first ([] if none named it).
+        Its cohorts' campaigns need nothing: they target agencies, not rows."""
+        stmt = (
+            select(Campaign)
+            .join(CampaignAgency, CampaignAgency.campaign_id == Campaign.id)
+            .where(CampaignAgency.agency_id == agency_id)
+            .order_by(Campaign.id)
+        )
+        named = [campaign_rec(fields(r)) for r in await self._exec(stmt)]
+        if named:
+            await self._exec(delete(CampaignAgency).where(CampaignAgency.agency_id == agency_id))
+        return named
 
     async def campaign_agency_ids(self, campaign_id: int) -> list[int]:
         """The agencies a campaign names explicitly (not those of its cohorts), by id."""

@@ -14,7 +14,7 @@ from flows.i18n import N_
 from flows.parsing import parse_email, parse_phone, parse_url
 from storage._desk import ImportCounts
 from storage.models import utcnow
-from storage.records import AgencyRec
+from storage.records import AgencyRec, CampaignRec
 from storage.repository import Unit
 
 agencies_app = typer.Typer(help=N_("Cơ quan, đơn vị trả lời phiếu."), no_args_is_help=True)
@@ -258,6 +258,8 @@ def agencies_remove(
 ) -> None:
     """Delete an agency with no answers; one that has answers can only be archived."""
 
+    unlisted: list[CampaignRec] = []
+
     async def work(u: Unit) -> str:
         found = await _find(u, code)
         if found is None:
@@ -267,6 +269,9 @@ def agencies_remove(
             return "archived"
         if await u.agency_has_answers(found.id) or await u.agency_has_members(found.id):
             return "kept"
+        # Campaigns that name it (`campaign add --agency`) lose it from their lists: it has
+        # no answers there, and their rows would keep the agency from being deleted.
+        unlisted[:] = await u.unlist_agency(found.id)
         await u.delete_agency(found.id)
         return "deleted"
 
@@ -285,3 +290,8 @@ def agencies_remove(
         raise typer.Exit(1)
     msgid = N_("Đã lưu trữ {code}.") if outcome == "archived" else N_("Đã xoá {code}.")
     _say(msgid, {"code": code})
+    if unlisted:
+        _say(
+            N_("Đã bỏ {code} khỏi danh sách cơ quan của đợt: {campaigns}."),
+            {"code": code, "campaigns": ", ".join(f"{c.id} «{c.name}»" for c in unlisted)},
+        )

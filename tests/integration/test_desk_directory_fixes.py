@@ -54,3 +54,22 @@ async def test_archived_agency_stays_a_target_where_it_answered(storage: Storage
         officials = await u.campaign_officials(later.id)
         assert [user.name for user, _ in officials] == []
         assert [user.name for user, _ in await u.campaign_officials(first.id)] == ["Lan"]
+
+
+async def test_an_agency_a_campaign_names_can_be_removed(storage: Storage) -> None:
+    async with storage.unit() as u:
+        await u.import_directory([agency("SYT", "so"), agency("SGD", "so")], [])
+        ids = {a.code: a.id for a in await u.list_agencies()}
+        survey = await u.add_campaign("t", 1, "Khảo sát", DEADLINE, cohorts=[])
+        await u.add_campaign_agencies(survey.id, [ids["SYT"], ids["SGD"]])
+        other = await u.add_campaign("t", 1, "Khác", DEADLINE, cohorts=["so"])
+        await u.add_campaign_agencies(other.id, [ids["SGD"]])
+    async with storage.unit() as u:
+        unlisted = await u.unlist_agency(ids["SGD"])
+        assert [c.id for c in unlisted] == [survey.id, other.id]
+        await u.delete_agency(ids["SGD"])  # no row refers to it any more
+    async with storage.unit() as u:
+        assert await u.agency_by_code_ci("SGD") is None
+        assert await u.campaign_agency_ids(survey.id) == [ids["SYT"]]
+        assert await u.campaign_agency_ids(other.id) == []
+        assert await u.unlist_agency(ids["SYT"] + 100) == []

@@ -5,6 +5,7 @@ that are not .xlsx files."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,31 @@ def test_add_reads_the_cohort_as_import_and_edit_do(tmp_path: Path) -> None:
     ]  # fmt: skip
     bad = run("agencies", "add", "--code", "X", "--name", "X", "--cohort", "tỉnh ủy", "--db", db)
     assert bad.exit_code == 2 and "ghi Sở, Huyện hoặc Xã" in bad.output
+
+
+async def _seed_named(db: Path) -> None:
+    storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with storage.unit() as u:
+            syt = await u.add_agency("SYT", "Sở Y tế", "so")
+            sgd = await u.add_agency("SGD", "Sở Giáo dục", "so")
+            await u.add_campaign(
+                "binh-dinh-2019-so", 1, "Khảo sát website", date(2026, 12, 20),
+                cohorts=[], agency_ids=[syt.id, sgd.id],
+            )  # fmt: skip
+    finally:
+        await storage.close()
+
+
+def test_remove_an_agency_a_campaign_names_says_which_lists_lost_it(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    asyncio.run(_seed_named(db))
+    result = run("agencies", "remove", "sgd", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert "Đã xoá sgd." in result.output
+    assert "Đã bỏ sgd khỏi danh sách cơ quan của đợt: 1 «Khảo sát website»." in result.output
+    assert "tham chiếu" not in result.output
+    assert asyncio.run(_codes(db)) == [("SYT", "so")]
+    en = run("--lang", "en", "agencies", "remove", "SYT", "--db", str(db))
+    assert en.exit_code == 0, en.output
+    assert "Took SYT out of the agency list of campaign(s): 1 «Khảo sát website»." in en.output
