@@ -126,6 +126,16 @@ def agencies_import(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Load agencies and people from the workbook: all rows or, if any is wrong, none."""
+    if file.is_dir():
+        _say(
+            N_(
+                "{file} là một thư mục, không phải tệp. Ghi tên tệp .xlsx trong đó, ví dụ: "
+                "phieu agencies import {example}"
+            ),
+            {"file": str(file), "example": str(file / "co-quan.xlsx")},
+            err=True,
+        )
+        raise typer.Exit(2)
     if not file.is_file():
         _say(N_("Không có tệp {file}."), {"file": str(file)}, err=True)
         raise typer.Exit(2)

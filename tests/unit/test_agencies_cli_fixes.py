@@ -9,9 +9,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from openpyxl import Workbook
 from typer.testing import CliRunner
 
 from bot.cli import app as cli_app
+from bot.desk.directory import (
+    AGENCY_COLUMNS,
+    AGENCY_SHEET,
+    PEOPLE_COLUMNS,
+    PEOPLE_SHEET,
+    read_directory,
+)
 from storage import Storage
 
 
@@ -85,3 +93,57 @@ def test_remove_an_agency_a_campaign_names_says_which_lists_lost_it(tmp_path: Pa
     en = run("--lang", "en", "agencies", "remove", "SYT", "--db", str(db))
     assert en.exit_code == 0, en.output
     assert "Took SYT out of the agency list of campaign(s): 1 «Khảo sát website»." in en.output
+
+
+def _phones_book(path: Path, agency_phone: Any, person_phone: Any) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = AGENCY_SHEET
+    ws.append([c.header for c in AGENCY_COLUMNS])
+    ws.append(["STTTT", "Sở TTTT", "Sở", None, None, agency_phone])
+    ws = wb.create_sheet(PEOPLE_SHEET)
+    ws.append([c.header for c in PEOPLE_COLUMNS])
+    ws.append(["STTTT", "Trần Thị B", None, person_phone, None, "Đầu mối"])
+    wb.save(path)
+    return path
+
+
+def test_numeric_phone_cells_get_their_leading_zero_back(tmp_path: Path) -> None:
+    found = read_directory(_phones_book(tmp_path / "a.xlsx", 2563822999, 905111222.0))
+    assert found.problems == []
+    assert found.agencies[0]["phone"] == "02563822999"
+    assert found.people[0]["phone"] == "0905111222"
+
+
+def test_a_numeric_phone_cell_still_not_vietnamese_is_a_problem(tmp_path: Path) -> None:
+    # 8 digits, and 10 digits not starting with 2 (0 + them would be an 11-digit mobile):
+    # the text parser would have taken both as they are.
+    found = read_directory(_phones_book(tmp_path / "a.xlsx", 38221234, 9051112223))
+    assert [(p.sheet, p.row, p.column) for p in found.problems] == [
+        (AGENCY_SHEET, 2, "F (Điện thoại)"),
+        (PEOPLE_SHEET, 2, "D (Điện thoại)"),
+    ]
+    assert "Excel lưu số điện thoại 38221234 dạng số" in found.problems[0].message
+    assert "09051112223" in found.problems[1].message
+    assert found.agencies == [] and found.people == []
+
+
+def test_import_of_an_xls_a_csv_or_a_folder_says_what_to_do(tmp_path: Path) -> None:
+    db = str(tmp_path / "p.db")
+    for name in ("co-quan.xls", "co-quan.csv"):
+        (tmp_path / name).write_bytes(b"Ma,Ten\nSTTTT,So\n")
+        result = run("agencies", "import", str(tmp_path / name), "--db", db)
+        assert result.exit_code == 1
+        assert "InvalidFileException" not in result.output
+        assert f"chỉ đọc tệp Excel .xlsx, tệp này là {name[-4:]}" in result.output
+        assert "Lưu như (Save As) → Sổ làm việc Excel (Excel Workbook, *.xlsx)" in result.output
+    en = run("--lang", "en", "agencies", "import", str(tmp_path / "co-quan.csv"), "--db", db)
+    assert "reads only Excel .xlsx files; this file is .csv" in en.output
+    folder = tmp_path / "danh-sach"
+    folder.mkdir()
+    result = run("agencies", "import", str(folder), "--db", db)
+    assert result.exit_code == 2
+    assert f"{folder} là một thư mục, không phải tệp." in result.output
+    assert f"phieu agencies import {folder / 'co-quan.xlsx'}" in result.output
+    en = run("--lang", "en", "agencies", "import", str(folder), "--db", db)
+    assert f"{folder} is a folder, not a file." in en.output
