@@ -23,6 +23,7 @@ async def test_archived_agency_stays_a_target_where_it_answered(storage: Storage
         )
         ids = {a.code: a.id for a in await u.list_agencies()}
         lan = (await u.people_of([ids["A"]]))[0]
+        await u.bind_identity(lan.id, "telegram", "lan", None)
         first = await u.add_campaign("t", 1, "Đợt 1", DEADLINE, opened_at=EARLY, cohorts=["so"])
         closed = await u.add_campaign("t", 1, "Đợt cũ", DEADLINE, opened_at=EARLY, cohorts=["so"])
         # A answered the open campaign and submitted the closed one; B only opened the menu
@@ -54,6 +55,11 @@ async def test_archived_agency_stays_a_target_where_it_answered(storage: Storage
         officials = await u.campaign_officials(later.id)
         assert [user.name for user, _ in officials] == []
         assert [user.name for user, _ in await u.campaign_officials(first.id)] == ["Lan"]
+        # The chat's one statement: Lan continues the campaign A started, offered no other.
+        standing = await u.standing("telegram", "lan", FORMS, chosen=later.id)
+        assert standing is not None and standing.campaign is not None
+        assert (standing.campaigns_open, standing.campaign.id) == (1, first.id)
+        assert standing.submission is not None and standing.submission.id == sub.id
 
 
 async def test_an_agency_a_campaign_names_can_be_removed(storage: Storage) -> None:
