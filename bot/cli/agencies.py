@@ -269,6 +269,7 @@ def agencies_remove(
     """Delete an agency with no answers; one that has answers can only be archived."""
 
     unlisted: list[CampaignRec] = []
+    unassigned: list[tuple[int, str, bool]] = []  # (campaign id, reviewer, campaign left bare)
 
     async def work(u: Unit) -> str:
         found = await _find(u, code)
@@ -282,6 +283,12 @@ def agencies_remove(
         # Campaigns that name it (`campaign add --agency`) lose it from their lists: it has
         # no answers there, and their rows would keep the agency from being deleted.
         unlisted[:] = await u.unlist_agency(found.id)
+        # Reviewers given this agency by name lose that share (nothing of it to review);
+        # a campaign left with no share at all is reviewed by every reviewer: said below.
+        for share in await u.drop_agency_assignments(found.id):
+            reviewer = await u.user(share.user_id)
+            left = await u.reviewer_assignments(share.campaign_id)
+            unassigned.append((share.campaign_id, reviewer.name if reviewer else "?", not left))
         await u.delete_agency(found.id)
         return "deleted"
 
@@ -305,3 +312,17 @@ def agencies_remove(
             N_("Đã bỏ {code} khỏi danh sách cơ quan của đợt: {campaigns}."),
             {"code": code, "campaigns": ", ".join(f"{c.id} «{c.name}»" for c in unlisted)},
         )
+    for campaign_id, reviewer, bare in unassigned:
+        _say(
+            N_("Đã bỏ phân công thẩm định {code} của {reviewer} ở đợt {campaign}."),
+            {"code": code, "reviewer": reviewer, "campaign": campaign_id},
+        )
+        if bare:
+            _say(
+                N_(
+                    "Đợt {campaign} không còn phân công thẩm định nào: mọi cán bộ thẩm định "
+                    "xem mọi cơ quan của đợt. Giao lại: phieu review assign --campaign "
+                    "{campaign} …"
+                ),
+                {"campaign": campaign_id},
+            )

@@ -70,10 +70,16 @@ async def test_an_agency_a_campaign_names_can_be_removed(storage: Storage) -> No
         await u.add_campaign_agencies(survey.id, [ids["SYT"], ids["SGD"]])
         other = await u.add_campaign("t", 1, "Khác", DEADLINE, cohorts=["so"])
         await u.add_campaign_agencies(other.id, [ids["SGD"]])
+        hoa = await u.add_user("Hoà", None, "reviewer")
+        mai = await u.add_user("Mai", None, "reviewer")
+        given = await u.assign_reviewer(survey.id, hoa.id, agency_id=ids["SGD"])
+        kept = await u.assign_reviewer(survey.id, mai.id, agency_id=ids["SYT"])
     async with storage.unit() as u:
         unlisted = await u.unlist_agency(ids["SGD"])
         assert [c.id for c in unlisted] == [survey.id, other.id]
+        assert [r.id for r in await u.drop_agency_assignments(ids["SGD"])] == [given.id]
         await u.delete_agency(ids["SGD"])  # no row refers to it any more
+        assert [r.id for r in await u.reviewer_assignments(survey.id)] == [kept.id]
     async with storage.unit() as u:
         assert await u.agency_by_code_ci("SGD") is None
         assert await u.campaign_agency_ids(survey.id) == [ids["SYT"]]

@@ -73,10 +73,13 @@ async def _seed_named(db: Path) -> None:
         async with storage.unit() as u:
             syt = await u.add_agency("SYT", "Sở Y tế", "so")
             sgd = await u.add_agency("SGD", "Sở Giáo dục", "so")
-            await u.add_campaign(
+            survey = await u.add_campaign(
                 "binh-dinh-2019-so", 1, "Khảo sát website", date(2026, 12, 20),
                 cohorts=[], agency_ids=[syt.id, sgd.id],
             )  # fmt: skip
+            hoa = await u.add_user("Trần Văn Hoà", None, "reviewer")
+            await u.assign_reviewer(survey.id, hoa.id, agency_id=sgd.id)
+            await u.assign_reviewer(survey.id, hoa.id, agency_id=syt.id)
     finally:
         await storage.close()
 
@@ -88,11 +91,14 @@ def test_remove_an_agency_a_campaign_names_says_which_lists_lost_it(tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "Đã xoá sgd." in result.output
     assert "Đã bỏ sgd khỏi danh sách cơ quan của đợt: 1 «Khảo sát website»." in result.output
+    assert "Đã bỏ phân công thẩm định sgd của Trần Văn Hoà ở đợt 1." in result.output
+    assert "không còn phân công" not in result.output  # Hoà still reviews SYT there
     assert "tham chiếu" not in result.output
     assert asyncio.run(_codes(db)) == [("SYT", "so")]
     en = run("--lang", "en", "agencies", "remove", "SYT", "--db", str(db))
     assert en.exit_code == 0, en.output
     assert "Took SYT out of the agency list of campaign(s): 1 «Khảo sát website»." in en.output
+    assert "Campaign 1 has no reviewer assignment left" in en.output
 
 
 def _phones_book(path: Path, agency_phone: Any, person_phone: Any) -> Path:
