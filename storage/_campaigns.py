@@ -2,7 +2,8 @@
 in each campaign's questionnaire (issue #9).
 
 Targets of a campaign = the agencies of its cohorts ∪ the agencies listed in
-campaign_agencies (archived agencies left out, once agencies can be archived).
+campaign_agencies, archived agencies left out unless they already started that campaign
+(see `still_asked`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    delete,
     exists,
     false,
     func,
@@ -27,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import aliased
 
 from flows.state import ConversationState
 from storage._base import UnitBase, fields
@@ -35,10 +37,12 @@ from storage.models import (
     CAMPAIGN_STATUSES,
     COHORTS,
     Agency,
+    AnswerRow,
     Campaign,
     CampaignAgency,
     Identity,
     Position,
+    Submission,
     User,
     utcnow,
 )
@@ -66,6 +70,31 @@ def cohort_listed(cohorts: Any, cohort: Any, postgres: bool) -> ColumnElement[bo
     )
 
 
+def still_asked(campaign: Any, agency: Any) -> ColumnElement[bool]:
+    """SQL: `agency` is not archived, or it already started `campaign` (its submission there
+    holds an answer or has left the draft status).
+
+    Archiving only takes an agency out of campaigns it never started: where it has answers,
+    it stays a target, so progress, exports, review and the campaign's counts (closed
+    campaigns too) keep its submission; an empty submission (an official only opened the
+    menu) does not count as started."""
+    # An alias: the chat's standing statement joins `submissions` itself (storage/_submissions).
+    sub = aliased(Submission)
+    answered = exists(
+        select(1).where(AnswerRow.submission_id == sub.id).correlate_except(AnswerRow)
+    )
+    started = exists(
+        select(1)
+        .where(
+            sub.campaign_id == campaign.id,
+            sub.agency_id == agency.id,
+            or_(sub.status != "draft", answered),
+        )
+        .correlate_except(sub)
+    )
+    return or_(agency.archived_at.is_(None), started)
+
+
 def targets(campaign: Any, agency: Any, postgres: bool) -> ColumnElement[bool]:
     """SQL: `campaign` (the Campaign entity or an alias) targets `agency` (the same)."""
     named = exists(
@@ -74,10 +103,7 @@ def targets(campaign: Any, agency: Any, postgres: bool) -> ColumnElement[bool]:
         .correlate_except(CampaignAgency)
     )
     either = or_(cohort_listed(campaign.cohorts, agency.cohort, postgres), named)
-    archived: InstrumentedAttribute[Any] | None = getattr(Agency, "archived_at", None)
-    if archived is not None:  # agencies.archived_at comes with the desk's work (issue #9)
-        return and_(agency.archived_at.is_(None), either)
-    return either
+    return and_(still_asked(campaign, agency), either)
 
 
 # Forms a service serves: (form id, cohorts it is for; empty = every cohort), sorted.
@@ -97,7 +123,8 @@ def offered(campaign: Any, agency: Any, forms: FormCohorts, postgres: bool) -> C
     Executed with :today (the local date, or None for any date). It names the agency, or
     lists its cohort and its form is for that cohort (a form is
     never answered by a cohort it was not written for, unless an agency is named); only
-    forms served count (a form this code cannot load is never offered).
+    forms served count (a form this code cannot load is never offered). An archived agency
+    is offered only the campaigns it already started (`still_asked`), like `targets`.
     """
     served = [form_id for form_id, _ in forms]
     for_all = [form_id for form_id, cohorts in forms if not cohorts]
@@ -122,8 +149,7 @@ def offered(campaign: Any, agency: Any, forms: FormCohorts, postgres: bool) -> C
         # Not before its open date (in Việt Nam); :today NULL leaves the date out.
         or_(campaign.opens_on.is_(None), today.is_(None), campaign.opens_on <= today),
     ]
-    if getattr(Agency, "archived_at", None) is not None:
-        where.append(agency.archived_at.is_(None))
+    where.append(still_asked(campaign, agency))
     return and_(*where, or_(by_cohort_ok, named))
 
 
@@ -269,6 +295,21 @@ class CampaignsUnit(UnitBase):
         await self._exec(stmt, rows)
         return len({r["agency_id"] for r in rows} - set(before))
 
+    async def unlist_agency(self, agency_id: int) -> list[CampaignRec]:
+        """Take an agency out of every campaign's explicit list (before it is deleted: the
+        list refers to it); returns those campaigns, oldest first ([] if none named it).
+        Its cohorts' campaigns need nothing: they target agencies, not rows."""
+        stmt = (
+            select(Campaign)
+            .join(CampaignAgency, CampaignAgency.campaign_id == Campaign.id)
+            .where(CampaignAgency.agency_id == agency_id)
+            .order_by(Campaign.id)
+        )
+        named = [campaign_rec(fields(r)) for r in await self._exec(stmt)]
+        if named:
+            await self._exec(delete(CampaignAgency).where(CampaignAgency.agency_id == agency_id))
+        return named
+
     async def campaign_agency_ids(self, campaign_id: int) -> list[int]:
         """The agencies a campaign names explicitly (not those of its cohorts), by id."""
         stmt = (
@@ -280,7 +321,8 @@ class CampaignsUnit(UnitBase):
 
     async def campaign_targets(self, campaign_id: int) -> list[AgencyRec]:
         """The agencies a campaign targets: its cohorts' agencies ∪ its explicit list,
-        archived agencies left out, by code. [] for an unknown campaign."""
+        archived agencies left out unless they started this campaign (`still_asked`), by
+        code. [] for an unknown campaign."""
         stmt = (
             select(Agency)
             .join(Campaign, Campaign.id == campaign_id)

@@ -78,6 +78,17 @@ class ReviewUnit(UnitBase):
         )
         return (await self._exec(stmt)).rowcount or 0
 
+    async def drop_agency_assignments(self, agency_id: int) -> list[ReviewerAssignmentRec]:
+        """Remove the shares that name one agency (before it is deleted: they refer to it);
+        returns the rows removed, oldest first ([] if none)."""
+        stmt = (
+            delete(ReviewerAssignment)
+            .where(ReviewerAssignment.agency_id == agency_id)
+            .returning(*ReviewerAssignment.__table__.c)
+        )
+        rows = [ReviewerAssignmentRec(**fields(r)) for r in await self._exec(stmt)]
+        return sorted(rows, key=lambda r: r.id)
+
     # -- verdicts ---------------------------------------------------------------------------
 
     async def record_verdict(

@@ -8,23 +8,14 @@ from pathlib import Path
 
 import typer
 
-from bot.cli.common import (
-    COHORTS,
-    DB_OPTION,
-    choice,
-    contact_ok,
-    in_unit,
-    refuse_overwrite,
-    say,
-    writable,
-)
+from bot.cli.common import DB_OPTION, contact_ok, in_unit, refuse_overwrite, say, writable
 from bot.desk.directory import Directory, read_cohort, read_directory, write_template
 from bot.desk.text import tr
 from flows.i18n import N_
 from flows.parsing import parse_email, parse_phone, parse_url
 from storage._desk import ImportCounts
 from storage.models import utcnow
-from storage.records import AgencyRec
+from storage.records import AgencyRec, CampaignRec
 from storage.repository import Unit
 
 agencies_app = typer.Typer(help=N_("Cơ quan, đơn vị trả lời phiếu."), no_args_is_help=True)
@@ -37,15 +28,23 @@ agencies_app = typer.Typer(help=N_("Cơ quan, đơn vị trả lời phiếu."),
 def agencies_add(
     code: str = typer.Option(..., "--code", help=N_("Mã cơ quan, ví dụ STTTT")),
     name: str = typer.Option(..., "--name", help=N_("Tên cơ quan")),
-    cohort: str = typer.Option(..., "--cohort", help=N_("Khối: so | huyen | xa")),
+    cohort: str = typer.Option(..., "--cohort", help=N_("Sở | Huyện | Xã")),
     address: str | None = typer.Option(None, "--address", help=N_("Địa chỉ (điền sẵn 1.3)")),
     website: str | None = typer.Option(None, "--website", help=N_("Trang thông tin điện tử")),
     phone: str | None = typer.Option(None, "--phone", help=N_("Điện thoại, Fax")),
     email: str | None = typer.Option(None, "--email", help=N_("Thư điện tử liên hệ")),
     db: Path | None = DB_OPTION,
 ) -> None:
-    """Add an agency; the optional contact fields are offered to its officials, prefilled."""
-    choice("--cohort", cohort, COHORTS)
+    """Add an agency; the optional contact fields are offered to its officials, prefilled.
+
+    The cohort is read as the workbook's and `agencies edit`'s ("Sở", "huyện", "so"); a
+    code already taken in any case ("stttt" for STTTT) is refused naming the agency (codes
+    are one without regard to case), exit 1."""
+    read = read_cohort(cohort)
+    if read is None:
+        _say(N_("Nhóm «{value}» không có; ghi Sở, Huyện hoặc Xã."), {"value": cohort}, err=True)
+        raise typer.Exit(2)
+    cohort = read
     contact = {
         "address": address,
         "website": website,
@@ -56,7 +55,26 @@ def agencies_add(
     for key, check in (("website", parse_url), ("phone", parse_phone), ("email", parse_email)):
         if key in extra:
             contact_ok(f"--{key}", check(extra[key]))
-    rec = in_unit(db, lambda u: u.add_agency(code.strip(), name.strip(), cohort, **extra))
+
+    async def work(u: Unit) -> tuple[bool, AgencyRec]:
+        """(True, the new agency), or (False, the agency that has the code already)."""
+        taken = await u.agency_by_code_ci(code)
+        if taken is not None:
+            return False, taken
+        return True, await u.add_agency(code.strip(), name.strip(), cohort, **extra)
+
+    added, rec = in_unit(db, work)
+    if not added:
+        _say(
+            N_(
+                "Không thêm: mã {code} đã có cơ quan {existing} — {name} (chữ hoa hay thường "
+                "là một mã). Để sửa cơ quan này: phieu agencies edit {existing} --name "
+                '"Tên mới"; hoặc chọn mã khác.'
+            ),
+            {"code": code.strip(), "existing": rec.code, "name": rec.name},
+            err=True,
+        )
+        raise typer.Exit(1)
     say(N_("Đã thêm {code}\t{cohort}\t{name}"), code=rec.code, cohort=rec.cohort, name=rec.name)
     for key, value in extra.items():
         typer.echo(f"  {key}: {value}")
@@ -113,6 +131,16 @@ def agencies_import(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Load agencies and people from the workbook: all rows or, if any is wrong, none."""
+    if file.is_dir():
+        _say(
+            N_(
+                "{file} là một thư mục, không phải tệp. Ghi tên tệp .xlsx trong đó, ví dụ: "
+                "phieu agencies import {example}"
+            ),
+            {"file": str(file), "example": str(file / "co-quan.xlsx")},
+            err=True,
+        )
+        raise typer.Exit(2)
     if not file.is_file():
         _say(N_("Không có tệp {file}."), {"file": str(file)}, err=True)
         raise typer.Exit(2)
@@ -245,6 +273,9 @@ def agencies_remove(
 ) -> None:
     """Delete an agency with no answers; one that has answers can only be archived."""
 
+    unlisted: list[CampaignRec] = []
+    unassigned: list[tuple[int, str, bool]] = []  # (campaign id, reviewer, campaign left bare)
+
     async def work(u: Unit) -> str:
         found = await _find(u, code)
         if found is None:
@@ -254,6 +285,15 @@ def agencies_remove(
             return "archived"
         if await u.agency_has_answers(found.id) or await u.agency_has_members(found.id):
             return "kept"
+        # Campaigns that name it (`campaign add --agency`) lose it from their lists: it has
+        # no answers there, and their rows would keep the agency from being deleted.
+        unlisted[:] = await u.unlist_agency(found.id)
+        # Reviewers given this agency by name lose that share (nothing of it to review);
+        # a campaign left with no share at all is reviewed by every reviewer: said below.
+        for share in await u.drop_agency_assignments(found.id):
+            reviewer = await u.user(share.user_id)
+            left = await u.reviewer_assignments(share.campaign_id)
+            unassigned.append((share.campaign_id, reviewer.name if reviewer else "?", not left))
         await u.delete_agency(found.id)
         return "deleted"
 
@@ -272,3 +312,22 @@ def agencies_remove(
         raise typer.Exit(1)
     msgid = N_("Đã lưu trữ {code}.") if outcome == "archived" else N_("Đã xoá {code}.")
     _say(msgid, {"code": code})
+    if unlisted:
+        _say(
+            N_("Đã bỏ {code} khỏi danh sách cơ quan của đợt: {campaigns}."),
+            {"code": code, "campaigns": ", ".join(f"{c.id} «{c.name}»" for c in unlisted)},
+        )
+    for campaign_id, reviewer, bare in unassigned:
+        _say(
+            N_("Đã bỏ phân công thẩm định {code} của {reviewer} ở đợt {campaign}."),
+            {"code": code, "reviewer": reviewer, "campaign": campaign_id},
+        )
+        if bare:
+            _say(
+                N_(
+                    "Đợt {campaign} không còn phân công thẩm định nào: mọi cán bộ thẩm định "
+                    "xem mọi cơ quan của đợt. Giao lại: phieu review assign --campaign "
+                    "{campaign} …"
+                ),
+                {"campaign": campaign_id},
+            )

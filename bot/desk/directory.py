@@ -246,14 +246,35 @@ def _text(value: Any, key: str) -> str | None:
     """A cell as text: numbers typed in a phone column get their lost leading 0 back."""
     if value is None:
         return None
+    if key == "phone" and (digits := numeric_phone(value)) is not None:
+        return digits
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, int) and key == "phone":
-        digits = str(value)
-        # Excel drops the 0 of "0905…"/"0256…": Vietnamese numbers written locally start with 0.
-        return "0" + digits if len(digits) in (9, 10) and not digits.startswith("0") else digits
     text = " ".join(str(value).split())
     return text or None
+
+
+def numeric_phone(value: Any) -> str | None:
+    """A phone cell Excel stored as a NUMBER, as the digits people wrote: 905111222 →
+    "0905111222", 2563822999 → "02563822999" (Excel drops the leading 0 of Vietnamese
+    numbers written locally, so 9 or 10 digits get it back). None when the cell is not a
+    number (text is read by parse_phone as typed)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        if not value.is_integer() or value < 0:
+            return str(value)  # a fraction is no phone number: left for the check to refuse
+        value = int(value)
+    digits = str(value)
+    return "0" + digits if len(digits) in (9, 10) else digits
+
+
+def plausible_phone(digits: str) -> bool:
+    """Whether a number read from a numeric cell looks Vietnamese: a mobile has 10 digits
+    starting with 0, a landline 11 starting with 02 (since 2017)."""
+    if not digits.isdigit():
+        return False
+    return (len(digits) == 10 and digits[0] == "0") or (len(digits) == 11 and digits[:2] == "02")
 
 
 _CHECKS: dict[str, Callable[[str], Result]] = {
@@ -274,6 +295,9 @@ class _Sheet:
     def __init__(self, title: str, columns: tuple[Col, ...], out: list[RowProblem]) -> None:
         self.title, self.columns, self.out = title, columns, out
         self.index: dict[str, int] = {}
+        # (row, key) of phone cells stored as numbers that do not read as a Vietnamese
+        # number even with the 0 back: the text parser would take "12345678" as it is.
+        self.numeric_doubtful: set[tuple[int, str]] = set()
 
     def label(self, key: str) -> str:
         from openpyxl.utils import get_column_letter  # loaded by read_directory already
@@ -308,6 +332,16 @@ class _Sheet:
                 else None
                 for c in self.columns
             }
+            at = self.index.get("phone")
+            phone = row.get("phone")
+            if (
+                at is not None
+                and at < len(values)
+                and phone is not None
+                and numeric_phone(values[at]) is not None
+                and not plausible_phone(phone)
+            ):
+                self.numeric_doubtful.add((number, "phone"))
             if any(v is not None for v in row.values()):
                 out.append((number, row))
         return out
@@ -327,6 +361,20 @@ class _Sheet:
                 self.problem(number, col.key, N_("dài quá {max} ký tự."), max=str(col.max_len))
                 ok = False
                 continue
+            if (number, col.key) in self.numeric_doubtful:
+                self.problem(
+                    number,
+                    col.key,
+                    N_(
+                        "Excel lưu số điện thoại {value} dạng số (mất số 0 ở đầu) và số này "
+                        "không giống số Việt Nam: di động 10 chữ số bắt đầu bằng 0, cố định 11 "
+                        "chữ số bắt đầu bằng 02. Định dạng ô là Văn bản (Text) rồi gõ lại số, "
+                        "ví dụ 0905 123 456."
+                    ),
+                    value=value,
+                )
+                ok = False
+                continue
             check = _CHECKS.get(col.key)
             if check is not None:
                 read = check(value)
@@ -341,6 +389,8 @@ class _Sheet:
 
 
 _CODE_SHAPE = re.compile(r"^[^\s]+$")
+# What openpyxl opens: workbooks, with or without macros, and their templates.
+_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
 
 def read_directory(path: Path, known_codes: Collection[str] = ()) -> Directory:
@@ -352,6 +402,24 @@ def read_directory(path: Path, known_codes: Collection[str] = ()) -> Directory:
     from openpyxl import load_workbook
 
     out = Directory()
+    if path.suffix.lower() not in _WORKBOOK_SUFFIXES:
+        # openpyxl's InvalidFileException for an .xls or a .csv says nothing an admin can use.
+        out.problems.append(
+            RowProblem(
+                path.name,
+                None,
+                None,
+                tr(
+                    N_(
+                        "Phiếu chỉ đọc tệp Excel .xlsx, tệp này là {suffix}. Mở tệp bằng "
+                        "Excel, chọn Lưu như (Save As) → Sổ làm việc Excel (Excel Workbook, "
+                        "*.xlsx), rồi nhập tệp .xlsx đó."
+                    ),
+                    {"suffix": path.suffix or tr(N_("tệp không có đuôi"))},
+                ),
+            )
+        )
+        return out
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook

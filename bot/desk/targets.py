@@ -1,10 +1,11 @@
 """The agencies a campaign asks: one function, so the rule lives in one place.
 
 With the campaign model (storage `campaign_targets`: its cohorts ∪ its explicit list,
-archived agencies excluded), the targets are those, less the agencies of a cohort the form
-is not for unless listed by name (what the service offers: a form only to the cohorts it is
-for). Before it, the agencies of the form's cohorts (every cohort when the form names none),
-archived ones excluded.
+archived agencies excluded unless they already started the campaign, storage
+`still_asked`: archiving takes an agency out of new campaigns only), the targets are
+those, less the agencies of a cohort the form is not for unless listed by name (what the
+service offers: a form only to the cohorts it is for). Before it, the agencies of the
+form's cohorts (every cohort when the form names none), archived ones excluded.
 """
 
 from __future__ import annotations
