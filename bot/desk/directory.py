@@ -393,6 +393,11 @@ _CODE_SHAPE = re.compile(r"^[^\s]+$")
 _WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
 
+def _whole_file(path: Path, text: str) -> RowProblem:
+    """A problem of the whole file (no sheet row or column to name)."""
+    return RowProblem(path.name, None, None, text)
+
+
 def read_directory(path: Path, known_codes: Collection[str] = ()) -> Directory:
     """Read and check the workbook at `path`; `known_codes` are the agency codes already
     stored (code_key form), which people may name without the agency being in the file.
@@ -405,10 +410,8 @@ def read_directory(path: Path, known_codes: Collection[str] = ()) -> Directory:
     if path.suffix.lower() not in _WORKBOOK_SUFFIXES:
         # openpyxl's InvalidFileException for an .xls or a .csv says nothing an admin can use.
         out.problems.append(
-            RowProblem(
-                path.name,
-                None,
-                None,
+            _whole_file(
+                path,
                 tr(
                     N_(
                         "Phiếu chỉ đọc tệp Excel .xlsx, tệp này là {suffix}. Mở tệp bằng "
@@ -424,10 +427,8 @@ def read_directory(path: Path, known_codes: Collection[str] = ()) -> Directory:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         out.problems.append(
-            RowProblem(
-                str(path.name),
-                None,
-                None,
+            _whole_file(
+                path,
                 tr(N_("không đọc được tệp Excel ({error})."), {"error": type(exc).__name__}),
             )
         )
@@ -438,10 +439,8 @@ def read_directory(path: Path, known_codes: Collection[str] = ()) -> Directory:
         people = _Sheet(PEOPLE_SHEET, PEOPLE_COLUMNS, out.problems)
         if _plain(AGENCY_SHEET) not in titles and _plain(PEOPLE_SHEET) not in titles:
             out.problems.append(
-                RowProblem(
-                    path.name,
-                    None,
-                    None,
+                _whole_file(
+                    path,
                     tr(
                         N_("không có trang «{agencies}» hay «{people}» (xem lệnh template)."),
                         {"agencies": AGENCY_SHEET, "people": PEOPLE_SHEET},
