@@ -57,9 +57,10 @@ async def ensure_demo(
 ) -> ConsoleUser:
     """First run: a demo agency, an official and an open campaign, so nothing needs setup.
 
-    The campaign is made only on a database without any campaign (closed ones count); an
-    agency whose officials were imported is answered as its first official. An unknown
-    `agency_code` raises SystemExit saying so in `lang`."""
+    The demo agency is made only on a database without agencies, the campaign only on one
+    without any campaign (closed ones count); an agency whose officials were imported is
+    answered as its first official. An unknown `agency_code`, or no `agency_code` on a
+    database that has agencies (and no demo one), raises SystemExit saying so in `lang`."""
     code = agency_code or DEMO_AGENCY
     chat_id = f"console:{code}"
     async with storage.unit() as unit:
@@ -71,6 +72,21 @@ async def ensure_demo(
                         lang,
                         N_("Không có cơ quan mã '{code}'. Xem: phieu agencies list"),
                         {"code": agency_code},
+                    )
+                )
+            others = await unit.list_agencies()
+            if others:
+                # A database the Sở TTTT has set up: a demo agency would join its open
+                # campaigns as a target (counted in progress, reminded, exported).
+                example = sorted(a.code for a in others)[0]
+                raise SystemExit(
+                    translate(
+                        lang,
+                        N_(
+                            "Cơ sở dữ liệu này đã có {n} cơ quan: chọn cơ quan trò chuyện, "
+                            "ví dụ: phieu chat --agency {code} (danh sách: phieu agencies list)"
+                        ),
+                        {"n": len(others), "code": example},
                     )
                 )
             agency = await unit.add_agency(code, "Sở Thông tin và Truyền thông (demo)", "so")

@@ -386,6 +386,50 @@ def test_unknown_agency_is_refused_without_a_traceback(db: Path) -> None:
     assert "Không có cơ quan mã 'NOPE'" in proc.stdout + proc.stderr
 
 
+def test_a_set_up_database_gets_no_demo_agency(db: Path) -> None:
+    """On a database the Sở TTTT has set up, `phieu chat` without --agency must not add a
+    demo agency (it would join the open campaign: counted, reminded, exported)."""
+    import asyncio
+
+    from storage import Storage
+
+    async def seed() -> None:
+        storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+        try:
+            async with storage.unit() as u:
+                await u.add_agency("STTTT", "Sở Thông tin và Truyền thông", "so")
+        finally:
+            await storage.close()
+
+    async def codes() -> list[str]:
+        storage = await Storage.open(f"sqlite+aiosqlite:///{db}")
+        try:
+            async with storage.unit() as u:
+                return [a.code for a in await u.list_agencies()]
+        finally:
+            await storage.close()
+
+    asyncio.run(seed())
+    proc = run_phieu(db, [])
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    said = proc.stdout + proc.stderr
+    assert "đã có 1 cơ quan" in said and "phieu chat --agency STTTT" in said
+    assert asyncio.run(codes()) == ["STTTT"]  # nothing added
+    english = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--lang", "en", "chat", "--db", str(db)],
+        input="",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        cwd=db.parent,
+        check=False,
+    )
+    assert "already has 1 agencies" in english.stdout + english.stderr
+    assert "phieu chat --agency STTTT" in english.stdout + english.stderr
+    assert chat(db, ["/quit"], "--agency", "STTTT")  # the agency itself still chats
+
+
 def test_a_typed_line_starting_with_hash_is_an_answer(db: Path) -> None:
     """Comments belong to --script files; in the console '#' starts an ordinary message."""
     conversation = chat(db, ["/sua 3.6", "co", "# Mạng LAN nội bộ", "#", "/xem 3"])
