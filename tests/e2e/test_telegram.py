@@ -647,8 +647,8 @@ async def _use_code(db: Path, code: str, user_id: int) -> list[str]:
     ("args", "message"),
     [
         (
-            ("agencies", "add", "--code", "X", "--name", "Y", "--cohort", "tinh"),
-            "--cohort phải là một trong: so, huyen, xa",
+            ("agencies", "add", "--code", "X", "--name", "Y", "--cohort", "abc"),
+            "Nhóm «abc» không có; ghi Sở, Huyện hoặc Xã.",
         ),
         (
             ("campaign", "open", "--form", FORM_ID, "--deadline", "31/02/2026"),
@@ -664,7 +664,7 @@ async def _use_code(db: Path, code: str, user_id: int) -> list[str]:
         (("invite", "create", "--agency", "STTTT", "--uses", "0"), "--uses phải ≥ 1"),
         (
             ("agencies", "add", "--code", "STTTT", "--name", "Trùng", "--cohort", "so"),
-            "Không lưu được",
+            "Không thêm: mã STTTT đã có cơ quan STTTT",
         ),
     ],
 )

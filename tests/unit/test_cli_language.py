@@ -136,9 +136,13 @@ def test_a_duplicate_agency_is_said_in_words_not_in_sql(tmp_path: Path) -> None:
     assert run(*add).exit_code == 0
     r = run(*add)
     assert r.exit_code == 1
-    assert r.output.strip() == "Không lưu được: mã cơ quan này đã có. Không có gì thay đổi."
+    assert r.output.strip() == (
+        "Không thêm: mã STTTT đã có cơ quan STTTT — Sở (chữ hoa hay thường là một mã). Để sửa "
+        'cơ quan này: phieu agencies edit STTTT --name "Tên mới"; hoặc chọn mã khác.'
+    )
+    assert "UNIQUE" not in r.output  # words, not SQL
     r = run("--lang", "en", *add)
-    assert r.output.strip() == "Not saved: this agency code already exists. Nothing was changed."
+    assert r.output.strip().startswith("Not added: code STTTT is already agency STTTT — Sở")
 
 
 def test_invite_list_shows_agency_codes(tmp_path: Path) -> None:
